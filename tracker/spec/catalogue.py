@@ -1,0 +1,113 @@
+"""The catalogue of installed qualifications: bundled data files plus ones a centre has added.
+
+Where qualifications come from, in order (a later one with the same number replaces an earlier):
+
+1. the files bundled in ``tracker/spec/data/*.yaml``;
+2. the user folder: ``$TRACKER_SPEC_DIR`` if set, else ``~/.config/tracker/specs`` (``tracker
+   spec add FILE.yaml`` copies a validated file there);
+3. folders passed explicitly with ``extra_dirs`` (a centre folder's ``specs/``).
+
+Each file is validated by :class:`tracker.spec.models.Qualification` on load; a broken file raises
+:class:`tracker.errors.SpecError` naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from tracker.errors import SpecError, UnknownQualification
+from tracker.spec.models import Qualification
+
+BUNDLED_DIR = Path(__file__).with_name("data")
+
+# The C loader is ~10x faster than the pure-Python one; fall back when libyaml is missing.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def user_spec_dir() -> Path:
+    """The folder where ``tracker spec add`` installs qualifications."""
+    env = os.environ.get("TRACKER_SPEC_DIR")
+    if env:
+        return Path(env)
+    return Path.home() / ".config" / "tracker" / "specs"
+
+
+def _format_validation_error(err: ValidationError) -> str:
+    parts = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"])
+        msg = e["msg"].removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts)
+
+
+@lru_cache(maxsize=64)
+def _load_cached(path: str, mtime_ns: int) -> tuple[Qualification, str]:
+    raw = Path(path).read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()[:16]
+    try:
+        data = yaml.load(raw, Loader=_Loader)
+    except yaml.YAMLError as e:
+        raise SpecError(path, f"not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise SpecError(path, "expected a mapping of qualification fields at the top level")
+    try:
+        return Qualification.model_validate(data), digest
+    except ValidationError as e:
+        raise SpecError(path, _format_validation_error(e)) from None
+
+
+def load_file(path: str | Path) -> Qualification:
+    """Load and validate one qualification data file."""
+    p = Path(path)
+    if not p.is_file():
+        raise SpecError(p, "no such file")
+    return _load_cached(str(p.resolve()), p.stat().st_mtime_ns)[0]
+
+
+def spec_hash(path: str | Path) -> str:
+    """A short content hash of a data file (recorded in each workbook's hidden metadata)."""
+    p = Path(path)
+    return _load_cached(str(p.resolve()), p.stat().st_mtime_ns)[1]
+
+
+def _search_dirs(extra_dirs: Iterable[str | Path] = ()) -> list[Path]:
+    dirs = [BUNDLED_DIR, user_spec_dir(), *(Path(d) for d in extra_dirs)]
+    return [d for d in dirs if d.is_dir()]
+
+
+def spec_files(extra_dirs: Iterable[str | Path] = ()) -> dict[str, Path]:
+    """Qualification number -> data file, later folders overriding earlier ones."""
+    found: dict[str, Path] = {}
+    for d in _search_dirs(extra_dirs):
+        for f in sorted(d.glob("*.yaml")):
+            found[load_file(f).number] = f
+    return found
+
+
+def list_qualifications(extra_dirs: Iterable[str | Path] = ()) -> list[Qualification]:
+    """Every installed qualification, ordered by qualification number."""
+    return [load_file(f) for _, f in sorted(spec_files(extra_dirs).items())]
+
+
+def find_spec_file(key: str, extra_dirs: Iterable[str | Path] = ()) -> Path:
+    """The data file of the qualification with number (603/4687/5, 60346875) or id ``key``."""
+    wanted = key.strip().replace("/", "")
+    files = spec_files(extra_dirs)
+    for number, f in files.items():
+        if number.replace("/", "") == wanted or load_file(f).id == key.strip():
+            return f
+    known = ", ".join(sorted(files)) or "none"
+    raise UnknownQualification(f"no qualification {key!r} is installed (installed: {known})")
+
+
+def load_qualification(key: str, extra_dirs: Iterable[str | Path] = ()) -> Qualification:
+    """The qualification with number or id ``key``; raises UnknownQualification if absent."""
+    return load_file(find_spec_file(key, extra_dirs))
