@@ -1,0 +1,235 @@
+"""The learner workbook's layout, described once.
+
+The writer, the reader, the checks (for issue locations) and the add-in all take sheet names,
+header texts, columns, dropdown lists and cell positions from here; no column letter is typed
+anywhere else. The reader does not rely on the positions below: it finds the criterion table by
+its header texts and the cover values by their labels, so users may add columns, move columns or
+re-order rows. Positions here are where the *writer* puts things.
+
+Workbook contract (see PRODUCT.md):
+
+* ``Cover`` -- labels in column A, values in column B.
+* ``Summary`` -- per unit: criteria required / met, % complete, status, as live formulas.
+* ``Unit N`` (one per unit) -- a header block (unit number, reference, level, GLH, credit,
+  learning outcomes, guidance), then the criterion table with the 14 contract headers plus a
+  ``Required`` column (a formula on the cover's pathway: "Yes" / "Not required").
+* ``Evidence`` -- the evidence log.
+* ``_tracker`` -- very hidden key/value metadata (workbook id, spec id/number/version/hash,
+  template version, pathway, reading).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+TEMPLATE_VERSION = "1"
+
+COVER = "Cover"
+SUMMARY = "Summary"
+EVIDENCE = "Evidence"
+META = "_tracker"
+VALIDATION = "Validation"
+
+# Excel sheet names: at most 31 characters, none of []:*?/\ .
+SHEET_NAME_MAX = 31
+
+
+def unit_sheet_name(number: int) -> str:
+    """The sheet name the writer gives unit ``number``."""
+    return f"Unit {number}"
+
+
+# -- dropdown lists (the reader accepts them in any letter case) ---------------------------------
+
+MET = "Met"
+NOT_YET_MET = "Not yet met"
+DECISIONS = (MET, NOT_YET_MET)
+YES, NO = "Yes", "No"
+YES_NO = (YES, NO)
+AGREED, REFERRED_BACK = "Agreed", "Referred back"
+IQA_DECISIONS = (AGREED, REFERRED_BACK)
+METHODS = (
+    "Observation",
+    "Witness testimony",
+    "Professional discussion",
+    "Oral questioning",
+    "Written questioning",
+    "Worksheet",
+    "Assignment or project",
+    "Candidate or peer report",
+    "Product evidence",
+    "Recognition of prior learning",
+)
+# Methods the specifications list as typical per criterion kind; any other method is allowed
+# when valid and reliable, so an atypical method is a warning, never an error.
+TYPICAL_METHODS = {
+    "K": ("Worksheet", "Oral questioning", "Written questioning", "Assignment or project",
+          "Candidate or peer report", "Professional discussion", "Recognition of prior learning"),
+    "S": ("Observation", "Witness testimony", "Professional discussion", "Candidate or peer report",
+          "Product evidence", "Recognition of prior learning"),
+    "B": ("Observation", "Witness testimony", "Professional discussion", "Candidate or peer report",
+          "Recognition of prior learning"),
+}
+REQUIRED_YES = "Yes"
+REQUIRED_NO = "Not required"
+PATHWAY_UNSET = "Choose pathway"
+
+ValueKind = Literal["text", "date", "choice", "refs", "int"]
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column of a table: model key, exact header text, and how it is written and read."""
+
+    key: str
+    header: str
+    width: float
+    kind: ValueKind = "text"
+    choices: tuple[str, ...] = ()
+    # A strict dropdown refuses other values in Excel; a loose one only warns (Method).
+    strict: bool = True
+    input: bool = True
+    wrap: bool = False
+
+
+CRITERION_COLUMNS: tuple[Column, ...] = (
+    Column("ref", "Ref", 14, input=False),
+    Column("text", "Assessment criterion", 50, input=False, wrap=True),
+    Column("kind", "Type", 11, input=False),
+    Column("evidence_refs", "Evidence refs", 14, kind="refs", wrap=True),
+    Column("method", "Method", 20, kind="choice", choices=METHODS, strict=False, wrap=True),
+    Column("evidence_date", "Evidence date", 11, kind="date"),
+    Column("decision", "Decision", 12, kind="choice", choices=DECISIONS),
+    Column("assessor", "Assessor", 16, wrap=True),
+    Column("assessor_date", "Assessor date", 11, kind="date"),
+    Column("iqa_sampled", "IQA sampled", 9, kind="choice", choices=YES_NO),
+    Column("iqa", "IQA", 16, wrap=True),
+    Column("iqa_date", "IQA date", 11, kind="date"),
+    Column("iqa_decision", "IQA decision", 12, kind="choice", choices=IQA_DECISIONS),
+    Column("comments", "Comments", 30, wrap=True),
+)
+# Written after the contract columns; display only (the reader never trusts it: required-ness
+# is computed from the spec and the cover's pathway).
+REQUIRED_COLUMN = Column("required", "Required", 12, input=False)
+UNIT_TABLE_COLUMNS: tuple[Column, ...] = (*CRITERION_COLUMNS, REQUIRED_COLUMN)
+
+# The columns a person fills in (the rest come from the specification).
+ENTRY_KEYS: tuple[str, ...] = tuple(c.key for c in CRITERION_COLUMNS if c.input)
+
+EVIDENCE_COLUMNS: tuple[Column, ...] = (
+    Column("ref", "Evidence ref", 14),
+    Column("description", "Description", 50, wrap=True),
+    Column("method", "Method", 22, kind="choice", choices=METHODS, strict=False),
+    Column("date", "Date", 12, kind="date"),
+    Column("location", "Location", 50, wrap=True),
+)
+
+
+def column_by_key(columns: tuple[Column, ...], key: str) -> Column:
+    """The column with ``key``; KeyError if there is none."""
+    for c in columns:
+        if c.key == key:
+            return c
+    raise KeyError(key)
+
+
+# -- cover sheet ---------------------------------------------------------------------------------
+
+# Label texts exactly as the contract gives them, with the model key of each.
+COVER_FIELDS: tuple[tuple[str, str], ...] = (
+    ("name", "Learner name"),
+    ("uln", "ULN"),
+    ("qualification", "Qualification"),
+    ("qualification_number", "Qualification number"),
+    ("pathway", "Pathway"),
+    ("registration_date", "Registration date"),
+    ("assessor", "Assessor"),
+    ("iqa", "IQA"),
+    ("tutor", "Tutor"),
+    ("employer", "Employer"),
+)
+COVER_LABELS = {key: label for key, label in COVER_FIELDS}
+# Cover values the writer locks (they come from the specification).
+COVER_LOCKED = frozenset({"qualification", "qualification_number"})
+COVER_DATE_KEYS = frozenset({"registration_date"})
+COVER_TITLE_ROW = 0  # 0-based rows and columns below, as xlsxwriter takes them
+COVER_FIRST_ROW = 2
+COVER_LABEL_COL = 0
+COVER_VALUE_COL = 1
+
+
+def cover_row(key: str) -> int:
+    """0-based row of a cover field as written."""
+    return COVER_FIRST_ROW + [k for k, _ in COVER_FIELDS].index(key)
+
+
+# -- unit sheet header block ---------------------------------------------------------------------
+
+UNIT_HEADER_FIELDS: tuple[tuple[str, str], ...] = (
+    ("qualification", "Qualification"),
+    ("number", "Unit number"),
+    ("ref", "Unit reference"),
+    ("level", "Level"),
+    ("glh", "GLH"),
+    ("credit", "Credit"),
+    ("outcomes", "Learning outcomes"),
+    ("guidance", "Guidance"),
+)
+UNIT_HEADER_LABELS = {key: label for key, label in UNIT_HEADER_FIELDS}
+UNIT_TITLE_ROW = 0
+UNIT_HEADER_FIRST_ROW = 1
+UNIT_TABLE_HEADER_ROW = UNIT_HEADER_FIRST_ROW + len(UNIT_HEADER_FIELDS) + 1
+UNIT_FIRST_DATA_ROW = UNIT_TABLE_HEADER_ROW + 1
+
+
+def unit_header_row(key: str) -> int:
+    """0-based row of a unit header-block field as written."""
+    return UNIT_HEADER_FIRST_ROW + [k for k, _ in UNIT_HEADER_FIELDS].index(key)
+
+
+# -- summary sheet -------------------------------------------------------------------------------
+
+SUMMARY_HEADERS = ("Unit", "Unit reference", "Title", "Credit", "Criteria required",
+                   "Criteria met", "% complete", "Status")
+SUMMARY_WIDTHS = (8, 14, 46, 8, 11, 11, 11, 14)
+SUMMARY_HEADER_ROW = 2
+STATUS_NOT_STARTED = "Not started"
+STATUS_IN_PROGRESS = "In progress"
+STATUS_COMPLETE = "Complete"
+
+# -- evidence sheet ------------------------------------------------------------------------------
+
+EVIDENCE_HEADER_ROW = 2
+EVIDENCE_BLANK_ROWS = 150
+
+# -- hidden metadata -----------------------------------------------------------------------------
+
+META_KEYS = ("workbook_id", "spec_id", "spec_number", "spec_version", "spec_hash",
+             "template_version", "pathway", "reading", "created", "generator")
+
+# -- limits shared by the writer's dropdowns and the reader ---------------------------------------
+
+DATE_MIN_YEAR = 2000
+DATE_MAX_YEAR = 2100
+DATE_FORMAT = "dd/mm/yyyy"
+
+
+def col_letter(index: int) -> str:
+    """Spreadsheet column letters of a 0-based column index (0 -> A, 26 -> AA)."""
+    letters = ""
+    n = index + 1
+    while n:
+        n, r = divmod(n - 1, 26)
+        letters = chr(65 + r) + letters
+    return letters
+
+
+def cell_ref(row: int, col: int) -> str:
+    """A1-style reference of a 0-based (row, col)."""
+    return f"{col_letter(col)}{row + 1}"
+
+
+def quote_sheet(name: str) -> str:
+    """A sheet name as a formula reference needs it ('Unit 1'!A1): quotes doubled inside."""
+    return "'" + name.replace("'", "''") + "'"

@@ -1,0 +1,274 @@
+"""What a learner workbook holds, as data: the record written and the located view read back.
+
+* :class:`LearnerRecord` is what the writer takes and what :meth:`LearnerWorkbook.to_record`
+  gives back -- learner details, per-criterion entries, evidence log. The round trip
+  ``read(write(record)).to_record() == record`` is the reader's contract (tested as a property).
+* :class:`LearnerWorkbook` is what the reader returns: every value as a :class:`Cell` that keeps
+  its sheet and A1 reference, the raw value found, the normalised value, and a problem (text
+  where a date belongs, a formula error, a value not in the dropdown list) for the checks to
+  report. Dataclasses, not pydantic: a roll-up reads tens of thousands of rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tracker.workbook import layout
+
+
+def name_key(name: str | None) -> str:
+    """A person's name for comparison: trimmed, inner spaces collapsed, case-folded."""
+    return " ".join((name or "").split()).casefold()
+
+
+def split_names(text: str | None) -> list[str]:
+    """Several names in one cell ("A Smith; B Jones", "A Smith, B Jones", "A Smith / B Jones")."""
+    if not text:
+        return []
+    for sep in (";", ",", "/", "\n"):
+        text = text.replace(sep, "\x00")
+    return [n.strip() for n in text.split("\x00") if n.strip()]
+
+
+@dataclass(frozen=True, slots=True)
+class Learner:
+    """The learner's details as on the cover sheet."""
+
+    name: str
+    uln: str
+    pathway: str | None = None  # pathway id (face-to-face / non-facing) or None
+    registration_date: dt.date | None = None
+    assessor: str | None = None
+    iqa: str | None = None
+    tutor: str | None = None
+    employer: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CriterionEntry:
+    """What assessors and IQAs record against one criterion (the input columns)."""
+
+    evidence_refs: tuple[str, ...] = ()
+    method: str | None = None
+    evidence_date: dt.date | None = None
+    decision: str | None = None
+    assessor: str | None = None
+    assessor_date: dt.date | None = None
+    iqa_sampled: str | None = None
+    iqa: str | None = None
+    iqa_date: dt.date | None = None
+    iqa_decision: str | None = None
+    comments: str | None = None
+
+    def is_blank(self) -> bool:
+        """True when nothing has been recorded."""
+        return self == _BLANK_ENTRY
+
+
+_BLANK_ENTRY = CriterionEntry()
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceEntry:
+    """One row of the evidence log."""
+
+    ref: str
+    description: str | None = None
+    method: str | None = None
+    date: dt.date | None = None
+    location: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LearnerRecord:
+    """Everything the writer needs besides the qualification, and the reader gives back."""
+
+    learner: Learner
+    entries: dict[str, CriterionEntry] = field(default_factory=dict)  # criterion ref -> entry
+    evidence: tuple[EvidenceEntry, ...] = ()
+
+
+# -- the located view ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """A value with where it was found. ``value`` is normalised; ``raw`` is what the file held.
+
+    ``problem`` is set when the raw value could not be understood (e.g. text in a date column).
+    """
+
+    sheet: str
+    ref: str
+    raw: Any
+    value: Any
+    problem: str | None = None
+
+    @property
+    def blank(self) -> bool:
+        """True when the cell held nothing usable (empty, or spaces)."""
+        return self.value is None and self.problem is None
+
+
+@dataclass(slots=True)
+class CriterionRow:
+    """One row of a unit's criterion table; ``cells`` is keyed by layout column key."""
+
+    sheet: str
+    row: int  # 1-based spreadsheet row
+    cells: dict[str, Cell]
+
+    def cell(self, key: str) -> Cell:
+        """The cell of column ``key`` (a blank placeholder when the column is missing)."""
+        c = self.cells.get(key)
+        if c is None:
+            return Cell(self.sheet, "", None, None)
+        return c
+
+    def value(self, key: str) -> Any:
+        """The normalised value of column ``key``."""
+        return self.cell(key).value
+
+    @property
+    def ref(self) -> str:
+        """The criterion reference as written in the row ('' when blank)."""
+        v = self.value("ref")
+        return v if isinstance(v, str) else ""
+
+    def entry(self) -> CriterionEntry:
+        """The entry columns as a :class:`CriterionEntry` (values with problems become None)."""
+        kw: dict[str, Any] = {}
+        for key in layout.ENTRY_KEYS:
+            c = self.cells.get(key)
+            v = None if c is None or c.problem else c.value
+            if key == "evidence_refs":
+                v = tuple(v or ())
+            kw[key] = v
+        return CriterionEntry(**kw)
+
+
+@dataclass(slots=True)
+class UnitSheet:
+    """A sheet recognised as a unit sheet (it holds the criterion table's header row)."""
+
+    sheet: str
+    header: dict[str, Cell]  # unit header-block key -> value cell
+    header_row: int  # 1-based row of the table header
+    columns: dict[str, str]  # column key -> column letters where its header was found
+    missing_columns: list[str]  # header texts not found
+    rows: list[CriterionRow]
+    extra_columns: list[str] = field(default_factory=list)  # headers not in the contract
+
+    @property
+    def unit_ref(self) -> str:
+        """The unit reference in the header block ('' when missing)."""
+        c = self.header.get("ref")
+        return str(c.value) if c is not None and c.value is not None else ""
+
+    @property
+    def unit_number(self) -> int | None:
+        """The unit number in the header block, if readable."""
+        c = self.header.get("number")
+        return c.value if c is not None and isinstance(c.value, int) else None
+
+
+@dataclass(slots=True)
+class EvidenceRow:
+    """One row of the evidence log; ``cells`` keyed by layout evidence column key."""
+
+    sheet: str
+    row: int
+    cells: dict[str, Cell]
+
+    def value(self, key: str) -> Any:
+        """The normalised value of column ``key`` (None when missing)."""
+        c = self.cells.get(key)
+        return None if c is None else c.value
+
+
+@dataclass(slots=True)
+class LearnerWorkbook:
+    """A learner workbook as read: metadata, cover values, unit tables, evidence log."""
+
+    path: Path
+    sheet_names: list[str]
+    meta: dict[str, str]
+    cover: dict[str, Cell]  # cover key -> value cell (only labels found)
+    cover_sheet: str | None
+    units: list[UnitSheet]
+    evidence: list[EvidenceRow]
+    evidence_sheet: str | None
+    # Sheets that look like unit sheets (a header block) but whose table header was not found.
+    broken_sheets: dict[str, str] = field(default_factory=dict)
+    has_macros: bool = False
+    # Pathway id resolved from the cover's Pathway text against the qualification (None when
+    # blank or not recognised; the cover cell keeps what was typed).
+    pathway: str | None = None
+
+    def cover_value(self, key: str) -> Any:
+        """The normalised cover value for ``key`` (None when missing or blank)."""
+        c = self.cover.get(key)
+        return None if c is None else c.value
+
+    @property
+    def learner_name(self) -> str:
+        """The learner's name as written ('' when missing)."""
+        v = self.cover_value("name")
+        return str(v) if v else ""
+
+    @property
+    def uln(self) -> str:
+        """The ULN as text ('' when missing)."""
+        v = self.cover_value("uln")
+        return str(v) if v else ""
+
+    @property
+    def qualification_number(self) -> str:
+        """The qualification number: cover sheet first, else hidden metadata."""
+        v = self.cover_value("qualification_number")
+        return str(v) if v else self.meta.get("spec_number", "")
+
+    def rows(self) -> list[CriterionRow]:
+        """Every criterion row of every unit sheet, in sheet order."""
+        return [r for u in self.units for r in u.rows]
+
+    def to_record(self) -> LearnerRecord:
+        """The data as a :class:`LearnerRecord` (the writer's input type).
+
+        Rows without a reference and blank entries are left out.
+        """
+        def text(key: str) -> str | None:
+            c = self.cover.get(key)
+            return None if c is None or c.problem or c.value is None else str(c.value)
+
+        reg = self.cover.get("registration_date")
+        learner = Learner(
+            name=self.learner_name,
+            uln=self.uln,
+            pathway=self.pathway,
+            registration_date=None if reg is None or reg.problem else reg.value,
+            assessor=text("assessor"),
+            iqa=text("iqa"),
+            tutor=text("tutor"),
+            employer=text("employer"),
+        )
+        entries: dict[str, CriterionEntry] = {}
+        for row in self.rows():
+            e = row.entry()
+            if row.ref and not e.is_blank():
+                entries[row.ref] = e
+        evidence = tuple(
+            EvidenceEntry(
+                ref=str(r.value("ref")),
+                description=r.value("description"),
+                method=r.value("method"),
+                date=r.value("date"),
+                location=r.value("location"),
+            )
+            for r in self.evidence
+            if r.value("ref")
+        )
+        return LearnerRecord(learner=learner, entries=entries, evidence=evidence)
