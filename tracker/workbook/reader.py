@@ -1,0 +1,348 @@
+"""Read a learner workbook back into a :class:`~tracker.workbook.model.LearnerWorkbook`.
+
+Reading goes through python-calamine (Rust): it reads cached values only -- formulas are never
+evaluated, macros never run -- and it is several times faster than openpyxl. Every file first
+passes :func:`tracker.workbook.safety.check_workbook_file` (size, zip-bomb, entity and row
+limits), so the parser only ever sees files it can handle in bounded time and memory.
+
+The reader locates things by their text, never by fixed cells:
+
+* the cover values by their labels (``Learner name`` ...), value in the next cell to the right;
+* a unit sheet by its criterion table's header row (any sheet; renamed sheets still count),
+  each column by its header text, so added, moved or re-ordered columns and rows still read;
+* the evidence log by its header row (``Evidence ref`` ...);
+* the hidden metadata by its ``key``/``value`` rows.
+
+Values are normalised per column kind (see :mod:`tracker.workbook.layout`): dates from real
+dates, Excel serial numbers or UK text forms (dd/mm/yyyy ...); dropdown values to their
+canonical spelling in any letter case; evidence refs split on commas, semicolons and line breaks.
+Anything that cannot be understood keeps its raw value with a ``problem`` for the checks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Any
+
+from tracker.errors import UnreadableWorkbook
+from tracker.spec.models import Qualification
+from tracker.workbook import layout as L
+from tracker.workbook.model import Cell, CriterionRow, EvidenceRow, LearnerWorkbook, UnitSheet
+
+# How far the reader looks for labels and header rows before giving up on a sheet.
+_SCAN_ROWS = 60
+_SCAN_COLS = 40
+_EXCEL_EPOCH = dt.date(1899, 12, 30)  # serial 1 = 1900-01-01 once Excel's 1900 leap bug is allowed for
+
+_UNIT_HEADER_BY_TEXT = {label.casefold(): key for key, label in L.UNIT_HEADER_FIELDS}
+_COVER_BY_TEXT = {label.casefold(): key for key, label in L.COVER_FIELDS}
+_TABLE_BY_TEXT = {c.header.casefold(): c for c in L.UNIT_TABLE_COLUMNS}
+_EVIDENCE_BY_TEXT = {c.header.casefold(): c for c in L.EVIDENCE_COLUMNS}
+_REF_HEADER = L.column_by_key(L.CRITERION_COLUMNS, "ref").header.casefold()
+_EVIDENCE_REF_HEADER = L.column_by_key(L.EVIDENCE_COLUMNS, "ref").header.casefold()
+_CHOICES = {c.key: {v.casefold(): v for v in c.choices} for c in (*L.UNIT_TABLE_COLUMNS, *L.EVIDENCE_COLUMNS)
+            if c.choices}
+_REFS_SPLIT = re.compile(r"[,;\n]+")
+_WS = re.compile(r"\s+")
+
+_MONTHS = {m: i for i, m in enumerate(
+    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1)}
+_DMY = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})$")
+_YMD = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ][\d:.]+)?$")
+_D_MON_Y = re.compile(r"^(\d{1,2})(?:st|nd|rd|th)?[\s\-]+([A-Za-z]{3,9})\.?,?[\s\-]+(\d{2}|\d{4})$")
+_EXCEL_ERRORS = {"#REF!", "#VALUE!", "#DIV/0!", "#N/A", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!"}
+
+
+def _header_text(v: Any) -> str:
+    return _WS.sub(" ", v).strip().casefold() if isinstance(v, str) else ""
+
+
+# -- value normalisation -------------------------------------------------------------------------
+
+
+def parse_date(raw: Any) -> tuple[dt.date | None, str | None]:
+    """(date, problem) from a cell value: a date, an Excel serial number, or UK text."""
+    if raw is None or raw == "":
+        return None, None
+    if isinstance(raw, dt.datetime):
+        return raw.date(), None
+    if isinstance(raw, dt.date):
+        return raw, None
+    if isinstance(raw, bool):
+        return None, f"{raw} is not a date"
+    if isinstance(raw, (int, float)):
+        # A serial number: cells typed as dates in a sheet whose format was lost.
+        if 1 <= raw < 2958466:
+            return _EXCEL_EPOCH + dt.timedelta(days=int(raw)), None
+        return None, f"{raw} is not a date"
+    text = str(raw).strip()
+    if not text:
+        return None, None
+    if text in _EXCEL_ERRORS:
+        return None, f"formula error {text}"
+    try:
+        if m := _DMY.match(text):
+            d, mo, y = (int(g) for g in m.groups())
+            return dt.date(_year(y), mo, d), None
+        if m := _YMD.match(text):
+            y, mo, d = (int(g) for g in m.groups())
+            return dt.date(y, mo, d), None
+        if m := _D_MON_Y.match(text):
+            month = _MONTHS.get(m.group(2)[:3].casefold())
+            if month:
+                return dt.date(_year(int(m.group(3))), month, int(m.group(1))), None
+    except ValueError:
+        return None, f"'{text}' is not a real date"
+    return None, f"'{text}' is not a date (write it as dd/mm/yyyy)"
+
+
+def _year(y: int) -> int:
+    # Two-digit years: 00-69 -> 2000s, 70-99 -> 1900s (Excel's own rule).
+    if y >= 100:
+        return y
+    return 2000 + y if y < 70 else 1900 + y
+
+
+def _text(raw: Any) -> tuple[str | None, str | None]:
+    if raw is None or raw == "":
+        return None, None
+    if isinstance(raw, bool):
+        return ("TRUE" if raw else "FALSE"), None
+    if isinstance(raw, float):
+        return (str(int(raw)) if raw.is_integer() else repr(raw)), None
+    if isinstance(raw, dt.datetime):
+        return raw.date().isoformat(), None
+    if isinstance(raw, (int, dt.date)):
+        return str(raw), None
+    text = str(raw).strip()
+    if text in _EXCEL_ERRORS:
+        return None, f"formula error {text}"
+    return (text or None), None
+
+
+def normalise(kind: str, key: str, raw: Any) -> tuple[Any, str | None]:
+    """(value, problem) for a raw cell value in a column of ``kind`` with model ``key``."""
+    if kind == "date":
+        return parse_date(raw)
+    text, problem = _text(raw)
+    if text is None:
+        return None, problem
+    if kind == "choice":
+        return _CHOICES.get(key, {}).get(_WS.sub(" ", text).casefold(), text), None
+    if kind == "refs":
+        return tuple(r.strip() for r in _REFS_SPLIT.split(text) if r.strip()), None
+    if kind == "int":
+        try:
+            return int(float(text)), None
+        except ValueError:
+            return text, f"'{text}' is not a whole number"
+    return text, None
+
+
+# -- the reader ----------------------------------------------------------------------------------
+
+
+def _open(path: Path) -> tuple[Any, bool]:
+    """Run the safety gate, then open with calamine; any failure becomes UnreadableWorkbook."""
+    from tracker.workbook.safety import check_workbook_file
+
+    info = check_workbook_file(path)
+    import python_calamine
+
+    try:
+        return python_calamine.CalamineWorkbook.from_path(str(path)), bool(info.has_macros)
+    except Exception as e:  # calamine raises several unrelated types for corrupt files
+        raise UnreadableWorkbook(path, f"not a readable spreadsheet ({_short(e)})") from None
+
+
+def _short(e: BaseException) -> str:
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return text[:200]
+
+
+def _grid(wb: Any, path: Path, name: str) -> list[list[Any]]:
+    try:
+        rows: list[list[Any]] = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        return rows
+    except Exception as e:
+        raise UnreadableWorkbook(path, f"cannot read the sheet ({_short(e)})", sheet=name) from None
+
+
+def read_workbook(path: str | Path, qualification: Qualification | None = None) -> LearnerWorkbook:
+    """Read the learner workbook at ``path``.
+
+    ``qualification`` resolves the cover's pathway text to a pathway id; when None, the
+    qualification named in the workbook is looked up in the catalogue (unknown: pathway None).
+    Raises :class:`UnreadableWorkbook` for a file that is not a readable workbook.
+    """
+    p = Path(path)
+    wb, has_macros = _open(p)
+    try:
+        names: list[str] = list(wb.sheet_names)
+        grids = {name: _grid(wb, p, name) for name in names}
+    finally:
+        wb.close()
+    return read_grids(p, names, grids, qualification, has_macros=has_macros)
+
+
+def read_grids(path: Path, names: list[str], grids: dict[str, list[list[Any]]],
+               qualification: Qualification | None = None, *, has_macros: bool = False) -> LearnerWorkbook:
+    """Build the model from sheets given as grids of values (row 0 = spreadsheet row 1).
+
+    Shared by the file reader and the add-in, which reads the open book's values in bulk.
+    """
+    meta = _read_meta(grids.get(L.META) or [])
+    cover_sheet, cover = _find_cover(names, grids)
+    units: list[UnitSheet] = []
+    broken: dict[str, str] = {}
+    evidence_sheet: str | None = None
+    evidence: list[EvidenceRow] = []
+    for name in names:
+        if name in (L.META, cover_sheet):
+            continue
+        grid = grids[name]
+        found = _find_table(grid)
+        if found is not None:
+            header_row, columns = found
+            if any(c.key == "ref" for c in columns.values()) and any(
+                    c.key == "decision" for c in columns.values()):
+                units.append(_read_unit(name, grid, header_row, columns))
+                continue
+        ev = _find_evidence_table(grid)
+        if ev is not None and evidence_sheet is None:
+            evidence_sheet = name
+            evidence = _read_evidence(name, grid, *ev)
+            continue
+        header = _read_label_block(name, grid, _UNIT_HEADER_BY_TEXT, len(grid))
+        if "ref" in header or "number" in header:
+            broken[name] = ("the criterion table's header row was not found (it must hold the headers "
+                            + ", ".join(c.header for c in L.CRITERION_COLUMNS) + ")")
+    book = LearnerWorkbook(
+        path=path, sheet_names=names, meta=meta, cover=cover, cover_sheet=cover_sheet, units=units,
+        evidence=evidence, evidence_sheet=evidence_sheet, broken_sheets=broken, has_macros=has_macros)
+    book.pathway = _resolve_pathway(book, qualification)
+    return book
+
+
+def _resolve_pathway(book: LearnerWorkbook, q: Qualification | None) -> str | None:
+    text = book.cover_value("pathway")
+    if not text:
+        return None
+    if q is None:
+        from tracker.errors import TrackerError
+        from tracker.spec.catalogue import load_qualification
+
+        key = book.meta.get("spec_number") or book.qualification_number
+        try:
+            q = load_qualification(key) if key else None
+        except TrackerError:
+            q = None
+    if q is None:
+        return None
+    p = q.pathway_by_label(str(text))
+    return p.id if p else None
+
+
+def _read_meta(grid: list[list[Any]]) -> dict[str, str]:
+    meta: dict[str, str] = {}
+    for row in grid[:200]:
+        if len(row) >= 2 and isinstance(row[0], str) and row[0] and row[0] != "key":
+            meta[row[0].strip()] = _text(row[1])[0] or ""
+    return meta
+
+
+def _read_label_block(sheet: str, grid: list[list[Any]], labels: dict[str, str],
+                      max_rows: int) -> dict[str, Cell]:
+    """Label cells anywhere in the block; each value is the next non-empty cell to the right."""
+    found: dict[str, Cell] = {}
+    for r, row in enumerate(grid[:min(max_rows, _SCAN_ROWS)]):
+        for c, v in enumerate(row[:_SCAN_COLS]):
+            key = labels.get(_header_text(v))
+            if key is None or key in found:
+                continue
+            vc = c + 1
+            while vc < len(row) and vc < c + 4 and row[vc] in ("", None):
+                vc += 1  # a merged value cell or a spacer column
+            raw = row[vc] if vc < len(row) and vc < c + 4 else None
+            if raw in ("", None):
+                raw, vc = None, c + 1
+            found[key] = Cell(sheet, L.cell_ref(r, vc), raw, *_cover_value(key, raw))
+            break
+    return found
+
+
+def _cover_value(key: str, raw: Any) -> tuple[Any, str | None]:
+    if key in L.COVER_DATE_KEYS:
+        return parse_date(raw)
+    if key in ("number", "level", "glh", "credit"):
+        return normalise("int", key, raw)
+    return _text(raw)
+
+
+def _find_cover(names: list[str], grids: dict[str, list[list[Any]]]) -> tuple[str | None, dict[str, Cell]]:
+    order = sorted(names, key=lambda n: n != L.COVER)  # the usual sheet first, then any other
+    name_label = L.COVER_LABELS["name"].casefold()
+    for name in order:
+        grid = grids[name]
+        if any(_header_text(v) == name_label for row in grid[:_SCAN_ROWS] for v in row[:_SCAN_COLS]):
+            return name, _read_label_block(name, grid, _COVER_BY_TEXT, _SCAN_ROWS)
+    return None, {}
+
+
+def _find_table(grid: list[list[Any]]) -> tuple[int, dict[int, L.Column]] | None:
+    """The criterion table's header row (0-based) and its columns by index, if present."""
+    for r, row in enumerate(grid[:_SCAN_ROWS]):
+        cols = {c: _TABLE_BY_TEXT[t] for c, v in enumerate(row) if (t := _header_text(v)) in _TABLE_BY_TEXT}
+        # A real header row holds several contract headers (a stray "IQA" label does not count).
+        if len(cols) >= 4:
+            return r, cols
+    return None
+
+
+def _find_evidence_table(grid: list[list[Any]]) -> tuple[int, dict[int, L.Column]] | None:
+    for r, row in enumerate(grid[:_SCAN_ROWS]):
+        texts = [_header_text(v) for v in row]
+        if _EVIDENCE_REF_HEADER in texts:
+            return r, {c: _EVIDENCE_BY_TEXT[t] for c, t in enumerate(texts) if t in _EVIDENCE_BY_TEXT}
+    return None
+
+
+def _row_cells(sheet: str, r: int, row: list[Any], columns: dict[int, L.Column]) -> dict[str, Cell]:
+    cells: dict[str, Cell] = {}
+    width = len(row)
+    for c, col in columns.items():
+        raw = row[c] if c < width else ""
+        value, problem = normalise(col.kind, col.key, raw)
+        cells[col.key] = Cell(sheet, L.cell_ref(r, c), raw, value, problem)
+    return cells
+
+
+def _read_unit(sheet: str, grid: list[list[Any]], header_row: int, columns: dict[int, L.Column]) -> UnitSheet:
+    header = _read_label_block(sheet, grid, _UNIT_HEADER_BY_TEXT, header_row)
+    found_keys = {c.key for c in columns.values()}
+    missing = [c.header for c in L.CRITERION_COLUMNS if c.key not in found_keys]
+    header_cells = grid[header_row]
+    extra = [str(v).strip() for c, v in enumerate(header_cells)
+             if c not in columns and isinstance(v, str) and v.strip()]
+    rows: list[CriterionRow] = []
+    for r in range(header_row + 1, len(grid)):
+        row = grid[r]
+        if not any(v not in ("", None) for v in row):
+            continue
+        rows.append(CriterionRow(sheet, r + 1, _row_cells(sheet, r, row, columns)))
+    return UnitSheet(sheet=sheet, header=header, header_row=header_row + 1,
+                     columns={c.key: L.col_letter(i) for i, c in columns.items()},
+                     missing_columns=missing, rows=rows, extra_columns=extra)
+
+
+def _read_evidence(sheet: str, grid: list[list[Any]], header_row: int,
+                   columns: dict[int, L.Column]) -> list[EvidenceRow]:
+    out = []
+    for r in range(header_row + 1, len(grid)):
+        row = grid[r]
+        if not any(v not in ("", None) for v in row):
+            continue
+        out.append(EvidenceRow(sheet, r + 1, _row_cells(sheet, r, row, columns)))
+    return out

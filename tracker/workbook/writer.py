@@ -1,0 +1,534 @@
+"""Write a learner workbook (or a blank template) for a qualification with XlsxWriter.
+
+Why XlsxWriter and not openpyxl for writing: it is 2-3x faster, writes data validation,
+protection, conditional formats and print setup directly, and -- unlike openpyxl -- stores a
+cached result with each formula, so readers that do not recalculate (previewers, the reader
+itself) still see figures. Excel recalculates on open anyway: XlsxWriter sets
+``fullCalcOnLoad``, and LibreOffice recalculates files not written by itself.
+
+Everything about positions, headers and lists comes from :mod:`tracker.workbook.layout`.
+Values that came from people (names, comments, evidence refs) are always written with
+``write_string``: a value starting with ``=`` stays text, never a formula.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import tempfile
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import xlsxwriter
+from xlsxwriter.format import Format
+from xlsxwriter.workbook import Workbook
+from xlsxwriter.worksheet import Worksheet
+
+import tracker
+from tracker.spec.models import Qualification, Unit
+from tracker.workbook import layout as L
+from tracker.workbook.model import CriterionEntry, EvidenceEntry, Learner, LearnerRecord
+
+_BLANK = CriterionEntry()
+_LAST_COL = len(L.UNIT_TABLE_COLUMNS) - 1
+
+# Excel's date validation takes serial numbers or dates; these bound plausible dates.
+_DATE_MIN = dt.date(L.DATE_MIN_YEAR, 1, 1)
+_DATE_MAX = dt.date(L.DATE_MAX_YEAR, 12, 31)
+
+
+class _Formats:
+    """Every cell format of one workbook, created once (formats belong to a workbook)."""
+
+    def __init__(self, wb: Workbook) -> None:
+        base = {"font_name": "Calibri", "font_size": 10, "valign": "top"}
+        border = {"border": 1, "border_color": "#A6A6A6"}
+
+        def fmt(**kw: Any) -> Format:
+            return wb.add_format({**base, **kw})
+
+        self.title = fmt(bold=True, font_size=14, font_color="#1F3864", valign="vcenter")
+        self.subtitle = fmt(italic=True, font_color="#595959", text_wrap=True)
+        self.label = fmt(bold=True, font_color="#1F3864", text_wrap=True)
+        self.value = fmt(text_wrap=True, align="left")
+        self.value_input = fmt(text_wrap=True, align="left", locked=False, bg_color="#FFF9E5", **border)
+        self.value_input_text = fmt(num_format="@", align="left", locked=False, bg_color="#FFF9E5", **border)
+        self.date_input = fmt(num_format=L.DATE_FORMAT, align="left", locked=False, bg_color="#FFF9E5", **border)
+        self.long_text = fmt(text_wrap=True)
+        self.header = fmt(bold=True, text_wrap=True, bg_color="#1F3864", font_color="#FFFFFF",
+                          valign="vcenter", **border)
+        self.cell = fmt(text_wrap=True, **border)
+        self.cell_bold = fmt(text_wrap=True, bold=True, **border)
+        self.cell_center = fmt(align="center", **border)
+        self.input = fmt(text_wrap=True, locked=False, **border)
+        self.input_date = fmt(num_format=L.DATE_FORMAT, locked=False, align="center", **border)
+        self.percent = fmt(num_format="0%", align="center", **border)
+        self.number = fmt(align="center", **border)
+        self.total = fmt(bold=True, top=2, align="center")
+        self.total_label = fmt(bold=True, top=2)
+        self.total_percent = fmt(bold=True, top=2, num_format="0%", align="center")
+        self.note = fmt(italic=True, font_color="#595959", text_wrap=True)
+        self.green = wb.add_format({"bg_color": "#C6EFCE", "font_color": "#006100"})
+        self.amber = wb.add_format({"bg_color": "#FFEB9C", "font_color": "#9C5700"})
+        self.grey = wb.add_format({"bg_color": "#EDEDED", "font_color": "#808080"})
+
+
+def new_workbook(
+    qualification: Qualification,
+    record: LearnerRecord | None,
+    path: str | Path,
+    *,
+    reading: str | None = None,
+    workbook_id: str | None = None,
+    spec_hash: str = "",
+    created: dt.datetime | None = None,
+) -> Path:
+    """Write a learner workbook for ``record`` (None: a blank template) to ``path``.
+
+    The file is written to a temporary name in the same folder and renamed, so a crash never
+    leaves a half-written workbook under the real name. Returns the path written.
+    """
+    out = Path(path)
+    record = record or LearnerRecord(Learner(name="", uln=""))
+    reading = qualification.default_reading if reading is None else reading
+    created = created or dt.datetime.now().replace(microsecond=0)
+    meta = {
+        "workbook_id": workbook_id or str(uuid.uuid4()),
+        "spec_id": qualification.id,
+        "spec_number": qualification.number,
+        "spec_version": qualification.version,
+        "spec_hash": spec_hash,
+        "template_version": L.TEMPLATE_VERSION,
+        "pathway": record.learner.pathway or "",
+        "reading": reading,
+        "created": created.isoformat(),
+        "generator": f"tracker {tracker.__version__}",
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=".~tracker-", suffix=".xlsx", dir=out.parent)
+    os.close(fd)
+    try:
+        _write(qualification, record, reading, meta, created, tmp_name)
+        os.replace(tmp_name, out)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return out
+
+
+def _write(q: Qualification, record: LearnerRecord, reading: str, meta: dict[str, str],
+           created: dt.datetime, filename: str) -> None:
+    wb = xlsxwriter.Workbook(filename, {
+        # Never turn learner text into formulas, numbers or links.
+        "strings_to_formulas": False,
+        "strings_to_numbers": False,
+        "strings_to_urls": False,
+    })
+    wb.set_properties({
+        "title": f"{record.learner.name or 'Blank'} - {q.title}",
+        "subject": q.number,
+        "author": "tracker",
+        "company": q.awarding_body,
+        "created": created,
+    })
+    f = _Formats(wb)
+    cover = wb.add_worksheet(L.COVER)
+    summary = wb.add_worksheet(L.SUMMARY)
+    unit_sheets = [(u, wb.add_worksheet(L.unit_sheet_name(u.number))) for u in q.units]
+    evidence = wb.add_worksheet(L.EVIDENCE)
+    meta_ws = wb.add_worksheet(L.META)
+
+    _write_cover(cover, f, q, record.learner, reading)
+    rows_per_unit = {u.number: len(u.criteria) for u in q.units}
+    for unit, ws in unit_sheets:
+        _write_unit(ws, f, q, unit, record, reading)
+    _write_summary(summary, f, q, record, reading, rows_per_unit)
+    _write_evidence(evidence, f, record.evidence)
+    _write_meta(meta_ws, meta)
+    cover.activate()
+    wb.close()
+
+
+# -- cover ---------------------------------------------------------------------------------------
+
+
+def _pathway_cell() -> str:
+    """Absolute reference of the cover's Pathway value (used by the Required formulas)."""
+    return f"{L.quote_sheet(L.COVER)}!${L.col_letter(L.COVER_VALUE_COL)}${L.cover_row('pathway') + 1}"
+
+
+def _write_cover(ws: Worksheet, f: _Formats, q: Qualification, learner: Learner, reading: str) -> None:
+    ws.set_column(L.COVER_LABEL_COL, L.COVER_LABEL_COL, 24)
+    ws.set_column(L.COVER_VALUE_COL, L.COVER_VALUE_COL, 60)
+    ws.set_row(L.COVER_TITLE_ROW, 24)
+    ws.write_string(L.COVER_TITLE_ROW, 0, "Learner tracking workbook", f.title)
+    ws.write_string(L.COVER_TITLE_ROW + 1, 0, f"{q.awarding_body} - {q.title}", f.subtitle)
+    pathway_label = ""
+    if learner.pathway:
+        p = q.pathway_by_label(learner.pathway)
+        pathway_label = p.label if p else learner.pathway
+    values: dict[str, Any] = {
+        "name": learner.name,
+        "uln": learner.uln,
+        "qualification": q.title,
+        "qualification_number": q.number,
+        "pathway": pathway_label if q.pathways else "Not applicable",
+        "registration_date": learner.registration_date,
+        "assessor": learner.assessor,
+        "iqa": learner.iqa,
+        "tutor": learner.tutor,
+        "employer": learner.employer,
+    }
+    for key, label in L.COVER_FIELDS:
+        r = L.cover_row(key)
+        ws.write_string(r, L.COVER_LABEL_COL, label, f.label)
+        v = values[key]
+        locked = key in L.COVER_LOCKED or (key == "pathway" and not q.pathways)
+        if key in L.COVER_DATE_KEYS:
+            _write_date(ws, r, L.COVER_VALUE_COL, v, f.date_input)
+            _date_validation(ws, r, L.COVER_VALUE_COL, r, L.COVER_VALUE_COL)
+        elif key == "uln":
+            # Text format: a ULN is an identifier, not a number (no 1.00E+09, no lost digits).
+            ws.write_string(r, L.COVER_VALUE_COL, v or "", f.value_input_text)
+        else:
+            ws.write_string(r, L.COVER_VALUE_COL, v or "", f.value if locked else f.value_input)
+    if q.pathways:
+        r = L.cover_row("pathway")
+        ws.data_validation(r, L.COVER_VALUE_COL, r, L.COVER_VALUE_COL, {
+            "validate": "list", "source": [p.label for p in q.pathways],
+            "input_title": "Pathway", "input_message": "The learner's role decides the either/or criteria.",
+        })
+    notes = [
+        "How to use this workbook",
+        "Yellow cells and the white cells of each unit table are for you to fill in; the rest is locked.",
+        "Record each criterion's evidence refs (as listed on the Evidence sheet), method, evidence date, "
+        "decision, your name and the date you signed it off. The IQA records sampling on the same row.",
+        "Dates as dd/mm/yyyy. Criteria marked 'Not required' are not on this learner's pathway.",
+        "The Summary sheet shows progress; the centre's tracker validates the workbook when it is returned.",
+    ]
+    for rd in q.readings:
+        if rd.id == reading:
+            notes.append(f"Reading of the specification used: {rd.description}")
+    first = L.cover_row(L.COVER_FIELDS[-1][0]) + 2
+    ws.write_string(first, 0, notes[0], f.label)
+    for i, text in enumerate(notes[1:], start=1):
+        ws.merge_range(first + i, 0, first + i, 1, text, f.note)
+        ws.set_row(first + i, 15 * _lines(text, 80))
+    ws.protect("", {"format_columns": True, "format_rows": True})
+    _print_setup(ws, landscape=False, last_col=1)
+
+
+# -- unit sheets ---------------------------------------------------------------------------------
+
+
+def _outcomes_text(unit: Unit) -> str:
+    return "\n".join(f"{lo.ref} {lo.text}" for lo in unit.learning_outcomes)
+
+
+def _bullets(text: str) -> str:
+    # The specification's bullets come through as "• Term o explanation"; show one per line.
+    return text.replace(" • ", "\n• ").replace(" o ", "\n    o ").strip()
+
+
+def _guidance_text(q: Qualification, unit: Unit, reading: str) -> str:
+    parts = []
+    for g in q.active_groups(unit, reading):
+        opts = "; ".join(
+            f"{p.label.lower()} learners take {', '.join(g.options.get(p.id, []))}"
+            for p in q.pathways if g.options.get(p.id)
+        )
+        parts.append(f"Either/or by pathway: {opts}.")
+    if unit.amplification:
+        parts.append("Amplification and guidance:\n" + _bullets(unit.amplification))
+    if unit.guidance:
+        parts.append("Unit guidance: " + _bullets(unit.guidance))
+    return "\n".join(parts) or "-"
+
+
+def _lines(text: str, chars_per_line: int) -> int:
+    return max(1, sum(math.ceil(max(1, len(p)) / chars_per_line) for p in text.split("\n")))
+
+
+def _required_formula(q: Qualification, unit: Unit, ref: str, reading: str) -> str | None:
+    """A formula deciding 'Yes' / 'Not required' from the cover's pathway, or None if always Yes."""
+    labels = []
+    grouped = False
+    for g in q.active_groups(unit, reading):
+        if ref in g.criteria:
+            grouped = True
+            labels += [p.label for p in q.pathways if ref in g.options.get(p.id, [])]
+    if not grouped:
+        return None
+    cell = _pathway_cell()
+    # Excel's "=" on text ignores letter case, like the reader.
+    match = "OR(" + ",".join(f'{cell}="{lab}"' for lab in labels) + ")" if labels else "FALSE"
+    return (f'=IF({match},"{L.REQUIRED_YES}",IF({cell}="","{L.PATHWAY_UNSET}","{L.REQUIRED_NO}"))')
+
+
+def required_refs(q: Qualification, unit: Unit, pathway: str | None, reading: str) -> set[str]:
+    """Criterion refs of ``unit`` required on ``pathway`` (id) under ``reading``."""
+    return set(q.required(unit, pathway, reading))
+
+
+def _write_unit(ws: Worksheet, f: _Formats, q: Qualification, unit: Unit, record: LearnerRecord,
+                reading: str) -> None:
+    cols = L.UNIT_TABLE_COLUMNS
+    for i, c in enumerate(cols):
+        ws.set_column(i, i, c.width)
+    ws.set_row(L.UNIT_TITLE_ROW, 22)
+    ws.merge_range(L.UNIT_TITLE_ROW, 0, L.UNIT_TITLE_ROW, _LAST_COL, f"Unit {unit.number}: {unit.title}", f.title)
+    header_values: dict[str, Any] = {
+        "qualification": f"{q.title} ({q.number})",
+        "number": unit.number,
+        "ref": unit.ref,
+        "level": unit.level,
+        "glh": unit.glh,
+        "credit": unit.credit,
+        "outcomes": _outcomes_text(unit),
+        "guidance": _guidance_text(q, unit, reading),
+    }
+    merged_width = sum(c.width for c in cols[1:]) * 0.95
+    for key, label in L.UNIT_HEADER_FIELDS:
+        r = L.unit_header_row(key)
+        ws.write_string(r, 0, label, f.label)
+        v = header_values[key]
+        if isinstance(v, int):
+            ws.write_number(r, 1, v, f.value)
+        elif key in ("outcomes", "guidance", "qualification"):
+            ws.merge_range(r, 1, r, _LAST_COL, v, f.long_text)
+            # Neither Excel nor LibreOffice sizes a merged cell's row to its text: set it here.
+            ws.set_row(r, 13.5 * _lines(v, int(merged_width)) + 2)
+        else:
+            ws.write_string(r, 1, v, f.value)
+    hr = L.UNIT_TABLE_HEADER_ROW
+    ws.set_row(hr, 28)
+    for i, c in enumerate(cols):
+        ws.write_string(hr, i, c.header, f.header)
+    required = required_refs(q, unit, record.learner.pathway, reading)
+    first = L.UNIT_FIRST_DATA_ROW
+    last = first + len(unit.criteria) - 1
+    text_width = L.column_by_key(cols, "text").width
+    for n, crit in enumerate(unit.criteria):
+        r = first + n
+        entry = record.entries.get(crit.ref, _BLANK)
+        for i, c in enumerate(cols):
+            if c.key == "ref":
+                ws.write_string(r, i, crit.ref, f.cell_bold)
+            elif c.key == "text":
+                ws.write_string(r, i, crit.text, f.cell)
+            elif c.key == "kind":
+                ws.write_string(r, i, crit.kind.label, f.cell)
+            elif c.key == "required":
+                formula = _required_formula(q, unit, crit.ref, reading)
+                cached = L.REQUIRED_YES if crit.ref in required else (
+                    L.PATHWAY_UNSET if record.learner.pathway is None else L.REQUIRED_NO)
+                if formula is None:
+                    ws.write_string(r, i, L.REQUIRED_YES, f.cell_center)
+                else:
+                    ws.write_formula(r, i, formula, f.cell_center, cached)
+            else:
+                _write_entry_value(ws, r, i, c, getattr(entry, c.key), f)
+        # Rows are sized for the criterion text (Excel does not auto-size rows it did not lay out).
+        ws.set_row(r, 13.5 * max(_lines(crit.text, int(text_width * 1.1)), 2) + 3)
+    # Dropdowns and date checks cover the whole column range of the table.
+    for i, c in enumerate(cols):
+        if c.kind == "choice":
+            _list_validation(ws, first, i, last, i, c.choices, c.header, c.strict)
+        elif c.kind == "date":
+            _date_validation(ws, first, i, last, i)
+    req_col = L.col_letter(_LAST_COL)
+    dec_col = L.col_letter(cols.index(L.column_by_key(cols, "decision")))
+    ws.conditional_format(first, 0, last, _LAST_COL, {
+        "type": "formula", "criteria": f'=${req_col}{first + 1}="{L.REQUIRED_NO}"', "format": f.grey})
+    dec_i = cols.index(L.column_by_key(cols, "decision"))
+    ws.conditional_format(first, dec_i, last, dec_i, {
+        "type": "formula", "criteria": f'=${dec_col}{first + 1}="{L.MET}"', "format": f.green})
+    ws.conditional_format(first, dec_i, last, dec_i, {
+        "type": "formula", "criteria": f'=${dec_col}{first + 1}="{L.NOT_YET_MET}"', "format": f.amber})
+    ws.autofilter(hr, 0, last, _LAST_COL)
+    ws.freeze_panes(first, 2)
+    ws.repeat_rows(hr)
+    ws.protect("", {"format_columns": True, "format_rows": True, "autofilter": True, "sort": False})
+    _print_setup(ws, landscape=True, last_col=_LAST_COL, last_row=last)
+
+
+def _write_entry_value(ws: Worksheet, r: int, i: int, c: L.Column, v: Any, f: _Formats) -> None:
+    if c.kind == "date":
+        _write_date(ws, r, i, v, f.input_date)
+    elif c.kind == "refs":
+        ws.write_string(r, i, ", ".join(v or ()), f.input)
+    else:
+        ws.write_string(r, i, "" if v is None else str(v), f.input)
+
+
+def _write_date(ws: Worksheet, r: int, c: int, v: Any, fmt: Format) -> None:
+    if isinstance(v, dt.date):
+        # Real dates (serial numbers with a date format), never text.
+        ws.write_datetime(r, c, dt.datetime(v.year, v.month, v.day), fmt)
+    else:
+        ws.write_blank(r, c, None, fmt)
+
+
+def _list_validation(ws: Worksheet, r1: int, c1: int, r2: int, c2: int, choices: Iterable[str],
+                     title: str, strict: bool) -> None:
+    ws.data_validation(r1, c1, r2, c2, {
+        "validate": "list",
+        "source": list(choices),
+        "error_type": "stop" if strict else "warning",
+        "error_title": title,
+        "error_message": "Choose a value from the list." if strict
+        else "This is not one of the usual values. Keep it only if it is valid and reliable.",
+    })
+
+
+def _date_validation(ws: Worksheet, r1: int, c1: int, r2: int, c2: int) -> None:
+    ws.data_validation(r1, c1, r2, c2, {
+        "validate": "date",
+        "criteria": "between",
+        "minimum": _DATE_MIN,
+        "maximum": _DATE_MAX,
+        "error_title": "Date",
+        "error_message": "Enter a date as dd/mm/yyyy.",
+    })
+
+
+# -- summary -------------------------------------------------------------------------------------
+
+
+def _write_summary(ws: Worksheet, f: _Formats, q: Qualification, record: LearnerRecord, reading: str,
+                   rows_per_unit: dict[int, int]) -> None:
+    for i, w in enumerate(L.SUMMARY_WIDTHS):
+        ws.set_column(i, i, w)
+    ws.set_row(0, 22)
+    ws.write_string(0, 0, f"Progress summary - {record.learner.name or 'learner'}", f.title)
+    ws.write_string(1, 0, "Live formulas: figures update as the unit sheets are filled in. "
+                          "Only criteria required on the learner's pathway count.", f.note)
+    hr = L.SUMMARY_HEADER_ROW
+    ws.set_row(hr, 28)
+    for i, h in enumerate(L.SUMMARY_HEADERS):
+        ws.write_string(hr, i, h, f.header)
+    cols = L.UNIT_TABLE_COLUMNS
+    req_i = len(cols) - 1
+    dec_i = cols.index(L.column_by_key(cols, "decision"))
+    first = hr + 1
+    totals = {"credit": 0, "req": 0, "met": 0, "complete": 0, "credits_done": 0}
+    for n, unit in enumerate(q.units):
+        r = first + n
+        sheet = L.quote_sheet(L.unit_sheet_name(unit.number))
+        r1 = L.UNIT_FIRST_DATA_ROW + 1
+        r2 = L.UNIT_FIRST_DATA_ROW + rows_per_unit[unit.number]
+        req_rng = f"{sheet}!${L.col_letter(req_i)}${r1}:${L.col_letter(req_i)}${r2}"
+        dec_rng = f"{sheet}!${L.col_letter(dec_i)}${r1}:${L.col_letter(dec_i)}${r2}"
+        required = required_refs(q, unit, record.learner.pathway, reading)
+        met = sum(1 for ref in required if (e := record.entries.get(ref)) and (e.decision or "") == L.MET)
+        status = (L.STATUS_NOT_STARTED if met == 0 else
+                  L.STATUS_COMPLETE if met >= len(required) else L.STATUS_IN_PROGRESS)
+        xr = r + 1  # 1-based row for formulas
+        ws.write_number(r, 0, unit.number, f.number)
+        ws.write_string(r, 1, unit.ref, f.cell)
+        ws.write_string(r, 2, unit.title, f.cell)
+        ws.write_number(r, 3, unit.credit, f.number)
+        ws.write_formula(r, 4, f'=COUNTIF({req_rng},"{L.REQUIRED_YES}")', f.number, len(required))
+        ws.write_formula(r, 5, f'=COUNTIFS({req_rng},"{L.REQUIRED_YES}",{dec_rng},"{L.MET}")', f.number, met)
+        ws.write_formula(r, 6, f"=IF(E{xr}=0,0,F{xr}/E{xr})", f.percent, met / len(required) if required else 0)
+        ws.write_formula(r, 7, f'=IF(F{xr}=0,"{L.STATUS_NOT_STARTED}",IF(F{xr}>=E{xr},"{L.STATUS_COMPLETE}",'
+                               f'"{L.STATUS_IN_PROGRESS}"))', f.cell_center, status)
+        totals["credit"] += unit.credit
+        totals["req"] += len(required)
+        totals["met"] += met
+        if status == L.STATUS_COMPLETE:
+            totals["complete"] += 1
+            totals["credits_done"] += unit.credit
+    last = first + len(q.units) - 1
+    t = last + 1
+    a, b = first + 1, last + 1
+    ws.write_string(t, 2, "Total", f.total_label)
+    ws.write_formula(t, 3, f"=SUM(D{a}:D{b})", f.total, totals["credit"])
+    ws.write_formula(t, 4, f"=SUM(E{a}:E{b})", f.total, totals["req"])
+    ws.write_formula(t, 5, f"=SUM(F{a}:F{b})", f.total, totals["met"])
+    ws.write_formula(t, 6, f"=IF(E{t + 1}=0,0,F{t + 1}/E{t + 1})", f.total_percent,
+                     totals["met"] / totals["req"] if totals["req"] else 0)
+    n_units = len(q.units)
+    ws.write_string(t + 2, 2, "Units complete", f.label)
+    ws.write_formula(t + 2, 3, f'=COUNTIF(H{a}:H{b},"{L.STATUS_COMPLETE}")', f.number, totals["complete"])
+    ws.write_string(t + 2, 4, f"of {n_units}", f.value)
+    ws.write_string(t + 3, 2, "Credits achieved", f.label)
+    ws.write_formula(t + 3, 3, f'=SUMIF(H{a}:H{b},"{L.STATUS_COMPLETE}",D{a}:D{b})', f.number,
+                     totals["credits_done"])
+    ws.write_string(t + 3, 4, f"of {q.credit}", f.value)
+    ws.write_string(t + 4, 2, "Qualification", f.label)
+    done = "All units complete" if totals["complete"] == n_units else L.STATUS_IN_PROGRESS
+    ws.write_formula(t + 4, 3, f'=IF(D{t + 3}={n_units},"All units complete","{L.STATUS_IN_PROGRESS}")',
+                     f.value, done)
+    ws.conditional_format(first, 7, last, 7, {"type": "cell", "criteria": "==",
+                                              "value": f'"{L.STATUS_COMPLETE}"', "format": f.green})
+    ws.conditional_format(first, 7, last, 7, {"type": "cell", "criteria": "==",
+                                              "value": f'"{L.STATUS_IN_PROGRESS}"', "format": f.amber})
+    ws.conditional_format(first, 6, last, 6, {"type": "data_bar", "bar_color": "#63BE7B",
+                                              "bar_solid": True, "min_type": "num", "min_value": 0,
+                                              "max_type": "num", "max_value": 1})
+    ws.freeze_panes(first, 0)
+    ws.protect("", {"format_columns": True, "format_rows": True})
+    _print_setup(ws, landscape=True, last_col=len(L.SUMMARY_HEADERS) - 1)
+
+
+# -- evidence log --------------------------------------------------------------------------------
+
+
+def _write_evidence(ws: Worksheet, f: _Formats, entries: tuple[EvidenceEntry, ...]) -> None:
+    cols = L.EVIDENCE_COLUMNS
+    for i, c in enumerate(cols):
+        ws.set_column(i, i, c.width)
+    ws.set_row(0, 22)
+    ws.write_string(0, 0, "Evidence log", f.title)
+    ws.write_string(1, 0, "One row per piece of evidence. Quote the Evidence ref in the unit sheets' "
+                          "'Evidence refs' column.", f.note)
+    hr = L.EVIDENCE_HEADER_ROW
+    ws.set_row(hr, 20)
+    for i, c in enumerate(cols):
+        ws.write_string(hr, i, c.header, f.header)
+    first = hr + 1
+    last = first + max(L.EVIDENCE_BLANK_ROWS, len(entries) + 50) - 1
+    for n in range(last - first + 1):
+        r = first + n
+        e = entries[n] if n < len(entries) else None
+        for i, c in enumerate(cols):
+            _write_entry_value(ws, r, i, c, getattr(e, c.key) if e else None, f)
+    for i, c in enumerate(cols):
+        if c.kind == "choice":
+            _list_validation(ws, first, i, last, i, c.choices, c.header, c.strict)
+        elif c.kind == "date":
+            _date_validation(ws, first, i, last, i)
+    ws.autofilter(hr, 0, last, len(cols) - 1)
+    ws.freeze_panes(first, 1)
+    ws.repeat_rows(hr)
+    ws.protect("", {"format_columns": True, "format_rows": True, "autofilter": True})
+    _print_setup(ws, landscape=True, last_col=len(cols) - 1)
+
+
+# -- metadata ------------------------------------------------------------------------------------
+
+
+def _write_meta(ws: Worksheet, meta: dict[str, str]) -> None:
+    ws.write_string(0, 0, "key")
+    ws.write_string(0, 1, "value")
+    for i, key in enumerate(L.META_KEYS, start=1):
+        ws.write_string(i, 0, key)
+        ws.write_string(i, 1, meta.get(key, ""))
+    # "Very hidden": not listed in Excel's Unhide dialog; only VBA or a file editor shows it.
+    ws.very_hidden()
+    ws.protect("")
+
+
+def _print_setup(ws: Worksheet, *, landscape: bool, last_col: int, last_row: int | None = None) -> None:
+    if landscape:
+        ws.set_landscape()
+    ws.set_paper(9)  # A4
+    ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
+    ws.fit_to_pages(1, 0)  # all columns on one page width, as many pages down as needed
+    ws.set_footer("&L&F&CPage &P of &N&R&A")
+    if last_row is not None:
+        ws.print_area(0, 0, last_row, last_col)
