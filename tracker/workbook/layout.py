@@ -94,24 +94,24 @@ class Column:
 
 
 CRITERION_COLUMNS: tuple[Column, ...] = (
-    Column("ref", "Ref", 14, input=False),
-    Column("text", "Assessment criterion", 50, input=False, wrap=True),
-    Column("kind", "Type", 11, input=False),
-    Column("evidence_refs", "Evidence refs", 14, kind="refs", wrap=True),
-    Column("method", "Method", 20, kind="choice", choices=METHODS, strict=False, wrap=True),
-    Column("evidence_date", "Evidence date", 11, kind="date"),
-    Column("decision", "Decision", 12, kind="choice", choices=DECISIONS),
-    Column("assessor", "Assessor", 16, wrap=True),
-    Column("assessor_date", "Assessor date", 11, kind="date"),
-    Column("iqa_sampled", "IQA sampled", 9, kind="choice", choices=YES_NO),
-    Column("iqa", "IQA", 16, wrap=True),
-    Column("iqa_date", "IQA date", 11, kind="date"),
-    Column("iqa_decision", "IQA decision", 12, kind="choice", choices=IQA_DECISIONS),
-    Column("comments", "Comments", 30, wrap=True),
+    Column("ref", "Ref", 10, input=False),
+    Column("text", "Assessment criterion", 44, input=False, wrap=True),
+    Column("kind", "Type", 9, input=False),
+    Column("evidence_refs", "Evidence refs", 11, kind="refs", wrap=True),
+    Column("method", "Method", 15, kind="choice", choices=METHODS, strict=False, wrap=True),
+    Column("evidence_date", "Evidence date", 10.5, kind="date"),
+    Column("decision", "Decision", 10, kind="choice", choices=DECISIONS, wrap=True),
+    Column("assessor", "Assessor", 13, wrap=True),
+    Column("assessor_date", "Assessor date", 10.5, kind="date"),
+    Column("iqa_sampled", "IQA sampled", 8, kind="choice", choices=YES_NO),
+    Column("iqa", "IQA", 13, wrap=True),
+    Column("iqa_date", "IQA date", 10.5, kind="date"),
+    Column("iqa_decision", "IQA decision", 10, kind="choice", choices=IQA_DECISIONS, wrap=True),
+    Column("comments", "Comments", 22, wrap=True),
 )
 # Written after the contract columns; display only (the reader never trusts it: required-ness
 # is computed from the spec and the cover's pathway).
-REQUIRED_COLUMN = Column("required", "Required", 12, input=False)
+REQUIRED_COLUMN = Column("required", "Required", 10, input=False)
 UNIT_TABLE_COLUMNS: tuple[Column, ...] = (*CRITERION_COLUMNS, REQUIRED_COLUMN)
 
 # The columns a person fills in (the rest come from the specification).

@@ -51,7 +51,7 @@ class _Formats:
             return wb.add_format({**base, **kw})
 
         self.title = fmt(bold=True, font_size=14, font_color="#1F3864", valign="vcenter")
-        self.subtitle = fmt(italic=True, font_color="#595959", text_wrap=True)
+        self.subtitle = fmt(italic=True, font_color="#595959")
         self.label = fmt(bold=True, font_color="#1F3864", text_wrap=True)
         self.value = fmt(text_wrap=True, align="left")
         self.value_input = fmt(text_wrap=True, align="left", locked=False, bg_color="#FFF9E5", **border)
@@ -70,7 +70,8 @@ class _Formats:
         self.total = fmt(bold=True, top=2, align="center")
         self.total_label = fmt(bold=True, top=2)
         self.total_percent = fmt(bold=True, top=2, num_format="0%", align="center")
-        self.note = fmt(italic=True, font_color="#595959", text_wrap=True)
+        self.note = fmt(italic=True, font_color="#595959")
+        self.note_wrap = fmt(italic=True, font_color="#595959", text_wrap=True)
         self.green = wb.add_format({"bg_color": "#C6EFCE", "font_color": "#006100"})
         self.amber = wb.add_format({"bg_color": "#FFEB9C", "font_color": "#9C5700"})
         self.grey = wb.add_format({"bg_color": "#EDEDED", "font_color": "#808080"})
@@ -215,8 +216,8 @@ def _write_cover(ws: Worksheet, f: _Formats, q: Qualification, learner: Learner,
     first = L.cover_row(L.COVER_FIELDS[-1][0]) + 2
     ws.write_string(first, 0, notes[0], f.label)
     for i, text in enumerate(notes[1:], start=1):
-        ws.merge_range(first + i, 0, first + i, 1, text, f.note)
-        ws.set_row(first + i, 15 * _lines(text, 80))
+        ws.merge_range(first + i, 0, first + i, 1, text, f.note_wrap)
+        ws.set_row(first + i, 13.5 * _lines(text, 90) + 2)
     ws.protect("", {"format_columns": True, "format_rows": True})
     _print_setup(ws, landscape=False, last_col=1)
 
