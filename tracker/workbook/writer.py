@@ -113,11 +113,19 @@ def new_workbook(
     os.close(fd)
     try:
         _write(qualification, record, reading, meta, created, tmp_name)
+        # mkstemp creates the file private (0600); give it the permissions a normal file gets.
+        os.chmod(tmp_name, 0o666 & ~_umask())
         os.replace(tmp_name, out)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     return out
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _write(q: Qualification, record: LearnerRecord, reading: str, meta: dict[str, str],

@@ -1,0 +1,73 @@
+"""``tracker new`` (one learner or a cohort CSV) and ``tracker templates``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from tracker.errors import UsageError
+
+
+def add_parser(sub: Any) -> None:
+    """Add ``new`` and ``templates``."""
+    p = sub.add_parser("new", help="create learner workbooks (one learner, or a cohort from CSV)",
+                       description="Create a learner workbook, or one per row of a cohort CSV whose "
+                                   "header row uses the cover labels (Learner name, ULN, Pathway, "
+                                   "Assessor, IQA, Tutor, Employer, Registration date).")
+    p.add_argument("--qualification", "-q", required=True, help="qualification number, e.g. 603/4687/5")
+    p.add_argument("--learner-name")
+    p.add_argument("--uln")
+    p.add_argument("--pathway", help="face-to-face or non-facing (qualifications with either/or criteria)")
+    p.add_argument("--assessor")
+    p.add_argument("--iqa")
+    p.add_argument("--tutor")
+    p.add_argument("--employer")
+    p.add_argument("--registration-date", help="YYYY-MM-DD or dd/mm/yyyy")
+    p.add_argument("--reading", help="reading of an ambiguous specification (default: the spec's default)")
+    p.add_argument("-o", "--output", type=Path, help="the workbook to write (one learner)")
+    p.add_argument("--cohort", type=Path, help="CSV file: one workbook per row")
+    p.add_argument("--out-dir", type=Path, help="folder for the cohort's workbooks")
+    p.set_defaults(func=_new)
+
+    t = sub.add_parser("templates", help="regenerate workbook_templates/ (one blank workbook per qualification)")
+    t.add_argument("--out", type=Path, default=Path("workbook_templates"))
+    t.set_defaults(func=_templates)
+
+
+def _new(args: argparse.Namespace) -> int:
+    from tracker.spec.catalogue import find_spec_file, load_file, spec_hash
+    from tracker.workbook.cohort import make_cohort, make_learner, resolve_reading
+    from tracker.workbook.model import LearnerRecord
+    from tracker.workbook.writer import new_workbook
+
+    spec = find_spec_file(args.qualification)
+    q = load_file(spec)
+    reading = resolve_reading(q, args.reading)
+    if args.cohort:
+        if args.output or args.learner_name or args.uln:
+            raise UsageError("--cohort makes one workbook per CSV row: drop --learner-name/--uln/-o")
+        if not args.out_dir:
+            raise UsageError("--cohort needs --out-dir")
+        result = make_cohort(q, args.cohort, args.out_dir, reading=reading, progress=sys.stderr.isatty())
+        for row in result.failed:
+            print(f"{args.cohort}:{row.line}: {row.problem}", file=sys.stderr)
+        print(f"{len(result.written)} workbook(s) written to {args.out_dir}; {len(result.failed)} row(s) failed")
+        return 1 if result.failed else 0
+    if not (args.learner_name and args.uln and args.output):
+        raise UsageError("give --learner-name, --uln and -o FILE.xlsx (or --cohort CSV --out-dir DIR)")
+    learner = make_learner(q, name=args.learner_name, uln=args.uln, pathway=args.pathway,
+                           assessor=args.assessor, iqa=args.iqa, tutor=args.tutor,
+                           employer=args.employer, registration_date=args.registration_date)
+    path = new_workbook(q, LearnerRecord(learner), args.output, reading=reading, spec_hash=spec_hash(spec))
+    print(path)
+    return 0
+
+
+def _templates(args: argparse.Namespace) -> int:
+    from tracker.workbook.templates import write_templates
+
+    for path in write_templates(args.out):
+        print(path)
+    return 0
