@@ -1,0 +1,948 @@
+"""The safety gate: decide, before any parser touches it, whether a returned workbook may be opened.
+
+Learner workbooks come back from assessors by email, USB stick and shared drives, having passed
+through Excel, LibreOffice or Google Sheets. Before python-calamine (reading) or openpyxl
+(editing) opens one, :func:`check_workbook_file` looks at it cheaply, with bounded time and
+memory, and either returns a :class:`SafeInfo` or raises
+:class:`tracker.errors.UnreadableWorkbook` with a one-line message for a person: what the file is
+and what to do about it.
+
+What it looks at, in order:
+
+1. the file itself: missing, a folder, empty, far too large;
+2. the first bytes ("magic"): an OLE2 compound file (an old ``.xls``, or a password-protected
+   ``.xlsx``: Office wraps encrypted OOXML in OLE2), a zip (what ``.xlsx`` really is), or anything
+   else (a CSV or web page renamed ``.xlsx``, a PDF, random bytes);
+3. for a zip: its central directory, without decompressing anything: too many members, declared
+   sizes that unpack to too much (a zip bomb), members overlapping each other (the "non-recursive"
+   zip bomb), zip-level encryption, exotic compression methods, duplicate part names, what kind of
+   document it is (an ``.ods``, a Word file, an ``.xlsb``, an arbitrary zip);
+4. ``xl/workbook.xml`` and its relationships, after an entity scan, parsed with defusedxml to map
+   each sheet's name to its part;
+5. every member, decompressed in 64 KiB chunks, never more than its declared size: the CRC of
+   every member (so a damaged file is caught here, not half-way through a roll-up), XML entity
+   declarations in every XML part (billion laughs, XXE), odd text encodings, and the number of rows
+   of every worksheet (from ``<dimension>`` and from the ``<row>`` elements).
+
+Macros (an ``.xlsm``'s ``xl/vbaProject.bin``, Excel 4.0 macro sheets) are not a reason to refuse:
+the readers never run them. :attr:`SafeInfo.has_macros` tells the caller, who may warn.
+
+The gate runs in well under 5 ms on a normal 50 KB learner workbook (see ``tests/test_safety.py``
+and the report in the commit history for the measured figure).
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import posixpath
+import re
+import stat
+import struct
+import zipfile
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Final, NoReturn
+
+from tracker.errors import UnreadableWorkbook
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "Limits",
+    "SafeInfo",
+    "check_workbook_file",
+    "check_xml_safe",
+    "scan_xml_chunks",
+]
+
+_KiB: Final = 1024
+_MiB: Final = 1024 * _KiB
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much a workbook may contain before the gate refuses it.
+
+    The defaults are generous: a learner workbook is ~50 KB, unpacks to well under 1 MB and has
+    fewer than 100 rows per sheet.
+    """
+
+    #: the file on disk (a learner workbook with pasted photos may reach a few MB)
+    max_file_size: int = 100 * _MiB
+    #: the sum of the declared uncompressed sizes of all zip members
+    max_uncompressed_total: int = 200 * _MiB
+    #: the largest compression ratio allowed for a member bigger than ``ratio_min_size``
+    max_ratio: float = 200.0
+    #: members smaller than this are not ratio-checked (tiny XML parts compress very well)
+    ratio_min_size: int = 1 * _MiB
+    #: zip members (a workbook has 10-30; each costs memory to list)
+    max_members: int = 10_000
+    #: rows in any one worksheet, from ``<dimension>`` or from the last ``<row>``
+    max_rows: int = 20_000
+
+
+DEFAULT_LIMITS: Final = Limits()
+
+
+@dataclass(frozen=True)
+class SafeInfo:
+    """What the gate learnt about a workbook it let through."""
+
+    #: the file checked
+    path: Path
+    #: its size on disk, in bytes
+    size: int
+    #: it contains a VBA project (``xl/vbaProject.bin``) or Excel 4.0 macro sheets; never run
+    has_macros: bool
+    #: every sheet in workbook order: (sheet name, zip part path such as ``xl/worksheets/sheet1.xml``)
+    sheets: tuple[tuple[str, str], ...]
+    #: the sum of the uncompressed sizes of all members (verified while reading)
+    uncompressed_total: int
+    #: number of zip members
+    members: int = 0
+    #: for each worksheet (by name) the highest row number seen in its dimension or rows
+    max_rows: tuple[tuple[str, int], ...] = ()
+
+
+# ---------------------------------------------------------------------------------------------
+# Messages. Each says what the file is and what to do, in words an admin understands. The file
+# name is added in front by UnreadableWorkbook.
+# ---------------------------------------------------------------------------------------------
+
+_ASK_AGAIN: Final = "ask for the workbook to be sent again"
+_MSG_DAMAGED: Final = (
+    "the file is damaged or incomplete (it may have been cut short while being copied or "
+    f"emailed); {_ASK_AGAIN}"
+)
+_MSG_CRC: Final = (
+    "the file is damaged (part of it fails its integrity check, so it was probably corrupted "
+    f"while being copied or emailed); {_ASK_AGAIN}"
+)
+_MSG_ENCRYPTED: Final = (
+    "this workbook is password-protected; remove the password in Excel (File > Info > "
+    "Protect Workbook > Encrypt with Password, clear the password, save) and send it again"
+)
+_MSG_XLS: Final = (
+    "this is an old Excel 97-2003 .xls file; open it in Excel and save it as .xlsx "
+    "(File > Save As > Excel Workbook)"
+)
+_MSG_OLE_OTHER: Final = (
+    "this is an old-format Microsoft Office file (for example a Word .doc), not an Excel "
+    "workbook; send the learner's .xlsx workbook instead"
+)
+_MSG_ODS: Final = (
+    "this is an OpenDocument spreadsheet (.ods, for example from LibreOffice) with an .xlsx "
+    "name; open it and save it as an Excel 2007-365 .xlsx workbook"
+)
+_MSG_ODF_OTHER: Final = (
+    "this is an OpenDocument file (for example a LibreOffice text document), not a workbook; "
+    "send the learner's .xlsx workbook instead"
+)
+_MSG_DOCX: Final = (
+    "this is a Word document, not an Excel workbook; send the learner's .xlsx workbook instead"
+)
+_MSG_PPTX: Final = (
+    "this is a PowerPoint presentation, not an Excel workbook; send the learner's .xlsx "
+    "workbook instead"
+)
+_MSG_XLSB: Final = (
+    "this is an Excel binary workbook (.xlsb); open it in Excel and save it as .xlsx "
+    "(File > Save As > Excel Workbook)"
+)
+_MSG_ZIP_OTHER: Final = (
+    "this is a zip archive that is not an Excel workbook; send the learner's .xlsx workbook "
+    "instead"
+)
+_MSG_NO_CONTENT_TYPES: Final = (
+    "this is a zip archive that is not a complete Excel workbook (it has no [Content_Types].xml "
+    "part); open it in Excel and save it as .xlsx, or send the learner's original workbook"
+)
+_MSG_ENTITIES: Final = (
+    "contains XML entity declarations, which spreadsheet files never need; it may be malicious, "
+    "so it was not opened - ask for the original workbook"
+)
+_MSG_TEXT: Final = (
+    "this is a text file (for example CSV), not an Excel workbook, despite its name; open it in "
+    "Excel and save it as .xlsx"
+)
+_MSG_HTML: Final = (
+    "this is a web page (HTML) with a spreadsheet name, not a real Excel workbook; open it in "
+    "Excel and save it as .xlsx"
+)
+_MSG_XML2003: Final = (
+    "this is an 'XML Spreadsheet 2003' file, not a real .xlsx workbook; open it in Excel and "
+    "save it as .xlsx"
+)
+_MSG_PDF: Final = (
+    "this is a PDF document, not an Excel workbook; send the learner's .xlsx workbook instead"
+)
+_MSG_UNKNOWN: Final = (
+    "this is not an Excel workbook (its contents match no spreadsheet format; it may be damaged "
+    "or be another kind of file); send the learner's .xlsx workbook"
+)
+_MSG_STRUCTURE: Final = (
+    "the workbook's internal list of sheets is damaged; open it in Excel and save it again, or "
+    f"{_ASK_AGAIN}"
+)
+
+
+def _mb(n: int) -> str:
+    """A size in megabytes, for messages."""
+    return f"{n / _MiB:,.0f} MB" if n >= 10 * _MiB else f"{n / _MiB:,.1f} MB"
+
+
+class _Refuse(Exception):
+    """Internal: a refusal before the file name is attached (see UnreadableWorkbook)."""
+
+    def __init__(self, reason: str, sheet: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.sheet = sheet
+
+
+def _refuse(reason: str, sheet: str | None = None) -> NoReturn:
+    raise _Refuse(reason, sheet)
+
+
+def _printable(text: str, limit: int = 80) -> str:
+    """A name taken from the file, made safe for a one-line message."""
+    clean = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return clean if len(clean) <= limit else clean[: limit - 3] + "..."
+
+
+# ---------------------------------------------------------------------------------------------
+# XML scanning
+# ---------------------------------------------------------------------------------------------
+
+#: size of the pieces members are decompressed in; also the unit of memory use
+_CHUNK: Final = 64 * _KiB
+#: an unfinished tag longer than this is scanned as it is instead of being carried over
+_MAX_CARRY: Final = 4 * _KiB
+#: ``<dimension>`` is looked for in the first this-many bytes of a worksheet
+_DIMENSION_WINDOW: Final = 16 * _KiB
+
+# A worksheet row element, with or without a namespace prefix (the Open XML SDK writes
+# ``<x:row>``); the group is the start of its attributes. ``<rowBreaks>`` does not match.
+_ROW_RE: Final = re.compile(rb"<(?:[A-Za-z_][\w.\-]*:)?row(?=[\s/>])([^>]{0,512})")
+# The ``r`` attribute (1-based row number). ``r`` is optional: a row without it follows the one
+# before. Attribute quotes may be single or double, with spaces around ``=``.
+_R_ATTR_RE: Final = re.compile(rb"""(?:^|\s)r\s*=\s*["']\s*(\d{1,12})""")
+_DIMENSION_RE: Final = re.compile(
+    rb"""<(?:[A-Za-z_][\w.\-]*:)?dimension\s[^>]*?\bref\s*=\s*["']([^"']{1,64})["']"""
+)
+_DIGITS_RE: Final = re.compile(rb"\d{1,12}")
+_XML_DECL_ENCODING_RE: Final = re.compile(
+    r"""^\ufeff?\s*<\?xml\s[^>]{0,200}?encoding\s*=\s*["']([A-Za-z0-9._:\-]{1,40})["']"""
+)
+# Encodings in which every ASCII character, and so every marker we look for, is the same single
+# byte as in ASCII. (An encoding such as UTF-7 or EBCDIC could spell "<!DOCTYPE" in other bytes
+# and slip past a byte scan, and then be decoded by an XML parser that honours the declaration.)
+_ASCII_SAFE_ENCODINGS: Final = frozenset({"utf-8", "utf-8-sig", "ascii", "iso8859-1", "cp1252"})
+_UTF16_ENCODINGS: Final = frozenset({"utf-16", "utf-16-le", "utf-16-be"})
+
+
+class _XmlScanner:
+    """Scans one XML part fed in chunks, in bounded memory.
+
+    It refuses a part with a ``<!DOCTYPE`` or ``<!ENTITY`` declaration (an internal DTD is how
+    "billion laughs" and external-entity (XXE) attacks are written; spreadsheet XML never has one)
+    and a part declared in an encoding where such a marker could hide. For worksheets it also
+    tracks the highest row number.
+
+    Chunk boundaries: a marker or a ``<row ...>`` tag may be split between two chunks. Every
+    marker starts with ``<`` and contains no other ``<``, so the scanner holds back the text from
+    the last ``<`` of a chunk when no ``>`` follows it (an unfinished tag), and scans it with the
+    next chunk. Everything before that point contains only complete tags, so nothing is scanned
+    twice (row counts stay exact) and nothing is missed.
+
+    UTF-16 parts (allowed by Open Packaging Conventions, written by no spreadsheet program we
+    know) are decoded incrementally and re-encoded as UTF-8 so the same byte scan applies.
+    """
+
+    def __init__(self, what: str, *, sheet: str | None = None, max_rows: int = 0) -> None:
+        self.what = what
+        self.sheet = sheet
+        self.max_rows = max_rows
+        self.count_rows = sheet is not None
+        self.last_row = 0  # highest row number seen (dimension or rows)
+        self._current_row = 0  # the row number of the last <row> element seen
+        self._carry = b""
+        self._started = False
+        self._seen = 0  # bytes scanned so far (for the dimension window)
+        self._decoder: codecs.IncrementalDecoder | None = None
+
+    # -- input ---------------------------------------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        """Scan the next piece of the part."""
+        if not data:
+            return
+        if not self._started:
+            self._started = True
+            self._detect_encoding(data)
+        if self._decoder is not None:
+            data = self._decoder.decode(data).encode("utf-8", "surrogatepass")
+        buf = self._carry + data if self._carry else data
+        cut = buf.rfind(b"<")
+        if cut >= 0 and buf.find(b">", cut) < 0 and len(buf) - cut <= _MAX_CARRY:
+            self._carry = buf[cut:]
+            buf = buf[:cut]
+        else:
+            self._carry = b""
+        self._scan(buf)
+
+    def close(self) -> None:
+        """Scan what is left at the end of the part."""
+        rest = self._carry
+        if self._decoder is not None:
+            rest += self._decoder.decode(b"", final=True).encode("utf-8", "surrogatepass")
+        self._carry = b""
+        self._scan(rest)
+
+    # -- checks --------------------------------------------------------------------------------
+
+    def _detect_encoding(self, head: bytes) -> None:
+        """Choose how to read the part from its first bytes, and vet its declared encoding.
+
+        XML is self-describing: a byte order mark or the bytes of ``<?xml`` tell UTF-8 from
+        UTF-16 (UTF-32 is refused: no producer writes it and a byte scan would miss markers),
+        then the declaration's ``encoding=`` names the rest.
+        """
+        if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff", b"\x00\x00\x00<", b"<\x00\x00\x00")):
+            self._refuse_encoding("UTF-32")
+        if head.startswith((b"\xff\xfe", b"<\x00")):
+            self._decoder = codecs.getincrementaldecoder("utf-16-le")("replace")
+            text = head[:400].decode("utf-16-le", "replace")
+            allowed = _UTF16_ENCODINGS
+        elif head.startswith((b"\xfe\xff", b"\x00<")):
+            self._decoder = codecs.getincrementaldecoder("utf-16-be")("replace")
+            text = head[:400].decode("utf-16-be", "replace")
+            allowed = _UTF16_ENCODINGS
+        else:
+            text = head[:200].decode("latin-1")
+            allowed = _ASCII_SAFE_ENCODINGS
+        m = _XML_DECL_ENCODING_RE.match(text)
+        if m is None:
+            return  # no declaration: UTF-8 (or UTF-16 by its byte order mark), both fine
+        declared = m.group(1)
+        try:
+            name = codecs.lookup(declared).name
+        except LookupError:
+            self._refuse_encoding(declared)
+        if name not in allowed:
+            self._refuse_encoding(declared)
+
+    def _refuse_encoding(self, encoding: str) -> NoReturn:
+        _refuse(
+            f"part {_printable(self.what)} is written in an unusual text encoding "
+            f"({_printable(encoding, 40)}) that spreadsheet programs never use; it may be "
+            "malicious, so it was not opened - ask for the original workbook"
+        )
+
+    def _scan(self, seg: bytes) -> None:
+        i = seg.find(b"<!")
+        while i >= 0:
+            # Comments (<!--) and CDATA sections (<![CDATA[) are harmless; a declaration is not.
+            # XML keywords are upper case, but some parsers accept any case, so compare folded.
+            word = seg[i + 2 : i + 9].upper()
+            if word.startswith((b"DOCTYPE", b"ENTITY")):
+                _refuse(f"part {_printable(self.what)} {_MSG_ENTITIES}")
+            i = seg.find(b"<!", i + 2)
+        if self.count_rows and seg:
+            self._count_rows(seg)
+        self._seen += len(seg)
+
+    def _count_rows(self, seg: bytes) -> None:
+        if self._seen < _DIMENSION_WINDOW:
+            dim = _DIMENSION_RE.search(seg, 0, _DIMENSION_WINDOW - self._seen + 200)
+            if dim is not None:
+                for digits in _DIGITS_RE.findall(dim.group(1)):
+                    self._note_row(int(digits))
+        for m in _ROW_RE.finditer(seg):
+            r = _R_ATTR_RE.search(m.group(1))
+            self._current_row = int(r.group(1)) if r is not None else self._current_row + 1
+            self._note_row(self._current_row)
+
+    def _note_row(self, row: int) -> None:
+        if row > self.last_row:
+            self.last_row = row
+            if row > self.max_rows:
+                _refuse(
+                    f"the sheet reaches row {row:,}, far beyond any learner workbook (limit "
+                    f"{self.max_rows:,} rows); it may be damaged or malicious - ask for the "
+                    "original workbook, or delete the unused rows below the table in Excel and "
+                    "save it again",
+                    sheet=self.sheet,
+                )
+
+
+def scan_xml_chunks(chunks: Iterable[bytes], what: str) -> None:
+    """Check an XML document given in pieces; raise :class:`UnreadableWorkbook` if hostile.
+
+    ``what`` names the document in the message (a file name, or "file.xlsx: xl/styles.xml").
+    Memory use is bounded by the largest chunk, whatever the total length.
+    """
+    scanner = _XmlScanner(what)
+    try:
+        for chunk in chunks:
+            scanner.feed(chunk)
+        scanner.close()
+    except _Refuse as r:
+        raise UnreadableWorkbook(what, r.reason) from None
+
+
+def check_xml_safe(data: bytes, what: str) -> None:
+    """Check one XML document in memory for entity declarations and hiding encodings.
+
+    Raises :class:`UnreadableWorkbook` naming ``what``. For XML from untrusted files that a
+    caller is about to parse itself (for example a part read with ``zipfile``).
+    """
+    scan_xml_chunks((data[i : i + _CHUNK] for i in range(0, len(data), _CHUNK)), what)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sniffing the first bytes
+# ---------------------------------------------------------------------------------------------
+
+#: OLE2 / Compound File Binary: old .xls/.doc, and the wrapper of password-protected .xlsx
+_CFB_MAGIC: Final = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+#: a zip starts with a local file header, or with the end record when it is empty
+_ZIP_MAGICS: Final = (b"PK\x03\x04", b"PK\x05\x06")
+_HEAD_SIZE: Final = 4 * _KiB
+
+
+def _identify_other(head: bytes) -> NoReturn:
+    """Refuse a file that is neither zip nor OLE2, saying what it most likely is."""
+    if head.startswith(b"%PDF"):
+        _refuse(_MSG_PDF)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = head.decode("utf-16", "replace")  # Excel's "Unicode Text" export is UTF-16
+    else:
+        # Cut at most 3 bytes of a UTF-8 sequence split by the 4 KiB window.
+        text = head.decode("utf-8", "replace")
+    low = text.lstrip("\ufeff \t\r\n").lower()
+    if low.startswith("<?xml") and "urn:schemas-microsoft-com:office:spreadsheet" in low:
+        _refuse(_MSG_XML2003)
+    if low.startswith(("<!doctype html", "<html", "<table", "<meta")) or "<html" in low[:1024]:
+        _refuse(_MSG_HTML)
+    if text and "\x00" not in text:
+        printable = sum(1 for ch in text if ch.isprintable() or ch in "\r\n\t")
+        if printable >= 0.95 * len(text):
+            _refuse(_MSG_TEXT)
+    _refuse(_MSG_UNKNOWN)
+
+
+# ---------------------------------------------------------------------------------------------
+# OLE2 compound files
+# ---------------------------------------------------------------------------------------------
+
+
+def _utf16(name: str) -> bytes:
+    return name.encode("utf-16-le")
+
+
+def _check_ole(f: BinaryIO, size: int) -> NoReturn:
+    """An OLE2 file is never parsed by us; say which kind it is.
+
+    Office saves a password-protected .xlsx as an OLE2 container holding ``EncryptionInfo`` and
+    ``EncryptedPackage`` streams (MS-OFFCRYPTO); an old .xls keeps its BIFF records in a
+    ``Workbook`` stream (``Book`` for Excel 5/95). Word and PowerPoint use ``WordDocument`` and
+    ``PowerPoint Document``.
+    """
+    names = _ole_names_with_olefile(f)
+    if names is None:
+        names = _scan_ole_names(f, size)
+    if "encryptedpackage" in names:
+        _refuse(_MSG_ENCRYPTED)
+    if "workbook" in names or "book" in names:
+        _refuse(_MSG_XLS)
+    if "worddocument" in names or "powerpoint document" in names:
+        _refuse(_MSG_OLE_OTHER)
+    # An OLE2 file we cannot place: most such files that arrive named .xlsx are old workbooks.
+    _refuse(_MSG_XLS)
+
+
+def _ole_names_with_olefile(f: BinaryIO) -> set[str] | None:
+    """Stream and storage names (lower case) read with olefile, or None if it cannot tell."""
+    try:
+        import olefile
+    except ImportError:  # olefile comes with msoffcrypto-tool and oletools, but is optional
+        return None
+    try:
+        f.seek(0)
+        ole = olefile.OleFileIO(f)
+        try:
+            return {"/".join(entry).lower() for entry in ole.listdir(streams=True, storages=True)}
+        finally:
+            ole.close()
+    except Exception:  # noqa: BLE001 - a third-party parser on hostile bytes: use the byte scan
+        return None
+
+
+def _scan_ole_names(f: BinaryIO, size: int) -> set[str]:
+    """Find well-known stream names by a bounded byte scan (when olefile is missing or fails).
+
+    Directory entries hold names in UTF-16LE; the directory may be anywhere in the file, so the
+    whole file (already capped by ``Limits.max_file_size``) is read in chunks with an overlap as
+    long as the longest name, so that a name split by a chunk boundary is still found.
+    """
+    wanted = {n.lower(): _utf16(n) for n in ("EncryptedPackage", "Workbook", "WordDocument", "PowerPoint Document")}
+    overlap = max(len(b) for b in wanted.values())
+    found: set[str] = set()
+    f.seek(0)
+    prev = b""
+    remaining = size
+    while remaining > 0:
+        chunk = f.read(min(_MiB, remaining))
+        if not chunk:
+            break
+        remaining -= len(chunk)
+        buf = prev + chunk
+        for key, pattern in wanted.items():
+            if pattern in buf:
+                found.add(key)
+        prev = buf[-overlap:]
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# Zip structure
+# ---------------------------------------------------------------------------------------------
+
+_EOCD: Final = struct.Struct("<4s4H2LH")  # end of central directory record
+_ZIP64_LOCATOR: Final = struct.Struct("<4sLQL")
+_ZIP64_EOCD: Final = struct.Struct("<4sQ2H2L4Q")
+_LOCAL_HEADER: Final = struct.Struct("<4s5H3L2H")
+#: a central directory entry is 46 bytes plus its name; 256 bytes per allowed member is generous
+_CD_BYTES_PER_MEMBER: Final = 256
+#: Office uses only these: stored and deflated
+_STORED: Final = zipfile.ZIP_STORED
+_DEFLATED: Final = zipfile.ZIP_DEFLATED
+
+#: errors zipfile may raise on a damaged or hostile archive
+_ZIP_ERRORS: Final = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    NotImplementedError,
+    ValueError,
+    EOFError,
+    OSError,
+    struct.error,
+    UnicodeDecodeError,
+    IndexError,
+    KeyError,
+    OverflowError,
+)
+
+
+def _precheck_central_directory(f: BinaryIO, size: int, limits: Limits) -> None:
+    """Read the end-of-central-directory record ourselves before zipfile lists the members.
+
+    zipfile reads the whole central directory into memory and makes one ZipInfo per entry,
+    however many there are (it ignores the declared count), so a hostile directory is refused
+    here by its declared count and byte size. A zip whose end record is missing was cut short.
+    """
+    tail_len = min(size, _EOCD.size + 65535)  # the record, plus a comment of up to 64 KiB
+    f.seek(size - tail_len)
+    tail = f.read(tail_len)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < _EOCD.size:
+        _refuse(_MSG_DAMAGED)
+    _sig, _disk, _cd_disk, _n_disk, entries, cd_size, cd_offset, _clen = _EOCD.unpack_from(tail, at)
+    if entries == 0xFFFF or cd_size == 0xFFFFFFFF or cd_offset == 0xFFFFFFFF:
+        # Zip64: the real figures are in a Zip64 end record found through a locator that sits
+        # just before the classic end record.
+        loc_at = at - _ZIP64_LOCATOR.size
+        if loc_at < 0:
+            _refuse(_MSG_DAMAGED)
+        lsig, _d, z64_offset, _nd = _ZIP64_LOCATOR.unpack_from(tail, loc_at)
+        if lsig != b"PK\x06\x07" or z64_offset > size - _ZIP64_EOCD.size:
+            _refuse(_MSG_DAMAGED)
+        f.seek(z64_offset)
+        rec = f.read(_ZIP64_EOCD.size)
+        if len(rec) < _ZIP64_EOCD.size:
+            _refuse(_MSG_DAMAGED)
+        zsig, _s, _vm, _vn, _dk, _cdk, _nd2, entries, cd_size, cd_offset = _ZIP64_EOCD.unpack(rec)
+        if zsig != b"PK\x06\x06":
+            _refuse(_MSG_DAMAGED)
+    if entries > limits.max_members or cd_size > limits.max_members * _CD_BYTES_PER_MEMBER:
+        _refuse(
+            f"the file holds {entries:,} internal parts, far more than any workbook (limit "
+            f"{limits.max_members:,}); it may be malicious, so it was not opened - ask for the "
+            "original workbook"
+        )
+    if cd_size > size:
+        _refuse(_MSG_DAMAGED)
+
+
+def _read_local_data_start(f: BinaryIO, info: zipfile.ZipInfo) -> int:
+    """Where a member's data begins, after checking its local header against the directory.
+
+    A local header whose name differs from the central directory's is how some parser-confusion
+    tricks work (a streaming reader sees one file, a directory reader another), so it is refused.
+    """
+    f.seek(info.header_offset)
+    raw = f.read(_LOCAL_HEADER.size)
+    if len(raw) < _LOCAL_HEADER.size:
+        _refuse(_MSG_DAMAGED)
+    sig, _v, _flags, _method, _t, _d, _crc, _cs, _us, name_len, extra_len = _LOCAL_HEADER.unpack(raw)
+    if sig != b"PK\x03\x04":
+        _refuse(_MSG_DAMAGED)
+    name = f.read(name_len)
+    expected = info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437", "replace")
+    if name != expected:
+        _refuse(_MSG_DAMAGED)
+    return info.header_offset + _LOCAL_HEADER.size + int(name_len) + int(extra_len)
+
+
+def _iter_member(f: BinaryIO, info: zipfile.ZipInfo) -> Iterator[bytes]:
+    """Yield a member's uncompressed bytes in chunks of at most 64 KiB, verifying its CRC.
+
+    This does not trust the declared uncompressed size: output beyond it is refused as soon as
+    it appears (never more than one chunk past it), and so is a deflate stream that ends early,
+    runs on past its compressed size, or has trailing data. ``zipfile.ZipExtFile`` silently stops
+    at the declared size, which would let a lying member through to a parser that does not.
+    """
+    start = _read_local_data_start(f, info)
+    f.seek(start)
+    left_in = info.compress_size
+    produced = 0
+    crc = 0
+    declared = info.file_size
+    if info.compress_type == _STORED:
+        while left_in > 0:
+            piece = f.read(min(_CHUNK, left_in))
+            if not piece:
+                _refuse(_MSG_DAMAGED)
+            left_in -= len(piece)
+            produced += len(piece)
+            crc = zlib.crc32(piece, crc)
+            yield piece
+    else:
+        d = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, as zip stores it
+        pending = b""
+        # Some writers store an empty member as "deflated" with no compressed bytes at all.
+        while not d.eof and (left_in > 0 or pending or declared > 0):
+            if not pending and left_in > 0:
+                pending = f.read(min(_CHUNK, left_in))
+                if not pending:
+                    _refuse(_MSG_DAMAGED)
+                left_in -= len(pending)
+            try:
+                # At most one chunk of output per call; input not yet used waits in
+                # unconsumed_tail, so memory stays bounded whatever the compression ratio.
+                out = d.decompress(pending, _CHUNK)
+            except zlib.error:
+                _refuse(_MSG_CRC)
+            pending = d.unconsumed_tail
+            if not out:
+                if not pending and left_in <= 0 and not d.eof:
+                    _refuse(_MSG_DAMAGED)  # the compressed data ended before the stream did
+                continue
+            produced += len(out)
+            if produced > declared:
+                _refuse(
+                    f"part {_printable(info.filename)} unpacks to more than its declared size; "
+                    "the file is damaged or malicious, so it was not opened - ask for the "
+                    "original workbook"
+                )
+            crc = zlib.crc32(out, crc)
+            yield out
+        # Bytes after the end of the deflate stream are ignored, as zipfile and Excel do.
+    if produced != declared or crc != info.CRC:
+        _refuse(_MSG_CRC)
+
+
+def _read_member(f: BinaryIO, info: zipfile.ZipInfo, cap: int, too_big: str = _MSG_STRUCTURE) -> bytes:
+    """A whole (small) member in memory; refuses one declared larger than ``cap`` bytes."""
+    if info.file_size > cap:
+        _refuse(too_big)
+    return b"".join(_iter_member(f, info))
+
+
+def _identify_zip(f: BinaryIO, by_name: dict[str, zipfile.ZipInfo]) -> NoReturn:
+    """Refuse a zip without ``xl/workbook.xml``, saying what it is."""
+    mimetype = by_name.get("mimetype")
+    if mimetype is not None:
+        # OpenDocument: the first member, stored, named "mimetype", holding the media type.
+        kind = _read_member(f, mimetype, 256, _MSG_ZIP_OTHER).strip()
+        if kind.startswith(b"application/vnd.oasis.opendocument.spreadsheet"):
+            _refuse(_MSG_ODS)
+        if kind.startswith(b"application/vnd.oasis.opendocument."):
+            _refuse(_MSG_ODF_OTHER)
+    if "xl/workbook.bin" in by_name:
+        _refuse(_MSG_XLSB)
+    if "word/document.xml" in by_name:
+        _refuse(_MSG_DOCX)
+    if "ppt/presentation.xml" in by_name:
+        _refuse(_MSG_PPTX)
+    if "content.xml" in by_name and "meta-inf/manifest.xml" in by_name:
+        _refuse(_MSG_ODS)  # an .ods whose mimetype member was lost
+    _refuse(_MSG_ZIP_OTHER)
+
+
+def _check_members(infos: list[zipfile.ZipInfo], limits: Limits) -> int:
+    """Checks on the central directory alone; returns the total uncompressed size."""
+    total = 0
+    for info in infos:
+        if info.flag_bits & 0x1:
+            _refuse(
+                "parts of the file are encrypted with a zip password, which Excel never does; "
+                "it is not a normal workbook - ask for the original workbook"
+            )
+        if info.compress_type not in (_STORED, _DEFLATED):
+            _refuse(
+                "the file uses a compression method that spreadsheet programs do not use; open "
+                "it in Excel and save it as .xlsx again, or ask for the original workbook"
+            )
+        # Sizes that cannot be true: stored data is as long as the original, and deflate never
+        # grows data by more than a few bytes per 16 KiB block (15% leaves room for any encoder).
+        if info.compress_type == _STORED and info.compress_size != info.file_size:
+            _refuse(_MSG_DAMAGED)
+        if info.compress_size > info.file_size * 1.15 + 1024:
+            _refuse(_MSG_DAMAGED)
+        total += info.file_size
+        if info.file_size > limits.ratio_min_size:
+            ratio = info.file_size / max(info.compress_size, 1)
+            if ratio > limits.max_ratio:
+                _refuse(
+                    f"part {_printable(info.filename)} is compressed {ratio:,.0f} to 1, far beyond "
+                    "any real workbook (a 'zip bomb'); it may be malicious, so it was not opened "
+                    "- ask for the original workbook"
+                )
+    if total > limits.max_uncompressed_total:
+        _refuse(
+            f"the file would unpack to {_mb(total)}, far more than any learner workbook (limit "
+            f"{_mb(limits.max_uncompressed_total)}); it may be a 'zip bomb', so it was not "
+            "opened - ask for the original workbook"
+        )
+    # Members must not share bytes. The "non-recursive zip bomb" points many directory entries
+    # at one highly compressed block; each entry's data ends at least 30 bytes (the local header)
+    # plus its compressed size after its header, before the next member's header begins.
+    ordered = sorted(infos, key=lambda i: i.header_offset)
+    for this, nxt in zip(ordered, ordered[1:]):
+        if this.header_offset + _LOCAL_HEADER.size + this.compress_size > nxt.header_offset:
+            _refuse(
+                "the file's internal parts overlap, which real workbooks never do; it is "
+                "damaged or malicious, so it was not opened - ask for the original workbook"
+            )
+    return total
+
+
+# ---------------------------------------------------------------------------------------------
+# Workbook structure: sheet names -> parts
+# ---------------------------------------------------------------------------------------------
+
+#: the structural parts are parsed whole, so they are capped (a real workbook.xml is ~2 KB)
+_STRUCTURE_CAP: Final = 16 * _MiB
+_SHEET_REL_SUFFIXES: Final = ("/worksheet", "/chartsheet", "/dialogsheet", "/xlmacrosheet", "/xlintlmacrosheet")
+_ROW_CHECKED_SUFFIXES: Final = ("/worksheet", "/xlmacrosheet", "/xlintlmacrosheet")
+
+
+def _local(tag: str) -> str:
+    """The local name of an ElementTree tag or attribute name (``{ns}name`` -> ``name``)."""
+    return tag.rsplit("}", 1)[-1]
+
+
+def _parse_sheets(workbook_xml: bytes, rels_xml: bytes) -> list[tuple[str, str, bool]]:
+    """(sheet name, part path, is a worksheet) for every sheet, in workbook order.
+
+    Namespaces are matched by local name only, so both Transitional (``schemas.openxmlformats``)
+    and Strict (``purl.oclc.org``) files work. Relationship targets are relative to ``xl/``
+    unless they start with ``/`` (absolute part names, written by some producers).
+    """
+    import defusedxml.ElementTree as DET  # imported on first use: keeps start-up light
+
+    try:
+        wb = DET.fromstring(workbook_xml)
+        rels = DET.fromstring(rels_xml)
+    except Exception:  # noqa: BLE001 - ParseError, DefusedXmlException, or worse on bad bytes
+        _refuse(_MSG_STRUCTURE)
+    targets: dict[str, tuple[str, str]] = {}
+    for rel in rels.iter():
+        if _local(rel.tag) != "Relationship" or rel.get("TargetMode") == "External":
+            continue
+        rid, target, rtype = rel.get("Id"), rel.get("Target"), rel.get("Type", "")
+        if not rid or not target:
+            continue
+        part = target.lstrip("/") if target.startswith("/") else posixpath.join("xl", target)
+        targets[rid] = (posixpath.normpath(part), rtype.lower())
+    sheets: list[tuple[str, str, bool]] = []
+    for el in wb.iter():
+        if _local(el.tag) != "sheet":
+            continue
+        name = el.get("name")
+        rid = next((v for k, v in el.attrib.items() if _local(k) == "id" and k.startswith("{")), None)
+        if name is None or rid is None or rid not in targets:
+            _refuse(_MSG_STRUCTURE)
+        part, rtype = targets[rid]
+        if not rtype.endswith(_SHEET_REL_SUFFIXES):
+            _refuse(_MSG_STRUCTURE)
+        sheets.append((name, part, rtype.endswith(_ROW_CHECKED_SUFFIXES)))
+    if not sheets:
+        _refuse(_MSG_STRUCTURE)
+    return sheets
+
+
+# ---------------------------------------------------------------------------------------------
+# The gate
+# ---------------------------------------------------------------------------------------------
+
+
+def check_workbook_file(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> SafeInfo:
+    """Decide whether ``path`` may be handed to a spreadsheet parser.
+
+    Returns what was learnt (:class:`SafeInfo`), or raises
+    :class:`tracker.errors.UnreadableWorkbook` whose message names the file, says what it is and
+    what to do, on one line. Never raises anything else for any file content. Time and memory
+    are bounded: members are read in 64 KiB chunks, never beyond ``limits``.
+    """
+    p = Path(path)
+    try:
+        return _check(p, limits)
+    except _Refuse as r:
+        sheet = _printable(r.sheet) if r.sheet is not None else None
+        raise UnreadableWorkbook(p, r.reason, sheet=sheet) from None
+
+
+def _check(p: Path, limits: Limits) -> SafeInfo:
+    try:
+        st = os.stat(p)
+    except (FileNotFoundError, NotADirectoryError):
+        _refuse("file not found; check the file name and the folder it is in")
+    except PermissionError:
+        _refuse("the file cannot be read (permission denied); check you are allowed to open it")
+    except (OSError, ValueError) as e:  # ValueError: a NUL byte in the name
+        _refuse(f"the file cannot be opened ({_printable(str(e))}); check the file name")
+    if stat.S_ISDIR(st.st_mode):
+        _refuse("this is a folder, not a workbook file; choose the .xlsx file inside it")
+    if not stat.S_ISREG(st.st_mode):
+        _refuse("this is not an ordinary file (it may be a device or a pipe); choose the .xlsx workbook file")
+    size = st.st_size
+    if size == 0:
+        _refuse(f"the file is empty (0 bytes), so it was not saved or copied completely; {_ASK_AGAIN}")
+    if size > limits.max_file_size:
+        _refuse(
+            f"the file is {_mb(size)}, far larger than any learner workbook (limit "
+            f"{_mb(limits.max_file_size)}); check it is the right file"
+        )
+    try:
+        f = open(p, "rb")  # noqa: SIM115 - closed below, after the checks that need it
+    except PermissionError:
+        _refuse(
+            "the file cannot be opened (permission denied, or it is open in another program); "
+            "close it and check you are allowed to read it"
+        )
+    except OSError as e:
+        _refuse(f"the file cannot be opened ({_printable(str(e))}); check the file name")
+    with f:
+        try:
+            head = f.read(_HEAD_SIZE)
+        except OSError:
+            _refuse(_MSG_DAMAGED)
+        if head.startswith(_CFB_MAGIC):
+            _check_ole(f, size)
+        if not head.startswith(_ZIP_MAGICS):
+            _identify_other(head)
+        try:
+            return _check_zip(p, f, size, limits)
+        except _ZIP_ERRORS:
+            _refuse(_MSG_DAMAGED)
+
+
+def _check_zip(p: Path, f: BinaryIO, size: int, limits: Limits) -> SafeInfo:
+    _precheck_central_directory(f, size, limits)
+    f.seek(0)
+    with zipfile.ZipFile(f) as zf:  # reads the central directory only
+        infos = zf.infolist()
+    if len(infos) > limits.max_members:
+        _refuse(
+            f"the file holds {len(infos):,} internal parts, far more than any workbook (limit "
+            f"{limits.max_members:,}); it may be malicious, so it was not opened - ask for the "
+            "original workbook"
+        )
+    # Part names in Open Packaging Conventions are case-insensitive; two members whose names
+    # differ only in case (or are identical) let different parsers read different data.
+    by_name: dict[str, zipfile.ZipInfo] = {}
+    for info in infos:
+        key = info.filename.lower()
+        if key in by_name:
+            _refuse(
+                f"the file holds two copies of its internal part {_printable(info.filename)}, which "
+                "real workbooks never do; it may be malicious - ask for the original workbook"
+            )
+        by_name[key] = info
+    if "xl/workbook.xml" not in by_name:
+        _identify_zip(f, by_name)
+    if "[content_types].xml" not in by_name:
+        _refuse(_MSG_NO_CONTENT_TYPES)
+    total = _check_members(infos, limits)
+
+    # Structure first (small parts, whole in memory, entity-scanned before defusedxml parses).
+    wb_info = by_name["xl/workbook.xml"]
+    rels_info = by_name.get("xl/_rels/workbook.xml.rels")
+    if rels_info is None:
+        _refuse(_MSG_STRUCTURE)
+    structure: dict[str, bytes] = {}
+    for info in (wb_info, rels_info):
+        data = _read_member(f, info, _STRUCTURE_CAP)
+        scanner = _XmlScanner(info.filename)
+        scanner.feed(data)
+        scanner.close()
+        structure[info.filename.lower()] = data
+    sheets = _parse_sheets(structure["xl/workbook.xml"], structure["xl/_rels/workbook.xml.rels"])
+    row_checked: dict[str, str] = {}
+    for name, part, is_worksheet in sheets:
+        if part.lower() not in by_name:
+            _refuse(f"the sheet is listed in the workbook but its contents are missing; {_MSG_DAMAGED}", sheet=name)
+        if is_worksheet:
+            row_checked[part.lower()] = name
+
+    # Then every member, in file order: CRC always, entity scan for XML, rows for worksheets.
+    max_rows: list[tuple[str, int]] = []
+    for info in sorted(infos, key=lambda i: i.header_offset):
+        key = info.filename.lower()
+        if key in structure or info.is_dir():
+            continue
+        sheet = row_checked.get(key)
+        scanner_or_none: _XmlScanner | None = None
+        if sheet is not None:
+            scanner_or_none = _XmlScanner(info.filename, sheet=sheet, max_rows=limits.max_rows)
+        first = True
+        for chunk in _iter_member(f, info):
+            if first:
+                first = False
+                # Any part that looks like XML is scanned, whatever its name: a relationship can
+                # point a parser at "xl/media/image1.png" as well as at "sheet1.xml".
+                if scanner_or_none is None and _looks_like_xml(key, chunk):
+                    scanner_or_none = _XmlScanner(info.filename)
+            if scanner_or_none is not None:
+                scanner_or_none.feed(chunk)
+        if scanner_or_none is not None:
+            scanner_or_none.close()
+            if sheet is not None:
+                max_rows.append((sheet, scanner_or_none.last_row))
+
+    has_macros = any(k.endswith("vbaproject.bin") or k.startswith("xl/macrosheets/") for k in by_name)
+    return SafeInfo(
+        path=p,
+        size=size,
+        has_macros=has_macros,
+        sheets=tuple((name, part) for name, part, _ in sheets),
+        uncompressed_total=total,
+        members=len(infos),
+        max_rows=tuple(max_rows),
+    )
+
+
+_XML_SUFFIXES: Final = (".xml", ".rels", ".vml")
+
+
+def _looks_like_xml(name: str, head: bytes) -> bool:
+    """An XML part by name, or by content: ``<`` first (after a BOM and spaces), in UTF-8/16."""
+    if name.endswith(_XML_SUFFIXES):
+        return True
+    start = head[:64].lstrip(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
+    return start.startswith((b"<", b"\xff\xfe", b"\xfe\xff", b"\x00<"))
