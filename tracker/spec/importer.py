@@ -263,6 +263,8 @@ class _Block:
     glh: int
     credit: int
     line: int
+    glh_line: int
+    credit_line: int
     head: int  # offset of the heading
     start: int  # offset of the body (after the heading)
     end: int
@@ -368,6 +370,8 @@ class _Importer:
             blocks.append(_Block(
                 number=int(h["number"]), title=normalise_text(h["title"]), ref=h["ref"].upper(),
                 glh=int(h["glh"]), credit=int(h["credit"]), line=self.src.line_of(h.start()),
+                glh_line=self.src.line_of(h.start("glh")),
+                credit_line=self.src.line_of(h.start("credit")),
                 head=h.start(), start=h.end(), end=end))
         if not blocks:
             self.find(0, "no unit blocks found (expected headings like 'Unit 1: Title' followed by"
@@ -489,12 +493,13 @@ class _Importer:
                                       " the structure table")
                 continue
             if b.glh != row.glh:
-                self.find(b.line, f"unit {b.number} ({b.ref}): the unit heading gives GLH {b.glh}, "
-                                  f"the structure table (line {row.line}) gives {row.glh}")
+                self.find(b.glh_line, f"unit {b.number} ({b.ref}): the unit heading gives GLH "
+                                      f"{b.glh}, the structure table (line {row.line}) gives "
+                                      f"{row.glh}")
             if b.credit != row.credit:
-                self.find(b.line, f"unit {b.number} ({b.ref}): the unit heading gives credit "
-                                  f"{b.credit}, the structure table (line {row.line}) gives "
-                                  f"{row.credit}")
+                self.find(b.credit_line, f"unit {b.number} ({b.ref}): the unit heading gives "
+                                         f"credit {b.credit}, the structure table (line "
+                                         f"{row.line}) gives {row.credit}")
             if not _same_title(b.title, row.title):
                 self.find(b.line, f"unit {b.number}: the unit heading prints the title "
                                   f"{b.title!r}, the structure table {row.title!r} (the structure"
@@ -578,7 +583,7 @@ class _Importer:
         if level_m is None:
             self.find(self.src.title_line, f"no level found in the title {title!r}")
         body = _AWARDED_BY.search(self.text)
-        awarding_body = body["v"] if body else ""
+        awarding_body = normalise_text(body["v"]) if body else ""
         if not awarding_body:
             self.find(0, "the awarding body is not named ('awarded by ...'); fill in "
                          "awarding_body", "warning")
