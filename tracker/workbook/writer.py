@@ -476,9 +476,11 @@ def _write_summary(ws: Worksheet, f: _Formats, q: Qualification, record: Learner
                                               "value": f'"{L.STATUS_COMPLETE}"', "format": f.green})
     ws.conditional_format(first, 7, last, 7, {"type": "cell", "criteria": "==",
                                               "value": f'"{L.STATUS_IN_PROGRESS}"', "format": f.amber})
-    ws.conditional_format(first, 6, last, 6, {"type": "data_bar", "bar_color": "#63BE7B",
-                                              "bar_solid": True, "min_type": "num", "min_value": 0,
-                                              "max_type": "num", "max_value": 1})
+    # No data bar on % complete: it is an Excel 2010 extension that openpyxl drops when
+    # `tracker validate --mark` re-saves the file; colour scales and formulas survive.
+    ws.conditional_format(first, 6, last, 6, {"type": "2_color_scale", "min_type": "num", "min_value": 0,
+                                              "max_type": "num", "max_value": 1,
+                                              "min_color": "#FFFFFF", "max_color": "#63BE7B"})
     ws.freeze_panes(first, 0)
     ws.protect("", {"format_columns": True, "format_rows": True})
     _print_setup(ws, landscape=True, last_col=len(L.SUMMARY_HEADERS) - 1)
