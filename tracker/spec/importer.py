@@ -288,8 +288,7 @@ class _Row:
 
 def _variants(text: str) -> dict[str, str]:
     """Per-pathway wordings of a criterion printed as 'Face-to-face <a> OR Non-facing <b>'."""
-    lead = re.match(rf"(?:{_ANY_PATHWAY})\s*:?\s+", text, re.I)
-    if lead is None:
+    if re.match(rf"(?:{_ANY_PATHWAY})\s*:?\s+", text, re.I) is None:
         return {}
     parts = re.split(rf"\s+OR\s+(?=(?:{_ANY_PATHWAY})\s*:?\s)", text, flags=re.I)
     variants: dict[str, str] = {}
@@ -766,7 +765,8 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
     tag = "tag:yaml.org,2002:str"
     if len(value) > 60 and "\n" not in value and value == value.strip():
         return dumper.represent_scalar(tag, value, style=">")
-    if dumper.resolve(yaml.ScalarNode, value, (True, False)) != tag:  # type: ignore[no-untyped-call]
+    resolved = dumper.resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
+    if resolved != tag:
         return dumper.represent_scalar(tag, value, style='"')  # "1", not 1
     return dumper.represent_scalar(tag, value)
 
@@ -779,13 +779,15 @@ _Dumper.add_representer(str, _represent_str)
 _Dumper.add_representer(_FlowList, _represent_flow)
 
 
-def _flow_refs(data: Any) -> Any:
+def _flow_refs(data: Any, key: str = "") -> Any:
+    """Mark the short reference lists (group options and readings) to be written inline."""
     if isinstance(data, dict):
-        return {k: (_FlowList(v) if k in ("readings",) and all(isinstance(x, str) for x in v)
-                    and isinstance(v, list) else _flow_refs(v)) if k != "options"
-                else {p: _FlowList(refs) for p, refs in v.items()}
-                for k, v in data.items()}
+        if key == "options":
+            return {p: _FlowList(refs) for p, refs in data.items()}
+        return {k: _flow_refs(v, k) for k, v in data.items()}
     if isinstance(data, list):
+        if key == "readings" and all(isinstance(x, str) for x in data):
+            return _FlowList(data)
         return [_flow_refs(x) for x in data]
     return data
 
