@@ -224,8 +224,12 @@ _MAX_CARRY: Final = 4 * _KiB
 _DIMENSION_WINDOW: Final = 16 * _KiB
 
 # A worksheet row element, with or without a namespace prefix (the Open XML SDK writes
-# ``<x:row>``); the group is the start of its attributes. ``<rowBreaks>`` does not match.
-_ROW_RE: Final = re.compile(rb"<(?:[A-Za-z_][\w.\-]*:)?row(?=[\s/>])([^>]{0,512})")
+# ``<x:row>``). The pattern starts with the literal "row" so that the regex engine can jump from
+# one "row" to the next; the caller then checks that "<" or "prefix:" comes just before it. The
+# lookahead keeps out ``<rowBreaks>`` and attributes such as ``row="..."``; the group is the
+# start of the element's attributes.
+_ROW_RE: Final = re.compile(rb"row(?=[\s/>])([^>]{0,512})")
+_PREFIX_BEFORE_RE: Final = re.compile(rb"<[A-Za-z_][\w.\-]{0,40}:$")
 # The ``r`` attribute (1-based row number). ``r`` is optional: a row without it follows the one
 # before. Attribute quotes may be single or double, with spaces around ``=``.
 _R_ATTR_RE: Final = re.compile(rb"""(?:^|\s)r\s*=\s*["']\s*(\d{1,12})""")
@@ -342,14 +346,25 @@ class _XmlScanner:
         )
 
     def _scan(self, seg: bytes) -> None:
-        i = seg.find(b"<!")
+        # Find "<!" by looking for "!" (a one-byte search runs at memchr speed, ~40x faster than
+        # a two-byte one) and checking the byte before; after a few dozen "!" in one segment
+        # (text full of exclamation marks, or a hostile file) switch to the two-byte search so
+        # the Python loop stays short.
+        i = seg.find(b"!")
+        bangs = 0
         while i >= 0:
-            # Comments (<!--) and CDATA sections (<![CDATA[) are harmless; a declaration is not.
-            # XML keywords are upper case, but some parsers accept any case, so compare folded.
-            word = seg[i + 2 : i + 9].upper()
-            if word.startswith((b"DOCTYPE", b"ENTITY")):
-                _refuse(f"part {_printable(self.what)} {_MSG_ENTITIES}")
-            i = seg.find(b"<!", i + 2)
+            if i > 0 and seg[i - 1] == 0x3C:  # "<!"
+                # Comments (<!--) and CDATA (<![CDATA[) are harmless; a declaration is not. XML
+                # keywords are upper case, but some parsers accept any case, so compare folded.
+                word = seg[i + 1 : i + 8].upper()
+                if word.startswith((b"DOCTYPE", b"ENTITY")):
+                    _refuse(f"part {_printable(self.what)} {_MSG_ENTITIES}")
+            bangs += 1
+            if bangs < 32:
+                i = seg.find(b"!", i + 1)
+            else:
+                j = seg.find(b"<!", i)
+                i = j + 1 if j >= 0 else -1
         if self.count_rows and seg:
             self._count_rows(seg)
         self._seen += len(seg)
@@ -361,8 +376,19 @@ class _XmlScanner:
                 for digits in _DIGITS_RE.findall(dim.group(1)):
                     self._note_row(int(digits))
         for m in _ROW_RE.finditer(seg):
-            r = _R_ATTR_RE.search(m.group(1))
-            self._current_row = int(r.group(1)) if r is not None else self._current_row + 1
+            start = m.start()
+            before = seg[start - 1 : start]
+            if before != b"<":
+                if before != b":" or _PREFIX_BEFORE_RE.search(seg, max(0, start - 42), start) is None:
+                    continue  # "</row>", or "row" inside some other name or text
+            attrs = m.group(1)
+            # Fast path for what every producer writes: r first, in double quotes.
+            if attrs.startswith(b' r="') and (end := attrs.find(b'"', 4)) > 4 and attrs[4:end].isdigit():
+                self._current_row = int(attrs[4:end])
+            elif (r := _R_ATTR_RE.search(attrs)) is not None:
+                self._current_row = int(r.group(1))
+            else:
+                self._current_row += 1
             self._note_row(self._current_row)
 
     def _note_row(self, row: int) -> None:
@@ -704,6 +730,13 @@ def _check_members(infos: list[zipfile.ZipInfo], limits: Limits) -> int:
         if info.compress_size > info.file_size * 1.15 + 1024:
             _refuse(_MSG_DAMAGED)
         total += info.file_size
+    if total > limits.max_uncompressed_total:
+        _refuse(
+            f"the file would unpack to {_mb(total)}, far more than any learner workbook (limit "
+            f"{_mb(limits.max_uncompressed_total)}); it may be a 'zip bomb', so it was not "
+            "opened - ask for the original workbook"
+        )
+    for info in infos:
         if info.file_size > limits.ratio_min_size:
             ratio = info.file_size / max(info.compress_size, 1)
             if ratio > limits.max_ratio:
@@ -712,12 +745,6 @@ def _check_members(infos: list[zipfile.ZipInfo], limits: Limits) -> int:
                     "any real workbook (a 'zip bomb'); it may be malicious, so it was not opened "
                     "- ask for the original workbook"
                 )
-    if total > limits.max_uncompressed_total:
-        _refuse(
-            f"the file would unpack to {_mb(total)}, far more than any learner workbook (limit "
-            f"{_mb(limits.max_uncompressed_total)}); it may be a 'zip bomb', so it was not "
-            "opened - ask for the original workbook"
-        )
     # Members must not share bytes. The "non-recursive zip bomb" points many directory entries
     # at one highly compressed block; each entry's data ends at least 30 bytes (the local header)
     # plus its compressed size after its header, before the next member's header begins.

@@ -1,0 +1,478 @@
+"""Generate the corpus of bad (and a few good) workbook files for the safety gate's tests.
+
+Nothing binary is committed: every file is built here, by code, deterministically (the same
+bytes on every run; see ``encrypted.xlsx`` for how the encryption's random salt is pinned).
+
+Usage::
+
+    python tests/corpus/make_corpus.py OUT_FOLDER      # writes the files, prints their names
+
+or, from a test::
+
+    files = make_corpus(tmp_path)                     # {"empty.xlsx": Path(...), ...}
+
+The expected outcome of each file is in ``expected.yaml`` next to this script.
+
+How the binary files are made:
+
+* real workbooks come from xlsxwriter (which writes fixed zip timestamps, 1980-01-01, and is
+  given a fixed creation date), then members are replaced or added with :func:`_rezip`;
+* OLE2 / Compound File Binary files (the old ``.xls`` and the ``vbaProject.bin``) come from
+  :func:`cfb`, a minimal CFB version 3 writer below: olefile can read but not create compound
+  files. Every stream is padded to at least 4096 bytes so that it lives in ordinary 512-byte
+  sectors and no "mini stream" is needed. ``biff.xlsx`` holds a ``Workbook`` stream with a
+  BIFF8 BOF record, a BOUNDSHEET record and an EOF record: structurally an Excel 97-2003 file
+  (what the gate and olefile look at), though not a complete workbook Excel would open;
+* ``encrypted.xlsx`` is a real xlsx encrypted with msoffcrypto-tool's documented API
+  (``OOXMLFile(f).encrypt(password, outfile)``, ECMA-376 Agile encryption, password "secret");
+* the zip bombs are written by :func:`_raw_zip`, a small zip writer that takes members already
+  compressed: 1 GiB of zeros is never held in memory or even compressed whole. One megabyte of
+  zeros is deflated once and ended with a *full flush*, which resets the compressor's history,
+  so the same compressed bytes can be repeated 1024 times to make a valid 1 GiB deflate stream.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import struct
+import sys
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+_FIXED_DATE = (1980, 1, 1, 0, 0, 0)
+_MiB = 1024 * 1024
+
+
+# --------------------------------------------------------------------------------------------
+# Real workbooks
+# --------------------------------------------------------------------------------------------
+
+
+def small_xlsx(sheets: tuple[str, ...] = ("Cover", "Unit 1"), rows: int = 12,
+               vba_project: bytes | None = None) -> bytes:
+    """A small real workbook from xlsxwriter, with shared strings, a date and a formula.
+
+    With ``vba_project`` it is an .xlsm: xlsxwriter adds ``xl/vbaProject.bin``, its relationship
+    and the macro-enabled content types.
+    """
+    import xlsxwriter
+
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True})
+    wb.set_properties({"created": datetime(2024, 1, 1), "author": "corpus"})
+    date_fmt = wb.add_format({"num_format": "yyyy-mm-dd"})
+    for name in sheets:
+        ws = wb.add_worksheet(name)
+        ws.write_row(0, 0, ["Ref", "Assessment criterion", "Decision", "Assessor date"])
+        for r in range(1, rows + 1):
+            ws.write_string(r, 0, f"K1.{r}")
+            ws.write_string(r, 1, f"Explain principle number {r} of customer service")
+            ws.write_string(r, 2, "Met" if r % 2 else "Not yet met")
+            ws.write_datetime(r, 3, datetime(2024, 3, r % 28 + 1), date_fmt)
+        ws.write_formula(rows + 1, 2, f'=COUNTIF(C2:C{rows + 1},"Met")')
+    if vba_project is not None:
+        wb.add_vba_project(io.BytesIO(vba_project), is_stream=True)
+    wb.close()
+    return buf.getvalue()
+
+
+def _rezip(src: bytes, replace: dict[str, bytes] | None = None, add: dict[str, bytes] | None = None) -> bytes:
+    """Copy a zip, replacing some members' contents and appending others (fixed timestamps)."""
+    replace = replace or {}
+    add = add or {}
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(src)) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = replace.get(info.filename, zin.read(info.filename))
+            zout.writestr(zipfile.ZipInfo(info.filename, _FIXED_DATE), data, zipfile.ZIP_DEFLATED)
+        for name, data in add.items():
+            zout.writestr(zipfile.ZipInfo(name, _FIXED_DATE), data, zipfile.ZIP_DEFLATED)
+    return out.getvalue()
+
+
+# --------------------------------------------------------------------------------------------
+# A minimal Compound File Binary (OLE2) writer
+# --------------------------------------------------------------------------------------------
+
+_ENDOFCHAIN = 0xFFFFFFFE
+_FREESECT = 0xFFFFFFFF
+_FATSECT = 0xFFFFFFFD
+_NOSTREAM = 0xFFFFFFFF
+_SECTOR = 512
+_MINI_CUTOFF = 4096
+
+
+def cfb(streams: dict[str, bytes]) -> bytes:
+    """A CFB v3 file (MS-CFB) holding the given top-level streams.
+
+    Layout: header, one FAT sector, the directory sectors, then each stream's sectors. Streams
+    shorter than 4096 bytes are padded with zeros to 4096 (shorter ones would have to go in the
+    mini stream). The directory's red-black tree is written as a balanced binary tree of black
+    nodes, ordered as the format requires (shorter names first, then by upper-case name), which
+    is what readers rely on.
+    """
+    names = sorted(streams, key=lambda n: (len(n), n.upper()))
+    payloads = [streams[n].ljust(_MINI_CUTOFF, b"\0") for n in names]
+    n_entries = 1 + len(names)
+    dir_sectors = -(-n_entries * 128 // _SECTOR)
+    fat: list[int] = [_FATSECT]
+    for k in range(dir_sectors):
+        fat.append(1 + k + 1 if k < dir_sectors - 1 else _ENDOFCHAIN)
+    starts: list[int] = []
+    body = bytearray()
+    for data in payloads:
+        n = -(-len(data) // _SECTOR)
+        start = len(fat)
+        starts.append(start)
+        fat.extend(start + k + 1 if k < n - 1 else _ENDOFCHAIN for k in range(n))
+        body += data.ljust(n * _SECTOR, b"\0")
+    if len(fat) > _SECTOR // 4:
+        raise ValueError("cfb(): more than one FAT sector is not supported")
+    fat.extend([_FREESECT] * (_SECTOR // 4 - len(fat)))
+
+    left = [_NOSTREAM] * len(names)
+    right = [_NOSTREAM] * len(names)
+
+    def tree(lo: int, hi: int) -> int:
+        if lo >= hi:
+            return _NOSTREAM
+        mid = (lo + hi) // 2
+        left[mid] = tree(lo, mid)
+        right[mid] = tree(mid + 1, hi)
+        return mid + 1  # directory index: entry 0 is the root
+
+    root_child = tree(0, len(names))
+
+    def entry(name: str, kind: int, l: int, r: int, child: int, start: int, size: int) -> bytes:
+        raw = name.encode("utf-16-le")
+        name_len = len(raw) + 2 if name else 0  # in bytes, with the terminating NUL
+        return struct.pack(
+            "<64sHBBLLL16sLQQLLL", raw, name_len, kind, 1 if name else 0, l, r, child, b"\0" * 16,
+            0, 0, 0, start, size, 0,
+        )
+
+    directory = bytearray(entry("Root Entry", 5, _NOSTREAM, _NOSTREAM, root_child, _ENDOFCHAIN, 0))
+    for i, name in enumerate(names):
+        directory += entry(name, 2, left[i] + 1 if left[i] != _NOSTREAM else _NOSTREAM,
+                           right[i] + 1 if right[i] != _NOSTREAM else _NOSTREAM,
+                           _NOSTREAM, starts[i], len(payloads[i]))
+    unused = entry("", 0, _NOSTREAM, _NOSTREAM, _NOSTREAM, 0, 0)  # a free directory slot
+    while len(directory) < dir_sectors * _SECTOR:
+        directory += unused
+
+    header = struct.pack(
+        "<8s16sHHHHH6sLLLLLLLLL",
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", b"\0" * 16,
+        0x003E, 0x0003, 0xFFFE, 9, 6, b"\0" * 6,
+        0,  # number of directory sectors: always 0 in version 3
+        1,  # number of FAT sectors
+        1,  # first directory sector
+        0,  # transaction signature
+        _MINI_CUTOFF,
+        _ENDOFCHAIN, 0,  # no mini FAT
+        _ENDOFCHAIN, 0,  # no DIFAT sectors beyond the header's 109 entries
+    ) + struct.pack("<109L", 0, *([_FREESECT] * 108))
+    assert len(header) == _SECTOR
+    return header + struct.pack(f"<{_SECTOR // 4}L", *fat) + bytes(directory) + bytes(body)
+
+
+def _biff_record(rtype: int, data: bytes = b"") -> bytes:
+    return struct.pack("<HH", rtype, len(data)) + data
+
+
+def biff8_workbook_stream() -> bytes:
+    """A BIFF8 globals substream: BOF (workbook globals, Excel 97), BOUNDSHEET "Sheet1", EOF."""
+    bof = _biff_record(0x0809, struct.pack("<HHHHLL", 0x0600, 0x0005, 0x0DBB, 0x07CC, 0x000100C1, 0x00000406))
+    name = "Sheet1".encode("latin-1")
+    boundsheet = _biff_record(0x0085, struct.pack("<LBBBB", 0, 0, 0, len(name), 0) + name)
+    return bof + boundsheet + _biff_record(0x000A)
+
+
+# --------------------------------------------------------------------------------------------
+# A zip writer for members that are already compressed (the bombs)
+# --------------------------------------------------------------------------------------------
+
+
+def _raw_zip(members: list[tuple[str, Callable[[], Iterator[bytes]], int, int, int]]) -> bytes:
+    """A zip from (name, compressed-data chunks, CRC-32, declared size, method) members.
+
+    Only what Office files use: no Zip64 (sizes below 4 GiB), fixed timestamps.
+    """
+    out = io.BytesIO()
+    central = bytearray()
+    dos_time, dos_date = 0, (0 << 9) | (1 << 5) | 1  # 1980-01-01 00:00
+    for name, chunks, crc, size, method in members:
+        raw_name = name.encode("ascii")
+        offset = out.tell()
+        out.write(struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, method, dos_time, dos_date,
+                              crc, 0, size, len(raw_name), 0) + raw_name)
+        start = out.tell()
+        for piece in chunks():
+            out.write(piece)
+        csize = out.tell() - start
+        out.seek(offset + 18)
+        out.write(struct.pack("<L", csize))  # patch the compressed size into the local header
+        out.seek(0, io.SEEK_END)
+        central += struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, method, dos_time, dos_date,
+                               crc, csize, size, len(raw_name), 0, 0, 0, 0, 0, offset) + raw_name
+    cd_offset = out.tell()
+    out.write(central)
+    out.write(struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(members), len(members),
+                          len(central), cd_offset, 0))
+    return out.getvalue()
+
+
+def _deflated_members_of(xlsx: bytes) -> list[tuple[str, Callable[[], Iterator[bytes]], int, int, int]]:
+    """The members of a real zip, recompressed as raw deflate, ready for :func:`_raw_zip`."""
+    members = []
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as z:
+        for info in z.infolist():
+            data = z.read(info)
+            c = zlib.compressobj(6, zlib.DEFLATED, -15)
+            comp = c.compress(data) + c.flush()
+            members.append((info.filename, (lambda comp=comp: iter([comp])), zlib.crc32(data), len(data), 8))
+    return members
+
+
+def _zeros_member(name: str, total: int, declared: int | None = None,
+                  crc_of: int | None = None) -> tuple[str, Callable[[], Iterator[bytes]], int, int, int]:
+    """A deflated member of ``total`` zero bytes, made from one compressed megabyte repeated.
+
+    ``declared`` lies about the size when given; the CRC is that of the first ``crc_of`` bytes
+    (default: all of them), so a lying member can still pass a reader that stops early.
+    """
+    block = _MiB
+    assert total % block == 0
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    # A full flush ends the block and empties the compressor's history, so compressing the next
+    # megabyte of zeros from this state gives the very same bytes: the block can be repeated.
+    one = c.compress(b"\0" * block) + c.flush(zlib.Z_FULL_FLUSH)
+    again = c.compress(b"\0" * block) + c.flush(zlib.Z_FULL_FLUSH)
+    assert one == again
+    tail = c.flush(zlib.Z_FINISH)  # the final (empty) block
+    count = total // block
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(count):
+            yield one
+        yield tail
+
+    n = total if crc_of is None else crc_of
+    crc = 0
+    zero_mib = b"\0" * block
+    while n >= block:
+        crc = zlib.crc32(zero_mib, crc)
+        n -= block
+    crc = zlib.crc32(b"\0" * n, crc)
+    return (name, chunks, crc, total if declared is None else declared, 8)
+
+
+# --------------------------------------------------------------------------------------------
+# Hostile XML
+# --------------------------------------------------------------------------------------------
+
+_MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+
+BILLION_LAUGHS_SST = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<!DOCTYPE sst [\n'
+    ' <!ENTITY lol "lol">\n'
+    + "".join(
+        f' <!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">\n'
+        for i in range(1, 10)
+    )
+    + ']>\n'
+    f'<sst xmlns="{_MAIN_NS}" count="1" uniqueCount="1"><si><t>&lol9;</t></si></sst>'
+).encode()
+
+XXE_SHEET = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<!DOCTYPE worksheet [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n'
+    f'<worksheet xmlns="{_MAIN_NS}"><sheetData>'
+    '<row r="1"><c r="A1" t="inlineStr"><is><t>&xxe;</t></is></c></row>'
+    '</sheetData></worksheet>'
+).encode()
+
+HUGE_ROWS_SHEET = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    f'<worksheet xmlns="{_MAIN_NS}"><dimension ref="A1:A1048576"/><sheetData>'
+    '<row r="1"><c r="A1"><v>1</v></c></row>'
+    '<row r="1048576"><c r="A1048576"><v>2</v></c></row>'
+    '</sheetData></worksheet>'
+).encode()
+
+# The same DOCTYPE, but the part is UTF-16: a byte scan for "<!DOCTYPE" in UTF-8 would miss it.
+UTF16_DOCTYPE_SHEET = (
+    '\ufeff<?xml version="1.0" encoding="UTF-16" standalone="yes"?>\n'
+    '<!DOCTYPE worksheet [<!ENTITY a "aaaaaaaaaa">]>\n'
+    f'<worksheet xmlns="{_MAIN_NS}"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&a;</t>'
+    '</is></c></row></sheetData></worksheet>'
+).encode("utf-16-le")  # with the BOM above: the same bytes on every platform
+
+# UTF-7 spells "<" as "+ADw-": the declaration makes a parser decode markers a byte scan misses.
+UTF7_SHEET = (
+    b'<?xml version="1.0" encoding="UTF-7"?>'
+    b'+ADw-+ACE-DOCTYPE worksheet +AFs-+ADw-+ACE-ENTITY a +ACI-aaaa+ACI-+AD4-+AF0-+AD4-'
+    b'<worksheet xmlns="' + _MAIN_NS.encode() + b'"><sheetData/></worksheet>'
+)
+
+
+# --------------------------------------------------------------------------------------------
+# The corpus
+# --------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _pinned_randomness(seed: int) -> Iterator[None]:
+    """Make msoffcrypto's output repeatable, for a byte-identical encrypted.xlsx.
+
+    msoffcrypto draws salts and keys from ``msoffcrypto.method.ecma376_agile._random_buffer``
+    and stamps the container's directory with ``datetime.now()`` through
+    ``msoffcrypto.method.container.ecma376_encrypted.datetime2filetime``. For test data (never
+    for real secrets) both are replaced for the duration: a seeded generator, a fixed time. If a
+    future msoffcrypto moves them, the file is still valid, only no longer byte-identical.
+    """
+    patches: list[tuple[object, str, object]] = []
+    try:
+        from msoffcrypto.method import ecma376_agile
+        from msoffcrypto.method.container import ecma376_encrypted
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    rng = random.Random(seed)
+    fixed_filetime = 132_539_328_000_000_000  # 2021-01-01 00:00 UTC, in 100 ns since 1601
+    for module, attr, value in (
+        (ecma376_agile, "_random_buffer", lambda size: rng.randbytes(size)),
+        (ecma376_encrypted, "datetime2filetime", lambda dt: fixed_filetime),
+    ):
+        if hasattr(module, attr):
+            patches.append((module, attr, getattr(module, attr)))
+            setattr(module, attr, value)
+    try:
+        yield
+    finally:
+        for module, attr, original in reversed(patches):
+            setattr(module, attr, original)
+
+
+def encrypt_xlsx(xlsx: bytes, password: str) -> bytes:
+    """``xlsx`` encrypted with ``password`` by msoffcrypto-tool (ECMA-376 Agile encryption)."""
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    out = io.BytesIO()
+    with _pinned_randomness(1234):
+        OOXMLFile(io.BytesIO(xlsx)).encrypt(password, out)
+    return out.getvalue()
+
+
+def minimal_ods() -> bytes:
+    """A minimal real OpenDocument spreadsheet: ``mimetype`` first and stored, then the rest."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(zipfile.ZipInfo("mimetype", _FIXED_DATE), "application/vnd.oasis.opendocument.spreadsheet",
+                   zipfile.ZIP_STORED)
+        z.writestr(zipfile.ZipInfo("META-INF/manifest.xml", _FIXED_DATE), (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" '
+            'manifest:version="1.2">'
+            '<manifest:file-entry manifest:full-path="/" manifest:version="1.2" '
+            'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+            '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+            '</manifest:manifest>'), zipfile.ZIP_DEFLATED)
+        z.writestr(zipfile.ZipInfo("content.xml", _FIXED_DATE), (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+            'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+            'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
+            '<office:body><office:spreadsheet><table:table table:name="Sheet1"><table:table-row>'
+            '<table:table-cell office:value-type="string"><text:p>Ref</text:p></table:table-cell>'
+            '</table:table-row></table:table></office:spreadsheet></office:body>'
+            '</office:document-content>'), zipfile.ZIP_DEFLATED)
+    return out.getvalue()
+
+
+def _plain_zip(files: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in files.items():
+            z.writestr(zipfile.ZipInfo(name, _FIXED_DATE), data, zipfile.ZIP_DEFLATED)
+    return out.getvalue()
+
+
+def _with_missing_sheet(xlsx: bytes) -> bytes:
+    """The workbook still lists "Unit 1", but its part was deleted from the zip."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            if info.filename != "xl/worksheets/sheet2.xml":
+                zout.writestr(zipfile.ZipInfo(info.filename, _FIXED_DATE), zin.read(info), zipfile.ZIP_DEFLATED)
+    return out.getvalue()
+
+
+def make_corpus(folder: Path) -> dict[str, Path]:
+    """Write every corpus file into ``folder`` (created if needed); return name -> path."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    base = small_xlsx()
+    files: dict[str, bytes | None] = {}
+
+    files["normal.xlsx"] = base
+    files["empty.xlsx"] = b""
+    rng = random.Random(20240101)
+    files["random.xlsx"] = b"\x8f" + rng.randbytes(4095)  # first byte: surely no known magic
+    files["truncated.xlsx"] = base[: len(base) // 2]
+    files["biff.xlsx"] = cfb({"Workbook": biff8_workbook_stream()})
+    files["ods.xlsx"] = minimal_ods()
+    files["csv.xlsx"] = (
+        "Ref,Assessment criterion,Evidence refs,Method,Decision\r\n"
+        "K1.1,Explain the principles of customer service,E1,Worksheet,Met\r\n"
+        "S2.1,Deal with customers' requests,E2,Observation,Not yet met\r\n"
+    ).encode("utf-8")
+    files["html.xlsx"] = (
+        b"<html><head><meta charset='utf-8'></head><body><table><tr><td>Ref</td></tr></table>"
+        b"</body></html>"
+    )
+    files["docx.xlsx"] = _plain_zip({
+        "[Content_Types].xml": b'<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>',
+        "word/document.xml": b'<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"/>',
+    })
+    files["plain.zip.xlsx"] = _plain_zip({"notes.txt": b"evidence photos to follow\n"})
+    files["encrypted.xlsx"] = encrypt_xlsx(base, "secret")
+    files["zipbomb.xlsx"] = _raw_zip(_deflated_members_of(base) + [_zeros_member("xl/media/zeros.bin", 1024 * _MiB)])
+    # A smaller bomb that stays under the total limit but not under the ratio limit.
+    files["ratio_bomb.xlsx"] = _raw_zip(_deflated_members_of(base) + [_zeros_member("xl/media/zeros.bin", 64 * _MiB)])
+    # A member declaring 1000 bytes (with the CRC of its first 1000 bytes) that inflates to 64 MiB.
+    files["lying_size.xlsx"] = _raw_zip(
+        _deflated_members_of(base) + [_zeros_member("xl/media/zeros.bin", 64 * _MiB, declared=1000, crc_of=1000)]
+    )
+    # A member whose sizes look plausible (100,000 bytes declared, 65 KB compressed) but which
+    # inflates to 64 MiB: only a reader that stops at the declared size, or refuses, is safe.
+    files["lying_stream.xlsx"] = _raw_zip(
+        _deflated_members_of(base)
+        + [_zeros_member("xl/media/zeros.bin", 64 * _MiB, declared=100_000, crc_of=100_000)]
+    )
+    files["billion_laughs.xlsx"] = _rezip(base, replace={"xl/sharedStrings.xml": BILLION_LAUGHS_SST})
+    files["xxe.xlsx"] = _rezip(base, replace={"xl/worksheets/sheet1.xml": XXE_SHEET})
+    files["utf16_doctype.xlsx"] = _rezip(base, replace={"xl/worksheets/sheet1.xml": UTF16_DOCTYPE_SHEET})
+    files["utf7.xlsx"] = _rezip(base, replace={"xl/worksheets/sheet1.xml": UTF7_SHEET})
+    files["huge_rows.xlsx"] = _rezip(base, replace={"xl/worksheets/sheet2.xml": HUGE_ROWS_SHEET})
+    files["missing_sheet.xlsx"] = _with_missing_sheet(base)
+    files["macros.xlsm"] = small_xlsx(vba_project=cfb({"PROJECT": b'ID="{00000000-0000-0000-0000-000000000000}"\r\n'}))
+
+    paths: dict[str, Path] = {}
+    for name, data in files.items():
+        path = folder / name
+        path.write_bytes(data or b"")
+        paths[name] = path
+    return paths
+
+
+if __name__ == "__main__":  # pragma: no cover
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "corpus-out")
+    for written in make_corpus(target).values():
+        print(written)
