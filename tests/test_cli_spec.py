@@ -111,8 +111,8 @@ def test_import_to_stdout(spec_dir: Path) -> None:
 
 def test_import_with_errors_exits_1(spec_dir: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.txt"
-    bad.write_text(L3_TXT.read_text(encoding="utf-8").replace("Credit value: 42", "Credit value: 40"),
-                   encoding="utf-8")
+    text = L3_TXT.read_text(encoding="utf-8").replace("Credit value: 42", "Credit value: 40")
+    bad.write_text(text, encoding="utf-8")
     r = tracker(spec_dir, "import", str(bad), "-o", str(tmp_path / "bad.yaml"))
     assert r.returncode == 1
     assert "bad.txt:18: error: the structure table's unit credits add up to 42" in r.stderr

@@ -156,7 +156,8 @@ def test_l2_unit_17_both_readings_and_a_question() -> None:
     assert q.required(unit, "non-facing", "unit-guidance") == ["B17.2"]
     [question] = result.questions
     assert question.where == "Unit 17"
-    for word in ("criteria table", "unit guidance", "B17.1", "B17.2", "'criteria-table' (the default)"):
+    for word in ("criteria table", "unit guidance", "B17.1", "B17.2",
+                 "'criteria-table' (the default)"):
         assert word in question.text
     assert q.questions == result.questions  # kept in the data for the record
     # reported, with the line of the unit heading, as a warning (a person decides, not an error)
@@ -167,7 +168,8 @@ def test_l2_title_mismatch_is_a_warning_at_the_unit_heading() -> None:
     result = _import(_text("L2"), "L2")
     [warning] = [f for f in result.findings if "title" in f.message]
     assert (warning.line, warning.severity) == (754, "warning")
-    assert "customers as individuals" in warning.message and "customer as individuals" in warning.message
+    assert "customers as individuals" in warning.message
+    assert "customer as individuals" in warning.message
     assert _text("L2").splitlines()[753].strip().startswith("Unit 16:")
 
 
@@ -298,7 +300,8 @@ def test_all_variations_together_import_the_same(key: str, seed: int) -> None:
 
 def test_one_field_per_line_structure_table() -> None:
     """A structure table rendered one field per line, blank lines between, imports the same."""
-    row = re.compile(r"^(?P<ref>[A-Z]/\d{3}/\d{4}) (?P<title>.+?) (?P<l>\d+) (?P<g>\d+) (?P<c>\d+) *$")
+    row = re.compile(
+        r"^(?P<ref>[A-Z]/\d{3}/\d{4}) (?P<title>.+?) (?P<l>\d+) (?P<g>\d+) (?P<c>\d+) *$")
 
     def split_row(m: re.Match[str]) -> str:
         return "\n\n".join([m["ref"], m["title"], m["l"], m["g"], m["c"]])
@@ -361,7 +364,8 @@ def test_changed_credit_total_is_reported_at_the_key_fact(key: str, old: str, ne
 
 
 def test_changed_glh_total_is_reported() -> None:
-    text = _text("L2").replace("Guided learning hours (GLH): 280", "Guided learning hours (GLH): 281")
+    text = _text("L2").replace("Guided learning hours (GLH): 280",
+                               "Guided learning hours (GLH): 281")
     assert _errors(_import(text, "L2")) == [
         (24, "the structure table's unit GLH add up to 280, but the key facts give guided "
              "learning hours (GLH) 281")]
@@ -454,7 +458,8 @@ def test_guidance_only_either_or_with_ranges() -> None:
     assert q is not None
     assert (q.id, q.awarding_body, q.level, q.title) == (
         "example-l1-award-widgets", "Example Awards", 1, "Example Level 1 Award in Widgets (RQF)")
-    assert [u.title for u in q.units] == ["Widget basics", "Talking about widgets to people who buy them"]
+    assert [u.title for u in q.units] == ["Widget basics",
+                                          "Talking about widgets to people who buy them"]
     unit = q.unit(2)
     assert unit is not None
     [group] = unit.pathway_groups
@@ -464,7 +469,8 @@ def test_guidance_only_either_or_with_ranges() -> None:
 
 
 def test_sub_headings_and_guidance_agreeing_or_not() -> None:
-    text = MINI.replace("S1.1 Explain widgets in person", "Face to Face\nS1.1 Explain widgets in person")
+    text = MINI.replace("S1.1 Explain widgets in person",
+                        "Face to Face\nS1.1 Explain widgets in person")
     text = text.replace("S1.3 Explain widgets over the phone",
                         "Non-Facing\nS1.3 Explain widgets over the phone")
     result = import_spec_text(text, "mini.txt")
@@ -528,3 +534,28 @@ def test_add_spec_rejects_an_invalid_file(tmp_path: Path, monkeypatch: pytest.Mo
         add_spec(bad)
     assert str(bad) in str(err.value) and "credit" in str(err.value)
     assert not (tmp_path / "specs").exists() or not any((tmp_path / "specs").iterdir())
+
+
+def test_several_outcomes_page_footers_and_run_together_key_facts() -> None:
+    text = MINI.replace(
+        "Qualification number: 600/0000/1\nCredit value: 3\n",
+        "Qualification number: 600/0000/1 Credit value: 3\n",
+    ).replace(
+        "K1.2 Describe a widget\n",
+        "K1.2 Describe a\nPage 3 of 40\nwidget\nK2 Use widgets safely\n"
+        "K2.1 State one widget\nrule\nLearning Outcomes Assessment Criteria\nK2.2 Say why\n"
+        "Assessment Guidance\nUse a worksheet.\n",
+    )
+    result = import_spec_text(text, "mini.txt")
+    assert result.ok, [str(f) for f in result.findings]
+    q = result.qualification
+    assert q is not None
+    unit = q.unit(1)
+    assert unit is not None
+    assert [(o.ref, o.text) for o in unit.learning_outcomes] == [("K1", "Know widgets"),
+                                                                 ("K2", "Use widgets safely")]
+    assert [(c.ref, c.text) for c in unit.criteria] == [
+        ("K1.1", "Name three widgets"), ("K1.2", "Describe a widget"),
+        ("K2.1", "State one widget rule"), ("K2.2", "Say why")]
+    assert unit.guidance == "Use a worksheet."
+    assert (q.credit, q.glh) == (3, 20)

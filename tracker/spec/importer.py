@@ -36,7 +36,7 @@ import bisect
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -214,7 +214,7 @@ class _Text:
 
 
 def slugify_title(title: str) -> str:
-    """An id from a qualification title: 'Highfield Level 2 Diploma in X (RQF)' -> 'highfield-l2-diploma-x'."""
+    """An id from a title: 'Highfield Level 2 Diploma in X (RQF)' -> 'highfield-l2-diploma-x'."""
     t = re.sub(r"\([^)]*\)", " ", title)
     t = re.sub(r"\blevel\s+(\d+)\b", r"l\1", t, flags=re.I)
     words = re.findall(r"[a-z0-9]+", t.lower())
@@ -337,7 +337,8 @@ class _Importer:
         try:
             qualification = Qualification.model_validate(data)
         except ValidationError as e:
-            problems = "; ".join(str(err["msg"]).removeprefix("Value error, ") for err in e.errors())
+            problems = "; ".join(str(err["msg"]).removeprefix("Value error, ")
+                                 for err in e.errors())
             if not any(f.severity == "error" for f in self.findings):
                 self.find(0, f"the imported data does not validate: {problems}")
         self.findings.sort(key=lambda f: (f.line, f.severity != "error"))
@@ -689,7 +690,8 @@ class _Importer:
         parts = []
         if table:
             parts.append("prints " + " and ".join(
-                f"{_ref_list(refs)} under \"{b.heading_words.get(p, p)}\"" for p, refs in table.items()))
+                f"{_ref_list(refs)} under \"{b.heading_words.get(p, p)}\""
+                for p, refs in table.items()))
         for c in variant_clash:
             parts.append(f"gives {c.ref} a " + " and a ".join(
                 f"{_PATHWAY_LABELS.get(p, p).lower()}" for p in c.variants)
@@ -765,7 +767,8 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
     tag = "tag:yaml.org,2002:str"
     if len(value) > 60 and "\n" not in value and value == value.strip():
         return dumper.represent_scalar(tag, value, style=">")
-    resolved = dumper.resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
+    resolve: Callable[[type[yaml.Node], str, tuple[bool, bool]], str] = dumper.resolve
+    resolved = resolve(yaml.ScalarNode, value, (True, False))
     if resolved != tag:
         return dumper.represent_scalar(tag, value, style='"')  # "1", not 1
     return dumper.represent_scalar(tag, value)
