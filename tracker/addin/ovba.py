@@ -275,8 +275,9 @@ def encrypt(data: bytes, project_id: str, seed: int = 0x5D) -> str:
     """Data Encryption (2.4.3.2), returned as the hex text written to the PROJECT stream."""
     version = 2
     key = project_key(project_id)
-    out = bytearray([seed, seed ^ version, seed ^ key])
-    unencrypted_1, encrypted_1, encrypted_2 = key, key, version
+    version_enc, key_enc = seed ^ version, seed ^ key
+    out = bytearray([seed, version_enc, key_enc])
+    unencrypted_1, encrypted_1, encrypted_2 = key, key_enc, version_enc
     ignored_length = (seed & 6) // 2
     plain = bytes([7] * ignored_length) + struct.pack("<I", len(data)) + bytes(data)
     for byte in plain:
