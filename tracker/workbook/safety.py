@@ -274,6 +274,7 @@ class _XmlScanner:
         self._current_row = 0  # the row number of the last <row> element seen
         self._carry = b""
         self._started = False
+        self._head = b""  # the first bytes, until there are enough to tell the encoding
         self._seen = 0  # bytes scanned so far (for the dimension window)
         self._decoder: codecs.IncrementalDecoder | None = None
 
@@ -284,6 +285,12 @@ class _XmlScanner:
         if not data:
             return
         if not self._started:
+            # The encoding is told by the first 4 bytes: wait until there are that many, however
+            # the caller cut its chunks.
+            self._head += data
+            if len(self._head) < 4:
+                return
+            data, self._head = self._head, b""
             self._started = True
             self._detect_encoding(data)
         if self._decoder is not None:
@@ -299,6 +306,11 @@ class _XmlScanner:
 
     def close(self) -> None:
         """Scan what is left at the end of the part."""
+        if not self._started and self._head:
+            head, self._head = self._head, b""
+            self._started = True
+            self._detect_encoding(head)
+            self._carry = self._decoder.decode(head).encode("utf-8", "surrogatepass") if self._decoder else head
         rest = self._carry
         if self._decoder is not None:
             rest += self._decoder.decode(b"", final=True).encode("utf-8", "surrogatepass")
@@ -869,13 +881,13 @@ def _check(p: Path, limits: Limits) -> SafeInfo:
             head = f.read(_HEAD_SIZE)
         except OSError:
             _refuse(_MSG_DAMAGED)
-        if head.startswith(_CFB_MAGIC):
-            _check_ole(f, size)
-        if not head.startswith(_ZIP_MAGICS):
+        if not head.startswith(_ZIP_MAGICS + (_CFB_MAGIC,)):
             _identify_other(head)
         try:
+            if head.startswith(_CFB_MAGIC):
+                _check_ole(f, size)
             return _check_zip(p, f, size, limits)
-        except _ZIP_ERRORS:
+        except _ZIP_ERRORS:  # including OSError: a read error half-way (a USB stick pulled out)
             _refuse(_MSG_DAMAGED)
 
 
