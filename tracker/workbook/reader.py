@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,13 @@ _EXCEL_ERRORS = {"#REF!", "#VALUE!", "#DIV/0!", "#N/A", "#NAME?", "#NUM!", "#NUL
 
 
 def _header_text(v: Any) -> str:
-    return _WS.sub(" ", v).strip().casefold() if isinstance(v, str) else ""
+    # Called on every cell of every scanned row: the cache makes repeated texts free.
+    return _fold(v) if type(v) is str and v else ""
+
+
+@lru_cache(maxsize=8192)
+def _fold(v: str) -> str:
+    return " ".join(v.split()).casefold()
 
 
 # -- value normalisation -------------------------------------------------------------------------
@@ -294,7 +301,8 @@ def _find_cover(names: list[str], grids: dict[str, list[list[Any]]]) -> tuple[st
 def _find_table(grid: list[list[Any]]) -> tuple[int, dict[int, L.Column]] | None:
     """The criterion table's header row (0-based) and its columns by index, if present."""
     for r, row in enumerate(grid[:_SCAN_ROWS]):
-        cols = {c: _TABLE_BY_TEXT[t] for c, v in enumerate(row) if (t := _header_text(v)) in _TABLE_BY_TEXT}
+        cols = {c: _TABLE_BY_TEXT[t] for c, v in enumerate(row[:_SCAN_COLS])
+                if (t := _header_text(v)) in _TABLE_BY_TEXT}
         # A real header row holds several contract headers (a stray "IQA" label does not count).
         if len(cols) >= 4:
             return r, cols
@@ -309,14 +317,19 @@ def _find_evidence_table(grid: list[list[Any]]) -> tuple[int, dict[int, L.Column
     return None
 
 
-def _row_cells(sheet: str, r: int, row: list[Any], columns: dict[int, L.Column]) -> dict[str, Cell]:
+def _row_cells(sheet: str, r: int, row: list[Any], columns: dict[int, tuple[L.Column, str]]) -> dict[str, Cell]:
     cells: dict[str, Cell] = {}
     width = len(row)
-    for c, col in columns.items():
+    rownum = str(r + 1)
+    for c, (col, letters) in columns.items():
         raw = row[c] if c < width else ""
         value, problem = normalise(col.kind, col.key, raw)
-        cells[col.key] = Cell(sheet, L.cell_ref(r, c), raw, value, problem)
+        cells[col.key] = Cell(sheet, letters + rownum, raw, value, problem)
     return cells
+
+
+def _with_letters(columns: dict[int, L.Column]) -> dict[int, tuple[L.Column, str]]:
+    return {c: (col, L.col_letter(c)) for c, col in columns.items()}
 
 
 def _read_unit(sheet: str, grid: list[list[Any]], header_row: int, columns: dict[int, L.Column]) -> UnitSheet:
@@ -327,11 +340,12 @@ def _read_unit(sheet: str, grid: list[list[Any]], header_row: int, columns: dict
     extra = [str(v).strip() for c, v in enumerate(header_cells)
              if c not in columns and isinstance(v, str) and v.strip()]
     rows: list[CriterionRow] = []
+    lettered = _with_letters(columns)
     for r in range(header_row + 1, len(grid)):
         row = grid[r]
         if not any(v not in ("", None) for v in row):
             continue
-        rows.append(CriterionRow(sheet, r + 1, _row_cells(sheet, r, row, columns)))
+        rows.append(CriterionRow(sheet, r + 1, _row_cells(sheet, r, row, lettered)))
     return UnitSheet(sheet=sheet, header=header, header_row=header_row + 1,
                      columns={c.key: L.col_letter(i) for i, c in columns.items()},
                      missing_columns=missing, rows=rows, extra_columns=extra)
@@ -340,9 +354,10 @@ def _read_unit(sheet: str, grid: list[list[Any]], header_row: int, columns: dict
 def _read_evidence(sheet: str, grid: list[list[Any]], header_row: int,
                    columns: dict[int, L.Column]) -> list[EvidenceRow]:
     out = []
+    lettered = _with_letters(columns)
     for r in range(header_row + 1, len(grid)):
         row = grid[r]
         if not any(v not in ("", None) for v in row):
             continue
-        out.append(EvidenceRow(sheet, r + 1, _row_cells(sheet, r, row, columns)))
+        out.append(EvidenceRow(sheet, r + 1, _row_cells(sheet, r, row, lettered)))
     return out
