@@ -40,7 +40,7 @@ _DATE_MIN = dt.date(L.DATE_MIN_YEAR, 1, 1)
 _DATE_MAX = dt.date(L.DATE_MAX_YEAR, 12, 31)
 
 
-class _Sheet(Worksheet):
+class _Sheet(Worksheet):  # type: ignore[misc]
     """XlsxWriter worksheet that skips the future-function rewriting of formulas.
 
     XlsxWriter runs ~80 regular expressions over every formula (and conditional-format formula)
