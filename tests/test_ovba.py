@@ -341,7 +341,7 @@ def test_directory_tree_is_a_valid_red_black_tree(tmp_path: Path) -> None:
     data = path.read_bytes()
     first_dir = struct.unpack_from("<I", data, 48)[0]
     with olefile.OleFileIO(str(path)) as ole:
-        raw = ole._open(first_dir).read()  # the directory stream
+        raw: bytes = ole._open(first_dir).read()  # the directory stream
     entries = [raw[i:i + 128] for i in range(0, len(raw), 128)]
 
     def field(i: int, fmt: str, at: int) -> int:
