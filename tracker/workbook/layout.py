@@ -94,8 +94,8 @@ class Column:
 
 
 CRITERION_COLUMNS: tuple[Column, ...] = (
-    Column("ref", "Ref", 10, input=False),
-    Column("text", "Assessment criterion", 44, input=False, wrap=True),
+    Column("ref", "Ref", 13, input=False),
+    Column("text", "Assessment criterion", 42, input=False, wrap=True),
     Column("kind", "Type", 9, input=False),
     Column("evidence_refs", "Evidence refs", 11, kind="refs", wrap=True),
     Column("method", "Method", 15, kind="choice", choices=METHODS, strict=False, wrap=True),

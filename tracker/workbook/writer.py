@@ -90,9 +90,11 @@ class _Formats:
         self.total_percent = fmt(bold=True, top=2, num_format="0%", align="center")
         self.note = fmt(italic=True, font_color="#595959")
         self.note_wrap = fmt(italic=True, font_color="#595959", text_wrap=True)
-        self.green = wb.add_format({"bg_color": "#C6EFCE", "font_color": "#006100"})
-        self.amber = wb.add_format({"bg_color": "#FFEB9C", "font_color": "#9C5700"})
-        self.grey = wb.add_format({"bg_color": "#EDEDED", "font_color": "#808080"})
+        # Conditional formats carry the table border too: LibreOffice shows only one conditional
+        # format per cell where ranges overlap (Excel merges them), so each must be complete.
+        self.green = wb.add_format({"bg_color": "#C6EFCE", "font_color": "#006100", **border})
+        self.amber = wb.add_format({"bg_color": "#FFEB9C", "font_color": "#9C5700", **border})
+        self.grey = wb.add_format({"bg_color": "#EDEDED", "font_color": "#808080", **border})
 
 
 def new_workbook(
@@ -367,15 +369,19 @@ def _write_unit(ws: Worksheet, f: _Formats, q: Qualification, unit: Unit, record
             _list_validation(ws, first, i, last, i, c.choices, c.header, c.strict)
         elif c.kind == "date":
             _date_validation(ws, first, i, last, i)
+    # All rules share one range, in priority order: LibreOffice applies only the first true
+    # rule of a range and ignores other ranges over the same cell; Excel merges all true rules.
     req_col = L.col_letter(_LAST_COL)
-    dec_col = L.col_letter(cols.index(L.column_by_key(cols, "decision")))
-    ws.conditional_format(first, 0, last, _LAST_COL, {
-        "type": "formula", "criteria": f'=${req_col}{first + 1}="{L.REQUIRED_NO}"', "format": f.grey})
     dec_i = cols.index(L.column_by_key(cols, "decision"))
-    ws.conditional_format(first, dec_i, last, dec_i, {
-        "type": "formula", "criteria": f'=${dec_col}{first + 1}="{L.MET}"', "format": f.green})
-    ws.conditional_format(first, dec_i, last, dec_i, {
-        "type": "formula", "criteria": f'=${dec_col}{first + 1}="{L.NOT_YET_MET}"', "format": f.amber})
+    dec_col = L.col_letter(dec_i)
+    row1 = first + 1
+    on_decision = f"COLUMN()={dec_i + 1}"
+    for criteria, fmt in (
+        (f'=${req_col}{row1}="{L.REQUIRED_NO}"', f.grey),
+        (f'=AND({on_decision},${dec_col}{row1}="{L.MET}")', f.green),
+        (f'=AND({on_decision},${dec_col}{row1}="{L.NOT_YET_MET}")', f.amber),
+    ):
+        ws.conditional_format(first, 0, last, _LAST_COL, {"type": "formula", "criteria": criteria, "format": fmt})
     _table_borders(ws, f, first, last, _LAST_COL)
     ws.autofilter(hr, 0, last, _LAST_COL)
     ws.freeze_panes(first, 2)
