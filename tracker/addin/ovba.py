@@ -10,10 +10,11 @@ here because olefile only reads, and writes streams of an existing file in place
 * one stream per module, whose source is compressed at offset 0 (no p-code before it);
 * ``PROJECT`` (2.3.1) and ``PROJECTwm`` (2.3.3).
 
-``compress`` and ``decompress`` implement the run-length/LZ77 scheme of 2.4.1 exactly as the
-pseudocode of 2.4.1.3 says (including the choice of the nearest of the longest matches), and
-``encrypt``/``decrypt`` the data encryption of 2.4.3 used by the CMG, DPB and GC lines of the
-PROJECT stream.
+``compress`` and ``decompress`` implement the compression of 2.4.1 (4096-byte chunks, flag
+bytes, copy tokens whose offset/length split depends on the position in the chunk, raw chunks
+when compression does not fit); ``compress`` reproduces the spec's examples (3.2) and streams
+written by Excel byte for byte. ``encrypt``/``decrypt`` implement the data encryption of 2.4.3
+used by the CMG, DPB and GC lines of the PROJECT stream.
 """
 
 from __future__ import annotations
