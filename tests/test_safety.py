@@ -403,6 +403,12 @@ def test_three_way_splits_and_utf16() -> None:
             scan_xml_chunks([utf16[:split], utf16[split:]], "t.xml")
 
 
+def test_standalone_xml_message_names_what_was_checked() -> None:
+    with pytest.raises(UnreadableWorkbook) as caught:
+        check_xml_safe(MARKED[0], "register.xml")
+    assert str(caught.value).startswith("register.xml: it contains XML entity declarations")
+
+
 def test_harmless_markup_passes() -> None:
     check_xml_safe(b'<?xml version="1.0" encoding="UTF-8"?><x><!-- note --><![CDATA[<a>]]>'
                    b"<t>Well done! Great!</t></x>", "t.xml")

@@ -198,7 +198,11 @@ def biff8_workbook_stream() -> bytes:
 # --------------------------------------------------------------------------------------------
 
 
-def _raw_zip(members: list[tuple[str, Callable[[], Iterator[bytes]], int, int, int]]) -> bytes:
+#: (name, compressed-data chunks, CRC-32, declared size, method)
+RawMember = tuple[str, Callable[[], Iterator[bytes]], int, int, int]
+
+
+def _raw_zip(members: list[RawMember]) -> bytes:
     """A zip from (name, compressed-data chunks, CRC-32, declared size, method) members.
 
     Only what Office files use: no Zip64 (sizes below 4 GiB), fixed timestamps.
@@ -227,20 +231,24 @@ def _raw_zip(members: list[tuple[str, Callable[[], Iterator[bytes]], int, int, i
     return out.getvalue()
 
 
-def _deflated_members_of(xlsx: bytes) -> list[tuple[str, Callable[[], Iterator[bytes]], int, int, int]]:
+def _deflated_members_of(xlsx: bytes) -> list[RawMember]:
     """The members of a real zip, recompressed as raw deflate, ready for :func:`_raw_zip`."""
-    members = []
+    members: list[RawMember] = []
     with zipfile.ZipFile(io.BytesIO(xlsx)) as z:
         for info in z.infolist():
             data = z.read(info)
             c = zlib.compressobj(6, zlib.DEFLATED, -15)
             comp = c.compress(data) + c.flush()
-            members.append((info.filename, (lambda comp=comp: iter([comp])), zlib.crc32(data), len(data), 8))
+
+            def chunks(comp: bytes = comp) -> Iterator[bytes]:
+                yield comp
+
+            members.append((info.filename, chunks, zlib.crc32(data), len(data), 8))
     return members
 
 
 def _zeros_member(name: str, total: int, declared: int | None = None,
-                  crc_of: int | None = None) -> tuple[str, Callable[[], Iterator[bytes]], int, int, int]:
+                  crc_of: int | None = None) -> RawMember:
     """A deflated member of ``total`` zero bytes, made from one compressed megabyte repeated.
 
     ``declared`` lies about the size when given; the CRC is that of the first ``crc_of`` bytes

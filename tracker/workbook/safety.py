@@ -267,6 +267,8 @@ class _XmlScanner:
 
     def __init__(self, what: str, *, sheet: str | None = None, max_rows: int = 0) -> None:
         self.what = what
+        # How messages name the XML: "part xl/styles.xml" inside a workbook, "it" on its own.
+        self.subject = f"part {_printable(what)}" if what else "it"
         self.sheet = sheet
         self.max_rows = max_rows
         self.count_rows = sheet is not None
@@ -352,7 +354,7 @@ class _XmlScanner:
 
     def _refuse_encoding(self, encoding: str) -> NoReturn:
         _refuse(
-            f"part {_printable(self.what)} is written in an unusual text encoding "
+            f"{self.subject} is written in an unusual text encoding "
             f"({_printable(encoding, 40)}) that spreadsheet programs never use; it may be "
             "malicious, so it was not opened - ask for the original workbook"
         )
@@ -370,7 +372,7 @@ class _XmlScanner:
                 # keywords are upper case, but some parsers accept any case, so compare folded.
                 word = seg[i + 1 : i + 8].upper()
                 if word.startswith((b"DOCTYPE", b"ENTITY")):
-                    _refuse(f"part {_printable(self.what)} {_MSG_ENTITIES}")
+                    _refuse(f"{self.subject} {_MSG_ENTITIES}")
             bangs += 1
             if bangs < 32:
                 i = seg.find(b"!", i + 1)
@@ -422,7 +424,7 @@ def scan_xml_chunks(chunks: Iterable[bytes], what: str) -> None:
     ``what`` names the document in the message (a file name, or "file.xlsx: xl/styles.xml").
     Memory use is bounded by the largest chunk, whatever the total length.
     """
-    scanner = _XmlScanner(what)
+    scanner = _XmlScanner("")
     try:
         for chunk in chunks:
             scanner.feed(chunk)
@@ -605,7 +607,7 @@ def _precheck_central_directory(f: BinaryIO, size: int, limits: Limits) -> None:
         zsig, _s, _vm, _vn, _dk, _cdk, _nd2, entries, cd_size, cd_offset = _ZIP64_EOCD.unpack(rec)
         if zsig != b"PK\x06\x06":
             _refuse(_MSG_DAMAGED)
-    if entries > limits.max_members or cd_size > limits.max_members * _CD_BYTES_PER_MEMBER:
+    if entries > limits.max_members:
         _refuse(
             f"the file holds {entries:,} internal parts, far more than any workbook (limit "
             f"{limits.max_members:,}); it may be malicious, so it was not opened - ask for the "
@@ -613,6 +615,11 @@ def _precheck_central_directory(f: BinaryIO, size: int, limits: Limits) -> None:
         )
     if cd_size > size:
         _refuse(_MSG_DAMAGED)
+    if cd_size > limits.max_members * _CD_BYTES_PER_MEMBER:
+        _refuse(
+            f"the file's table of contents is {_mb(cd_size)}, far larger than any workbook's; it "
+            "is damaged or malicious, so it was not opened - ask for the original workbook"
+        )
 
 
 def _read_local_data_start(f: BinaryIO, info: zipfile.ZipInfo) -> int:
