@@ -431,6 +431,18 @@ def test_hiding_encodings_are_refused(encoding: str) -> None:
     assert "unusual text encoding" in caught.value.reason
 
 
+def test_encoding_declaration_cannot_be_hidden() -> None:
+    decl = b'<?xml version="1.0"' + b" " * 5000 + b'encoding="UTF-7"?><x/>'
+    bom = b"\xef\xbb\xbf" + b'<?xml version="1.0" encoding="UTF-7"?><x/>'
+    for doc in (decl, bom, b'<?xml version="1.0" encoding="UTF-7"' + b" " * 5000):
+        with pytest.raises(UnreadableWorkbook) as caught:
+            check_xml_safe(doc, "t.xml")
+        assert "unusual text encoding" in caught.value.reason
+        # ... however the chunks are cut (a crafted deflate stream decides where output splits)
+        with pytest.raises(UnreadableWorkbook):
+            scan_xml_chunks([doc[i : i + 3] for i in range(0, len(doc), 3)], "t.xml")
+
+
 def test_marker_straddling_the_read_chunk_inside_a_workbook(tmp_path: Path) -> None:
     # Whitespace before the DOCTYPE is allowed when there is no XML declaration; pad so that the
     # marker straddles the gate's 64 KiB read boundary at every possible offset.

@@ -237,9 +237,10 @@ _DIMENSION_RE: Final = re.compile(
     rb"""<(?:[A-Za-z_][\w.\-]*:)?dimension\s[^>]*?\bref\s*=\s*["']([^"']{1,64})["']"""
 )
 _DIGITS_RE: Final = re.compile(rb"\d{1,12}")
-_XML_DECL_ENCODING_RE: Final = re.compile(
-    r"""^\ufeff?\s*<\?xml\s[^>]{0,200}?encoding\s*=\s*["']([A-Za-z0-9._:\-]{1,40})["']"""
-)
+#: the first bytes of a part are held until there are this many (or the part ends), so that the
+#: XML declaration is seen whole however the decompressor happens to cut its output
+_HEAD_WINDOW: Final = 4 * _KiB
+_ENCODING_ATTR_RE: Final = re.compile(r"""\sencoding\s*=\s*["']([^"']{0,60})["']""")
 # Encodings in which every ASCII character, and so every marker we look for, is the same single
 # byte as in ASCII. (An encoding such as UTF-7 or EBCDIC could spell "<!DOCTYPE" in other bytes
 # and slip past a byte scan, and then be decoded by an XML parser that honours the declaration.)
@@ -287,10 +288,10 @@ class _XmlScanner:
         if not data:
             return
         if not self._started:
-            # The encoding is told by the first 4 bytes: wait until there are that many, however
-            # the caller cut its chunks.
+            # The encoding is told by the first bytes and the XML declaration: collect the first
+            # 4 KiB (or the whole part, if shorter) before deciding, however the chunks are cut.
             self._head += data
-            if len(self._head) < 4:
+            if len(self._head) < _HEAD_WINDOW:
                 return
             data, self._head = self._head, b""
             self._started = True
@@ -326,24 +327,33 @@ class _XmlScanner:
 
         XML is self-describing: a byte order mark or the bytes of ``<?xml`` tell UTF-8 from
         UTF-16 (UTF-32 is refused: no producer writes it and a byte scan would miss markers),
-        then the declaration's ``encoding=`` names the rest.
+        then the declaration's ``encoding=`` names the rest. ``head`` is the first 4 KiB (or
+        the whole part): a declaration that does not end within it is refused, so padding the
+        declaration with spaces cannot push ``encoding=`` out of sight.
         """
         if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff", b"\x00\x00\x00<", b"<\x00\x00\x00")):
             self._refuse_encoding("UTF-32")
         if head.startswith((b"\xff\xfe", b"<\x00")):
             self._decoder = codecs.getincrementaldecoder("utf-16-le")("replace")
-            text = head[:400].decode("utf-16-le", "replace")
+            text = head.decode("utf-16-le", "replace")
             allowed = _UTF16_ENCODINGS
         elif head.startswith((b"\xfe\xff", b"\x00<")):
             self._decoder = codecs.getincrementaldecoder("utf-16-be")("replace")
-            text = head[:400].decode("utf-16-be", "replace")
+            text = head.decode("utf-16-be", "replace")
             allowed = _UTF16_ENCODINGS
         else:
-            text = head[:200].decode("latin-1")
+            # ASCII-compatible: latin-1 maps every byte to one character, so this never fails.
+            text = head.removeprefix(b"\xef\xbb\xbf").decode("latin-1")
             allowed = _ASCII_SAFE_ENCODINGS
-        m = _XML_DECL_ENCODING_RE.match(text)
-        if m is None:
+        text = text.removeprefix("\ufeff")
+        if not text.startswith("<?xml"):
             return  # no declaration: UTF-8 (or UTF-16 by its byte order mark), both fine
+        end = text.find("?>")
+        if end < 0:
+            self._refuse_encoding("declaration without an end")
+        m = _ENCODING_ATTR_RE.search(text, 0, end)
+        if m is None:
+            return
         declared = m.group(1)
         try:
             name = codecs.lookup(declared).name
