@@ -188,6 +188,20 @@ def test_directory(tmp_path: Path) -> None:
     assert "folder" in err.reason
 
 
+@pytest.mark.parametrize(("content", "expected"), [
+    (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", "PDF document"),
+    (b'<?xml version="1.0"?>\n<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet">', "XML Spreadsheet 2003"),
+    ("Ref\tDecision\r\nK1.1\tMet\r\n".encode("utf-16"), "text file (for example CSV)"),
+    (b"\x1f\x8b\x08\x00" + bytes(range(256)) * 4, "not an Excel workbook"),
+])
+def test_other_kinds_of_file_are_named(tmp_path: Path, content: bytes, expected: str) -> None:
+    path = tmp_path / "renamed.xlsx"
+    path.write_bytes(content)
+    err = _refusal(path)
+    _assert_good_message(err, path)
+    assert expected in err.reason
+
+
 def test_file_too_large_for_the_limits(corpus: dict[str, Path]) -> None:
     err = _refusal(corpus["normal.xlsx"], Limits(max_file_size=1000))
     assert "far larger than any learner workbook" in err.reason

@@ -27,8 +27,12 @@ What it looks at, in order:
 Macros (an ``.xlsm``'s ``xl/vbaProject.bin``, Excel 4.0 macro sheets) are not a reason to refuse:
 the readers never run them. :attr:`SafeInfo.has_macros` tells the caller, who may warn.
 
-The gate runs in well under 5 ms on a normal 50 KB learner workbook (see ``tests/test_safety.py``
-and the report in the commit history for the measured figure).
+Cost: every member is decompressed once (that is what checks the CRCs and the XML), so the time
+is about that of inflating the file. Measured on a 53 KB Level 2 learner workbook from
+:mod:`tracker.workbook.writer` (31 members, 250 KB unpacked, 22 sheets): 2.2 ms best, ~3 ms
+median on a busy machine (Python 3.11); the 46 KB Level 3 template: 1.7 ms. Peak memory is a
+few hundred KiB whatever the file claims to hold (tests assert < 50 MiB on the bombs; measured:
+under 0.4 MiB).
 """
 
 from __future__ import annotations
