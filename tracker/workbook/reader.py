@@ -223,7 +223,8 @@ def read_grids(path: Path, names: list[str], grids: dict[str, list[list[Any]]],
             evidence = _read_evidence(name, grid, *ev)
             continue
         header = _read_label_block(name, grid, _UNIT_HEADER_BY_TEXT, len(grid))
-        if "ref" in header or "number" in header:
+        # Both labels: the Summary sheet's table has a "Unit reference" header but no "Unit number".
+        if "ref" in header and "number" in header:
             broken[name] = ("the criterion table's header row was not found (it must hold the headers "
                             + ", ".join(c.header for c in L.CRITERION_COLUMNS) + ")")
     book = LearnerWorkbook(
