@@ -1,0 +1,92 @@
+"""Conflicts of interest within one learner's workbook.
+
+Names are compared trimmed, with inner spaces collapsed and case-folded
+(:func:`tracker.workbook.model.name_key`); a cover cell may hold several names ("A Smith; B Jones",
+see :func:`~tracker.workbook.model.split_names`). A person's roles for this learner are gathered
+from the cover (Assessor, IQA, Tutor) and from every criterion row (Assessor, IQA), and each
+conflict is reported once per person, at the first cell where they appear, with where else.
+
+* the IQA is also an assessor of this learner (on the cover, or signed any criterion as assessor);
+* the IQA is also the learner's tutor;
+* the learner signs their own work, as assessor or IQA;
+* a staff member with a personal interest in this learner declared in the centre register (matched
+  by ULN or name) assessed or quality-assured them.
+
+Across learners ("the IQA assessed or taught anyone on the same qualification") is the roll-up's.
+"""
+
+from __future__ import annotations
+
+from tracker.rules.checks.base import Context, check
+from tracker.rules.issue import Severity, issue_type
+from tracker.workbook.model import name_key
+
+IQA_IS_ASSESSOR = issue_type(
+    "coi-iqa-is-assessor", Severity.ERROR, "IQA also assessed the learner",
+    "{name} is this learner's IQA ({as_iqa}) and also their assessor ({as_assessor}); an IQA must not "
+    "quality-assure a learner they assessed",
+    "The internal quality assurer must not have been involved in the assessment of what they "
+    "quality-assure. Here the same person appears as assessor and as IQA for this learner.",
+    "Ask another IQA, with no part in this learner's assessment, to sample the decisions, and record "
+    "their name as IQA.", group="conflicts")
+IQA_IS_TUTOR = issue_type(
+    "coi-iqa-is-tutor", Severity.ERROR, "IQA is the learner's tutor",
+    "{name} is this learner's IQA ({as_iqa}) and also their tutor; an IQA must not quality-assure a "
+    "learner they taught",
+    "The internal quality assurer must not have been involved in the delivery of what they "
+    "quality-assure. Here the learner's tutor is also their IQA.",
+    "Ask an IQA who did not teach this learner to sample the decisions.", group="conflicts")
+LEARNER_SIGNED = issue_type(
+    "coi-learner-signed", Severity.ERROR, "Learner signed their own work",
+    "The learner {name} appears as {role} ({where}); nobody may assess or quality-assure their own work",
+    "The learner's own name appears as assessor or IQA: a learner cannot assess or quality-assure "
+    "their own work.",
+    "The decisions must be made and signed by a qualified assessor (and IQA) other than the learner.",
+    group="conflicts")
+DECLARED_INTEREST = issue_type(
+    "coi-declared-interest", Severity.ERROR, "Staff member with a declared interest",
+    "{name} declared a personal interest in this learner ({nature}) but acted as {role} ({where})",
+    "The centre register records a personal interest (family, friendship, line management ...) "
+    "between this staff member and the learner; they must take no part in the learner's assessment "
+    "or quality assurance.",
+    "Have the criteria assessed (or sampled) again by someone without an interest, and record their "
+    "name.", group="conflicts")
+
+
+@check(IQA_IS_ASSESSOR, IQA_IS_TUTOR, LEARNER_SIGNED)
+def conflicts(ctx: Context) -> None:
+    """IQA vs assessor and tutor; the learner as signer."""
+    assessors = ctx.people("assessor")
+    iqas = ctx.people("iqa")
+    tutors = {name_key(n) for n in ctx.cover_names("tutor")}
+    for k, p in iqas.items():
+        a = assessors.get(k)
+        if a is not None:
+            ctx.add(IQA_IS_ASSESSOR, p.first, name=p.name, as_iqa=p.where(), as_assessor=a.where())
+        if k in tutors:
+            ctx.add(IQA_IS_TUTOR, p.first, name=p.name, as_iqa=p.where())
+    learner = name_key(ctx.book.learner_name)
+    if learner:
+        for role, people in (("assessor", assessors), ("IQA", iqas)):
+            who = people.get(learner)
+            if who is not None:
+                ctx.add(LEARNER_SIGNED, who.first, name=who.name, role=role, where=who.where())
+
+
+@check(DECLARED_INTEREST, needs_register=True)
+def declared_interests(ctx: Context) -> None:
+    """Staff with a declared interest in this learner did not assess or quality-assure them."""
+    reg = ctx.register
+    assert reg is not None
+    interests = reg.interests_for(ctx.book.uln, ctx.book.learner_name)
+    if not interests:
+        return
+    assessors = ctx.people("assessor")
+    iqas = ctx.people("iqa")
+    for it in interests:
+        k = name_key(it.staff)
+        for role, people in (("assessor", assessors), ("IQA", iqas)):
+            p = people.get(k)
+            if p is not None:
+                ctx.add(DECLARED_INTEREST, p.first, name=p.name, nature=it.nature or "nature not given",
+                        role=role, where=p.where())

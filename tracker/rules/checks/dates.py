@@ -1,0 +1,121 @@
+"""Dates: readable, in order, not in the future, not before the learner's registration.
+
+On each criterion row: evidence date <= assessor date <= IQA date. The IQA-after-assessor rule is
+not applied to a row the IQA referred back: there the assessor re-signs *after* the IQA's date,
+which is how a referral is closed (see the IQA check). No date may be after ``today`` (the run's
+date, injectable for tests). No criterion date may be before the cover's registration date, except
+an evidence date on a row assessed by Recognition of prior learning (prior evidence predates the
+registration by nature). Evidence log dates are checked for readability and the future only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from tracker.rules.checks.base import COLUMN_HEADERS, Context, check, value
+from tracker.rules.issue import Severity, issue_type
+from tracker.spec.models import Unit
+from tracker.workbook import layout as L
+from tracker.workbook.model import Cell
+
+RPL = "Recognition of prior learning"
+
+UNPARSEABLE = issue_type(
+    "date-unparseable", Severity.ERROR, "Date not understood",
+    "{what}: {problem}",
+    "A date cell holds something that is not a date: text such as 'last week', an impossible date "
+    "such as 31/02/2024, a number, or a formula error. Dates are read as real Excel dates or as "
+    "dd/mm/yyyy text.",
+    "Type the date as dd/mm/yyyy (or pick it in Excel's date format).", group="dates")
+FUTURE = issue_type(
+    "date-future", Severity.ERROR, "Date in the future",
+    "{what} is {date}, which is in the future (today is {today})",
+    "Evidence, decisions and IQA sampling can only be dated on or before the day they happen.",
+    "Correct the date (a typing slip in the year or month is the usual cause).", group="dates")
+BEFORE_REGISTRATION = issue_type(
+    "date-before-registration", Severity.ERROR, "Date before the learner's registration",
+    "{what} is {date}, before the learner's registration date {registered}",
+    "Assessment evidence, decisions and IQA cannot predate the learner's registration on the "
+    "qualification (evidence gathered by Recognition of prior learning is exempt).",
+    "Correct the date, or the registration date on the cover if that is the one that is wrong.",
+    group="dates")
+ASSESSED_BEFORE_EVIDENCE = issue_type(
+    "date-assessed-before-evidence", Severity.ERROR, "Signed off before the evidence date",
+    "{ref} was signed off on {assessed}, before its evidence date {evidence}",
+    "An assessor's decision must come after the evidence it is based on.",
+    "Correct the evidence date or the assessor date, whichever is wrong.", group="dates")
+IQA_BEFORE_ASSESSMENT = issue_type(
+    "date-iqa-before-assessment", Severity.ERROR, "IQA dated before the assessor's sign-off",
+    "{ref}'s IQA date {iqa} is before the assessor's date {assessed}",
+    "Internal quality assurance samples decisions already made, so its date must be on or after the "
+    "assessor's date (a decision referred back by the IQA is re-signed later: that is not reported).",
+    "Correct the IQA date or the assessor date, whichever is wrong.", group="dates")
+REGISTRATION_MISSING = issue_type(
+    "date-registration-missing", Severity.WARNING, "Registration date missing",
+    "The learner's registration date is empty on the cover, so dates cannot be checked against it",
+    "Without the registration date, tracker cannot check that no assessment predates the learner's "
+    "registration.",
+    "Type the registration date (dd/mm/yyyy) on the cover sheet.", group="dates")
+
+
+def _fmt(d: dt.date) -> str:
+    return d.strftime("%d/%m/%Y")
+
+
+@check(UNPARSEABLE, FUTURE, BEFORE_REGISTRATION, ASSESSED_BEFORE_EVIDENCE, IQA_BEFORE_ASSESSMENT,
+       REGISTRATION_MISSING, needs_spec=False)
+def dates(ctx: Context) -> None:
+    """Every date cell of the cover, the criterion rows and the evidence log."""
+    today = ctx.today
+    book = ctx.book
+
+    def plain(c: Cell, what: str, unit: Unit | None = None, ref: str | None = None) -> dt.date | None:
+        if c.problem is not None:
+            ctx.add(UNPARSEABLE, c, unit=unit, criterion=ref, what=what, problem=c.problem)
+            return None
+        d = c.value
+        if isinstance(d, dt.date):
+            if d > today:
+                ctx.add(FUTURE, c, unit=unit, criterion=ref, what=what, date=_fmt(d), today=_fmt(today))
+            return d
+        return None
+
+    registered: dt.date | None = None
+    reg = book.cover.get("registration_date")
+    if reg is not None:
+        registered = plain(reg, "The registration date")
+        if reg.value is None and reg.problem is None:
+            ctx.add(REGISTRATION_MISSING, reg)
+
+    for info in ctx.row_list:
+        row = info.row
+        ref = info.criterion.ref
+        found: dict[str, dt.date] = {}
+        for key in ("evidence_date", "assessor_date", "iqa_date"):
+            c = row.cells.get(key)
+            if c is None or (c.value is None and c.problem is None):
+                continue
+            what = f"{ref}'s {COLUMN_HEADERS[key]}"
+            d = plain(c, what, info.unit, ref)
+            if d is None:
+                continue
+            found[key] = d
+            if registered is not None and d < registered:
+                if key == "evidence_date" and value(row, "method") == RPL:
+                    continue
+                ctx.add(BEFORE_REGISTRATION, c, unit=info.unit, criterion=ref, what=what, date=_fmt(d),
+                        registered=_fmt(registered))
+        e, a, i = found.get("evidence_date"), found.get("assessor_date"), found.get("iqa_date")
+        if e is not None and a is not None and a < e:
+            ctx.add(ASSESSED_BEFORE_EVIDENCE, row.cells["assessor_date"], unit=info.unit, criterion=ref, ref=ref,
+                    assessed=_fmt(a), evidence=_fmt(e))
+        if a is not None and i is not None and i < a and value(row, "iqa_decision") != L.REFERRED_BACK:
+            ctx.add(IQA_BEFORE_ASSESSMENT, row.cells["iqa_date"], unit=info.unit, criterion=ref, ref=ref,
+                    iqa=_fmt(i), assessed=_fmt(a))
+
+    header = {c.key: c.header for c in L.EVIDENCE_COLUMNS}
+    for er in book.evidence:
+        c = er.cells.get("date")
+        if c is not None and (c.value is not None or c.problem is not None):
+            ref = er.value("ref")
+            plain(c, f"Evidence log {header['date']}" + (f" of {ref}" if ref else f" on row {er.row}"))

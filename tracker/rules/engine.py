@@ -1,0 +1,279 @@
+"""The rules engine: run every check on a learner workbook and collect the issues in a Task.
+
+* :func:`check_workbook` -- one workbook already read (the add-in reads the open book itself);
+* :func:`validate_file` -- read then check; a file that cannot be read becomes a Task with one
+  ``file-unreadable`` error naming the file and the reason, never an exception;
+* :func:`validate_paths` -- files and folders (each folder's ``*.xlsx`` / ``*.xlsm``, skipping
+  Office lock files ``~$*`` and tracker's own ``.~tracker-*`` temporary files) into a Report.
+
+The engine builds one :class:`~tracker.rules.checks.base.Context` per workbook: the
+qualification (given, or looked up from the workbook's hidden metadata or its cover's
+qualification number), the reading of an ambiguous specification (given, else the one recorded in
+the workbook if the qualification knows it, else the default), the learner's pathway, which sheet
+holds which unit (identified by the header block's unit reference or by the criterion references
+on it, never by sheet name), and the criterion rows indexed by reference. Every check then runs on
+that context; a check that emits a code it did not declare is a programming error (raised).
+A check that fails on data nobody foresaw does not stop the others: it becomes one
+``internal-check-failed`` error on that workbook.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tracker.errors import TrackerError, UnreadableWorkbook
+from tracker.rules.checks import ALL_CHECKS
+from tracker.rules.checks.base import Context, RowInfo, UnitView, is_used, row_text, spec_index
+from tracker.rules.issue import Report, Severity, Task, issue_type
+from tracker.spec.models import Qualification
+from tracker.workbook.model import CriterionRow, LearnerWorkbook
+
+if TYPE_CHECKING:
+    from tracker.register import Register
+
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
+_SKIP_PREFIXES = ("~$", ".~tracker-")
+
+FILE_UNREADABLE = issue_type(
+    "file-unreadable", Severity.ERROR, "Workbook cannot be read",
+    "{path} cannot be read: {reason}",
+    "The file is not a workbook tracker can open: corrupt or truncated, an old .xls, password "
+    "protected, not a spreadsheet at all, or refused by the safety gate (zip bomb, XML entity "
+    "expansion). Nothing in it was checked; the other files were still validated.",
+    "Open the file in Excel; if it opens, save it again as an Excel Workbook (.xlsx) without a "
+    "password. If it does not open, ask the assessor for the file again.", group="file")
+INTERNAL_ERROR = issue_type(
+    "internal-error", Severity.ERROR, "Internal error while reading",
+    "tracker could not process {path} because of an internal error ({error}); please report it",
+    "Reading the workbook failed in a way tracker does not expect. This is a defect in tracker, "
+    "not in the workbook; the other files were still validated.",
+    "Report the message and, if you can, the file to whoever maintains tracker.", group="internal")
+CHECK_FAILED = issue_type(
+    "internal-check-failed", Severity.ERROR, "A check could not finish",
+    "The '{check}' check could not finish on this workbook ({error}); its findings may be "
+    "incomplete. Please report it",
+    "One of the checks met data it did not expect and stopped. The other checks still ran. This "
+    "is a defect in tracker.",
+    "Report the message and, if you can, the workbook to whoever maintains tracker.", group="internal")
+
+ENGINE_CODES = (FILE_UNREADABLE, INTERNAL_ERROR, CHECK_FAILED)
+
+
+class UndeclaredCode(RuntimeError):
+    """A check emitted an issue code it did not declare (a programming error)."""
+
+
+@dataclass(slots=True)
+class _Specs:
+    """Qualification look-ups and installed spec hashes, memoised for one run."""
+
+    by_key: dict[str, tuple[Qualification | None, str]] = field(default_factory=dict)
+    hashes: dict[int, str] = field(default_factory=dict)
+
+    def lookup(self, key: str) -> tuple[Qualification | None, str]:
+        """(qualification, problem) for a qualification number or id."""
+        hit = self.by_key.get(key)
+        if hit is None:
+            from tracker.spec.catalogue import load_qualification
+
+            try:
+                hit = (load_qualification(key), "")
+            except TrackerError as e:
+                hit = (None, str(e))
+            self.by_key[key] = hit
+        return hit
+
+    def installed_hash(self, q: Qualification) -> str:
+        """Content hash of the installed data file of ``q`` ('' when ``q`` is not installed)."""
+        h = self.hashes.get(id(q))
+        if h is None:
+            from tracker.spec.catalogue import find_spec_file, load_file, spec_hash
+
+            try:
+                f = find_spec_file(q.number)
+                h = spec_hash(f) if load_file(f) is q else ""
+            except TrackerError:
+                h = ""
+            self.hashes[id(q)] = h
+        return h
+
+
+def check_workbook(book: LearnerWorkbook, *, qualification: Qualification | None = None,
+                   register: Register | None = None, reading: str | None = None,
+                   today: dt.date | None = None, _specs: _Specs | None = None) -> Task:
+    """Run every check on ``book``; returns its :class:`Task`."""
+    specs = _specs or _Specs()
+    q = qualification
+    lookup_problem = ""
+    if q is None:
+        key = book.meta.get("spec_number") or book.qualification_number or book.meta.get("spec_id", "")
+        if key:
+            q, lookup_problem = specs.lookup(key)
+        else:
+            lookup_problem = "the workbook names no qualification number"
+    ctx = Context(book=book, file=str(book.path), q=q, reading="", register=register,
+                  today=today or dt.date.today(), reading_requested=reading, lookup_problem=lookup_problem)
+    if q is not None:
+        _prepare(ctx, q, reading)
+        ctx.installed_hash = specs.installed_hash(q)
+    _run_checks(ctx)
+    return Task(file=ctx.file, learner=book.learner_name, uln=book.uln,
+                qualification_number=book.qualification_number, workbook_id=book.meta.get("workbook_id", ""),
+                issues=ctx.issues)
+
+
+def _run_checks(ctx: Context) -> None:
+    for chk in ALL_CHECKS:
+        if chk.needs_spec and ctx.q is None:
+            continue
+        if chk.needs_register and ctx.register is None:
+            continue
+        before = len(ctx.issues)
+        try:
+            chk.run(ctx)
+        except Exception as e:  # a defect meeting unforeseen data: report it, keep going
+            ctx.add(CHECK_FAILED, check=chk.name, error=f"{type(e).__name__}: {e}"[:200])
+            continue
+        for issue in ctx.issues[before:]:
+            if issue.code not in chk.code_set:
+                raise UndeclaredCode(f"check {chk.name!r} emitted undeclared code {issue.code!r}")
+
+
+def _resolve_reading(q: Qualification, requested: str | None, recorded: str) -> str:
+    known = {r.id for r in q.readings}
+    if not known:
+        return ""
+    if requested is not None and requested in known:
+        return requested
+    return recorded if recorded in known else q.default_reading
+
+
+def _prepare(ctx: Context, q: Qualification, reading: str | None) -> None:
+    book = ctx.book
+    ctx.spec = idx = spec_index(q)
+    ctx.reading = _resolve_reading(q, reading, book.meta.get("reading", ""))
+    text = book.cover_value("pathway")
+    if text:
+        p = q.pathway_by_label(str(text))
+        ctx.pathway = p.id if p else None
+
+    # Which sheet holds which unit.
+    for us in book.units:
+        unit = q.unit_by_ref(us.unit_ref.strip())
+        how = "ref"
+        if unit is None:
+            counts = Counter(hit[0].number for r in us.rows if (hit := idx.by_ref.get(r.ref)) is not None)
+            if counts:
+                unit, how = q.unit(counts.most_common(1)[0][0]), "criteria"
+            elif us.unit_number is not None and (unit := q.unit(us.unit_number)) is not None:
+                how = "number"
+            else:
+                how = ""
+        view = UnitView(us, unit, how)
+        if unit is not None:
+            first = ctx.sheet_of_unit.get(unit.number)
+            if first is None:
+                ctx.sheet_of_unit[unit.number] = view
+            else:
+                view.duplicate_of = first.sheet.sheet
+        ctx.views.append(view)
+
+    # Criterion rows by reference.
+    order: dict[int, int] = {}
+    for vi, view in enumerate(ctx.views):
+        if view.duplicate_of is not None or view.unit is None:
+            continue
+        order[id(view)] = vi
+        for row in view.sheet.rows:
+            hit = idx.by_ref.get(row.ref)
+            if hit is None:
+                ctx.stray.append((view, row, "unknown" if row.ref or row_text(row) else "noref"))
+            elif row.ref in ctx.rows:
+                ctx.stray.append((view, row, "duplicate"))
+            else:
+                info = RowInfo(row, hit[0], hit[1], view)
+                ctx.rows[row.ref] = info
+                if hit[0].number != view.unit.number:
+                    ctx.misplaced.append(info)
+    # A row whose reference was changed is still found by its text (on its unit's sheet).
+    if ctx.stray:
+        kept: list[tuple[UnitView, CriterionRow, str]] = []
+        for view, row, why in ctx.stray:
+            if why != "duplicate" and view.unit is not None:
+                t = row_text(row)
+                ref = idx.text_to_ref[view.unit.number].get(t.casefold()) if t else None
+                if ref is not None and ref not in ctx.rows:
+                    u, c = idx.by_ref[ref]
+                    info = RowInfo(row, u, c, view)
+                    ctx.rows[ref] = info
+                    ctx.renamed.append((info, row.ref))
+                    continue
+            if why == "noref" and not is_used(row):
+                continue  # a note typed under the table: nothing to check
+            kept.append((view, row, why))
+        ctx.stray = kept
+    ctx.row_list = sorted(ctx.rows.values(), key=lambda i: (order.get(id(i.view), 0), i.row.row))
+    for u in q.units:
+        ctx.required[u.number] = q.required(u, ctx.pathway, ctx.reading or None)
+
+
+def validate_file(path: str | Path, *, qualification: Qualification | None = None,
+                  register: Register | None = None, reading: str | None = None,
+                  today: dt.date | None = None, _specs: _Specs | None = None) -> Task:
+    """Read the workbook at ``path`` and check it; an unreadable file is a Task with one error."""
+    from tracker.workbook.reader import read_workbook
+
+    p = Path(path)
+    try:
+        book = read_workbook(p, qualification)
+    except UnreadableWorkbook as e:
+        return Task(file=str(p), issues=[FILE_UNREADABLE(file=str(p), sheet=e.sheet, cell=e.cell,
+                                                         path=p.name, reason=e.reason)])
+    except Exception as e:  # a reader defect must not stop a folder's validation
+        return Task(file=str(p), issues=[INTERNAL_ERROR(file=str(p), path=p.name, error=f"{type(e).__name__}: {e}"[:200])])
+    return check_workbook(book, qualification=qualification, register=register, reading=reading,
+                          today=today, _specs=_specs)
+
+
+def is_workbook_name(name: str) -> bool:
+    """True for a file name validate picks up from a folder."""
+    return name.lower().endswith(WORKBOOK_SUFFIXES) and not name.startswith(_SKIP_PREFIXES)
+
+
+def expand_paths(paths: Iterable[Path | str]) -> Iterator[Path]:
+    """Files as given; folders as their workbook files (not recursive), in name order."""
+    for p in map(Path, paths):
+        if p.is_dir():
+            try:
+                names = sorted(os.listdir(p))
+            except OSError:
+                yield p  # reported as unreadable by validate_file
+                continue
+            for n in names:
+                if is_workbook_name(n) and (p / n).is_file():
+                    yield p / n
+        else:
+            yield p
+
+
+def validate_paths(paths: Iterable[Path | str], *, register: Register | None = None,
+                   reading: str | None = None, today: dt.date | None = None,
+                   progress: bool = False) -> Report:
+    """Validate every workbook in ``paths`` (files and folders) into one :class:`Report`."""
+    files = list(expand_paths(paths))
+    specs = _Specs()
+    it: Iterable[Path] = files
+    if progress and len(files) > 1:
+        from tqdm import tqdm
+
+        it = tqdm(files, desc="validating", unit="file", leave=False, disable=None)
+    report = Report()
+    for f in it:
+        report.tasks.append(validate_file(f, register=register, reading=reading, today=today, _specs=specs))
+    return report
