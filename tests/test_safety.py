@@ -308,11 +308,21 @@ def test_entity_declaration_in_any_xml_part(tmp_path: Path) -> None:
         assert "XML entity declarations" in err.reason and part in err.reason
 
 
-def test_xml_hidden_behind_another_name_is_scanned(tmp_path: Path) -> None:
+@pytest.mark.parametrize("padding", [0, 1, 5000, 70_000])
+def test_xml_hidden_behind_another_name_is_scanned(tmp_path: Path, padding: int) -> None:
     path = tmp_path / "png.xlsx"
-    evil = b'<?xml version="1.0"?><!DOCTYPE x SYSTEM "http://example.invalid/x.dtd"><x/>'
+    evil = b" " * padding + b'<!DOCTYPE x SYSTEM "http://example.invalid/x.dtd"><x/>'
     path.write_bytes(mc._rezip(mc.small_xlsx(), add={"xl/media/image1.png": evil}))
     assert "XML entity declarations" in _refusal(path).reason
+
+
+def test_binary_parts_are_not_scanned_as_xml(tmp_path: Path) -> None:
+    # A VBA project or an image may contain any bytes, including "<!DOCTYPE html>".
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100 + b"<!DOCTYPE html>" + b"\x00\x00\x00<"
+    vba = mc.cfb({"PROJECT": b'Print "<!DOCTYPE html><!ENTITY x>"'})
+    path = tmp_path / "binary.xlsm"
+    path.write_bytes(mc._rezip(mc.small_xlsx(vba_project=vba), add={"xl/media/image1.png": png}))
+    assert check_workbook_file(path).has_macros
 
 
 # --------------------------------------------------------------------------------------------

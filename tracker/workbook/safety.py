@@ -948,9 +948,9 @@ def _check_zip(p: Path, f: BinaryIO, size: int, limits: Limits) -> SafeInfo:
     structure: dict[str, bytes] = {}
     for info in (wb_info, rels_info):
         data = _read_member(f, info, _STRUCTURE_CAP)
-        scanner = _XmlScanner(info.filename)
-        scanner.feed(data)
-        scanner.close()
+        structure_scan = _XmlScanner(info.filename)
+        structure_scan.feed(data)
+        structure_scan.close()
         structure[info.filename.lower()] = data
     sheets = _parse_sheets(structure["xl/workbook.xml"], structure["xl/_rels/workbook.xml.rels"])
     row_checked: dict[str, str] = {}
@@ -967,23 +967,38 @@ def _check_zip(p: Path, f: BinaryIO, size: int, limits: Limits) -> SafeInfo:
         if key in structure or info.is_dir():
             continue
         sheet = row_checked.get(key)
-        scanner_or_none: _XmlScanner | None = None
+        scanner: _XmlScanner | None = None
         if sheet is not None:
-            scanner_or_none = _XmlScanner(info.filename, sheet=sheet, max_rows=limits.max_rows)
-        first = True
+            scanner = _XmlScanner(info.filename, sheet=sheet, max_rows=limits.max_rows)
+        # Any part that looks like XML is scanned, whatever its name: a relationship can point a
+        # parser at "xl/media/image1.png" as well as at "sheet1.xml". Whether it looks like XML
+        # is decided on its first 4 KiB (a crafted deflate stream can make the first piece of
+        # output a single space), held back until then.
+        held: list[bytes] = []
+        held_len = 0
+        decided = scanner is not None
         for chunk in _iter_member(f, info):
-            if first:
-                first = False
-                # Any part that looks like XML is scanned, whatever its name: a relationship can
-                # point a parser at "xl/media/image1.png" as well as at "sheet1.xml".
-                if scanner_or_none is None and _looks_like_xml(key, chunk):
-                    scanner_or_none = _XmlScanner(info.filename)
-            if scanner_or_none is not None:
-                scanner_or_none.feed(chunk)
-        if scanner_or_none is not None:
-            scanner_or_none.close()
+            if not decided:
+                held.append(chunk)
+                held_len += len(chunk)
+                if held_len < _HEAD_WINDOW:
+                    continue
+                decided = True
+                chunk = b"".join(held)
+                held = []
+                if _looks_like_xml(key, chunk):
+                    scanner = _XmlScanner(info.filename)
+            if scanner is not None:
+                scanner.feed(chunk)
+        if not decided and held:
+            head = b"".join(held)
+            if _looks_like_xml(key, head):
+                scanner = _XmlScanner(info.filename)
+                scanner.feed(head)
+        if scanner is not None:
+            scanner.close()
             if sheet is not None:
-                max_rows.append((sheet, scanner_or_none.last_row))
+                max_rows.append((sheet, scanner.last_row))
 
     has_macros = any(k.endswith("vbaproject.bin") or k.startswith("xl/macrosheets/") for k in by_name)
     return SafeInfo(
@@ -1001,8 +1016,13 @@ _XML_SUFFIXES: Final = (".xml", ".rels", ".vml")
 
 
 def _looks_like_xml(name: str, head: bytes) -> bool:
-    """An XML part by name, or by content: ``<`` first (after a BOM and spaces), in UTF-8/16."""
+    """An XML part by name, or by content: ``<`` first (after a BOM and spaces), in UTF-8/16.
+
+    A head of nothing but white space counts as XML: better scanned than guessed. Binary parts
+    (images, ``vbaProject.bin``, printer settings) are not scanned, so bytes that happen to
+    spell ``<!DOCTYPE`` inside them (a macro that writes HTML) are no reason to refuse.
+    """
     if name.endswith(_XML_SUFFIXES):
         return True
-    start = head[:64].lstrip(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
-    return start.startswith((b"<", b"\xff\xfe", b"\xfe\xff", b"\x00<"))
+    start = head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
+    return not start or start.startswith((b"<", b"\xff\xfe", b"\xfe\xff", b"\x00<"))
