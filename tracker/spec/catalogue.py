@@ -84,12 +84,35 @@ def _search_dirs(extra_dirs: Iterable[str | Path] = ()) -> list[Path]:
 
 
 def spec_files(extra_dirs: Iterable[str | Path] = ()) -> dict[str, Path]:
-    """Qualification number -> data file, later folders overriding earlier ones."""
+    """Qualification number -> data file, later folders overriding earlier ones.
+
+    A broken file in the user's or a centre's folder is skipped (see :func:`broken_spec_files`)
+    so that one bad hand-edited file does not make every qualification unusable; a broken
+    bundled file is a packaging bug and raises.
+    """
     found: dict[str, Path] = {}
     for d in _search_dirs(extra_dirs):
         for f in sorted(d.glob("*.yaml")):
-            found[load_file(f).number] = f
+            try:
+                found[load_file(f).number] = f
+            except SpecError:
+                if d == BUNDLED_DIR:
+                    raise
     return found
+
+
+def broken_spec_files(extra_dirs: Iterable[str | Path] = ()) -> list[SpecError]:
+    """The problems of data files that :func:`spec_files` skipped."""
+    problems = []
+    for d in _search_dirs(extra_dirs):
+        if d == BUNDLED_DIR:
+            continue
+        for f in sorted(d.glob("*.yaml")):
+            try:
+                load_file(f)
+            except SpecError as e:
+                problems.append(e)
+    return problems
 
 
 def list_qualifications(extra_dirs: Iterable[str | Path] = ()) -> list[Qualification]:
