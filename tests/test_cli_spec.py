@@ -157,3 +157,13 @@ def test_add_invalid_file(spec_dir: Path, tmp_path: Path) -> None:
 def test_spec_without_subcommand_is_misuse(spec_dir: Path) -> None:
     r = tracker(spec_dir)
     assert r.returncode == 2
+
+
+def test_broken_user_spec_is_skipped_not_fatal(tmp_path: Path) -> None:
+    import os
+
+    (tmp_path / "broken.yaml").write_text("id: broken\nnumber: [not, valid\n")
+    env = {**os.environ, "TRACKER_SPEC_DIR": str(tmp_path)}
+    r = subprocess.run([sys.executable, "-m", "tracker", "spec", "list"], capture_output=True, text=True, env=env)
+    assert r.returncode == 0
+    assert "603/4687/5" in r.stdout and "broken.yaml" in r.stderr

@@ -44,10 +44,12 @@ def add_parser(sub: Any) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from tracker.spec.catalogue import list_qualifications
+    from tracker.spec.catalogue import broken_spec_files, list_qualifications
 
     for q in list_qualifications():
         print(f"{q.number}  {q.title}  ({len(q.units)} units, {q.criterion_count()} criteria)")
+    for problem in broken_spec_files():
+        print(f"skipped (broken): {problem}", file=sys.stderr)
     return 0
 
 
