@@ -32,7 +32,7 @@ PATHWAY_UNKNOWN = issue_type(
     "Choose the learner's pathway from the dropdown in the cover's Pathway cell.", group="pathways")
 OPTIONS_MIXED = issue_type(
     "pathway-options-mixed", Severity.ERROR, "Both options of an either/or used",
-    "Unit {number} mixes its either/or options: {used} are all worked on, but a learner takes one option",
+    "Unit {number} mixes its either/or options: there are entries on {used}, but a learner takes only one option",
     "Assessment is recorded against criteria of more than one option of an either/or group (for "
     "example both the face-to-face and the non-facing criteria of L2 Unit 9).",
     "Keep the option of the learner's pathway and clear the entries recorded against the other.",
