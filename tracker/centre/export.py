@@ -1,0 +1,137 @@
+"""Export the criteria long table and the learners table for scripts: CSV, JSON or Parquet.
+
+``tracker export DIR --format csv|json|parquet [-o OUT]`` writes two files into ``OUT`` (default:
+the centre's ``export/`` folder): ``criteria.<ext>`` (one row per learner x criterion, every
+sign-off column -- the master's Criteria sheet) and ``learners.<ext>`` (the master's Learners
+sheet). Both come from the ledger, computed exactly as the master computes them.
+
+Column names are the master's column keys in snake_case (``uln``, ``qualification_number``,
+``decision``, ``assessor_date`` ...), stable for scripts; the master's column headers are the
+human-readable names of the same columns.
+
+* CSV: UTF-8, a header row, ISO dates (``2025-02-03``) and date-times (``2025-02-03 14:05:00``),
+  empty for blank; ``pandas.read_csv(path, dtype={"uln": str})`` reads it.
+* JSON: an array of objects per file, ``null`` for blank; ``pandas.read_json(path)`` reads it.
+* Parquet (pyarrow): typed columns -- dates as dates, counts as integers, % complete as a float.
+
+pandas is imported here only, and only for Parquet.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from tracker.centre import ledger as LG
+from tracker.centre import master as M
+from tracker.centre.folder import Centre, open_centre
+from tracker.errors import UsageError
+
+FORMATS = ("csv", "json", "parquet")
+TABLES = ("criteria", "learners")
+
+
+def _columns(table: str) -> tuple[M.MColumn, ...]:
+    return M.CRITERIA_COLUMNS if table == "criteria" else M.LEARNER_COLUMNS
+
+
+def iter_table(conn: sqlite3.Connection, centre: Centre, table: str) -> Iterator[dict[str, Any]]:
+    """Rows of the ``criteria`` or ``learners`` table as dicts keyed by column key."""
+    quals = M.Qualifications([centre.specs])
+    files = M.file_names(conn)
+    open_rows, per_learner = M.open_conflict_rows(conn)
+    counts = M.issue_counts(conn) if table == "learners" else {}
+    keys = [c.key for c in _columns(table)]
+    for view in M.iter_learners(conn, quals):
+        if table == "learners":
+            rec = M.learner_record(view, files, counts, per_learner)
+            yield {k: rec.get(k) for k in keys}
+        else:
+            for rec in M.criterion_records(view, files, open_rows):
+                yield {k: rec.get(k) for k in keys}
+
+
+def export(centre: str | Path | Centre, fmt: str, out: str | Path | None = None) -> list[Path]:
+    """Write ``criteria.<fmt>`` and ``learners.<fmt>`` into ``out``; returns the paths written."""
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    c = centre if isinstance(centre, Centre) else open_centre(centre)
+    folder = Path(out) if out is not None else c.path("export")
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{folder} is a file; -o names the folder that receives criteria.{fmt} and learners.{fmt}")
+    folder.mkdir(parents=True, exist_ok=True)
+    conn = LG.connect(c.ledger, create=False)
+    written: list[Path] = []
+    try:
+        conn.execute("BEGIN")  # one consistent snapshot for both tables
+        try:
+            for table in TABLES:
+                path = folder / f"{table}.{fmt}"
+                tmp = path.with_name(f".~{path.name}.tmp")
+                try:
+                    rows = iter_table(conn, c, table)
+                    if fmt == "csv":
+                        _write_csv(tmp, table, rows)
+                    elif fmt == "json":
+                        _write_json(tmp, rows)
+                    else:
+                        _write_parquet(tmp, table, rows)
+                    os.replace(tmp, path)
+                except BaseException:
+                    tmp.unlink(missing_ok=True)
+                    raise
+                written.append(path)
+        finally:
+            conn.execute("ROLLBACK")
+    finally:
+        conn.close()
+    return written
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, float):
+        return round(v, 6)
+    return v
+
+
+def _write_csv(path: Path, table: str, rows: Iterator[dict[str, Any]]) -> None:
+    keys = [c.key for c in _columns(table)]
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(keys)
+        for rec in rows:
+            w.writerow(["" if rec[k] is None else _plain(rec[k]) for k in keys])
+
+
+def _write_json(path: Path, rows: Iterator[dict[str, Any]]) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("[")
+        for n, rec in enumerate(rows):
+            f.write(",\n" if n else "\n")
+            f.write(json.dumps({k: _plain(v) for k, v in rec.items()}, ensure_ascii=False))
+        f.write("\n]\n")
+
+
+def _write_parquet(path: Path, table: str, rows: Iterator[dict[str, Any]]) -> None:
+    import pandas as pd
+
+    cols = _columns(table)
+    df = pd.DataFrame.from_records(list(rows), columns=[c.key for c in cols])
+    for c in cols:
+        if c.kind == "date":
+            df[c.key] = [dt.date.fromisoformat(v) if isinstance(v, str) else None for v in df[c.key]]
+        elif c.kind == "datetime":
+            df[c.key] = pd.to_datetime(df[c.key], errors="coerce")
+        elif c.kind == "int":
+            df[c.key] = df[c.key].astype("Int64")
+        elif c.kind == "percent":
+            df[c.key] = df[c.key].astype("float64")
+        else:
+            df[c.key] = df[c.key].astype("string")
+    df.to_parquet(path, index=False, engine="pyarrow")

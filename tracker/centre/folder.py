@@ -1,0 +1,448 @@
+"""Create and open a centre folder; the roll-up lock; detecting a master open in Excel.
+
+Layout of a centre folder (every path can be changed in ``centre.yaml``)::
+
+    centre.yaml        name, number, readings per qualification, paths, workers
+    register.xlsx      the centre register (staff and declared interests), edited in Excel
+    inbox/             drop returned learner workbooks here
+    archive/           every received file, under its content hash (ab/abcdef....xlsx)
+    quarantine/        files that could not be merged, with a .txt note saying why
+    ledger.sqlite      the ledger: files received, learners, accepted values, conflicts, log
+    master.xlsx        the centre master workbook, rebuilt from the ledger on every roll-up
+    specs/             qualifications the centre added (optional)
+    export/            default output folder of ``tracker export``
+
+``centre.yaml`` is YAML so that an admin can edit it in Notepad; it is read with the safe loader
+and checked, and a mistake gives a message naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+import os
+import socket
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from tracker.errors import CentreError, MasterLocked, TrackerError
+
+CONFIG_NAME = "centre.yaml"
+LOCK_NAME = ".tracker-rollup.lock"
+CONFIG_VERSION = 1
+
+# Keys of ``paths`` in centre.yaml and their defaults (relative to the centre folder).
+DEFAULT_PATHS: dict[str, str] = {
+    "inbox": "inbox",
+    "archive": "archive",
+    "quarantine": "quarantine",
+    "ledger": "ledger.sqlite",
+    "master": "master.xlsx",
+    "register": "register.xlsx",
+    "specs": "specs",
+    "export": "export",
+}
+_FOLDERS = ("inbox", "archive", "quarantine", "specs")
+
+
+@dataclass(frozen=True)
+class Centre:
+    """An opened centre folder: its configuration with every path resolved."""
+
+    root: Path
+    name: str = ""
+    number: str = ""
+    # Qualification id -> reading id chosen by the centre (e.g. the L2 Unit 17 reading).
+    readings: dict[str, str] = field(default_factory=dict)
+    paths: dict[str, Path] = field(default_factory=dict)
+    # Processes used to read and check returned workbooks; 0 = decide from the number of files.
+    workers: int = 0
+
+    def path(self, key: str) -> Path:
+        """The resolved path of ``key`` (inbox, archive, quarantine, ledger, master, ...)."""
+        return self.paths[key]
+
+    @property
+    def inbox(self) -> Path:
+        """Where returned workbooks are dropped."""
+        return self.paths["inbox"]
+
+    @property
+    def archive(self) -> Path:
+        """Where every received file is kept under its content hash."""
+        return self.paths["archive"]
+
+    @property
+    def quarantine(self) -> Path:
+        """Where files that could not be merged are moved."""
+        return self.paths["quarantine"]
+
+    @property
+    def ledger(self) -> Path:
+        """The SQLite ledger."""
+        return self.paths["ledger"]
+
+    @property
+    def master(self) -> Path:
+        """The centre master workbook."""
+        return self.paths["master"]
+
+    @property
+    def register(self) -> Path:
+        """The centre register workbook."""
+        return self.paths["register"]
+
+    @property
+    def specs(self) -> Path:
+        """Qualifications the centre added (searched after the bundled and user ones)."""
+        return self.paths["specs"]
+
+    @property
+    def config_path(self) -> Path:
+        """``centre.yaml``."""
+        return self.root / CONFIG_NAME
+
+    @property
+    def lock_path(self) -> Path:
+        """The roll-up lock file."""
+        return self.root / LOCK_NAME
+
+    def reading_for(self, qualification_id: str) -> str | None:
+        """The reading the centre chose for a qualification (None: not chosen)."""
+        return self.readings.get(qualification_id)
+
+
+# -- config --------------------------------------------------------------------------------------
+
+
+def _q(text: str) -> str:
+    # JSON strings are valid YAML double-quoted scalars: safe for any name.
+    return json.dumps(text, ensure_ascii=False)
+
+
+def config_text(name: str, number: str, readings: dict[str, str],
+                notes: dict[str, str] | None = None, *, demo: bool = False) -> str:
+    """The text of a new ``centre.yaml`` (commented, for people who edit it by hand)."""
+    lines = [
+        "# Centre configuration for tracker (https://example.invalid/tracker). Edit with any text",
+        "# editor; paths are relative to this folder unless absolute.",
+        f"version: {CONFIG_VERSION}",
+        f"name: {_q(name)}",
+        f"number: {_q(number)}",
+        "# Where a specification is ambiguous, the reading this centre uses, per qualification id",
+        "# (see `tracker spec show`). Learner workbooks are checked and rolled up under it.",
+        "readings:" + ("" if readings else " {}"),
+    ]
+    for qid, reading in sorted(readings.items()):
+        if notes and qid in notes:
+            lines.append(f"  # {notes[qid]}")
+        lines.append(f"  {qid}: {_q(reading)}")
+    lines.append("paths:")
+    for key, value in DEFAULT_PATHS.items():
+        lines.append(f"  {key}: {_q(value)}")
+    lines += [
+        "# Processes that read and check returned workbooks during a roll-up (0 = automatic:",
+        "# two when there are enough files for it to pay, 1 = no extra processes).",
+        "workers: 0",
+    ]
+    if demo:
+        lines += ["# Made by `python -m tracker.demo`; the demo may delete and rebuild this folder.",
+                  "demo: true"]
+    return "\n".join(lines) + "\n"
+
+
+def _default_readings(extra_dirs: list[Path]) -> tuple[dict[str, str], dict[str, str]]:
+    from tracker.spec.catalogue import list_qualifications
+
+    readings: dict[str, str] = {}
+    notes: dict[str, str] = {}
+    for q in list_qualifications(extra_dirs):
+        if q.readings:
+            readings[q.id] = q.default_reading
+            options = " | ".join(r.id + (" (default)" if r.default else "") for r in q.readings)
+            notes[q.id] = f"{q.title} ({q.number}): {options}"
+    return readings, notes
+
+
+def load_config(root: Path) -> dict[str, Any]:
+    """The parsed ``centre.yaml`` of ``root`` (CentreError when missing or malformed)."""
+    import yaml
+
+    path = root / CONFIG_NAME
+    if not path.is_file():
+        raise CentreError(f"{root} is not a centre folder (no {CONFIG_NAME}); "
+                          f"create one with: tracker init {root}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise CentreError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise CentreError(f"{path}: expected keys such as name, number, readings, paths")
+    return data
+
+
+def _text_value(data: dict[str, Any], key: str, path: Path) -> str:
+    v = data.get(key, "")
+    if v is None:
+        return ""
+    if isinstance(v, (str, int)) and not isinstance(v, bool):
+        return str(v)
+    raise CentreError(f"{path}: '{key}' must be text")
+
+
+def open_centre(root: str | Path, *, check_readings: bool = True) -> Centre:
+    """Open the centre folder at ``root``; CentreError when it is missing or misconfigured."""
+    r = Path(root).absolute()
+    data = load_config(r)
+    cfg = r / CONFIG_NAME
+    known = {"version", "name", "number", "readings", "paths", "workers", "demo"}
+    unknown = sorted(str(k) for k in data if k not in known)
+    if unknown:
+        raise CentreError(f"{cfg}: unknown setting(s) {', '.join(unknown)} "
+                          f"(known: {', '.join(sorted(known))})")
+    readings_raw = data.get("readings") or {}
+    if not isinstance(readings_raw, dict):
+        raise CentreError(f"{cfg}: 'readings' must map qualification ids to reading ids")
+    readings = {str(k): str(v) for k, v in readings_raw.items()}
+    paths_raw = data.get("paths") or {}
+    if not isinstance(paths_raw, dict):
+        raise CentreError(f"{cfg}: 'paths' must map names to folders or files")
+    bad = sorted(str(k) for k in paths_raw if k not in DEFAULT_PATHS)
+    if bad:
+        raise CentreError(f"{cfg}: unknown path(s) {', '.join(bad)} (known: {', '.join(DEFAULT_PATHS)})")
+    paths: dict[str, Path] = {}
+    for key, default in DEFAULT_PATHS.items():
+        value = paths_raw.get(key, default)
+        if not isinstance(value, str) or not value.strip():
+            raise CentreError(f"{cfg}: paths.{key} must be a file or folder name")
+        p = Path(os.path.expandvars(os.path.expanduser(value.strip())))
+        paths[key] = p if p.is_absolute() else r / p
+    workers = data.get("workers", 0)
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 0:
+        raise CentreError(f"{cfg}: 'workers' must be a whole number (0 = automatic)")
+    centre = Centre(root=r, name=_text_value(data, "name", cfg), number=_text_value(data, "number", cfg),
+                    readings=readings, paths=paths, workers=workers)
+    if check_readings:
+        _check_readings(centre)
+    return centre
+
+
+def _check_readings(centre: Centre) -> None:
+    from tracker.spec.catalogue import list_qualifications
+
+    try:
+        installed = {q.id: q for q in list_qualifications([centre.specs])}
+    except TrackerError as e:
+        raise CentreError(f"cannot load the installed qualifications: {e}") from None
+    for qid, reading in centre.readings.items():
+        q = installed.get(qid)
+        if q is None:
+            raise CentreError(f"{centre.config_path}: readings: no qualification with id {qid!r} is "
+                              f"installed (installed: {', '.join(sorted(installed)) or 'none'})")
+        ids = [r.id for r in q.readings]
+        if reading not in ids:
+            raise CentreError(f"{centre.config_path}: readings: {qid}: {reading!r} is not a reading of "
+                              f"{q.number} (choose one of: {', '.join(ids) or 'none'})")
+
+
+def is_centre(root: str | Path) -> bool:
+    """True when ``root`` holds a ``centre.yaml``."""
+    return (Path(root) / CONFIG_NAME).is_file()
+
+
+def init_centre(root: str | Path, *, name: str = "", number: str = "", demo: bool = False) -> tuple[Centre, list[str]]:
+    """Create a centre folder at ``root``, or complete one: nothing that exists is overwritten.
+
+    Returns the opened centre and the list of things created (for the CLI to print).
+    """
+    r = Path(root).absolute()
+    created: list[str] = []
+    if r.exists() and not r.is_dir():
+        raise CentreError(f"{r} exists and is not a folder")
+    r.mkdir(parents=True, exist_ok=True)
+    cfg = r / CONFIG_NAME
+    if cfg.is_file():
+        existing = load_config(r)
+        for key, given in (("name", name), ("number", number)):
+            if given and str(existing.get(key) or "") != given:
+                raise CentreError(f"{r} is already a centre folder with {key} "
+                                  f"{existing.get(key)!r}; edit {cfg} to change it")
+    else:
+        specs = r / DEFAULT_PATHS["specs"]
+        readings, notes = _default_readings([specs])
+        _atomic_write_text(cfg, config_text(name, number, readings, notes, demo=demo))
+        created.append(CONFIG_NAME)
+    centre = open_centre(r)
+    for key in _FOLDERS:
+        p = centre.path(key)
+        if not p.is_dir():
+            p.mkdir(parents=True, exist_ok=True)
+            created.append(f"{_rel(p, r)}/")
+    if not centre.register.exists():
+        from tracker.register import new_register
+
+        new_register(centre.register)
+        created.append(_rel(centre.register, r))
+    from tracker.centre import ledger
+
+    if not centre.ledger.exists():
+        ledger.connect(centre.ledger).close()
+        created.append(_rel(centre.ledger, r))
+    if not centre.master.exists():
+        from tracker.centre.merge import publish_master
+
+        with RollupLock(centre):
+            publish_master(centre)
+        created.append(_rel(centre.master, r))
+    return centre, created
+
+
+def _rel(p: Path, root: Path) -> str:
+    try:
+        return p.relative_to(root).as_posix()
+    except ValueError:
+        return str(p)
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".~{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+# -- the roll-up lock ----------------------------------------------------------------------------
+
+
+class RollupLock:
+    """An exclusive lock on a centre folder, held while a roll-up (or resolve) runs.
+
+    The lock is an OS lock (``fcntl.flock`` on POSIX, ``msvcrt.locking`` on Windows) on the file
+    ``.tracker-rollup.lock``, so it is released when the holding process dies, even by SIGKILL
+    -- a crash never leaves a stale lock. The file holds who holds it (user, host, pid, time) for
+    the message the second roll-up prints. A second roll-up refuses at once; it never waits.
+    """
+
+    def __init__(self, centre: Centre) -> None:
+        self.centre = centre
+        self._fh: IO[str] | None = None
+
+    def acquire(self) -> None:
+        """Take the lock or raise CentreError naming the holder."""
+        path = self.centre.lock_path
+        fh = open(path, "a+", encoding="utf-8")
+        try:
+            _lock_file(fh)
+        except OSError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            fh.close()
+            raise CentreError(
+                f"another roll-up is already running on {self.centre.root} ({holder}); "
+                "wait for it to finish and try again") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"user {_user()} on {socket.gethostname()}, process {os.getpid()}, "
+                 f"since {dt.datetime.now().replace(microsecond=0).isoformat(sep=' ')}")
+        fh.flush()
+        self._fh = fh
+
+    def release(self) -> None:
+        """Release the lock (idempotent)."""
+        fh, self._fh = self._fh, None
+        if fh is None:
+            return
+        try:
+            fh.seek(0)
+            fh.truncate()
+            fh.flush()
+            _unlock_file(fh)
+        finally:
+            fh.close()
+
+    def __enter__(self) -> RollupLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.release()
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name on some service accounts
+        return "unknown"
+
+
+if sys.platform == "win32":
+    import msvcrt
+
+    def _lock_file(fh: IO[str]) -> None:
+        fh.seek(0)
+        msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+
+    def _unlock_file(fh: IO[str]) -> None:
+        fh.seek(0)
+        msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
+else:
+    import fcntl
+
+    def _lock_file(fh: IO[str]) -> None:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def _unlock_file(fh: IO[str]) -> None:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+# -- is the master open in Excel? ----------------------------------------------------------------
+
+
+def owner_files(master: Path) -> list[Path]:
+    """Lock files that spreadsheet programs create next to a workbook they have open.
+
+    Excel writes ``~$master.xlsx`` (the first two characters of the name are replaced when the
+    name is long -- Excel keeps the name's tail); LibreOffice writes ``.~lock.master.xlsx#``.
+    """
+    folder = master.parent
+    name = master.name
+    candidates = [folder / f"~${name}", folder / f".~lock.{name}#"]
+    if len(name) > 2:
+        candidates.append(folder / f"~${name[2:]}")
+    seen: list[Path] = []
+    for c in candidates:
+        if c.exists() and c not in seen:
+            seen.append(c)
+    return seen
+
+
+def check_master_writable(master: Path) -> None:
+    """Raise MasterLocked when the master is open in Excel (or LibreOffice).
+
+    Two signs: an owner file next to it, and -- on Windows, where Excel opens the file without
+    sharing -- failing to open it for writing. A stale owner file left by a crashed Excel also
+    blocks; the message says how to clear it.
+    """
+    owners = owner_files(master)
+    if owners:
+        raise MasterLocked(
+            f"the master workbook {master} is open in Excel or another program "
+            f"({owners[0].name} exists). Close it and roll up again. If no program has it open, "
+            f"{owners[0].name} was left behind by a crash: delete it and roll up again.")
+    if master.exists():
+        try:
+            with open(master, "r+b"):
+                pass
+        except PermissionError:
+            raise MasterLocked(
+                f"the master workbook {master} is locked by another program (Excel?). "
+                "Close it and roll up again.") from None
+        except OSError as e:
+            raise CentreError(f"cannot open {master} for writing: {e.strerror or e}") from None

@@ -1,0 +1,840 @@
+"""The centre master workbook, rebuilt from the ledger on every roll-up (XlsxWriter).
+
+Sheets: Dashboard (key figures, a status table per qualification, a chart), Learners (one row per
+learner), Matrix (learner x unit, RAG colours), Criteria (the long table: one row per learner x
+criterion with every sign-off column), Issues, Conflicts, IQA sampling, Merge log.
+
+Rules the master keeps:
+
+* every figure (status, % complete, units complete, credits) is computed here from the ledger's
+  accepted values and the qualification data -- nothing is read back from formula cells, and the
+  master holds no formulas at all (so it shows the same figures in every program, recalculated or
+  not);
+* every value that came from a learner file is written with ``write_string`` and the workbook is
+  opened with ``strings_to_formulas`` / ``strings_to_numbers`` / ``strings_to_urls`` off: a name
+  that starts with ``=`` stays text;
+* the long sheets are Excel tables (autofilter, banded rows) with a frozen header row in row 1, so
+  ``pandas.read_excel(master, sheet_name="Criteria")`` reads them directly;
+* the workbook is written in XlsxWriter's ``constant_memory`` mode (rows streamed to disk), so a
+  centre of thousands of learners is written in bounded memory.
+
+XlsxWriter refuses ``add_table`` in ``constant_memory`` mode only because the table would write
+its header cells into rows already flushed to disk. Here each table is declared before any of its
+rows is written, and the header cells are then written again as inline strings, which is all the
+table needs (:func:`_add_table`).
+
+Layout: the sheet names and column headers of the master are described once, in the section
+below; the learner-workbook headers they repeat (Ref, Evidence refs, Decision ...) come from
+:mod:`tracker.workbook.layout`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tracker.centre import ledger as LG
+from tracker.workbook import layout as WL
+
+if TYPE_CHECKING:
+    from tracker.centre.folder import Centre
+    from tracker.centre.iqa import CoverageRow
+    from tracker.register import Register
+    from tracker.spec.models import Qualification
+
+# == layout of the master =========================================================================
+
+DASHBOARD = "Dashboard"
+LEARNERS = "Learners"
+MATRIX = "Matrix"
+CRITERIA = "Criteria"
+ISSUES = "Issues"
+CONFLICTS = "Conflicts"
+IQA_SAMPLING = "IQA sampling"
+MERGE_LOG = "Merge log"
+SHEETS = (DASHBOARD, LEARNERS, MATRIX, CRITERIA, ISSUES, CONFLICTS, IQA_SAMPLING, MERGE_LOG)
+TABLE_NAMES = {LEARNERS: "Learners", CRITERIA: "Criteria", ISSUES: "Issues", CONFLICTS: "Conflicts",
+               IQA_SAMPLING: "IQASampling", MERGE_LOG: "MergeLog"}
+
+STATUS_NOT_STARTED = WL.STATUS_NOT_STARTED
+STATUS_IN_PROGRESS = WL.STATUS_IN_PROGRESS
+STATUS_COMPLETE = WL.STATUS_COMPLETE
+STATUS_IQA_SAMPLED = "IQA sampled"
+STATUSES = (STATUS_NOT_STARTED, STATUS_IN_PROGRESS, STATUS_COMPLETE)
+RAG = {  # Matrix colours: red / amber / green, and blue once an IQA has sampled a complete unit
+    STATUS_NOT_STARTED: ("#FFC7CE", "#9C0006"),
+    STATUS_IN_PROGRESS: ("#FFEB9C", "#9C5700"),
+    STATUS_COMPLETE: ("#C6EFCE", "#006100"),
+    STATUS_IQA_SAMPLED: ("#BDD7EE", "#1F3864"),
+}
+YES, NO = WL.YES, WL.NO
+CONFLICT_OPEN = "Open"
+
+
+@dataclass(frozen=True, slots=True)
+class MColumn:
+    """A master column: key, header text, width, kind (text, int, date, datetime, percent)."""
+
+    key: str
+    header: str
+    width: float = 14
+    kind: str = "text"
+
+
+def _wl(key: str, **kw: Any) -> MColumn:
+    """A master column repeating a learner-workbook criterion column (same header text)."""
+    c = WL.column_by_key(WL.CRITERION_COLUMNS, key)
+    return MColumn(key, c.header, kw.get("width", max(c.width, 11)), "date" if c.kind == "date" else "text")
+
+
+_COVER = WL.COVER_LABELS
+
+LEARNER_COLUMNS: tuple[MColumn, ...] = (
+    MColumn("uln", _COVER["uln"], 12),
+    MColumn("name", _COVER["name"], 24),
+    MColumn("qualification", _COVER["qualification"], 34),
+    MColumn("qualification_number", _COVER["qualification_number"], 13),
+    MColumn("pathway", _COVER["pathway"], 13),
+    MColumn("assessor", _COVER["assessor"], 18),
+    MColumn("iqa", _COVER["iqa"], 18),
+    MColumn("tutor", _COVER["tutor"], 18),
+    MColumn("employer", _COVER["employer"], 20),
+    MColumn("registration_date", _COVER["registration_date"], 12, "date"),
+    MColumn("units_complete", "Units complete", 9, "int"),
+    MColumn("units_total", "Units", 7, "int"),
+    MColumn("credits", "Credits achieved", 9, "int"),
+    MColumn("credit_total", "Credits", 8, "int"),
+    MColumn("criteria_met", "Criteria met", 9, "int"),
+    MColumn("criteria_required", "Criteria required", 9, "int"),
+    MColumn("percent", "% complete", 10, "percent"),
+    MColumn("status", "Status", 12),
+    MColumn("last_return", "Last return", 16, "datetime"),
+    MColumn("errors", "Errors", 8, "int"),
+    MColumn("warnings", "Warnings", 9, "int"),
+    MColumn("conflicts", "Open conflicts", 9, "int"),
+    MColumn("last_file", "Last file", 28),
+    MColumn("workbook_id", "Workbook id", 38),
+)
+
+MATRIX_FIXED: tuple[MColumn, ...] = (
+    MColumn("uln", _COVER["uln"], 12),
+    MColumn("name", _COVER["name"], 24),
+    MColumn("qualification_number", _COVER["qualification_number"], 13),
+    MColumn("percent", "% complete", 10, "percent"),
+)
+MATRIX_UNIT_WIDTH = 11.5
+
+CRITERIA_COLUMNS: tuple[MColumn, ...] = (
+    MColumn("uln", _COVER["uln"], 12),
+    MColumn("name", _COVER["name"], 22),
+    MColumn("qualification_number", _COVER["qualification_number"], 13),
+    MColumn("pathway", _COVER["pathway"], 12),
+    MColumn("unit", "Unit", 6, "int"),
+    MColumn("unit_ref", WL.UNIT_HEADER_LABELS["ref"], 12),
+    MColumn("ref", WL.column_by_key(WL.CRITERION_COLUMNS, "ref").header, 7),
+    MColumn("kind", WL.column_by_key(WL.CRITERION_COLUMNS, "kind").header, 10),
+    MColumn("required", WL.REQUIRED_COLUMN.header, 9),
+    MColumn("achieved", "Achieved", 9),
+    *(_wl(k) for k in WL.ENTRY_KEYS),
+    MColumn("source", "Source file", 26),
+    MColumn("received", "Received", 16, "datetime"),
+    MColumn("conflict", "Conflict", 8),
+)
+
+ISSUE_COLUMNS: tuple[MColumn, ...] = (
+    MColumn("severity", "Severity", 9),
+    MColumn("code", "Code", 26),
+    MColumn("message", "Message", 70),
+    MColumn("name", _COVER["name"], 22),
+    MColumn("uln", _COVER["uln"], 12),
+    MColumn("qualification_number", _COVER["qualification_number"], 13),
+    MColumn("file", "File", 26),
+    MColumn("sheet", "Sheet", 12),
+    MColumn("cell", "Cell", 7),
+    MColumn("unit", "Unit", 7),
+    MColumn("criterion", "Criterion", 9),
+    MColumn("source", "Source", 16),
+)
+ISSUE_SOURCE_LATEST = "Latest return"
+ISSUE_SOURCE_QUARANTINE = "Quarantined file"
+ISSUE_SOURCE_CENTRE = "Centre check"
+ISSUE_SOURCE_REGISTER = "Centre register"
+
+CONFLICT_COLUMNS: tuple[MColumn, ...] = (
+    MColumn("id", "Conflict", 9, "int"),
+    MColumn("status", "Status", 9),
+    MColumn("name", _COVER["name"], 22),
+    MColumn("uln", _COVER["uln"], 12),
+    MColumn("qualification_number", _COVER["qualification_number"], 13),
+    MColumn("unit", "Unit", 6, "int"),
+    MColumn("ref", "Ref", 7),
+    MColumn("fields", "Fields", 22),
+    MColumn("accepted", "Accepted value", 40),
+    MColumn("accepted_file", "Accepted from", 26),
+    MColumn("accepted_received", "Accepted received", 16, "datetime"),
+    MColumn("returned", "Returned value", 40),
+    MColumn("returned_file", "Returned in", 26),
+    MColumn("returned_received", "Returned received", 16, "datetime"),
+    MColumn("resolution", "Resolution", 16),
+    MColumn("closed_by", "Closed by", 16),
+    MColumn("note", "Note", 30),
+    MColumn("resolve", "To resolve", 60),
+)
+CONFLICT_OPEN_LABEL = "Open"
+CONFLICT_CLOSED_LABEL = "Closed"
+
+IQA_COLUMNS: tuple[MColumn, ...] = (
+    MColumn("assessor", "Assessor", 22),
+    MColumn("trainee", "Trainee", 8),
+    MColumn("scope", "Scope", 8),
+    MColumn("qualification_number", _COVER["qualification_number"], 13),
+    MColumn("unit", "Unit", 6, "int"),
+    MColumn("method", "Method", 24),
+    MColumn("decisions", "Met decisions", 10, "int"),
+    MColumn("sampled", "Sampled", 9, "int"),
+    MColumn("percent", "% sampled", 10, "percent"),
+    MColumn("target", "Target", 8, "percent"),
+    MColumn("flag", "Flag", 20),
+)
+
+LOG_COLUMNS: tuple[MColumn, ...] = (
+    MColumn("run", "Run", 6, "int"),
+    MColumn("time", "Time", 17, "datetime"),
+    MColumn("kind", "Kind", 9),
+    MColumn("file", "File", 28),
+    MColumn("hash", "Content hash", 14),
+    MColumn("name", _COVER["name"], 22),
+    MColumn("uln", _COVER["uln"], 12),
+    MColumn("criterion", "Criterion", 9),
+    MColumn("action", "Action", 14),
+    MColumn("detail", "Detail", 70),
+)
+
+DASHBOARD_TITLE = "Centre master"
+DASHBOARD_FIGURES = ("Learners", "Complete", "In progress", "Not started", "Average % complete",
+                     "Open conflicts", "Errors", "Warnings", "Files received", "Files quarantined",
+                     "Last roll-up")
+DASHBOARD_QUAL_HEADERS = (_COVER["qualification_number"], _COVER["qualification"], "Learners",
+                          STATUS_NOT_STARTED, STATUS_IN_PROGRESS, STATUS_COMPLETE, "Average % complete")
+DATE_FORMAT = WL.DATE_FORMAT
+DATETIME_FORMAT = "dd/mm/yyyy hh:mm"
+
+# == data from the ledger =========================================================================
+
+_EXCEL_EPOCH = dt.datetime(1899, 12, 30)
+
+
+def excel_serial(value: str | None, with_time: bool = False) -> float | None:
+    """An ISO date or 'YYYY-MM-DD HH:MM:SS' as an Excel serial number (None when absent/bad)."""
+    if not value:
+        return None
+    try:
+        d = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    delta = d - _EXCEL_EPOCH
+    serial = delta.days + delta.seconds / 86400
+    return serial if with_time else float(delta.days)
+
+
+@dataclass(slots=True)
+class UnitProgress:
+    """One unit of one learner: required criteria, achieved, sampled, status."""
+
+    required: int
+    met: int
+    sampled: bool
+
+    @property
+    def status(self) -> str:
+        """Not started / In progress / Complete / IQA sampled (a complete unit an IQA sampled)."""
+        if self.required and self.met >= self.required:
+            return STATUS_IQA_SAMPLED if self.sampled else STATUS_COMPLETE
+        return STATUS_NOT_STARTED if self.met == 0 else STATUS_IN_PROGRESS
+
+
+@dataclass(slots=True)
+class LearnerView:
+    """A learner with everything the master shows about them, computed from the ledger."""
+
+    id: int
+    row: dict[str, Any]
+    qualification: Qualification | None
+    criteria: dict[str, tuple[Any, ...]]  # ref -> (values..., source_file, run_id)
+    units: dict[int, UnitProgress] = field(default_factory=dict)
+    required: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def criteria_required(self) -> int:
+        """Required criteria over all units."""
+        return sum(u.required for u in self.units.values())
+
+    @property
+    def criteria_met(self) -> int:
+        """Required criteria achieved."""
+        return sum(u.met for u in self.units.values())
+
+    @property
+    def percent(self) -> float:
+        """Achieved / required (0..1)."""
+        r = self.criteria_required
+        return self.criteria_met / r if r else 0.0
+
+    @property
+    def status(self) -> str:
+        """Not started / In progress / Complete."""
+        if self.units and all(u.status in (STATUS_COMPLETE, STATUS_IQA_SAMPLED) for u in self.units.values()):
+            return STATUS_COMPLETE
+        return STATUS_NOT_STARTED if self.criteria_met == 0 else STATUS_IN_PROGRESS
+
+    def units_complete(self) -> int:
+        """Units with every required criterion achieved."""
+        return sum(1 for u in self.units.values() if u.status in (STATUS_COMPLETE, STATUS_IQA_SAMPLED))
+
+    def credits(self) -> int:
+        """Credits of the complete units."""
+        q = self.qualification
+        if q is None:
+            return 0
+        return sum(u.credit for u in q.units
+                   if (p := self.units.get(u.number)) is not None and p.status in (STATUS_COMPLETE, STATUS_IQA_SAMPLED))
+
+
+_F = LG.ENTRY_FIELDS
+_I_DECISION = _F.index("decision")
+_I_IQA_DECISION = _F.index("iqa_decision")
+_I_IQA_SAMPLED = _F.index("iqa_sampled")
+_MET = WL.MET
+_REFERRED = WL.REFERRED_BACK
+
+
+def achieved(values: tuple[Any, ...]) -> bool:
+    """A criterion is achieved when its decision is Met and an IQA has not referred it back."""
+    return bool(values[_I_DECISION] == _MET and values[_I_IQA_DECISION] != _REFERRED)
+
+
+def _sampled(values: tuple[Any, ...]) -> bool:
+    return bool(values[_I_IQA_DECISION] is not None or values[_I_IQA_SAMPLED] == WL.YES)
+
+
+class Qualifications:
+    """Qualification look-ups by number, memoised; None for one no longer installed."""
+
+    def __init__(self, extra_dirs: list[Path]) -> None:
+        self.extra = extra_dirs
+        self.cache: dict[str, Qualification | None] = {}
+
+    def get(self, number: str) -> Qualification | None:
+        """The installed qualification with this number, or None."""
+        if number not in self.cache:
+            from tracker.errors import TrackerError
+            from tracker.spec.catalogue import load_qualification
+
+            try:
+                self.cache[number] = load_qualification(number, self.extra)
+            except TrackerError:
+                self.cache[number] = None
+        return self.cache[number]
+
+
+LEARNER_SQL = ("SELECT id, uln, name, qualification_number, qualification_id, pathway, reading, registration_date, "
+               "assessor, iqa, tutor, employer, workbook_id, last_file, last_return FROM learners "
+               "ORDER BY qualification_number, name COLLATE NOCASE, uln")
+_LEARNER_KEYS = ("id", "uln", "name", "qualification_number", "qualification_id", "pathway", "reading",
+                 "registration_date", "assessor", "iqa", "tutor", "employer", "workbook_id", "last_file",
+                 "last_return")
+
+
+def iter_learners(conn: sqlite3.Connection, quals: Qualifications) -> Iterator[LearnerView]:
+    """Every learner in master order (qualification, name, ULN) with their progress computed."""
+    cols = ", ".join(_F)
+    for row in conn.execute(LEARNER_SQL).fetchall():
+        d = dict(zip(_LEARNER_KEYS, row))
+        crit = {r[0]: tuple(r[1:]) for r in conn.execute(
+            f"SELECT ref, {cols}, source_file, run_id FROM criteria WHERE learner_id = ?", (d["id"],))}
+        q = quals.get(d["qualification_number"])
+        view = LearnerView(int(d["id"]), d, q, crit)
+        if q is not None:
+            reading = d["reading"] or None
+            for unit in q.units:
+                req = q.required(unit, d["pathway"], reading)
+                req_set = set(req)
+                met = 0
+                sampled = False
+                for c in unit.criteria:
+                    view.required[c.ref] = c.ref in req_set
+                    v = crit.get(c.ref)
+                    if v is None:
+                        continue
+                    if c.ref in req_set and achieved(v):
+                        met += 1
+                    if _sampled(v):
+                        sampled = True
+                view.units[unit.number] = UnitProgress(len(req), met, sampled)
+        yield view
+
+
+def file_names(conn: sqlite3.Connection) -> dict[str, tuple[str, str]]:
+    """Content hash -> (original name, received)."""
+    return {h: (n, r) for h, n, r in conn.execute("SELECT hash, original_name, received FROM files")}
+
+
+def pathway_label(q: Qualification | None, pathway: str | None) -> str | None:
+    """The pathway's label (Face-to-face) for its id, or the id."""
+    if not pathway:
+        return None
+    if q is not None:
+        for p in q.pathways:
+            if p.id == pathway:
+                return p.label
+    return pathway
+
+
+def learner_record(v: LearnerView, files: dict[str, tuple[str, str]], counts: dict[int, tuple[int, int]],
+                   conflicts: Counter[int]) -> dict[str, Any]:
+    """The Learners-sheet row of a learner, keyed by column key (also used by the export)."""
+    d = v.row
+    q = v.qualification
+    errors, warnings = counts.get(v.id, (0, 0))
+    return {
+        "uln": d["uln"], "name": d["name"], "qualification": q.title if q else "(not installed)",
+        "qualification_number": d["qualification_number"], "pathway": pathway_label(q, d["pathway"]),
+        "assessor": d["assessor"], "iqa": d["iqa"], "tutor": d["tutor"], "employer": d["employer"],
+        "registration_date": d["registration_date"], "units_complete": v.units_complete(),
+        "units_total": len(q.units) if q else 0, "credits": v.credits(), "credit_total": q.credit if q else 0,
+        "criteria_met": v.criteria_met, "criteria_required": v.criteria_required, "percent": v.percent,
+        "status": v.status, "last_return": d["last_return"], "errors": errors, "warnings": warnings,
+        "conflicts": conflicts.get(v.id, 0), "last_file": files.get(d["last_file"], ("", ""))[0],
+        "workbook_id": d["workbook_id"],
+    }
+
+
+def criterion_records(v: LearnerView, files: dict[str, tuple[str, str]],
+                      open_rows: set[tuple[int, str]]) -> Iterator[dict[str, Any]]:
+    """The Criteria-sheet rows of a learner (one per criterion of the qualification, spec order)."""
+    d = v.row
+    q = v.qualification
+    pathway = pathway_label(q, d["pathway"])
+    if q is not None:
+        order = [(u.number, u.ref, c.ref, c.kind.label) for u in q.units for c in u.criteria]
+    else:  # qualification no longer installed: what the ledger holds
+        order = [(0, "", r, "") for r in sorted(v.criteria)]
+    blank: tuple[Any, ...] = (None,) * (len(_F) + 2)
+    for unit, unit_ref, ref, kind in order:
+        vals = v.criteria.get(ref, blank)
+        src = files.get(vals[len(_F)] or "", (None, None))
+        rec: dict[str, Any] = {
+            "uln": d["uln"], "name": d["name"], "qualification_number": d["qualification_number"],
+            "pathway": pathway, "unit": unit or None, "unit_ref": unit_ref or None, "ref": ref, "kind": kind or None,
+            "required": (YES if v.required.get(ref) else NO) if q is not None else None,
+            "achieved": YES if achieved(vals) else NO,
+            "source": src[0], "received": src[1],
+            "conflict": CONFLICT_OPEN if (v.id, ref) in open_rows else None,
+        }
+        for i, f in enumerate(_F):
+            rec[f] = vals[i]
+        yield rec
+
+
+def issue_counts(conn: sqlite3.Connection) -> dict[int, tuple[int, int]]:
+    """Learner id -> (errors, warnings) of their latest return."""
+    out: dict[int, tuple[int, int]] = {}
+    for lid, e, w in conn.execute(
+            "SELECT l.id, sum(i.severity = 'error'), sum(i.severity = 'warning') FROM learners l "
+            "JOIN issues i ON i.file = l.last_file GROUP BY l.id"):
+        out[int(lid)] = (int(e or 0), int(w or 0))
+    return out
+
+
+def open_conflict_rows(conn: sqlite3.Connection) -> tuple[set[tuple[int, str]], Counter[int]]:
+    """(learner id, ref) of open conflicts, and open conflicts per learner."""
+    rows = {(int(lid), ref) for lid, ref in conn.execute(
+        "SELECT learner_id, ref FROM conflicts WHERE status = 'open'")}
+    return rows, Counter(lid for lid, _ in rows)
+
+
+def _field_label(f: str) -> str:
+    return WL.column_by_key(WL.CRITERION_COLUMNS, f).header
+
+
+def _show_value(f: str, v: Any) -> str:
+    if v is None:
+        return "(blank)"
+    if f.endswith("_date"):
+        try:
+            return dt.date.fromisoformat(str(v)).strftime("%d/%m/%Y")
+        except ValueError:
+            return str(v)
+    return str(v)
+
+
+def describe_fields(fields: list[str], values: dict[str, Any]) -> str:
+    """'Decision: Met; Assessor date: 03/02/2025' for the contradicted fields of a conflict row."""
+    return "; ".join(f"{_field_label(f)}: {_show_value(f, values.get(f))}" for f in fields)
+
+
+def conflict_records(conn: sqlite3.Connection, files: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:
+    """The Conflicts-sheet rows: open ones first, then closed, each by id."""
+    out = []
+    for (cid, status, name, uln, qn, unit, ref, fields, acc, acc_file, ret, ret_file, resolution, closed_by,
+         note) in conn.execute(
+            "SELECT k.id, k.status, l.name, l.uln, l.qualification_number, k.unit, k.ref, k.fields, k.accepted, "
+            "k.accepted_file, k.returned, k.returned_file, k.resolution, k.closed_by, k.note FROM conflicts k "
+            "JOIN learners l ON l.id = k.learner_id ORDER BY k.status = 'closed', k.id"):
+        flist = fields.split(",")
+        a, r = json.loads(acc), json.loads(ret)
+        af, rf = files.get(acc_file, ("", None)), files.get(ret_file, ("", None))
+        out.append({
+            "id": cid, "status": CONFLICT_OPEN_LABEL if status == "open" else CONFLICT_CLOSED_LABEL,
+            "name": name, "uln": uln, "qualification_number": qn, "unit": unit, "ref": ref,
+            "fields": ", ".join(_field_label(f) for f in flist),
+            "accepted": describe_fields(flist, a), "accepted_file": af[0], "accepted_received": af[1],
+            "returned": describe_fields(flist, r), "returned_file": rf[0], "returned_received": rf[1],
+            "resolution": resolution, "closed_by": closed_by, "note": note,
+            "resolve": (f"tracker resolve CENTRE --conflict {cid} --keep accepted|returned" if status == "open"
+                        else None),
+        })
+    return out
+
+
+def issue_records(conn: sqlite3.Connection, files: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:
+    """The Issues-sheet rows: centre checks, register problems, quarantined files, latest returns."""
+    out: list[dict[str, Any]] = []
+    rank = {"error": 0, "warning": 1, "info": 2}
+    for code, sev, msg, subject, file, sheet, cell in conn.execute(
+            "SELECT code, severity, message, subject, file, sheet, cell FROM centre_issues ORDER BY seq"):
+        out.append({"severity": sev, "code": code, "message": msg, "name": None, "uln": None,
+                    "qualification_number": None, "file": file, "sheet": sheet, "cell": cell, "unit": None,
+                    "criterion": None,
+                    "source": ISSUE_SOURCE_REGISTER if subject == "centre register" else ISSUE_SOURCE_CENTRE})
+    for fhash, name, uln, qn, code, sev, msg, sheet, cell, unit, crit in conn.execute(
+            "SELECT f.hash, f.learner_name, f.uln, f.qualification_number, i.code, i.severity, i.message, i.sheet, "
+            "i.cell, i.unit, i.criterion FROM files f JOIN issues i ON i.file = f.hash "
+            "WHERE f.outcome = 'quarantined' ORDER BY f.seq, i.seq"):
+        out.append({"severity": sev, "code": code, "message": msg, "name": name, "uln": uln,
+                    "qualification_number": qn, "file": files.get(fhash, ("", ""))[0], "sheet": sheet,
+                    "cell": cell, "unit": unit, "criterion": crit, "source": ISSUE_SOURCE_QUARANTINE})
+    learner_rows = []
+    for fhash, name, uln, qn, code, sev, msg, sheet, cell, unit, crit, seq in conn.execute(
+            "SELECT l.last_file, l.name, l.uln, l.qualification_number, i.code, i.severity, i.message, i.sheet, "
+            "i.cell, i.unit, i.criterion, i.seq FROM learners l JOIN issues i ON i.file = l.last_file "
+            "ORDER BY l.qualification_number, l.name COLLATE NOCASE, l.uln, i.seq"):
+        learner_rows.append({"severity": sev, "code": code, "message": msg, "name": name, "uln": uln,
+                             "qualification_number": qn, "file": files.get(fhash, ("", ""))[0], "sheet": sheet,
+                             "cell": cell, "unit": unit, "criterion": crit, "source": ISSUE_SOURCE_LATEST,
+                             "_rank": rank.get(sev, 3)})
+    learner_rows.sort(key=lambda r: r.pop("_rank"))  # stable: errors first, learners in order within
+    return out + learner_rows
+
+
+def log_records(conn: sqlite3.Connection, files: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:
+    """The Merge-log rows, newest run first."""
+    out = []
+    for run, time, kind, fhash, name, uln, crit, action, detail in conn.execute(
+            "SELECT m.run_id, r.started, r.kind, m.file, l.name, l.uln, m.criterion, m.action, m.detail "
+            "FROM merge_log m JOIN runs r ON r.id = m.run_id LEFT JOIN learners l ON l.id = m.learner_id "
+            "ORDER BY m.run_id DESC, m.id"):
+        out.append({"run": run, "time": time, "kind": kind, "file": files.get(fhash or "", (None, None))[0],
+                    "hash": fhash[:12] if fhash else None, "name": name, "uln": uln, "criterion": crit,
+                    "action": action, "detail": detail})
+    return out
+
+
+def iqa_records(rows: list[CoverageRow]) -> list[dict[str, Any]]:
+    """The IQA-sampling-sheet rows."""
+    return [{"assessor": r.assessor, "trainee": YES if r.trainee else NO, "scope": r.scope,
+             "qualification_number": r.qualification_number or None, "unit": r.unit, "method": r.method or None,
+             "decisions": r.decisions, "sampled": r.sampled, "percent": r.fraction, "target": r.target,
+             "flag": r.flag or None} for r in rows]
+
+
+# == writing ======================================================================================
+
+
+class _Writer:
+    """Formats and typed cell writers for one master workbook."""
+
+    def __init__(self, wb: Any) -> None:
+        base = {"font_name": "Calibri", "font_size": 10, "valign": "top"}
+        self.wb = wb
+        self.header = wb.add_format({**base, "bold": True, "text_wrap": True, "valign": "vcenter"})
+        self.date = wb.add_format({**base, "num_format": DATE_FORMAT, "align": "left"})
+        self.datetime = wb.add_format({**base, "num_format": DATETIME_FORMAT, "align": "left"})
+        self.percent = wb.add_format({**base, "num_format": "0%"})
+        self.text = wb.add_format(base)
+        self.title = wb.add_format({**base, "bold": True, "font_size": 14, "font_color": "#1F3864"})
+        self.note = wb.add_format({**base, "italic": True, "font_color": "#595959"})
+        self.label = wb.add_format({**base, "bold": True, "font_color": "#1F3864"})
+        self.big = wb.add_format({**base, "font_size": 12, "bold": True, "align": "left"})
+        self.big_percent = wb.add_format({**base, "font_size": 12, "bold": True, "num_format": "0%", "align": "left"})
+        self.big_datetime = wb.add_format({**base, "font_size": 12, "bold": True, "num_format": DATETIME_FORMAT,
+                                           "align": "left"})
+        self.qual_header = wb.add_format({**base, "bold": True, "bg_color": "#1F3864", "font_color": "#FFFFFF",
+                                          "text_wrap": True})
+        self.rag = {s: wb.add_format({**base, "bg_color": bg, "font_color": fg, "align": "center",
+                                      "border": 1, "border_color": "#FFFFFF"}) for s, (bg, fg) in RAG.items()}
+
+    def cell(self, ws: Any, r: int, c: int, col: MColumn, v: Any) -> None:
+        """Write one value by its column kind; learner text always as a string, never a formula."""
+        if v is None or v == "":
+            return
+        kind = col.kind
+        if kind == "text":
+            ws.write_string(r, c, str(v))
+        elif kind == "int" or kind == "percent":
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                ws.write_number(r, c, v, self.percent if kind == "percent" else None)
+            else:
+                ws.write_string(r, c, str(v))
+        elif kind in ("date", "datetime"):
+            serial = excel_serial(str(v), kind == "datetime")
+            if serial is None:
+                ws.write_string(r, c, str(v))
+            else:
+                ws.write_number(r, c, serial, self.date if kind == "date" else self.datetime)
+        else:  # pragma: no cover - every column kind is listed above
+            ws.write_string(r, c, str(v))
+
+
+def _setup_columns(ws: Any, cols: tuple[MColumn, ...]) -> None:
+    for i, c in enumerate(cols):
+        ws.set_column(i, i, c.width)
+
+
+def _add_table(ws: Any, w: _Writer, name: str, cols: tuple[MColumn, ...], n_rows: int) -> None:
+    """Declare an Excel table over row 0 (header) to ``n_rows`` data rows, then write the header
+    again as inline strings (see the module doc: constant_memory mode)."""
+    headers = [c.header for c in cols]
+    assert len(set(h.casefold() for h in headers)) == len(headers), f"duplicate header in {name}"
+    saved = ws.constant_memory
+    ws.constant_memory = False
+    # add_table's own header writes would go to the shared-string table; ours follow inline.
+    ws._write_string = lambda *args, **kw: 0
+    try:
+        ws.add_table(0, 0, max(n_rows, 1), len(cols) - 1, {
+            "name": name, "style": "Table Style Light 9",
+            "columns": [{"header": h, "header_format": w.header} for h in headers]})
+    finally:
+        ws.constant_memory = saved
+        del ws._write_string
+    for i, h in enumerate(headers):
+        ws.write_string(0, i, h, w.header)
+    ws.set_row(0, 30)
+    ws.freeze_panes(1, 0)
+
+
+def _table_sheet(wb: Any, w: _Writer, sheet: str, cols: tuple[MColumn, ...], rows: list[dict[str, Any]],
+                 freeze_cols: int = 0) -> None:
+    ws = wb.add_worksheet(sheet)
+    _setup_columns(ws, cols)
+    _add_table(ws, w, TABLE_NAMES[sheet], cols, len(rows))
+    if freeze_cols:
+        ws.freeze_panes(1, freeze_cols)
+    for r, rec in enumerate(rows, start=1):
+        for c, col in enumerate(cols):
+            w.cell(ws, r, c, col, rec.get(col.key))
+
+
+def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
+                 register: Register | None = None, on_progress: Callable[[], None] | None = None) -> Path:
+    """Write the master workbook for the ledger behind ``conn`` to ``path``.
+
+    Reads inside the caller's transaction (so a roll-up writes the master of the ledger it is
+    about to commit). ``on_progress`` is called once while the long sheets are being written (the
+    crash test pauses there).
+    """
+    import xlsxwriter
+
+    from tracker.centre.iqa import sampling_coverage
+
+    if register is None and centre.register.is_file():
+        from tracker.errors import TrackerError
+        from tracker.register import read_register
+
+        try:
+            register = read_register(centre.register)[0]
+        except TrackerError:
+            register = None
+    out = Path(path)
+    quals = Qualifications([centre.specs])
+    files = file_names(conn)
+    counts = issue_counts(conn)
+    open_rows, open_per_learner = open_conflict_rows(conn)
+    last_run = conn.execute("SELECT id, started FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+    n_learners = int(conn.execute("SELECT count(*) FROM learners").fetchone()[0])
+    qn_counts = [(qn, int(n)) for qn, n in conn.execute(
+        "SELECT qualification_number, count(*) FROM learners GROUP BY qualification_number ORDER BY 1")]
+    n_criteria_rows = 0
+    max_units = 0
+    for qn, n in qn_counts:
+        q = quals.get(qn)
+        if q is not None:
+            n_criteria_rows += n * q.criterion_count()
+            max_units = max(max_units, max(u.number for u in q.units))
+        else:
+            n_criteria_rows += int(conn.execute(
+                "SELECT count(*) FROM criteria c JOIN learners l ON l.id = c.learner_id "
+                "WHERE l.qualification_number = ?", (qn,)).fetchone()[0])
+
+    wb = xlsxwriter.Workbook(str(out), {
+        "constant_memory": True,
+        "strings_to_formulas": False,
+        "strings_to_numbers": False,
+        "strings_to_urls": False,
+        "default_date_format": DATE_FORMAT,
+    })
+    created = dt.datetime.fromisoformat(last_run[1]) if last_run else dt.datetime(2000, 1, 1)
+    wb.set_properties({"title": f"Centre master - {centre.name}".strip(" -"), "author": "tracker",
+                       "comments": "Rebuilt from the centre ledger by `tracker rollup`; edits are lost at "
+                                   "the next roll-up.", "created": created})
+    wb.set_custom_property("tracker_run", str(last_run[0] if last_run else 0))
+    w = _Writer(wb)
+    dash = wb.add_worksheet(DASHBOARD)
+    learners_ws = wb.add_worksheet(LEARNERS)
+    matrix_ws = wb.add_worksheet(MATRIX)
+    criteria_ws = wb.add_worksheet(CRITERIA)
+
+    _setup_columns(learners_ws, LEARNER_COLUMNS)
+    _add_table(learners_ws, w, TABLE_NAMES[LEARNERS], LEARNER_COLUMNS, n_learners)
+    learners_ws.freeze_panes(1, 2)
+    _setup_columns(criteria_ws, CRITERIA_COLUMNS)
+    _add_table(criteria_ws, w, TABLE_NAMES[CRITERIA], CRITERIA_COLUMNS, n_criteria_rows)
+    criteria_ws.freeze_panes(1, 2)
+    _setup_columns(matrix_ws, MATRIX_FIXED)
+    first_unit_col = len(MATRIX_FIXED)
+    matrix_ws.set_column(first_unit_col, first_unit_col + max(max_units, 1) - 1, MATRIX_UNIT_WIDTH)
+    for i, mc in enumerate(MATRIX_FIXED):
+        matrix_ws.write_string(0, i, mc.header, w.header)
+    for n in range(1, max_units + 1):
+        matrix_ws.write_string(0, first_unit_col + n - 1, WL.unit_sheet_name(n), w.header)
+    matrix_ws.set_row(0, 30)
+    matrix_ws.freeze_panes(1, 2)
+    if n_learners:
+        matrix_ws.autofilter(0, 0, n_learners, first_unit_col + max(max_units, 1) - 1)
+
+    # Streamed: one learner at a time into Learners, Matrix and Criteria.
+    per_qual: dict[str, list[Any]] = defaultdict(lambda: [0, 0, 0, 0, 0.0])  # n, ns, ip, c, sum %
+    status_counts: Counter[str] = Counter()
+    crow = 0
+    lc = LEARNER_COLUMNS
+    cc = CRITERIA_COLUMNS
+    for n, view in enumerate(iter_learners(conn, quals), start=1):
+        rec = learner_record(view, files, counts, open_per_learner)
+        for c, col in enumerate(lc):
+            w.cell(learners_ws, n, c, col, rec.get(col.key))
+        for c, col in enumerate(MATRIX_FIXED):
+            w.cell(matrix_ws, n, c, col, rec.get(col.key))
+        for unit_no, prog in sorted(view.units.items()):
+            st = prog.status
+            matrix_ws.write_string(n, first_unit_col + unit_no - 1, st, w.rag[st])
+        for crec in criterion_records(view, files, open_rows):
+            crow += 1
+            for c, col in enumerate(cc):
+                v = crec.get(col.key)
+                if v is not None:
+                    w.cell(criteria_ws, crow, c, col, v)
+        if n == 1 and on_progress is not None:
+            on_progress()
+        s = rec["status"]
+        status_counts[s] += 1
+        pq = per_qual[rec["qualification_number"]]
+        pq[0] += 1
+        pq[1 + STATUSES.index(s)] += 1
+        pq[4] += rec["percent"]
+
+    _table_sheet(wb, w, ISSUES, ISSUE_COLUMNS, issue_records(conn, files))
+    _table_sheet(wb, w, CONFLICTS, CONFLICT_COLUMNS, conflict_records(conn, files), freeze_cols=1)
+    coverage = sampling_coverage(conn, register)
+    _table_sheet(wb, w, IQA_SAMPLING, IQA_COLUMNS, iqa_records(coverage), freeze_cols=1)
+    _table_sheet(wb, w, MERGE_LOG, LOG_COLUMNS, log_records(conn, files))
+
+    figures = _figures(conn, n_learners, status_counts, per_qual, open_per_learner, last_run)
+    _dashboard(dash, w, centre, quals, figures, per_qual, last_run)
+    dash.activate()
+    wb.close()
+    return out
+
+
+def _figures(conn: sqlite3.Connection, n_learners: int, status_counts: Counter[str],
+             per_qual: dict[str, list[Any]], open_per_learner: Counter[int],
+             last_run: Any) -> list[tuple[str, Any, str]]:
+    total_pct = sum(v[4] for v in per_qual.values())
+    errors = warnings = 0
+    for sev, n in conn.execute(
+            "SELECT i.severity, count(*) FROM learners l JOIN issues i ON i.file = l.last_file GROUP BY 1 "
+            "UNION ALL SELECT severity, count(*) FROM centre_issues GROUP BY 1"):
+        if sev == "error":
+            errors += int(n)
+        elif sev == "warning":
+            warnings += int(n)
+    received, quarantined = conn.execute(
+        "SELECT count(*), coalesce(sum(outcome = 'quarantined'), 0) FROM files").fetchone()
+    values: list[tuple[Any, str]] = [
+        (n_learners, "int"), (status_counts[STATUS_COMPLETE], "int"), (status_counts[STATUS_IN_PROGRESS], "int"),
+        (status_counts[STATUS_NOT_STARTED], "int"), (total_pct / n_learners if n_learners else 0.0, "percent"),
+        (sum(open_per_learner.values()), "int"), (errors, "int"), (warnings, "int"), (int(received), "int"),
+        (int(quarantined), "int"), (last_run[1] if last_run else None, "datetime"),
+    ]
+    return [(label, v, kind) for label, (v, kind) in zip(DASHBOARD_FIGURES, values)]
+
+
+def _dashboard(ws: Any, w: _Writer, centre: Centre, quals: Qualifications, figures: list[tuple[str, Any, str]],
+               per_qual: dict[str, list[Any]], last_run: Any) -> None:
+    ws.set_column(0, 0, 24)
+    ws.set_column(1, 1, 40)
+    ws.set_column(2, 6, 13)
+    who = " ".join(p for p in (centre.name, f"({centre.number})" if centre.number else "") if p)
+    ws.write_string(0, 0, f"{DASHBOARD_TITLE}{' - ' + who if who else ''}", w.title)
+    run_text = f"run {last_run[0]} on {last_run[1]}" if last_run else "no roll-up yet"
+    ws.write_string(1, 0, f"Rebuilt from the centre ledger after {run_text}. Every figure is computed from the "
+                          "accepted values; edits made here are lost at the next roll-up.", w.note)
+    r = 3
+    for label, value, kind in figures:
+        ws.write_string(r, 0, label, w.label)
+        if value is None:
+            pass
+        elif kind == "percent":
+            ws.write_number(r, 1, value, w.big_percent)
+        elif kind == "datetime":
+            serial = excel_serial(str(value), True)
+            if serial is not None:
+                ws.write_number(r, 1, serial, w.big_datetime)
+        else:
+            ws.write_number(r, 1, value, w.big)
+        r += 1
+    r += 1
+    head_row = r
+    for i, h in enumerate(DASHBOARD_QUAL_HEADERS):
+        ws.write_string(r, i, h, w.qual_header)
+    ws.set_row(r, 30)
+    for qn in sorted(per_qual):
+        r += 1
+        n, ns, ip, c, pct = per_qual[qn]
+        q = quals.get(qn)
+        ws.write_string(r, 0, qn)
+        ws.write_string(r, 1, q.title if q else "(not installed)")
+        for i, v in enumerate((n, ns, ip, c), start=2):
+            ws.write_number(r, i, v)
+        ws.write_number(r, 6, pct / n if n else 0.0, w.percent)
+    last_row = r
+    if last_row > head_row:
+        chart = w.wb.add_chart({"type": "bar", "subtype": "stacked"})
+        for i, status in enumerate(STATUSES, start=3):
+            bg, _fg = RAG[status]
+            chart.add_series({
+                "name": [DASHBOARD, head_row, i],
+                "categories": [DASHBOARD, head_row + 1, 0, last_row, 0],
+                "values": [DASHBOARD, head_row + 1, i, last_row, i],
+                "fill": {"color": bg}, "border": {"color": "#808080"},
+            })
+        chart.set_title({"name": "Learners by status"})
+        chart.set_x_axis({"name": "Learners", "major_gridlines": {"visible": True}})
+        chart.set_legend({"position": "bottom"})
+        chart.set_size({"width": 620, "height": 120 + 40 * (last_row - head_row)})
+        ws.insert_chart(last_row + 2, 0, chart)

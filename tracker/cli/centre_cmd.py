@@ -1,0 +1,157 @@
+"""``tracker init``, ``rollup``, ``conflicts``, ``resolve`` and ``export``: the centre folder."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def add_parser(sub: Any) -> None:
+    """Add the centre commands to the top-level sub-parsers."""
+    p = sub.add_parser(
+        "init", help="create a centre folder (config, register, inbox, archive, ledger, master)",
+        description="Create a centre folder: centre.yaml (name, number, readings, paths), the centre "
+                    "register, inbox/, archive/, quarantine/, the ledger and an empty master workbook. "
+                    "On an existing centre folder, creates only what is missing; nothing is overwritten.")
+    p.add_argument("dir", metavar="DIR", help="the centre folder (created if missing)")
+    p.add_argument("--name", default="", help="the centre's name")
+    p.add_argument("--number", default="", help="the centre's awarding-body number")
+    p.set_defaults(func=_init)
+
+    p = sub.add_parser(
+        "rollup", help="merge the returned workbooks in the inbox into the ledger and the master",
+        description="Roll up every workbook in DIR/inbox: each file is archived by content hash, read, "
+                    "validated and merged into the ledger; a returned row that contradicts an accepted "
+                    "sign-off becomes a conflict (see `tracker conflicts`); unreadable or unidentifiable "
+                    "files go to DIR/quarantine. Then the master workbook is rebuilt. Exit code 0 when the "
+                    "roll-up ran (even with quarantined files or conflicts), 1 when it could not run (the "
+                    "master is open in Excel, another roll-up is running, the folder is not a centre).")
+    p.add_argument("dir", metavar="DIR", help="the centre folder")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="processes reading and checking files (default: centre.yaml, else automatic)")
+    p.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and only the summary line")
+    p.set_defaults(func=_rollup)
+
+    p = sub.add_parser("conflicts", help="list the open merge conflicts of a centre",
+                       description="List open conflicts: a returned row that contradicted an accepted "
+                                   "sign-off. Close one with `tracker resolve`.")
+    p.add_argument("dir", metavar="DIR", help="the centre folder")
+    p.add_argument("--learner", metavar="ULN", help="only this learner's conflicts")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_conflicts)
+
+    p = sub.add_parser(
+        "resolve", help="close a merge conflict, keeping the accepted or the returned value",
+        description="Close an open conflict, named either by --learner ULN --criterion REF (add "
+                    "--qualification when the learner is on more than one) or by --conflict ID (the "
+                    "number in the master's Conflicts sheet and in `tracker conflicts`). --keep accepted "
+                    "leaves the accepted row as it is; --keep returned replaces it with the returned row. "
+                    "Recorded in the ledger with who, when and the note; the master is rebuilt.")
+    p.add_argument("dir", metavar="DIR", help="the centre folder")
+    p.add_argument("--learner", metavar="ULN", help="the learner's ULN")
+    p.add_argument("--criterion", metavar="REF", help="the criterion reference, e.g. K1.1")
+    p.add_argument("--qualification", metavar="NUMBER", help="qualification number, e.g. 603/4687/5")
+    p.add_argument("--conflict", type=int, metavar="ID", help="the conflict's number instead of learner+criterion")
+    p.add_argument("--keep", required=True, choices=("accepted", "returned"), help="which value stands")
+    p.add_argument("--note", default="", help="why (recorded in the ledger and shown in the master)")
+    p.add_argument("--by", default=None, metavar="NAME", help="who decided (default: the logged-in user)")
+    p.set_defaults(func=_resolve)
+
+    p = sub.add_parser(
+        "export", help="export the criteria and learners tables as CSV, JSON or Parquet",
+        description="Write criteria.<ext> (one row per learner x criterion) and learners.<ext> from the "
+                    "ledger into OUT (default DIR/export), for scripts and pandas.")
+    p.add_argument("dir", metavar="DIR", help="the centre folder")
+    p.add_argument("--format", required=True, choices=("csv", "json", "parquet"))
+    p.add_argument("-o", "--output", metavar="OUT", help="output folder (default: DIR/export)")
+    p.set_defaults(func=_export)
+
+
+def _init(args: argparse.Namespace) -> int:
+    from tracker.centre.folder import init_centre
+
+    centre, created = init_centre(args.dir, name=args.name, number=args.number)
+    if created:
+        print(f"centre folder {centre.root}: created {', '.join(created)}")
+    else:
+        print(f"centre folder {centre.root} is complete; nothing to create")
+    print(f"drop returned workbooks into {centre.inbox}, then run: tracker rollup {args.dir}")
+    return 0
+
+
+def _rollup(args: argparse.Namespace) -> int:
+    from tracker.centre.merge import rollup
+
+    result = rollup(args.dir, workers=args.workers, progress=not (args.quiet or args.json))
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        return 0
+    if not args.quiet:
+        for f in result.files:
+            if f.outcome == "merged":
+                extra = []
+                if f.conflicts_opened:
+                    extra.append(f"{f.conflicts_opened} conflict(s)")
+                if f.conflicts_closed:
+                    extra.append(f"{f.conflicts_closed} conflict(s) closed")
+                if f.errors or f.warnings:
+                    extra.append(f"{f.errors} error(s), {f.warnings} warning(s)")
+                tail = f" ({'; '.join(extra)})" if extra else ""
+                print(f"merged       {f.name}: {f.learner} (ULN {f.uln}), {f.rows_accepted} row(s) accepted{tail}")
+            elif f.outcome == "quarantined":
+                print(f"quarantined  {f.name}: {f.reason}")
+            else:
+                print(f"no change    {f.name}: {f.reason}")
+        for note in result.notes:
+            print(f"note: {note}", file=sys.stderr)
+    merged, quarantined, dup = (result.count(k) for k in ("merged", "quarantined", "duplicate"))
+    if result.changed:
+        state = f"master rebuilt: {result.master}"
+    elif result.master_rebuilt:
+        state = f"nothing new; master rebuilt from the ledger: {result.master}"
+    else:
+        state = f"nothing new; master unchanged: {result.master}"
+    print(f"{merged} merged, {quarantined} quarantined, {dup} already received; {result.learners} learner(s), "
+          f"{result.open_conflicts} open conflict(s); {result.seconds:.1f} s; {state}")
+    return 0
+
+
+def _conflicts(args: argparse.Namespace) -> int:
+    from tracker.centre.merge import open_conflicts
+
+    rows = open_conflicts(args.dir, args.learner)
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    if not rows:
+        print("no open conflicts")
+        return 0
+    for r in rows:
+        acc = "; ".join(f"{k}={v!s}" for k, v in r["accepted"].items())
+        ret = "; ".join(f"{k}={v!s}" for k, v in r["returned"].items())
+        print(f"#{r['id']}  {r['learner']} (ULN {r['uln']}, {r['qualification_number']}) {r['criterion']}: "
+              f"accepted {acc} [{r['accepted_file']}]  returned {ret} [{r['returned_file']}]")
+    print(f"{len(rows)} open conflict(s); close one with: tracker resolve {args.dir} --conflict ID "
+          "--keep accepted|returned")
+    return 0
+
+
+def _resolve(args: argparse.Namespace) -> int:
+    from tracker.centre.merge import resolve
+
+    r = resolve(args.dir, keep=args.keep, uln=args.learner, criterion=args.criterion,
+                qualification=args.qualification, conflict_id=args.conflict, note=args.note, by=args.by)
+    print(f"conflict #{r.conflict_id} ({r.learner}, ULN {r.uln}, {r.criterion}) closed: kept the {r.kept} value; "
+          f"master rebuilt: {r.master}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from tracker.centre.export import export
+
+    for path in export(args.dir, args.format, args.output):
+        print(path)
+    return 0
