@@ -167,44 +167,87 @@ def _signature(assessor: str) -> str:
     return f"{assessor} / {COUNTERSIGNER}" if assessor == TRAINEE else assessor
 
 
-def progress_record(q: Qualification, s: SampleLearner, *, reading: str | None = None, as_of: dt.date = AS_OF,
-                    progress: float | None = None, sample_rate: float = 0.25) -> LearnerRecord:
-    """The learner's record with realistic partial progress (deterministic per learner)."""
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One criterion on the learner's timeline (dates fixed once, whatever the snapshot date)."""
+
+    unit: int
+    ref: str
+    kind: str
+    method: str
+    evidence_ref: str
+    location: str
+    evidence_date: dt.date
+    first_attempt: dt.date | None  # a "Not yet met" before the Met decision
+    met_date: dt.date | None  # None: still not met at the end
+    iqa_date: dt.date | None
+
+
+def timeline(q: Qualification, s: SampleLearner, *, reading: str | None = None, sample_rate: float = 0.25,
+             progress: float | None = None) -> list[_Step]:
+    """The learner's whole programme up to :data:`AS_OF` (deterministic per learner)."""
     rng = random.Random(s.seed)
     lr = s.learner
     share = s.progress if progress is None else progress
     reading = q.default_reading if reading is None else reading
     start = lr.registration_date or FIRST_REGISTRATION
-    span = max(30, (as_of - start).days)
+    span = max(30, (AS_OF - start).days)
     required = [(u, c) for u in q.units for c in u.criteria if c.ref in set(q.required(u, lr.pathway, reading))]
     reached = int(round(share * len(required)))
-    entries: dict[str, CriterionEntry] = {}
-    evidence: list[EvidenceEntry] = []
     assessor = lr.assessor or ASSESSORS[0]
+    steps: list[_Step] = []
     for n, (unit, crit) in enumerate(required[:reached]):
-        # Dates advance through the programme: criterion n of `reached` at the matching share of time.
-        day = start + dt.timedelta(days=int(span * share * (n + 1) / max(reached, 1) * 0.97))
-        ev_date = min(as_of, max(start, day - dt.timedelta(days=rng.randint(0, 10))))
-        as_date = min(as_of, max(ev_date, day))
+        # A steady pace: criterion n is signed off at the matching share of the time so far.
+        day = start + dt.timedelta(days=int(span * (n + 1) / max(reached, 1) * 0.97))
+        ev_date = max(start, day - dt.timedelta(days=rng.randint(0, 10)))
         methods = L.TYPICAL_METHODS[crit.kind.value]
         method = methods[rng.randrange(min(len(methods), 4))]
-        ref = f"E{len(evidence) + 1:03d}"
-        loc = EVIDENCE_LOCATIONS[rng.randrange(len(EVIDENCE_LOCATIONS))].format(n=len(evidence) + 3, ref=ref)
-        evidence.append(EvidenceEntry(ref, f"{method} - unit {unit.number}, {crit.ref}", method, ev_date, loc))
-        # The last few criteria reached are still being worked on.
-        frontier = n >= reached - rng.randint(0, 3) and share < 1.0
-        if frontier and rng.random() < 0.5:
-            entries[crit.ref] = CriterionEntry(evidence_refs=(ref,), method=method, evidence_date=ev_date,
-                                               decision=L.NOT_YET_MET, assessor=_signature(assessor),
-                                               assessor_date=as_date, comments="Resubmit with a workplace example")
-            continue
-        entry = CriterionEntry(evidence_refs=(ref,), method=method, evidence_date=ev_date, decision=L.MET,
-                               assessor=_signature(assessor), assessor_date=as_date)
+        ref = f"E{n + 1:03d}"
+        loc = EVIDENCE_LOCATIONS[rng.randrange(len(EVIDENCE_LOCATIONS))].format(n=n + 3, ref=ref)
+        never_met = share < 1.0 and n >= reached - 3 and rng.random() < 0.4  # still being worked on
+        retry = never_met or rng.random() < 0.12
+        first = max(ev_date, day - dt.timedelta(days=rng.randint(7, 20))) if retry else None
+        if first is not None and first >= day:
+            first = ev_date
         sampled = assessor == TRAINEE or rng.random() < sample_rate
-        iqa_date = min(as_of, as_date + dt.timedelta(days=rng.randint(3, 21)))
-        if sampled and iqa_date >= as_date and (as_of - as_date).days >= 3:
-            entry = replace(entry, iqa_sampled=L.YES, iqa=lr.iqa, iqa_date=iqa_date, iqa_decision=L.AGREED)
-        entries[crit.ref] = entry
+        iqa_date = day + dt.timedelta(days=rng.randint(3, 21))
+        steps.append(_Step(unit.number, crit.ref, crit.kind.value, method, ref, loc, ev_date,
+                           first if first is not None and first < day else (ev_date if never_met else None),
+                           None if never_met else day,
+                           iqa_date if sampled and not never_met and iqa_date <= AS_OF else None))
+    return steps
+
+
+def progress_record(q: Qualification, s: SampleLearner, *, reading: str | None = None, as_of: dt.date = AS_OF,
+                    progress: float | None = None, sample_rate: float = 0.25) -> LearnerRecord:
+    """The learner's workbook contents as they stand on ``as_of`` (a snapshot of :func:`timeline`).
+
+    Snapshots of the same learner at two dates agree on everything the earlier one holds, apart
+    from "Not yet met" decisions that later became "Met" -- so returns over time are new work, not
+    conflicts.
+    """
+    lr = s.learner
+    assessor = lr.assessor or ASSESSORS[0]
+    entries: dict[str, CriterionEntry] = {}
+    evidence: list[EvidenceEntry] = []
+    for st in timeline(q, s, reading=reading, sample_rate=sample_rate, progress=progress):
+        if st.evidence_date > as_of:
+            continue
+        decided = st.met_date is not None and st.met_date <= as_of
+        tried = st.first_attempt is not None and st.first_attempt <= as_of
+        evidence.append(EvidenceEntry(st.evidence_ref, f"{st.method} - unit {st.unit}, {st.ref}", st.method,
+                                      st.evidence_date, st.location))
+        entry = CriterionEntry(evidence_refs=(st.evidence_ref,), method=st.method, evidence_date=st.evidence_date)
+        if decided:
+            assert st.met_date is not None
+            entry = replace(entry, decision=L.MET, assessor=_signature(assessor), assessor_date=st.met_date)
+            if st.iqa_date is not None and st.iqa_date <= as_of:
+                entry = replace(entry, iqa_sampled=L.YES, iqa=lr.iqa, iqa_date=st.iqa_date,
+                                iqa_decision=L.AGREED)
+        elif tried:
+            entry = replace(entry, decision=L.NOT_YET_MET, assessor=_signature(assessor),
+                            assessor_date=st.first_attempt, comments="Resubmit with a workplace example")
+        entries[st.ref] = entry
     return LearnerRecord(learner=lr, entries=entries, evidence=tuple(evidence))
 
 
