@@ -25,12 +25,15 @@ import datetime as dt
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracker.errors import UnreadableWorkbook
 from tracker.spec.models import Qualification
 from tracker.workbook import layout as L
 from tracker.workbook.model import Cell, CriterionRow, EvidenceRow, LearnerWorkbook, UnitSheet
+
+if TYPE_CHECKING:
+    from tracker.workbook.safety import SafeInfo
 
 # How far the reader looks for labels and header rows before giving up on a sheet.
 _SCAN_ROWS = 60
@@ -151,7 +154,7 @@ def normalise(kind: str, key: str, raw: Any) -> tuple[Any, str | None]:
 # -- the reader ----------------------------------------------------------------------------------
 
 
-def _open(path: Path) -> tuple[Any, bool]:
+def _open(path: Path) -> tuple[Any, SafeInfo]:
     """Run the safety gate, then open with calamine; any failure becomes UnreadableWorkbook."""
     from tracker.workbook.safety import check_workbook_file
 
@@ -159,7 +162,7 @@ def _open(path: Path) -> tuple[Any, bool]:
     import python_calamine
 
     try:
-        return python_calamine.CalamineWorkbook.from_path(str(path)), bool(info.has_macros)
+        return python_calamine.CalamineWorkbook.from_path(str(path)), info
     except Exception as e:  # calamine raises several unrelated types for corrupt files
         raise UnreadableWorkbook(path, f"not a readable spreadsheet ({_short(e)})") from None
 
@@ -185,13 +188,41 @@ def read_workbook(path: str | Path, qualification: Qualification | None = None) 
     Raises :class:`UnreadableWorkbook` for a file that is not a readable workbook.
     """
     p = Path(path)
-    wb, has_macros = _open(p)
+    wb, info = _open(p)
     try:
         names: list[str] = list(wb.sheet_names)
         grids = {name: _grid(wb, p, name) for name in names}
     finally:
         wb.close()
-    return read_grids(p, names, grids, qualification, has_macros=has_macros)
+    _restore_error_cells(grids, info.error_cells)
+    return read_grids(p, names, grids, qualification, has_macros=info.has_macros)
+
+
+_A1 = re.compile(r"^([A-Z]{1,3})([0-9]{1,7})$")
+
+
+def _restore_error_cells(grids: dict[str, list[list[Any]]], error_cells: tuple[tuple[str, str, str], ...]) -> None:
+    """Put formula errors (``#REF!`` ...) back where calamine left empty strings.
+
+    The safety gate collects them while it scans the sheets (see ``SafeInfo.error_cells``);
+    with the text in place, :func:`normalise` reports "formula error #REF!" instead of a blank.
+    """
+    for sheet, ref, text in error_cells:
+        grid = grids.get(sheet)
+        m = _A1.match(ref)
+        if grid is None or m is None:
+            continue
+        col = 0
+        for ch in m.group(1):
+            col = col * 26 + ord(ch) - 64
+        r, c = int(m.group(2)) - 1, col - 1
+        if r >= len(grid) or c >= 16384:
+            continue  # outside what calamine read (the gate has bounded the rows already)
+        row = grid[r]
+        if c >= len(row):
+            row.extend([""] * (c + 1 - len(row)))
+        if row[c] in ("", None):
+            row[c] = text
 
 
 def read_grids(path: Path, names: list[str], grids: dict[str, list[list[Any]]],

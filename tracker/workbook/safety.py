@@ -108,6 +108,11 @@ class SafeInfo:
     members: int = 0
     #: for each worksheet (by name) the highest row number seen in its dimension or rows
     max_rows: tuple[tuple[str, int], ...] = ()
+    #: cells holding a formula error (``t="e"``: ``#REF!``, ``#VALUE!`` ...) as (sheet name, A1
+    #: reference, error text), in file order, at most ``MAX_ERROR_CELLS``. Readers such as
+    #: python-calamine turn these into empty strings, which would make ``#REF!`` look like a blank
+    #: cell; the reader puts the text back (see :mod:`tracker.workbook.reader`).
+    error_cells: tuple[tuple[str, str, str], ...] = ()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,6 +256,22 @@ _ENCODING_ATTR_RE: Final = re.compile(r"""\sencoding\s*=\s*["']([^"']{0,60})["']
 _ASCII_SAFE_ENCODINGS: Final = frozenset({"utf-8", "utf-8-sig", "ascii", "iso8859-1", "cp1252"})
 _UTF16_ENCODINGS: Final = frozenset({"utf-16", "utf-16-le", "utf-16-be"})
 
+#: at most this many error cells are reported per workbook (a sheet of #REF! is one problem)
+MAX_ERROR_CELLS: Final = 1000
+# A cell element whose type is "e" (a formula error), with or without a namespace prefix. Only
+# run on a segment that holds a "#" at all: every error text starts with one (#REF!, #N/A ...),
+# and so does a character reference that could spell it (&#35;).
+_ERROR_CELL_RE: Final = re.compile(
+    rb"""<(?:[A-Za-z_][\w.\-]{0,40}:)?c\s[^>]{0,512}?(?<=\s)t\s*=\s*["']e["'][^>]{0,512}>"""
+)
+_REF_ATTR_RE: Final = re.compile(rb"""(?:^|\s)r\s*=\s*["']\s*([A-Za-z]{1,3}[0-9]{1,7})\s*["']""")
+# After an error cell's start tag: its cached value (``<v>#REF!</v>``), or the end of the cell.
+_ERROR_VALUE_RE: Final = re.compile(
+    rb"<(?:[A-Za-z_][\w.\-]{0,40}:)?v(?:\s[^>]*)?>([^<]{0,64})</|</(?:[A-Za-z_][\w.\-]{0,40}:)?c\s*>"
+)
+#: how far after an error cell's start tag its value is looked for (the formula comes first)
+_ERROR_VALUE_WINDOW: Final = 16 * _KiB
+
 
 class _XmlScanner:
     """Scans one XML part fed in chunks, in bounded memory.
@@ -284,6 +305,10 @@ class _XmlScanner:
         self._head = b""  # the first bytes, until there are enough to tell the encoding
         self._seen = 0  # bytes scanned so far (for the dimension window)
         self._decoder: codecs.IncrementalDecoder | None = None
+        self.error_cells: list[tuple[str, str]] = []  # (A1 reference, error text), worksheets only
+        self._err_ref: str | None = None  # an error cell whose value has not been seen yet
+        self._err_buf = b""
+        self._prev = b""  # the previous segment, when it was not searched for error cells
 
     # -- input ---------------------------------------------------------------------------------
 
@@ -395,7 +420,54 @@ class _XmlScanner:
                 i = j + 1 if j >= 0 else -1
         if self.count_rows and seg:
             self._count_rows(seg)
+            # Error cells are rare: a one-byte search (memchr speed, ~3 us per 64 KiB) rules
+            # them out; a three-byte one such as '"e"' would cost ~15% of the whole gate.
+            if self._err_ref is not None or b"#" in seg:
+                if self._prev:
+                    # An error cell's start tag may end the previous segment, its "#" begin this.
+                    seg_with_prev = self._prev[-_ERROR_VALUE_WINDOW:] + seg
+                    self._prev = b""
+                    self._find_error_cells(seg_with_prev)
+                else:
+                    self._find_error_cells(seg)
+            else:
+                self._prev = seg
         self._seen += len(seg)
+
+    def _find_error_cells(self, seg: bytes) -> None:
+        """Note cells of type "e" with their cached error text.
+
+        Start tags are never split between segments (see the class docstring), but the value
+        after one may be, so an error cell whose value has not been seen yet stays pending and
+        the next segment continues it (up to ``_ERROR_VALUE_WINDOW`` bytes).
+        """
+        if self._err_ref is not None:
+            self._take_error_value(seg)
+        for m in _ERROR_CELL_RE.finditer(seg):
+            if len(self.error_cells) >= MAX_ERROR_CELLS:
+                self._err_ref = None
+                return
+            tag = m.group(0)
+            ref = _REF_ATTR_RE.search(tag)
+            if tag.endswith(b"/>") or ref is None:
+                continue  # no value, or no reference to put it at (Excel always writes r)
+            self._err_ref, self._err_buf = ref.group(1).decode("ascii").upper(), b""
+            self._take_error_value(seg[m.end() : m.end() + _ERROR_VALUE_WINDOW])
+
+    def _take_error_value(self, data: bytes) -> None:
+        buf = self._err_buf + data[: _ERROR_VALUE_WINDOW - len(self._err_buf)]
+        m = _ERROR_VALUE_RE.search(buf)
+        if m is None:
+            if len(buf) >= _ERROR_VALUE_WINDOW:
+                self._err_ref, self._err_buf = None, b""  # gave up: no value in sight
+            else:
+                self._err_buf = buf
+            return
+        ref, self._err_ref, self._err_buf = self._err_ref, None, b""
+        if m.group(1) is not None and ref is not None:
+            text = _unescape_xml(m.group(1).decode("utf-8", "replace")).strip()
+            if text:
+                self.error_cells.append((ref, _printable(text, 32)))
 
     def _count_rows(self, seg: bytes) -> None:
         if self._seen < _DIMENSION_WINDOW:
@@ -430,6 +502,14 @@ class _XmlScanner:
                     "save it again",
                     sheet=self.sheet,
                 )
+
+
+def _unescape_xml(text: str) -> str:
+    if "&" not in text:
+        return text
+    from xml.sax.saxutils import unescape
+
+    return unescape(text, {"&quot;": '"', "&apos;": "'"})
 
 
 def scan_xml_chunks(chunks: Iterable[bytes], what: str) -> None:
@@ -962,6 +1042,7 @@ def _check_zip(p: Path, f: BinaryIO, size: int, limits: Limits) -> SafeInfo:
 
     # Then every member, in file order: CRC always, entity scan for XML, rows for worksheets.
     max_rows: list[tuple[str, int]] = []
+    error_cells: list[tuple[str, str, str]] = []
     for info in sorted(infos, key=lambda i: i.header_offset):
         key = info.filename.lower()
         if key in structure or info.is_dir():
@@ -999,6 +1080,8 @@ def _check_zip(p: Path, f: BinaryIO, size: int, limits: Limits) -> SafeInfo:
             scanner.close()
             if sheet is not None:
                 max_rows.append((sheet, scanner.last_row))
+                room = MAX_ERROR_CELLS - len(error_cells)
+                error_cells.extend((sheet, ref, text) for ref, text in scanner.error_cells[:room])
 
     has_macros = any(k.endswith("vbaproject.bin") or k.startswith("xl/macrosheets/") for k in by_name)
     return SafeInfo(
@@ -1009,6 +1092,7 @@ def _check_zip(p: Path, f: BinaryIO, size: int, limits: Limits) -> SafeInfo:
         uncompressed_total=total,
         members=len(infos),
         max_rows=tuple(max_rows),
+        error_cells=tuple(error_cells),
     )
 
 
