@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from tracker.spec.catalogue import load_qualification
 from tracker.workbook import layout as L
-from tracker.workbook.model import CriterionEntry, EvidenceEntry, Learner, LearnerRecord
-from tracker.workbook.reader import parse_date, read_workbook
+from tracker.workbook.model import CellError, CriterionEntry, EvidenceEntry, Learner, LearnerRecord
+from tracker.workbook.reader import normalise, parse_date, read_workbook
 from tracker.workbook.writer import new_workbook
 
 L2 = load_qualification("603/4687/5")
@@ -149,10 +149,16 @@ def test_dates_in_usual_forms(text: object, expected: dt.date) -> None:
     assert parse_date(text) == (expected, None)
 
 
-@pytest.mark.parametrize("bad", ["yesterday", "31/02/2025", "13/13/2025", "#REF!", True])
+@pytest.mark.parametrize("bad", ["yesterday", "31/02/2025", "13/13/2025", "#REF!", CellError("#REF!"), True])
 def test_bad_dates_are_problems_not_exceptions(bad: object) -> None:
     value, problem = parse_date(bad)
     assert value is None and problem
+
+
+def test_error_value_only_from_error_cells() -> None:
+    # Text a person typed that happens to look like an error stays text.
+    assert normalise("text", "comments", "#N/A") == ("#N/A", None)
+    assert normalise("text", "comments", CellError("#N/A")) == (None, "formula error #N/A")
 
 
 def test_text_dates_in_the_sheet(tmp_path: Path) -> None:

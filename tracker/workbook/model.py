@@ -33,6 +33,16 @@ def split_names(text: str | None) -> list[str]:
     return [n.strip() for n in text.split("\x00") if n.strip()]
 
 
+class CellError(str):
+    """A spreadsheet error value (``#REF!``, ``#VALUE!`` ...) found in a cell.
+
+    A distinct type so that text a person typed (a comment reading "#N/A") is never mistaken
+    for a formula error: only cells the file stores as errors become CellError.
+    """
+
+    __slots__ = ()
+
+
 @dataclass(frozen=True, slots=True)
 class Learner:
     """The learner's details as on the cover sheet."""

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from tracker.errors import UnreadableWorkbook
 from tracker.spec.models import Qualification
 from tracker.workbook import layout as L
-from tracker.workbook.model import Cell, CriterionRow, EvidenceRow, LearnerWorkbook, UnitSheet
+from tracker.workbook.model import Cell, CellError, CriterionRow, EvidenceRow, LearnerWorkbook, UnitSheet
 
 if TYPE_CHECKING:
     from tracker.workbook.safety import SafeInfo
@@ -56,7 +56,6 @@ _MONTHS = {m: i for i, m in enumerate(
 _DMY = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})$")
 _YMD = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ][\d:.]+)?$")
 _D_MON_Y = re.compile(r"^(\d{1,2})(?:st|nd|rd|th)?[\s\-]+([A-Za-z]{3,9})\.?,?[\s\-]+(\d{2}|\d{4})$")
-_EXCEL_ERRORS = {"#REF!", "#VALUE!", "#DIV/0!", "#N/A", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!"}
 
 
 def _header_text(v: Any) -> str:
@@ -87,11 +86,11 @@ def parse_date(raw: Any) -> tuple[dt.date | None, str | None]:
         if 1 <= raw < 2958466:
             return _EXCEL_EPOCH + dt.timedelta(days=int(raw)), None
         return None, f"{raw} is not a date"
+    if isinstance(raw, CellError):
+        return None, f"formula error {raw}"
     text = str(raw).strip()
     if not text:
         return None, None
-    if text in _EXCEL_ERRORS:
-        return None, f"formula error {text}"
     try:
         if m := _DMY.match(text):
             d, mo, y = (int(g) for g in m.groups())
@@ -126,9 +125,9 @@ def _text(raw: Any) -> tuple[str | None, str | None]:
         return raw.date().isoformat(), None
     if isinstance(raw, (int, dt.date)):
         return str(raw), None
+    if isinstance(raw, CellError):
+        return None, f"formula error {raw}"
     text = str(raw).strip()
-    if text in _EXCEL_ERRORS:
-        return None, f"formula error {text}"
     return (text or None), None
 
 
@@ -222,7 +221,7 @@ def _restore_error_cells(grids: dict[str, list[list[Any]]], error_cells: tuple[t
         if c >= len(row):
             row.extend([""] * (c + 1 - len(row)))
         if row[c] in ("", None):
-            row[c] = text
+            row[c] = CellError(text)
 
 
 def read_grids(path: Path, names: list[str], grids: dict[str, list[list[Any]]],
