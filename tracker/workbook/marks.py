@@ -180,6 +180,41 @@ def _rebuild_cf(ws: Any, ours: list[tuple[str, Any]]) -> None:
     ws.conditional_formatting = new
 
 
+def inherited_style(ws: Any, row: int, col: int) -> Any:
+    """The style a cell that is not in the file shows: its row's (if formatted), else its column's."""
+    if row in ws.row_dimensions:
+        rd = ws.row_dimensions[row]
+        if rd.customFormat:
+            return rd._style
+    for cd in ws.column_dimensions.values():
+        lo = cd.min
+        hi = cd.max
+        if lo is None or hi is None:
+            from openpyxl.utils.cell import column_index_from_string
+
+            lo = hi = column_index_from_string(cd.index)
+        if lo <= col <= hi:
+            return cd._style if cd.has_style else None
+    return None
+
+
+def _cell_for_note(ws: Any, coord: str) -> Any:
+    """The cell at ``coord``; a cell not in the file is created with the style it showed (an
+    unlocked input column stays unlocked)."""
+    from copy import copy
+
+    from openpyxl.utils.cell import coordinate_to_tuple
+
+    row, col = coordinate_to_tuple(coord)
+    c = ws._cells.get((row, col))
+    if c is None:
+        style = inherited_style(ws, row, col)
+        c = ws.cell(row=row, column=col)
+        if style is not None:
+            c._style = copy(style)
+    return c
+
+
 def _highlight(wb: Any, plan: MarkPlan) -> None:
     from openpyxl.comments import Comment
     from openpyxl.formatting.rule import Rule
@@ -198,7 +233,7 @@ def _highlight(wb: Any, plan: MarkPlan) -> None:
         except ValueError:
             continue
         per_sheet.setdefault(h.sheet, {}).setdefault(h.severity, []).append(h.cell)
-        c = ws[h.cell]
+        c = _cell_for_note(ws, h.cell)
         if c.comment is None:
             note = Comment(h.note, MARK_AUTHOR)
             note.width = 320
