@@ -1,0 +1,162 @@
+"""Benchmark: validating learner workbooks, against python-calamine's raw read measured in the same run.
+
+    python benchmarks/validate.py [--n 200] [--seed 1] [--keep DIR]
+
+Writes N learner workbooks (both qualifications, both pathways, realistic partial progress, one in
+ten with a deliberate slip) into a temporary folder, then measures, alternating each twice and
+keeping the better run:
+
+* raw read -- python-calamine opens each file and turns every sheet into Python lists;
+* validate -- ``tracker.rules.engine.validate_paths`` on the folder (safety gate, reader, every
+  check), split into its reading part (``read_workbook``) and its checking part (``check_workbook``
+  on workbooks already read);
+* one file from the command line -- ``python -m tracker validate FILE`` as a whole process.
+
+Target: validate <= 3 x the raw read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import python_calamine
+
+from tracker.identifiers import uln_check_digit
+from tracker.rules.engine import check_workbook, expand_paths, validate_paths
+from tracker.spec.catalogue import load_qualification
+from tracker.spec.models import Qualification
+from tracker.workbook import layout as L
+from tracker.workbook.model import CriterionEntry, EvidenceEntry, Learner, LearnerRecord
+from tracker.workbook.reader import read_workbook
+from tracker.workbook.writer import new_workbook
+
+TODAY = dt.date(2025, 7, 31)
+NAMES = ["Amira Ahmed", "Ben Brown", "Chloe Clarke", "Dev Davies", "Ella Evans", "Femi Fraser", "Grace Green"]
+
+
+def _uln(n: int) -> str:
+    base = 100_000_000 + n * 7
+    while (d := uln_check_digit(str(base))) is None or d >= 10:
+        base += 1
+    return f"{base}{d}"
+
+
+def make_record(q: Qualification, i: int, rng: random.Random) -> LearnerRecord:
+    """A learner part-way through; one in ten with a slip (Met without evidence, atypical method)."""
+    pathway = rng.choice([p.id for p in q.pathways]) if q.pathways else None
+    start = dt.date(2024, 9, 2) + dt.timedelta(days=rng.randint(0, 60))
+    learner = Learner(rng.choice(NAMES), _uln(i), pathway, start, "Ann Assessor", "Ian Iqa", "Tia Tutor", "Acme Ltd")
+    progress = rng.random()
+    slip = i % 10 == 0
+    entries: dict[str, CriterionEntry] = {}
+    evidence: list[EvidenceEntry] = []
+    day = start
+    for unit in q.units:
+        if rng.random() > progress:
+            continue
+        for ref in q.required(unit, pathway):
+            method = rng.choice(L.TYPICAL_METHODS[ref[0]])
+            day += dt.timedelta(days=rng.randint(0, 2))
+            ev = f"E{len(evidence) + 1}"
+            evidence.append(EvidenceEntry(ev, f"{method} for {ref}", method, day, "Portfolio"))
+            met = rng.random() < 0.9
+            sampled = met and rng.random() < 0.3
+            refs = () if slip and rng.random() < 0.2 else (ev,)
+            entries[ref] = CriterionEntry(
+                refs, method, day, L.MET if met else L.NOT_YET_MET, "Ann Assessor", day + dt.timedelta(days=1),
+                L.YES if sampled else None, "Ian Iqa" if sampled else None,
+                day + dt.timedelta(days=4) if sampled else None, L.AGREED if sampled else None, None)
+    return LearnerRecord(learner, entries, tuple(evidence))
+
+
+def raw_read(files: list[Path]) -> None:
+    for f in files:
+        wb = python_calamine.CalamineWorkbook.from_path(str(f))
+        for name in wb.sheet_names:
+            wb.get_sheet_by_name(name).to_python()
+        wb.close()
+
+
+def best_of(fn: Callable[[], object], runs: int = 2) -> float:
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=200, help="number of learner workbooks (default 200)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--keep", type=Path, help="write the workbooks here and keep them")
+    args = ap.parse_args()
+    quals = [load_qualification("603/4687/5"), load_qualification("603/4688/7")]
+    rng = random.Random(args.seed)
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="tracker-bench-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        t = time.perf_counter()
+        for i in range(args.n):
+            q = quals[i % 2]
+            new_workbook(q, make_record(q, i, rng), folder / f"learner-{i:05d}.xlsx")
+        print(f"generated {args.n} workbooks in {time.perf_counter() - t:.1f} s ({folder})")
+        files = list(expand_paths([folder]))
+        n = len(files)
+
+        raw_times, val_times = [], []
+        report = None
+        for _ in range(2):  # alternate, so both see the same cache state
+            raw_times.append(best_of(lambda: raw_read(files), 1))
+            t = time.perf_counter()
+            report = validate_paths([folder], today=TODAY)
+            val_times.append(time.perf_counter() - t)
+        assert report is not None
+        raw, val = min(raw_times), min(val_times)
+        books: list[object] = []
+        read = best_of(lambda: books.__setitem__(slice(None), [read_workbook(f) for f in files]))
+        check = best_of(lambda: [check_workbook(b, today=TODAY) for b in books])  # type: ignore[arg-type]
+
+        c = report.counts
+        print(f"validated {n} workbooks: {c['error']} errors, {c['warning']} warnings, {c['info']} info; "
+              f"{sum(1 for t in report.tasks if not t.valid)} workbooks with errors")
+        ms = 1000 / n
+        print(f"raw read (python-calamine, every sheet): {raw * ms:7.2f} ms/workbook")
+        print(f"validate (validate_paths):               {val * ms:7.2f} ms/workbook   "
+              f"ratio {val / raw:.2f} x raw read (target <= 3)")
+        print(f"  of which read_workbook:                {read * ms:7.2f} ms/workbook   ({read / raw:.2f} x raw read)")
+        print(f"  of which checks:                       {check * ms:7.2f} ms/workbook   ({check / raw:.2f} x raw read)")
+
+        one = files[0]
+        runs = []
+        for _ in range(5):
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "tracker", "validate", str(one), "--today", TODAY.isoformat()],
+                           capture_output=True, check=False)
+            runs.append(time.perf_counter() - t)
+        bare = []
+        for _ in range(5):
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-c", "pass"], check=True)
+            bare.append(time.perf_counter() - t)
+        print(f"one file, `python -m tracker validate FILE` as a process: {statistics.median(runs) * 1000:.0f} ms "
+              f"(bare python: {statistics.median(bare) * 1000:.0f} ms)")
+    finally:
+        if args.keep is None:
+            shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
