@@ -146,10 +146,11 @@ def validate(book: xw.Book | None = None) -> Task | Report | None:
 def rollup(book: xw.Book | None = None) -> RollupResult | None:
     """Roll up the centre folder of the active workbook and show the rebuilt master."""
     book = _caller(book)
+    app = book.app  # the book may be closed by the time there is something to say
     try:
-        return _rollup(book)
+        return _rollup(book, app)
     except TrackerError as e:
-        _alert(book, f"Roll up stopped: {e}", critical=True)
+        _alert(book, f"Roll up stopped: {e}", critical=True, app=app)
         return None
 
 
@@ -739,7 +740,7 @@ def _severity_runs(severities: list[str]) -> list[tuple[str, int]]:
 # == Roll up ======================================================================================
 
 
-def _rollup(book: xw.Book) -> RollupResult | None:
+def _rollup(book: xw.Book, app: Any) -> RollupResult | None:
     from tracker.centre.merge import rollup as run_rollup
 
     path = _book_path(book)
@@ -750,7 +751,6 @@ def _rollup(book: xw.Book) -> RollupResult | None:
     if centre is None:
         raise TrackerError(" ".join(notes.lines) or f"{path.name} is not in a centre folder (no centre.yaml in "
                            "its folder or above); create one with: tracker init FOLDER")
-    app = book.app
     master_book = book if _same_file(path, centre.master) else _open_book(app, centre.master)
     was_open = master_book is not None
     if master_book is not None:
