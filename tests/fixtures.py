@@ -156,8 +156,10 @@ def evidence_at(i: int, key: str) -> tuple[str, str]:
 
 
 def edit(path: Path, cells: dict[tuple[str, str], Any] | None = None, *, delete_sheets: Iterable[str] = (),
-         rename: dict[str, str] | None = None, copy_sheets: dict[str, str] | None = None) -> Path:
-    """Change cells (text always as text), copy, rename and delete sheets, in place, with openpyxl."""
+         rename: dict[str, str] | None = None, copy_sheets: dict[str, str] | None = None,
+         errors: dict[tuple[str, str], str] | None = None) -> Path:
+    """Change cells (text always as text; ``errors`` as real error cells such as #REF!), copy, rename
+    and delete sheets, in place, with openpyxl."""
     wb = openpyxl.load_workbook(path)
     for src, dst in (copy_sheets or {}).items():
         wb.copy_worksheet(wb[src]).title = dst
@@ -166,6 +168,10 @@ def edit(path: Path, cells: dict[tuple[str, str], Any] | None = None, *, delete_
         c.value = v
         if isinstance(v, str):
             c.data_type = "s"
+    for (sheet, ref), err in (errors or {}).items():
+        c = wb[sheet][ref]
+        c.value = err
+        assert c.data_type == "e", err
     for old, new in (rename or {}).items():
         wb[old].title = new
     for s in delete_sheets:

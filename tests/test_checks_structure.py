@@ -67,10 +67,12 @@ def test_macros_are_reported(tmp_path: Path) -> None:
 def test_values(tmp_path: Path) -> None:
     e = {"K1.1": signed(L2, "K1.1", 1, decision="Done"),
          "K1.2": signed(L2, "K1.2", 2, assessor="=HYPERLINK(\"http://x\",\"click\")"),
-         "K1.3": signed(L2, "K1.3", 3, iqa="#REF!", iqa_sampled="maybe"),
+         "K1.3": signed(L2, "K1.3", 3, iqa_sampled="maybe"),
          "K2.1": signed(L2, "K2.1", 4, decision="met", iqa_decision="agreed", iqa="Ian Iqa",
                         iqa_date=dt.date(2024, 6, 1))}  # any letter case is fine
-    task = validate(write(tmp_path, L2, record(e)))
+    p = edit(write(tmp_path, L2, record(e)), {at(L2, "K2.2", "iqa"): "#N/A"},  # typed text stays text
+             errors={at(L2, "K1.3", "iqa"): "#REF!"})                        # a real error cell
+    task = validate(p)
     assert found(task, V.values) == norm([
         ("value-not-in-list", *at(L2, "K1.1", "decision")),
         ("value-formula-text", *at(L2, "K1.2", "assessor")),

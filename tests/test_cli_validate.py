@@ -101,13 +101,13 @@ def test_register_findings_and_staff_checks(tmp_path: Path) -> None:
     wb = openpyxl.load_workbook(reg)
     col = {c.key: i + 1 for i, c in enumerate(STAFF_COLUMNS)}
     ws = wb[STAFF_SHEET]
-    for r, (name, roles, a, i) in enumerate([("Ann Assessor", "assessor", "Held", None),
+    for n, (name, roles, a, i) in enumerate([("Ann Assessor", "assessor", "Held", None),
                                              ("Ian Iqa", "IQA", None, "Held"),
                                              ("Tom Tutor", "teacher", None, None)], start=2):
-        ws.cell(row=r, column=col["name"]).value = name
-        ws.cell(row=r, column=col["roles"]).value = roles
-        ws.cell(row=r, column=col["assessor_status"]).value = a
-        ws.cell(row=r, column=col["iqa_status"]).value = i
+        ws.cell(row=n, column=col["name"]).value = name
+        ws.cell(row=n, column=col["roles"]).value = roles
+        ws.cell(row=n, column=col["assessor_status"]).value = a
+        ws.cell(row=n, column=col["iqa_status"]).value = i
     wb[INTERESTS_SHEET].append(["Ann Assessor", "1000000043", "mother", None])
     wb.save(reg)
     r = tracker("validate", p, "--register", reg, "--json", "--today", TODAY.isoformat())
