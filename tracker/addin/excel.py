@@ -49,8 +49,8 @@ workbook outside any centre folder (or not saved yet) is checked without a regis
   (Excel shows the same);
 * a cell gets the plan's note unless it already has somebody else's;
 * the new Validation sheet is put first and activated: title, summary, header row and one row per
-  issue, written with **one** ``range.value = rows`` call (text that Excel would turn into a
-  formula, a number or a date is written with Excel's text prefix ``'``); the severity cells are
+  issue, written with **one** ``range.value = rows`` call (every text with Excel's text prefix
+  ``'``, so that nothing becomes a formula, a number or a date); the severity cells are
   coloured per run of equal severity, and each row with a location gets a hyperlink to it.
 
 **Protected sheets.** Learner workbooks are protected without a password, and Excel refuses
@@ -121,9 +121,6 @@ EXCEL_ERRORS = frozenset({"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#N
 
 # A note written by tracker: every line "SEVERITY: message [code]" (the last may be cut with "…").
 _NOTE_LINE = re.compile(r"^(ERROR|WARNING|INFO): .*(\[[a-z0-9][a-z0-9-]*\]|…)$")
-# Text Excel would not keep as typed (a formula, a number, a date, a boolean): written with "'".
-_EXCEL_WOULD_CONVERT = re.compile(r"^[=+\-@']|^\s*[-+]?[\d.,/: %$£€()]*\d[\d.,/: %$£€()]*\s*$|^(true|false)$",
-                                  re.IGNORECASE)
 
 
 # == the buttons =================================================================================
@@ -424,7 +421,7 @@ def _validate_master(book: xw.Book, centre: Centre | None, notes: _Notes) -> Rep
                      "of the centre folder.")
         return None
     from tracker.centre.merge import inbox_files
-    from tracker.rules.engine import FILE_UNREADABLE, INTERNAL_ERROR, is_workbook_name
+    from tracker.rules.engine import FILE_UNREADABLE, INTERNAL_ERROR
     from tracker.rules.issue import Report, Task
     from tracker.workbook.reader import read_workbook
 
@@ -432,7 +429,7 @@ def _validate_master(book: xw.Book, centre: Centre | None, notes: _Notes) -> Rep
     report = Report()
     if register_issues:
         report.tasks.append(Task(file=str(centre.register), learner="Centre register", issues=register_issues))
-    waiting = [p for p in inbox_files(centre.inbox) if is_workbook_name(p.name)]
+    waiting = inbox_files(centre.inbox)  # every file, as the roll-up takes them (others are quarantined)
     for p in waiting:
         try:
             model = read_workbook(p)
@@ -636,15 +633,22 @@ def _highlight(book: xw.Book, plan: MarkPlan, sheets: list[str]) -> list[str]:
                 for address in reversed(cell_runs(by_severity.get(sev.value, []))):
                     sheet.range(address).conditional_formats.add_custom(
                         f'={RULE_MARK}{sev.value}")', fill_color=f"#{FILLS[sev]}", font_color=f"#{FONTS[sev]}")
-            for cell, text in notes[name]:
-                rng = sheet.range(cell)
-                if rng.note is None:
-                    _size_note(rng.add_note(text), text)
         except NotImplementedError as e:
-            raise TrackerError(f"this Excel cannot add conditional formats or notes from code ({e}); "
+            raise TrackerError(f"this Excel cannot add conditional formats from code ({e}); "
                                "use Excel for Windows or macOS") from None
         except Exception:  # a COM error: a sheet protected with a password
             failed.append(name)
+            continue
+        for cell, text in notes[name]:
+            try:
+                rng = sheet.range(cell)
+                if rng.note is None:
+                    _size_note(rng.add_note(text), text)
+            except NotImplementedError as e:
+                raise TrackerError(f"this Excel cannot add notes from code ({e}); use Excel for Windows or "
+                                   "macOS") from None
+            except Exception:  # e.g. the cell has a threaded comment: like a note of somebody else's, it stays
+                continue
     return failed
 
 
@@ -659,11 +663,12 @@ def _size_note(note: Any, text: str) -> None:
 
 
 def excel_text(value: str | None) -> str | None:
-    """A text as Excel keeps it when written through ``range.value``: with ``'`` where Excel would
-    otherwise make it a formula, a number, a date or a boolean."""
+    """A text as written through ``range.value`` so that Excel keeps it as typed: with Excel's text
+    prefix ``'``, which is not part of the value (otherwise ``=...`` would become a formula, ``9`` a
+    number, ``1 Jan 2025`` a date, ``TRUE`` a boolean)."""
     if value is None or value == "":
         return None
-    return "'" + value if _EXCEL_WOULD_CONVERT.search(value) else value
+    return "'" + value
 
 
 def _validation_sheet(book: xw.Book, title: str, summary: str, headers: tuple[str, ...], header_row: int,
