@@ -21,7 +21,9 @@ Rules the master keeps:
 XlsxWriter refuses ``add_table`` in ``constant_memory`` mode only because the table would write
 its header cells into rows already flushed to disk. Here each table is declared before any of its
 rows is written, and the header cells are then written again as inline strings, which is all the
-table needs (:func:`_add_table`).
+table needs (:func:`_add_table`; it also widens the table's range after declaring it over one row,
+because ``add_table`` keeps a dict entry per cell of the range). Tested against XlsxWriter 3.2/3.3:
+the tests read the tables back with openpyxl and check their ranges.
 
 Layout: the sheet names and column headers of the master are described once, in the section
 below; the learner-workbook headers they repeat (Ref, Evidence refs, Decision ...) come from
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -602,6 +605,96 @@ class _Writer:
             ws.write_string(r, c, str(v))
 
 
+_CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_")
+_XML_SPECIAL = re.compile("[&<>]")
+_MAX_STR = 32767  # Excel's limit, in UTF-16 code units
+
+
+def _xml_text(ws: Any, text: str) -> str:
+    """A string as an inline-string cell body, escaped exactly as XlsxWriter escapes it."""
+    if len(text) > _MAX_STR // 2 and len(text.encode("utf-16-le")) // 2 > _MAX_STR:
+        text = text.encode("utf-16-le")[:_MAX_STR * 2].decode("utf-16-le", "ignore")
+    if _CTRL.search(text):
+        text = ws._escape_control_characters(text)
+    if _XML_SPECIAL.search(text):
+        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if text[:1].isspace() or text[-1:].isspace():
+        return f'<is><t xml:space="preserve">{text}</t></is>'
+    return f"<is><t>{text}</t></is>"
+
+
+class _RowStream:
+    """Whole rows written straight into a ``constant_memory`` worksheet's row file.
+
+    XlsxWriter's per-cell API costs ~7 us a cell (argument checks, a cell tuple, a dict, then the
+    XML); the long sheets hold a million cells, so their rows are rendered here in one string each,
+    in the XML XlsxWriter itself writes (inline strings, numbers with an ``s`` style index, the same
+    escaping), and the worksheet's bookkeeping (dimensions, last row) is updated to match. When the
+    worksheet lacks the internals this relies on (another XlsxWriter version), every cell goes
+    through the public API instead -- same file content, slower. The tests compare both paths.
+    """
+
+    fast_ok = True  # tests switch the fast path off to compare
+
+    def __init__(self, ws: Any, w: _Writer, cols: tuple[MColumn, ...]) -> None:
+        self.ws = ws
+        self.w = w
+        self.cols = cols
+        self.fast = (self.fast_ok and bool(getattr(ws, "constant_memory", False))
+                     and all(hasattr(ws, a) for a in ("row_data_fh", "previous_row", "_write_single_row",
+                                                     "_check_dimensions", "_escape_control_characters")))
+        self.letters = [WL.col_letter(i) for i in range(len(cols))]
+        self.styles = {"date": w.date, "datetime": w.datetime, "percent": w.percent}
+        self.started = False
+        self.last = 0
+
+    def _xf(self, fmt: Any) -> int:
+        return int(fmt._get_xf_index())
+
+    def row(self, r: int, rec: dict[str, Any]) -> None:
+        """Write row ``r`` (0-based) from ``rec`` keyed by column key; blanks are skipped."""
+        if not self.fast:
+            for c, col in enumerate(self.cols):
+                self.w.cell(self.ws, r, c, col, rec.get(col.key))
+            return
+        ws = self.ws
+        if not self.started:
+            ws._write_single_row(r)  # flush the header row written through the API
+            self.started = True
+            self.xf = {k: self._xf(f) for k, f in self.styles.items()}
+        n = r + 1
+        parts = [f'<row r="{n}">']
+        for c, col in enumerate(self.cols):
+            v = rec.get(col.key)
+            if v is None or v == "":
+                continue
+            ref = f"{self.letters[c]}{n}"
+            kind = col.kind
+            if kind == "text" or isinstance(v, str) and kind in ("int", "percent"):
+                parts.append(f'<c r="{ref}" t="inlineStr">{_xml_text(ws, str(v))}</c>')
+            elif kind in ("int", "percent"):
+                style = f' s="{self.xf["percent"]}"' if kind == "percent" else ""
+                parts.append(f'<c r="{ref}"{style}><v>{v:.16G}</v></c>')
+            else:
+                serial = excel_serial(str(v), kind == "datetime")
+                if serial is None:
+                    parts.append(f'<c r="{ref}" t="inlineStr">{_xml_text(ws, str(v))}</c>')
+                else:
+                    parts.append(f'<c r="{ref}" s="{self.xf[kind]}"><v>{serial:.16G}</v></c>')
+        if len(parts) == 1:
+            return
+        parts.append("</row>")
+        ws.row_data_fh.write("".join(parts))
+        self.last = r
+
+    def finish(self) -> None:
+        """Record the written extent in the worksheet (its dimension and last row)."""
+        if self.fast and self.started:
+            ws = self.ws
+            ws._check_dimensions(self.last, len(self.cols) - 1)
+            ws.previous_row = self.last
+
+
 def _setup_columns(ws: Any, cols: tuple[MColumn, ...]) -> None:
     for i, c in enumerate(cols):
         ws.set_column(i, i, c.width)
@@ -612,17 +705,24 @@ def _add_table(ws: Any, w: _Writer, name: str, cols: tuple[MColumn, ...], n_rows
     again as inline strings (see the module doc: constant_memory mode)."""
     headers = [c.header for c in cols]
     assert len(set(h.casefold() for h in headers)) == len(headers), f"duplicate header in {name}"
+    from xlsxwriter.utility import xl_range
+
     saved = ws.constant_memory
     ws.constant_memory = False
     # add_table's own header writes would go to the shared-string table; ours follow inline.
     ws._write_string = lambda *args, **kw: 0
     try:
-        ws.add_table(0, 0, max(n_rows, 1), len(cols) - 1, {
+        # Declared over one data row, then widened: add_table records every cell of its range for
+        # an overlap check (1.3 million dict entries, 130 MB, for 1,000 learners' criteria).
+        ws.add_table(0, 0, 1, len(cols) - 1, {
             "name": name, "style": "Table Style Light 9",
             "columns": [{"header": h, "header_format": w.header} for h in headers]})
     finally:
         ws.constant_memory = saved
         del ws._write_string
+    table = ws.tables[-1]
+    full = xl_range(0, 0, max(n_rows, 1), len(cols) - 1)
+    table["range"] = table["a_range"] = table["autofilter"] = full
     for i, h in enumerate(headers):
         ws.write_string(0, i, h, w.header)
     ws.set_row(0, 30)
@@ -636,9 +736,10 @@ def _table_sheet(wb: Any, w: _Writer, sheet: str, cols: tuple[MColumn, ...], row
     _add_table(ws, w, TABLE_NAMES[sheet], cols, len(rows))
     if freeze_cols:
         ws.freeze_panes(1, freeze_cols)
+    stream = _RowStream(ws, w, cols)
     for r, rec in enumerate(rows, start=1):
-        for c, col in enumerate(cols):
-            w.cell(ws, r, c, col, rec.get(col.key))
+        stream.row(r, rec)
+    stream.finish()
 
 
 def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
@@ -722,12 +823,11 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
     per_qual: dict[str, list[Any]] = defaultdict(lambda: [0, 0, 0, 0, 0.0])  # n, ns, ip, c, sum %
     status_counts: Counter[str] = Counter()
     crow = 0
-    lc = LEARNER_COLUMNS
-    cc = CRITERIA_COLUMNS
+    learner_rows = _RowStream(learners_ws, w, LEARNER_COLUMNS)
+    criteria_rows = _RowStream(criteria_ws, w, CRITERIA_COLUMNS)
     for n, view in enumerate(iter_learners(conn, quals), start=1):
         rec = learner_record(view, files, counts, open_per_learner)
-        for c, col in enumerate(lc):
-            w.cell(learners_ws, n, c, col, rec.get(col.key))
+        learner_rows.row(n, rec)
         for c, col in enumerate(MATRIX_FIXED):
             w.cell(matrix_ws, n, c, col, rec.get(col.key))
         for unit_no, prog in sorted(view.units.items()):
@@ -735,10 +835,7 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
             matrix_ws.write_string(n, first_unit_col + unit_no - 1, st, w.rag[st])
         for crec in criterion_records(view, files, open_rows):
             crow += 1
-            for c, col in enumerate(cc):
-                v = crec.get(col.key)
-                if v is not None:
-                    w.cell(criteria_ws, crow, c, col, v)
+            criteria_rows.row(crow, crec)
         if n == 1 and on_progress is not None:
             on_progress()
         s = rec["status"]
@@ -747,6 +844,8 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
         pq[0] += 1
         pq[1 + STATUSES.index(s)] += 1
         pq[4] += rec["percent"]
+    learner_rows.finish()
+    criteria_rows.finish()
 
     _table_sheet(wb, w, ISSUES, ISSUE_COLUMNS, issue_records(conn, files))
     _table_sheet(wb, w, CONFLICTS, CONFLICT_COLUMNS, conflict_records(conn, files), freeze_cols=1)

@@ -59,8 +59,9 @@ import os
 import socket
 import sqlite3
 import sys
+import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,6 +153,7 @@ _NAME_FIELDS = frozenset({"assessor", "iqa"})
 _CASELESS = frozenset({"method", "decision", "iqa_sampled", "iqa_decision"})
 
 Values = tuple[str | None, ...]
+_BLANK: Values = (None,) * len(FIELDS)
 
 # -- checkpoints for the crash test --------------------------------------------------------------
 
@@ -210,6 +212,8 @@ class RollupResult:
     seconds: float = 0.0
     workers: int = 1
     notes: list[str] = field(default_factory=list)
+    # Seconds per phase: receive, read+check+merge, centre checks, master, publish (for benchmarks).
+    timings: dict[str, float] = field(default_factory=dict)
 
     def count(self, outcome: str) -> int:
         """Number of files with this outcome."""
@@ -859,6 +863,7 @@ def rollup(centre: str | Path | Centre, *, workers: int | None = None, today: dt
 
 def _rollup_locked(c: Centre, conn: sqlite3.Connection, result: RollupResult, workers: int | None,
                    today: dt.date | None, progress: bool) -> None:
+    t = time.perf_counter()
     paths = inbox_files(c.inbox)
     received: list[Received] = []
     for i, p in enumerate(paths):
@@ -881,8 +886,12 @@ def _rollup_locked(c: Centre, conn: sqlite3.Connection, result: RollupResult, wo
             result.files.append(FileOutcome(r.name, r.hash, "duplicate", "already received"))
         else:
             new.append(r)
-    _fsync(r.archive for r in new)
+    # Archived copies are flushed to disk in the background while the files are read; the ledger
+    # commit waits for it (the ledger must never name a copy that a power cut could lose).
+    flusher = threading.Thread(target=_fsync, args=([r.archive for r in new],), daemon=True)
+    flusher.start()
     checkpoint("archived")
+    result.timings["receive"] = time.perf_counter() - t
 
     fingerprint = _fingerprint(c)
     config_changed = LG.get_meta(conn, "fingerprint") != fingerprint
@@ -902,7 +911,7 @@ def _rollup_locked(c: Centre, conn: sqlite3.Connection, result: RollupResult, wo
             checked = iter(tqdm(checked, total=len(jobs), desc="rolling up", unit="file", leave=False,
                                 disable=None))
         _merge_and_publish(c, conn, result, new, requeued, checked, fingerprint, config_changed,
-                           master_behind, register, register_issues)
+                           master_behind, register, register_issues, flusher.join)
     _tidy_inbox(c, received, result)
     result.learners = int(conn.execute("SELECT count(*) FROM learners").fetchone()[0])
     result.open_conflicts = int(conn.execute("SELECT count(*) FROM conflicts WHERE status='open'").fetchone()[0])
@@ -911,7 +920,8 @@ def _rollup_locked(c: Centre, conn: sqlite3.Connection, result: RollupResult, wo
 
 def _merge_and_publish(c: Centre, conn: sqlite3.Connection, result: RollupResult, new: list[Received],
                        requeued: set[str], checked: Iterator[Checked], fingerprint: str, config_changed: bool,
-                       master_behind: bool, register: Register | None, register_issues: list[Issue]) -> None:
+                       master_behind: bool, register: Register | None, register_issues: list[Issue],
+                       flushed: Callable[[], None]) -> None:
     now = _now()
     tmp: Path | None = None
     changed = False
@@ -922,10 +932,13 @@ def _merge_and_publish(c: Centre, conn: sqlite3.Connection, result: RollupResult
                      (run_id, now, _user(), socket.gethostname()))
         merger = Merger(conn, run_id, now)
         checkpoint("merging")
+        t0 = time.perf_counter()
         for rec, res in zip(new, checked):
             result.files.append(merger.merge(rec, res, requeued=rec.hash in requeued))
         changed = merger.totals["merged"] > 0 or merger.totals["quarantined"] > 0 or config_changed
+        result.timings["read+check+merge"] = time.perf_counter() - t0
         checkpoint("merged")
+        t0 = time.perf_counter()
         if config_changed:
             _apply_config(conn, c, merger)
             LG.set_meta(conn, "fingerprint", fingerprint)
@@ -939,16 +952,20 @@ def _merge_and_publish(c: Centre, conn: sqlite3.Connection, result: RollupResult
                 "rows_accepted=?, conflicts_opened=?, conflicts_closed=? WHERE id=?",
                 (_now(), len(new), t["merged"], t["quarantined"], result.count("duplicate"), t["rows"],
                  t["opened"], t["closed"], run_id))
+        result.timings["centre checks"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
         if changed:
             tmp = _write_master_tmp(c, conn)
             checkpoint("master-written")
             check_master_writable(c.master)
             result.run_id = run_id
+            flushed()
             conn.execute("COMMIT")
         else:
             conn.execute("ROLLBACK")
             if master_behind:  # built from the committed ledger, outside any transaction
                 tmp = _write_master_tmp(c, conn)
+        result.timings["master"] = time.perf_counter() - t0
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
@@ -957,10 +974,12 @@ def _merge_and_publish(c: Centre, conn: sqlite3.Connection, result: RollupResult
         raise
     checkpoint("committed")
     if tmp is not None:
+        t0 = time.perf_counter()
         _replace_master(tmp, c.master)
         checkpoint("replaced")
         LG.set_meta(conn, "master_run", str(LG.last_run(conn)))
         result.master_rebuilt = True
+        result.timings["publish"] = time.perf_counter() - t0
 
 
 def _apply_config(conn: sqlite3.Connection, c: Centre, merger: Merger) -> None:

@@ -1,0 +1,282 @@
+"""Benchmark: rolling up a centre, against floors measured in the same run.
+
+    python benchmarks/rollup.py [--n 1000] [--workers N] [--pandas-files 60] [--cache DIR]
+
+A centre of N learners (tracker.sample: both qualifications, both pathways, realistic partial
+progress) returns N workbooks (as they stood at the end of June 2025); the benchmark times
+
+* the **full roll-up** of the N returns into a new centre (archive, read + validate, merge,
+  centre checks, master), and
+* a **re-roll-up** of 10 new returns (ten learners' workbooks as of October 2025) into it,
+
+each in a fresh process, with its wall time and peak memory (``resource.getrusage`` maxrss of the
+process and, separately, of its worker processes -- tracemalloc would not see the workers).
+Beside them, measured in the same run:
+
+(a) python-calamine reading the same N files raw (open + every sheet to Python lists);
+(b) writing the same master cells (every sheet, every row of the master just built) with plain
+    XlsxWriter ``write_row``, no formats, tables or chart;
+(c) a naive pandas script doing the job: ``pandas.read_excel(sheet_name=None)`` of every file,
+    ``concat``, ``to_excel`` of a master -- run on ``--pandas-files`` files and scaled to N (it
+    says so in the output).
+
+Targets (issue 4): full <= 1.5 x (a + b); >= 5 x faster than (c); the re-roll-up <= 25 % of the
+full one; <= 300 MiB peak. The generated workbooks are cached (``--cache``, default in the
+system temp folder) because writing them is not what is measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve()
+FIRST_AS_OF = dt.date(2025, 6, 30)
+LATER = 10
+TODAY = dt.date(2025, 11, 30)
+
+
+def _rss_mib() -> tuple[float, float]:
+    """Peak resident memory (MiB) of this process and of its largest finished child."""
+    scale = 1024 if sys.platform != "darwin" else 1024 * 1024  # Linux reports KiB, macOS bytes
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale,
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / scale)
+
+
+# -- preparing the returns -------------------------------------------------------------------------
+
+
+def prepare(n: int, cache: Path) -> tuple[Path, Path]:
+    """N returns (June) and 10 later returns (October), generated once into ``cache``."""
+    from tracker.sample import progress_record, sample_learners, write_workbooks
+    from tracker.spec.catalogue import load_qualification
+
+    returns, later = cache / "returns", cache / "later"
+    done = cache / "done"
+    if done.exists():
+        return returns, later
+    shutil.rmtree(cache, ignore_errors=True)
+    t = time.perf_counter()
+    people = sample_learners(n)
+    quals = {s.qualification_number: load_qualification(s.qualification_number) for s in people}
+    first = [(quals[s.qualification_number], s, progress_record(quals[s.qualification_number], s, as_of=FIRST_AS_OF))
+             for s in people]
+    write_workbooks(first, returns, workers=os.cpu_count() or 1)
+    step = max(1, n // LATER)
+    chosen = [people[i] for i in range(0, n, step)][:LATER]
+    second = [(quals[s.qualification_number], s, progress_record(quals[s.qualification_number], s)) for s in chosen]
+    write_workbooks(second, later, workers=1, names=[f"later {s.file_name}" for s in chosen])
+    done.write_text(f"{n}\n")
+    print(f"generated {n} + {len(chosen)} learner workbooks into {cache} in {time.perf_counter() - t:.1f} s "
+          "(cached for the next run)", flush=True)
+    return returns, later
+
+
+# -- phases, each run in its own process -------------------------------------------------------------
+
+
+def phase_raw(files: list[Path]) -> dict[str, Any]:
+    import python_calamine
+
+    t = time.perf_counter()
+    cells = 0
+    for f in files:
+        wb = python_calamine.CalamineWorkbook.from_path(str(f))
+        for name in wb.sheet_names:
+            rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+            cells += sum(len(r) for r in rows)
+        wb.close()
+    return {"seconds": time.perf_counter() - t, "cells": cells}
+
+
+def phase_rollup(centre: Path, workers: int | None) -> dict[str, Any]:
+    from tracker.centre.merge import rollup
+
+    t = time.perf_counter()
+    r = rollup(centre, workers=workers, today=TODAY)
+    secs = time.perf_counter() - t
+    self_mib, child_mib = _rss_mib()
+    return {"seconds": secs, "rss": self_mib, "rss_children": child_mib, "workers": r.workers,
+            "merged": r.count("merged"), "quarantined": r.count("quarantined"),
+            "timings": {k: round(v, 2) for k, v in r.timings.items()}}
+
+
+def _master_rows(centre: Path) -> list[tuple[str, list[list[Any]]]]:
+    """Every sheet of the master as rows of plain values, from the ledger (not timed)."""
+    from tracker.centre import ledger as LG
+    from tracker.centre import master as M
+    from tracker.centre.folder import open_centre
+    from tracker.centre.iqa import sampling_coverage
+
+    c = open_centre(centre)
+    conn = LG.connect(c.ledger, create=False)
+    quals = M.Qualifications([c.specs])
+    files = M.file_names(conn)
+    counts = M.issue_counts(conn)
+    open_rows, per_learner = M.open_conflict_rows(conn)
+    learners: list[list[Any]] = [[col.header for col in M.LEARNER_COLUMNS]]
+    criteria: list[list[Any]] = [[col.header for col in M.CRITERIA_COLUMNS]]
+    matrix: list[list[Any]] = [[col.header for col in M.MATRIX_FIXED]]
+    for view in M.iter_learners(conn, quals):
+        rec = M.learner_record(view, files, counts, per_learner)
+        learners.append([rec.get(col.key) for col in M.LEARNER_COLUMNS])
+        matrix.append([rec.get(col.key) for col in M.MATRIX_FIXED] + [u.status for _, u in sorted(view.units.items())])
+        for crec in M.criterion_records(view, files, open_rows):
+            criteria.append([crec.get(col.key) for col in M.CRITERIA_COLUMNS])
+
+    def table(cols: tuple[M.MColumn, ...], recs: list[dict[str, Any]]) -> list[list[Any]]:
+        return [[col.header for col in cols]] + [[r.get(col.key) for col in cols] for r in recs]
+
+    out = [(M.LEARNERS, learners), (M.MATRIX, matrix), (M.CRITERIA, criteria),
+           (M.ISSUES, table(M.ISSUE_COLUMNS, M.issue_records(conn, files))),
+           (M.CONFLICTS, table(M.CONFLICT_COLUMNS, M.conflict_records(conn, files))),
+           (M.IQA_SAMPLING, table(M.IQA_COLUMNS, M.iqa_records(sampling_coverage(conn, None)))),
+           (M.MERGE_LOG, table(M.LOG_COLUMNS, M.log_records(conn, files)))]
+    conn.close()
+    return out
+
+
+def phase_plain(centre: Path, out: Path) -> dict[str, Any]:
+    import xlsxwriter
+
+    sheets = _master_rows(centre)
+    cells = sum(len(r) for _, rows in sheets for r in rows)
+    t = time.perf_counter()
+    wb = xlsxwriter.Workbook(str(out))
+    wb.add_worksheet("Dashboard")
+    for name, rows in sheets:
+        ws = wb.add_worksheet(name)
+        for r, row in enumerate(rows):
+            ws.write_row(r, 0, row)
+    wb.close()
+    return {"seconds": time.perf_counter() - t, "cells": cells}
+
+
+def phase_pandas(files: list[Path], out: Path) -> dict[str, Any]:
+    import pandas as pd
+
+    t = time.perf_counter()
+    frames = []
+    for f in files:
+        for sheet, df in pd.read_excel(f, sheet_name=None).items():
+            df = df.astype(str)
+            df.insert(0, "sheet", sheet)
+            df.insert(0, "file", f.name)
+            frames.append(df)
+    master = pd.concat(frames, ignore_index=True)
+    with pd.ExcelWriter(out) as xw:
+        master.to_excel(xw, sheet_name="Criteria", index=False)
+    return {"seconds": time.perf_counter() - t, "rows": len(master)}
+
+
+def _run_phase(args: list[str]) -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, str(HERE), "--phase", *args], capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr)
+        raise SystemExit(f"phase {args[0]} failed")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _phase_main(argv: list[str]) -> None:
+    name = argv[0]
+    if name == "raw":
+        res = phase_raw(sorted(Path(argv[1]).iterdir()))
+    elif name == "rollup":
+        res = phase_rollup(Path(argv[1]), int(argv[2]) if argv[2] != "auto" else None)
+    elif name == "plain":
+        res = phase_plain(Path(argv[1]), Path(argv[2]))
+    elif name == "pandas":
+        files = sorted(Path(argv[1]).iterdir())[: int(argv[2])]
+        res = phase_pandas(files, Path(argv[3]))
+    else:
+        raise SystemExit(f"unknown phase {name}")
+    self_mib, child_mib = _rss_mib()
+    res.setdefault("rss", self_mib)
+    res.setdefault("rss_children", child_mib)
+    print(json.dumps(res))
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--phase":
+        _phase_main(sys.argv[2:])
+        return
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--n", type=int, default=1000, help="learners (default 1000)")
+    p.add_argument("--workers", default="auto", help="roll-up worker processes (default: automatic)")
+    p.add_argument("--pandas-files", type=int, default=60, help="files the pandas baseline reads (scaled to N)")
+    p.add_argument("--cache", type=Path, default=None, help="where the generated workbooks are kept")
+    p.add_argument("--keep", type=Path, default=None, help="keep the centre folder here")
+    a = p.parse_args()
+    cache = a.cache or Path(tempfile.gettempdir()) / f"tracker-bench-rollup-{a.n}"
+    returns, later = prepare(a.n, cache)
+    work = Path(tempfile.mkdtemp(prefix="tracker-bench-"))
+    try:
+        from tracker.centre.folder import init_centre
+        from tracker.sample import write_register
+
+        centre = a.keep or work / "centre"
+        if centre.exists():
+            shutil.rmtree(centre)
+        c, _ = init_centre(centre, name="Benchmark centre")
+        write_register(c.register)
+        for f in returns.iterdir():
+            shutil.copyfile(f, c.inbox / f.name)
+
+        raw = _run_phase(["raw", str(returns)])
+        full = _run_phase(["rollup", str(centre), str(a.workers)])
+        plain = _run_phase(["plain", str(centre), str(work / "plain.xlsx")])
+        for f in later.iterdir():
+            shutil.copyfile(f, c.inbox / f.name)
+        again = _run_phase(["rollup", str(centre), str(a.workers)])
+        m = min(a.pandas_files, a.n)
+        pandas = _run_phase(["pandas", str(returns), str(m), str(work / "pandas.xlsx")])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    pandas_scaled = pandas["seconds"] * a.n / m
+    floor = raw["seconds"] + plain["seconds"]
+    peak = max(full["rss"], full["rss_children"], again["rss"], again["rss_children"])
+    cores = os.cpu_count() or 1
+
+    def line(label: str, secs: float, extra: str = "") -> None:
+        print(f"  {label:<44} {secs:8.2f} s  {extra}")
+
+    print(f"\nroll-up benchmark: {a.n} learners, {cores} core(s), python {sys.version.split()[0]}")
+    line(f"full roll-up ({full['merged']} returns, {full['workers']} worker(s))", full["seconds"],
+         f"peak {full['rss']:.0f} MiB (workers {full['rss_children']:.0f} MiB)")
+    print(f"      phases: {', '.join(f'{k} {v:.2f} s' for k, v in full['timings'].items())}")
+    line(f"re-roll-up ({again['merged']} new returns)", again["seconds"],
+         f"peak {again['rss']:.0f} MiB (workers {again['rss_children']:.0f} MiB)")
+    print(f"      phases: {', '.join(f'{k} {v:.2f} s' for k, v in again['timings'].items())}")
+    line("(a) python-calamine raw read of the same files", raw["seconds"], f"{raw['cells']:,} cells")
+    line("(b) the same master cells with plain xlsxwriter", plain["seconds"], f"{plain['cells']:,} cells")
+    line(f"(c) naive pandas script, {m} files scaled x{a.n / m:.1f}", pandas_scaled,
+         f"measured {pandas['seconds']:.2f} s on {m} files")
+
+    def verdict(ok: bool) -> str:
+        return "PASS" if ok else "FAIL"
+
+    print("\ntargets:")
+    r1 = full["seconds"] / floor
+    print(f"  full <= 1.5 x (a + b) = {1.5 * floor:.2f} s: {full['seconds']:.2f} s = {r1:.2f} x (a + b)  "
+          f"{verdict(r1 <= 1.5)}")
+    r2 = pandas_scaled / full["seconds"]
+    print(f"  >= 5 x faster than pandas: {r2:.1f} x  {verdict(r2 >= 5)}")
+    r3 = again["seconds"] / full["seconds"]
+    print(f"  re-roll-up of {LATER} <= 25 % of full: {r3:.0%}  {verdict(r3 <= 0.25)}")
+    print(f"  peak <= 300 MiB: {peak:.0f} MiB  {verdict(peak <= 300)}")
+
+
+if __name__ == "__main__":
+    main()
