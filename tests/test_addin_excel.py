@@ -668,7 +668,7 @@ def test_validate_on_the_master_checks_the_inbox(remote: Any, centre: Any) -> No
         t.issues for t in report.tasks if t.file.endswith("two.xlsx")) else set())
     assert not any(a["func"] == "addHyperlink" for a in actions(book))
     text = alerts(book)[0][0]
-    assert "3 workbooks waiting in the inbox" in text
+    assert "3 files waiting in the inbox" in text
     # Nothing was merged: validate only looks.
     assert sorted(p.name for p in centre.inbox.iterdir()) == ["broken.xlsx", "one.xlsx", "two.xlsx"]
 

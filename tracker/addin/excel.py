@@ -450,10 +450,10 @@ def _validate_master(book: xw.Book, centre: Centre | None, notes: _Notes) -> Rep
     n_files = len(waiting)
     if n_files:
         bad = sum(1 for t in report.tasks if not t.valid and t.file != str(centre.register))
-        head = (f"{_plural(n_files, 'workbook')} waiting in the inbox ({bad} with errors): "
+        head = (f"{_plural(n_files, 'file')} waiting in the inbox ({bad} with errors): "
                 f"{counts_text(c)}. The Validation sheet lists them; Roll up merges them.")
     else:
-        head = "No workbooks are waiting in the inbox."
+        head = "No files are waiting in the inbox."
     lines = [head, *notes.lines,
              "Problems of the workbooks already merged are on the Issues sheet (recomputed by every roll-up).",
              "The Validation sheet is a preview: the next roll-up rebuilds the master without it."]
