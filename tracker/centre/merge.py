@@ -84,7 +84,7 @@ if TYPE_CHECKING:
 
 UNKNOWN_LEARNER = issue_type(
     "centre-unknown-learner", Severity.ERROR, "Returned workbook names no learner",
-    "{file} was not merged: {reason}",
+    "{name} was not merged: {reason}",
     "A returned workbook is matched to a learner by the ULN on its cover sheet (with the "
     "qualification number), never by its file name. This file gives no valid ULN, so it cannot be "
     "matched; it was moved to the quarantine folder and nothing in it was merged.",
@@ -92,7 +92,7 @@ UNKNOWN_LEARNER = issue_type(
     group="centre")
 UNKNOWN_QUALIFICATION = issue_type(
     "centre-unknown-qualification", Severity.ERROR, "Returned workbook names no installed qualification",
-    "{file} was not merged: {reason}",
+    "{name} was not merged: {reason}",
     "The workbook's qualification number (cover sheet, or hidden metadata) is missing or is not "
     "an installed qualification, so its criteria cannot be checked; it was moved to the "
     "quarantine folder.",
@@ -100,7 +100,7 @@ UNKNOWN_QUALIFICATION = issue_type(
     "the file into the inbox again.", group="centre")
 UNREADABLE = issue_type(
     "centre-unreadable", Severity.ERROR, "Returned file cannot be read",
-    "{file} was not merged: {reason}",
+    "{name} was not merged: {reason}",
     "The file is not a learner workbook tracker can open (corrupt, truncated, an old .xls, password "
     "protected, not a spreadsheet, or refused by the safety gate). It was moved to the quarantine "
     "folder; the rest of the roll-up went on.",
@@ -108,8 +108,8 @@ UNREADABLE = issue_type(
     "it into the inbox again. Otherwise ask the assessor for the file again.", group="centre")
 IDENTITY_MISMATCH = issue_type(
     "centre-identity-mismatch", Severity.ERROR, "ULN belongs to another learner",
-    "{file} was not merged: its ULN {uln} is on file for {known!r}, but this workbook names "
-    "{name!r} and is not a workbook seen for them before",
+    "{name} was not merged: its ULN {uln} is on file for {known!r}, but this workbook names "
+    "{learner!r} and is not a workbook seen for them before",
     "Two people must never be merged into one record. The ULN in this workbook is already held by "
     "a learner with a different name, and the workbook is a different one from theirs, so it is "
     "probably another learner's workbook with a mistyped (or copied) ULN.",
@@ -623,7 +623,7 @@ class Merger:
             # Quarantined before and still not mergeable: the ledger keeps its first record.
             return FileOutcome(rec.name, rec.hash, "quarantined", reason, res.name, res.uln)
         display = rec.name.rsplit("/", 1)[-1]
-        issue = CATALOGUE[code](file=display, reason=reason) if code in CATALOGUE else None
+        issue = CATALOGUE[code](file=display, name=display, reason=reason) if code in CATALOGUE else None
         issues = [issue] if issue else []
         issues += extra or []
         issues += res.issues
@@ -648,7 +648,8 @@ class Merger:
             same_workbook = bool(res.workbook_id) and res.workbook_id in workbooks
             if name_key(known_name) != name_key(res.name):
                 if not same_workbook:
-                    issue = IDENTITY_MISMATCH(file=rec.name, uln=res.uln, known=known_name, name=res.name)
+                    issue = IDENTITY_MISMATCH(file=rec.name, name=rec.name, uln=res.uln, known=known_name,
+                                              learner=res.name)
                     return self.quarantine(rec, res, IDENTITY_MISMATCH.code, issue.message, requeued)
                 extra.append(NAME_CHANGED(old=known_name, new=res.name, uln=res.uln))
             elif res.workbook_id and not same_workbook:
@@ -861,8 +862,18 @@ def rollup(centre: str | Path | Centre, *, workers: int | None = None, today: dt
     return result
 
 
+def _remove_leftovers(c: Centre) -> None:
+    """Temporary files a killed roll-up left behind (the caller holds the lock, so none is live)."""
+    for p in c.master.parent.glob(f".~{c.master.stem}-*.tmp{c.master.suffix}"):
+        p.unlink(missing_ok=True)
+    if c.archive.is_dir():
+        for p in c.archive.glob(".tmp-*"):
+            p.unlink(missing_ok=True)
+
+
 def _rollup_locked(c: Centre, conn: sqlite3.Connection, result: RollupResult, workers: int | None,
                    today: dt.date | None, progress: bool) -> None:
+    _remove_leftovers(c)
     t = time.perf_counter()
     paths = inbox_files(c.inbox)
     received: list[Received] = []
