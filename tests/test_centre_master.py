@@ -1,0 +1,233 @@
+"""The centre master workbook: values from learner files stay data, figures are computed from the
+data, the long sheets are tables that pandas reads directly, the RAG matrix, the dashboard."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pandas as pd
+import pytest
+from test_centre_sample import L2, Item, drop, items, make_centre, master_cells, roll, sheet_dicts
+
+from tracker.centre import ledger as LG
+from tracker.centre import master as M
+from tracker.centre.folder import Centre
+from tracker.sample import progress_record
+from tracker.workbook import layout as L
+
+HOSTILE = {
+    "name": '=HYPERLINK("http://example.invalid/x","click me")',
+    "employer": "+44 20 7946 0000",
+    "tutor": "@SUM(A1:A2)",
+    "comment": "=1+1",
+    "evidence": "-E1",
+}
+
+
+@pytest.fixture(scope="module")
+def centre(tmp_path_factory: pytest.TempPathFactory) -> tuple[Centre, list[Item]]:
+    c = make_centre(tmp_path_factory.mktemp("master") / "centre")
+    batch = items(8)
+    q, s, rec = batch[3]
+    lr = dataclasses.replace(s.learner, name=HOSTILE["name"], employer=HOSTILE["employer"], tutor=HOSTILE["tutor"])
+    s = dataclasses.replace(s, learner=lr)
+    ref = next(iter(rec.entries))
+    e = rec.entries[ref]
+    rec = dataclasses.replace(rec, learner=lr, entries={**rec.entries, ref: dataclasses.replace(
+        e, comments=HOSTILE["comment"], evidence_refs=(*e.evidence_refs, HOSTILE["evidence"]))})
+    batch[3] = (q, s, rec)
+    # One learner complete on every unit.
+    q5, s5, _r5 = batch[5]
+    batch[5] = (q5, s5, progress_record(q5, s5, progress=1.0))
+    drop(c, batch, names=[f"learner {i}.xlsx" for i in range(len(batch))])
+    roll(c)
+    return c, batch
+
+
+def test_formula_looking_values_stay_text(centre: tuple[Centre, list[Item]]) -> None:
+    c, batch = centre
+    # No formula anywhere in the master's XML ...
+    with zipfile.ZipFile(c.master) as z:
+        for name in z.namelist():
+            if name.startswith("xl/worksheets/sheet"):
+                assert b"<f>" not in z.read(name) and b"<f " not in z.read(name)
+    # ... and the values read back exactly as typed, as text.
+    wb = openpyxl.load_workbook(c.master)
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", (ws.title, cell.coordinate, cell.value)
+    learners = sheet_dicts(c.master, "Learners")
+    (row,) = [x for x in learners if x["ULN"] == batch[3][1].learner.uln]
+    assert row["Learner name"] == HOSTILE["name"]
+    assert row["Employer"] == HOSTILE["employer"] and row["Tutor"] == HOSTILE["tutor"]
+    crit = [x for x in sheet_dicts(c.master, "Criteria") if x["ULN"] == batch[3][1].learner.uln and x["Comments"]]
+    assert crit[0]["Comments"] == HOSTILE["comment"] and crit[0]["Evidence refs"].endswith(HOSTILE["evidence"])
+    names = {r[1] for r in master_cells(c.master)["Matrix"][1:]}
+    assert HOSTILE["name"] in names
+
+
+def _expected(q: Any, s: Any, rec: Any) -> tuple[int, int, int, str]:
+    required = met = units_done = 0
+    for u in q.units:
+        req = q.required(u, s.learner.pathway)
+        m = sum(1 for r in req if (e := rec.entries.get(r)) and e.decision == L.MET)
+        required += len(req)
+        met += m
+        units_done += m == len(req)
+    status = "Complete" if met == required else ("Not started" if met == 0 else "In progress")
+    return met, required, units_done, status
+
+
+def test_figures_are_computed_from_the_data(centre: tuple[Centre, list[Item]]) -> None:
+    c, batch = centre
+    rows = {x["ULN"]: x for x in sheet_dicts(c.master, "Learners")}
+    assert len(rows) == len(batch)
+    for q, s, rec in batch:
+        met, required, units_done, status = _expected(q, s, rec)
+        row = rows[s.learner.uln]
+        assert (row["Criteria met"], row["Criteria required"], row["Units complete"], row["Status"]) == (
+            met, required, units_done, status), s.learner.name
+        assert row["% complete"] == pytest.approx(met / required)
+        assert row["Units"] == len(q.units)
+        credits = sum(u.credit for u in q.units
+                      if all((e := rec.entries.get(r)) and e.decision == L.MET for r in q.required(u, s.learner.pathway)))
+        assert row["Credits achieved"] == credits
+    full = rows[batch[5][1].learner.uln]
+    assert full["Status"] == "Complete" and full["Credits achieved"] == full["Credits"]
+    dash = master_cells(c.master)["Dashboard"]
+    figures = {r[0]: r[1] for r in dash if r and isinstance(r[0], str)}
+    assert figures["Learners"] == len(batch)
+    assert figures["Complete"] == sum(1 for x in rows.values() if x["Status"] == "Complete")
+    assert figures["Average % complete"] == pytest.approx(sum(x["% complete"] for x in rows.values()) / len(rows))
+
+
+@pytest.mark.parametrize("engine", ["openpyxl", "calamine"])
+def test_pandas_reads_the_criteria_sheet(centre: tuple[Centre, list[Item]], engine: str) -> None:
+    c, batch = centre
+    df = pd.read_excel(c.master, sheet_name="Criteria", dtype={"ULN": str}, engine=engine)
+    assert list(df.columns) == [col.header for col in M.CRITERIA_COLUMNS]
+    assert len(df) == sum(q.criterion_count() for q, _s, _r in batch)
+    for q, s, rec in batch:
+        mine = df[df["ULN"] == s.learner.uln]
+        assert list(mine["Ref"]) == [cr.ref for u in q.units for cr in u.criteria]
+        for ref, e in rec.entries.items():
+            row = mine[mine["Ref"] == ref].iloc[0]
+            assert row["Decision"] == e.decision
+            assert pd.Timestamp(row["Evidence date"]).date() == e.evidence_date
+            if e.assessor_date:
+                assert pd.Timestamp(row["Assessor date"]).date() == e.assessor_date
+            assert row["Source file"].startswith("learner ")
+        blank = mine[~mine["Ref"].isin(list(rec.entries))]
+        assert blank["Decision"].isna().all()
+        required = {r for u in q.units for r in q.required(u, s.learner.pathway)}
+        assert set(mine[mine["Required"] == "Yes"]["Ref"]) == required
+    learners = pd.read_excel(c.master, sheet_name="Learners", dtype={"ULN": str}, engine=engine)
+    assert len(learners) == len(batch)
+
+
+def test_tables_frozen_headers_and_rag_colours(centre: tuple[Centre, list[Item]]) -> None:
+    c, batch = centre
+    wb = openpyxl.load_workbook(c.master)
+    assert wb.sheetnames == list(M.SHEETS)
+    n_crit = sum(q.criterion_count() for q, _s, _r in batch)
+    assert dict(wb["Criteria"].tables.items()) == {"Criteria": f"A1:{L.col_letter(len(M.CRITERIA_COLUMNS) - 1)}{n_crit + 1}"}
+    assert dict(wb["Learners"].tables.items()) == {"Learners": f"A1:{L.col_letter(len(M.LEARNER_COLUMNS) - 1)}{len(batch) + 1}"}
+    for sheet in ("Issues", "Conflicts", "IQA sampling", "Merge log"):
+        assert len(wb[sheet].tables) == 1
+    for sheet in ("Learners", "Matrix", "Criteria", "Issues", "Merge log"):
+        assert wb[sheet].freeze_panes in ("A2", "B2", "C2")
+    matrix = wb["Matrix"]
+    head = [cell.value for cell in matrix[1]]
+    first_unit = head.index(L.unit_sheet_name(1))
+    colours = {}
+    for row in matrix.iter_rows(min_row=2):
+        for cell in row[first_unit:]:
+            if cell.value:
+                colours.setdefault(cell.value, cell.fill.fgColor.rgb)
+    assert set(colours) <= set(M.RAG)
+    for status, rgb in colours.items():
+        assert rgb[-6:] == M.RAG[status][0].lstrip("#")
+    assert {"Complete", "Not started"} <= set(colours) or {"IQA sampled", "Not started"} <= set(colours)
+    with zipfile.ZipFile(c.master) as z:
+        assert any(n.startswith("xl/charts/chart") for n in z.namelist())
+
+
+def test_matrix_statuses(centre: tuple[Centre, list[Item]]) -> None:
+    c, batch = centre
+    cells = master_cells(c.master)["Matrix"]
+    head = cells[0]
+    by_uln = {r[0]: r for r in cells[1:]}
+    for q, s, rec in batch:
+        row = by_uln[s.learner.uln]
+        for u in q.units:
+            req = q.required(u, s.learner.pathway)
+            met = sum(1 for r in req if (e := rec.entries.get(r)) and e.decision == L.MET)
+            sampled = any(rec.entries.get(cr.ref) and rec.entries[cr.ref].iqa_decision for cr in u.criteria)
+            want = ("IQA sampled" if sampled else "Complete") if met == len(req) else (
+                "Not started" if met == 0 else "In progress")
+            assert row[head.index(L.unit_sheet_name(u.number))] == want
+        if q.number != L2.number:
+            assert row[head.index(L.unit_sheet_name(len(q.units) + 1))] is None
+
+
+def test_fast_row_writer_matches_the_public_api(centre: tuple[Centre, list[Item]], tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    c, _batch = centre
+    conn = LG.connect(c.ledger, create=False)
+    try:
+        fast = M.build_master(conn, c, tmp_path / "fast.xlsx")
+        monkeypatch.setattr(M._RowStream, "fast_ok", False)
+        slow = M.build_master(conn, c, tmp_path / "slow.xlsx")
+    finally:
+        conn.close()
+    a, b = master_cells(fast), master_cells(slow)
+    assert a == b
+    assert a == master_cells(c.master)
+    wa, wb_ = openpyxl.load_workbook(fast), openpyxl.load_workbook(slow)
+    for sheet in ("Criteria", "Learners"):
+        for ra, rb in zip(wa[sheet].iter_rows(), wb_[sheet].iter_rows()):
+            assert [x.number_format for x in ra] == [x.number_format for x in rb]
+
+
+def test_awkward_text_survives_the_fast_writer(tmp_path: Path) -> None:
+    c = make_centre(tmp_path / "centre")
+    (q, s, rec), = items(1)
+    ref = next(iter(rec.entries))
+    text = " <b>&amp;\" _x0041_ tab\there ünïcödé 🙂 "
+    rec = dataclasses.replace(rec, entries={**rec.entries, ref: dataclasses.replace(rec.entries[ref], comments=text)})
+    drop(c, [(q, s, rec)])
+    roll(c)
+    # python-calamine (like Excel) reads the _xHHHH_ escapes back; openpyxl does not undo them.
+    import python_calamine
+
+    wb = python_calamine.CalamineWorkbook.from_path(str(c.master))
+    rows = wb.get_sheet_by_name("Criteria").to_python()
+    head = rows[0]
+    got = [r[head.index("Comments")] for r in rows[1:] if r[head.index("Ref")] == ref]
+    assert got == [text.strip()]  # the learner-workbook reader trims
+
+
+def test_empty_centre_master(tmp_path: Path) -> None:
+    c = make_centre(tmp_path / "centre")
+    cells = master_cells(c.master)
+    assert list(cells) == list(M.SHEETS)
+    assert cells["Criteria"][0] == tuple(col.header for col in M.CRITERIA_COLUMNS)
+    df = pd.read_excel(c.master, sheet_name="Criteria", engine="openpyxl")
+    assert len(df) == 0
+
+
+@pytest.mark.libreoffice
+def test_libreoffice_opens_the_master(centre: tuple[Centre, list[Item]], tmp_path: Path) -> None:
+    from libreoffice import convert
+
+    c, batch = centre
+    out = convert(c.master, tmp_path / "lo")
+    df = pd.read_excel(out, sheet_name="Criteria", dtype={"ULN": str}, engine="openpyxl")
+    assert len(df) == sum(q.criterion_count() for q, _s, _r in batch)
+    assert isinstance(df["Assessor date"].dropna().iloc[0], (pd.Timestamp, dt.datetime))
