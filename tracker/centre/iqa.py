@@ -3,7 +3,7 @@
 * **IQA independence across learners** -- an IQA who assessed (signed as assessor or
   countersigner) or taught (tutor on the cover) any learner on a qualification, and quality-assures
   other learners on the same qualification (warning). The same-learner case is the per-workbook
-  check ``conflict-iqa-is-assessor`` / ``conflict-iqa-is-tutor``.
+  check ``coi-iqa-is-assessor`` / ``coi-iqa-is-tutor``.
 * **IQA sampling coverage** -- per assessor: Met decisions signed, how many an IQA sampled, per
   unit and per assessment method. An assessor with a unit or a method never sampled is reported
   (warning); a trainee assessor (register: assessor status "Working towards") must be sampled at
