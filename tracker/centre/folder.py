@@ -336,7 +336,12 @@ class RollupLock:
     def acquire(self) -> None:
         """Take the lock or raise CentreError naming the holder."""
         path = self.centre.lock_path
-        fh = open(path, "a+", encoding="utf-8")
+        try:
+            fh = open(path, "a+", encoding="utf-8")
+        except OSError as e:
+            raise CentreError(
+                f"cannot use the centre folder {self.centre.root}: {e.strerror or e} ({path.name}); is the "
+                "folder read-only to you, or the disk full? Nothing was changed.") from None
         try:
             _lock_file(fh)
         except OSError:
@@ -427,7 +432,7 @@ def check_master_writable(master: Path) -> None:
     """Raise MasterLocked when the master is open in Excel (or LibreOffice).
 
     Two signs: an owner file next to it, and -- on Windows, where Excel opens the file without
-    sharing -- failing to open it for writing. A stale owner file left by a crashed Excel also
+    sharing -- failing to open it for writing (a sharing violation). A stale owner file left by a crashed Excel also
     blocks; the message says how to clear it.
     """
     owners = owner_files(master)
@@ -436,7 +441,9 @@ def check_master_writable(master: Path) -> None:
             f"the master workbook {master} is open in Excel or another program "
             f"({owners[0].name} exists). Close it and roll up again. If no program has it open, "
             f"{owners[0].name} was left behind by a crash: delete it and roll up again.")
-    if master.exists():
+    if sys.platform == "win32" and master.exists():
+        # Excel on Windows opens a workbook without write sharing: opening it for writing fails.
+        # (Elsewhere a permission error means permissions, and replacing the file needs none on it.)
         try:
             with open(master, "r+b"):
                 pass

@@ -63,6 +63,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -850,7 +851,7 @@ def rollup(centre: str | Path | Centre, *, workers: int | None = None, today: dt
     t0 = time.perf_counter()
     c = centre if isinstance(centre, Centre) else open_centre(centre)
     result = RollupResult(centre=c.root, master=c.master)
-    with RollupLock(c):
+    with RollupLock(c), _plain_errors(c):
         checkpoint("locked")
         check_master_writable(c.master)
         conn = LG.connect(c.ledger, create=False)
@@ -862,13 +863,34 @@ def rollup(centre: str | Path | Centre, *, workers: int | None = None, today: dt
     return result
 
 
+@contextmanager
+def _plain_errors(c: Centre) -> Iterator[None]:
+    """Turn a full disk, a read-only folder or a broken ledger into one clear CentreError.
+
+    Raised only before the ledger commit (later failures are notes or MasterLocked), so the
+    message can say that nothing was changed.
+    """
+    try:
+        yield
+    except sqlite3.Error as e:
+        raise CentreError(
+            f"the ledger {c.ledger} could not be updated ({e}); it was left as it was. If the disk is out "
+            "of space, free some; if the folder is read-only, ask for write access; then roll up again.") from None
+    except OSError as e:
+        where = f" ({e.filename})" if e.filename else ""
+        raise CentreError(
+            f"the roll-up stopped: {e.strerror or e}{where}. Nothing was changed: the ledger and the master "
+            "are as they were and the returned files are still in the inbox. If the disk is out of space, "
+            "free some; if the folder is read-only, ask for write access; then roll up again.") from None
+
+
 def _remove_leftovers(c: Centre) -> None:
     """Temporary files a killed roll-up left behind (the caller holds the lock, so none is live)."""
     for p in c.master.parent.glob(f".~{c.master.stem}-*.tmp{c.master.suffix}"):
-        p.unlink(missing_ok=True)
+        _unlink_quietly(p)
     if c.archive.is_dir():
         for p in c.archive.glob(".tmp-*"):
-            p.unlink(missing_ok=True)
+            _unlink_quietly(p)
 
 
 def _rollup_locked(c: Centre, conn: sqlite3.Connection, result: RollupResult, workers: int | None,
@@ -988,9 +1010,19 @@ def _merge_and_publish(c: Centre, conn: sqlite3.Connection, result: RollupResult
         t0 = time.perf_counter()
         _replace_master(tmp, c.master)
         checkpoint("replaced")
-        LG.set_meta(conn, "master_run", str(LG.last_run(conn)))
+        _note_master_run(conn, result)
         result.master_rebuilt = True
         result.timings["publish"] = time.perf_counter() - t0
+
+
+def _note_master_run(conn: sqlite3.Connection, result: RollupResult | None = None) -> None:
+    """Record that the master now shows the latest run (if this fails, the next roll-up rebuilds it)."""
+    try:
+        LG.set_meta(conn, "master_run", str(LG.last_run(conn)))
+    except sqlite3.Error as e:
+        if result is not None:
+            result.notes.append(f"the master was published, but the ledger could not note it ({e}); "
+                                "the next roll-up rebuilds the master")
 
 
 def _apply_config(conn: sqlite3.Connection, c: Centre, merger: Merger) -> None:
@@ -1011,28 +1043,50 @@ def _user() -> str:
 
 
 def _write_master_tmp(c: Centre, conn: sqlite3.Connection) -> Path:
+    from xlsxwriter.exceptions import FileCreateError
+
     from tracker.centre.master import build_master
 
-    c.master.parent.mkdir(parents=True, exist_ok=True)
     tmp = c.master.with_name(f".~{c.master.stem}-{os.getpid()}.tmp{c.master.suffix}")
     try:
+        c.master.parent.mkdir(parents=True, exist_ok=True)
         build_master(conn, c, tmp, on_progress=lambda: checkpoint("master-writing"))
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
+    except (OSError, FileCreateError) as e:
+        _unlink_quietly(tmp)
+        cause = e.args[0] if isinstance(e, FileCreateError) and e.args and isinstance(e.args[0], OSError) else e
+        reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(cause)
+        raise CentreError(
+            f"cannot write the master workbook next to {c.master}: {reason}. Nothing was changed: the "
+            "ledger and the master are as they were. If the disk is out of space, free some; then roll up "
+            "again.") from None
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _unlink_quietly(tmp)
         raise
     return tmp
+
+
+def _unlink_quietly(p: Path) -> None:
+    try:
+        p.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def _replace_master(tmp: Path, master: Path) -> None:
     try:
         os.replace(tmp, master)
     except PermissionError:
-        tmp.unlink(missing_ok=True)
+        _unlink_quietly(tmp)
         raise MasterLocked(
             f"the ledger was updated, but the master workbook {master} is open in Excel and could not "
             "be replaced. Close it and run `tracker rollup` again to rebuild it.") from None
+    except OSError as e:
+        _unlink_quietly(tmp)
+        raise CentreError(
+            f"the ledger was updated, but the master workbook {master} could not be replaced "
+            f"({e.strerror or e}); run `tracker rollup` again to rebuild it.") from None
 
 
 def publish_master(c: Centre) -> Path:
@@ -1042,7 +1096,7 @@ def publish_master(c: Centre) -> Path:
     try:
         tmp = _write_master_tmp(c, conn)
         _replace_master(tmp, c.master)
-        LG.set_meta(conn, "master_run", str(LG.last_run(conn)))
+        _note_master_run(conn)
     finally:
         conn.close()
     return c.master
@@ -1145,7 +1199,7 @@ def resolve(centre: str | Path | Centre, *, keep: str, uln: str | None = None, c
         raise UsageError("--keep must be 'accepted' or 'returned'")
     c = centre if isinstance(centre, Centre) else open_centre(centre)
     who = by or _user()
-    with RollupLock(c):
+    with RollupLock(c), _plain_errors(c):
         check_master_writable(c.master)
         conn = LG.connect(c.ledger, create=False)
         try:
@@ -1224,7 +1278,7 @@ def _resolve_locked(c: Centre, conn: sqlite3.Connection, keep: str, uln: str | N
             tmp.unlink(missing_ok=True)
         raise
     _replace_master(tmp, c.master)
-    LG.set_meta(conn, "master_run", str(run_id))
+    _note_master_run(conn)
     return ResolveResult(int(cid), str(name), str(luln), str(ref), keep, c.master)
 
 
