@@ -15,12 +15,14 @@ How the faults are made, unprivileged and on any Linux machine:
 * read-only folder: as a normal user, the folder is made read-only with chmod; as root (where
   chmod does not bind: root may write anyway) the child process drops to the unprivileged user
   ``nobody`` after its imports, so the root-owned folder is read-only to it;
-* master open in Excel: Excel's owner file ``~$master.xlsx`` (LibreOffice's ``.~lock.master.xlsx#``)
-  next to the master;
+* master open in another program: the owner file Excel writes for a long name (``~$ster.xlsx``)
+  or LibreOffice's ``.~lock.master.xlsx#`` next to the master;
 * two roll-ups: the first is held at a checkpoint (``TRACKER_ROLLUP_PAUSE_AT``) while the second
-  starts.
+  starts, then killed.
 
-The roll-up's own tests cover killing it at each checkpoint.
+tests/test_rollup_crash.py (the roll-up's own) covers killing it at each checkpoint, Excel's
+``~$master.xlsx``, and a second roll-up while the first is merging; this file does not repeat
+those.
 """
 
 from __future__ import annotations
@@ -252,7 +254,8 @@ def test_read_only_centre_folder(world_readable_centre: tuple[Path, Path, Path],
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("owner", ["~$master.xlsx", "~$ster.xlsx", ".~lock.master.xlsx#"])
+# Excel's own ~$master.xlsx is in tests/test_rollup_crash.py; here the other owner files.
+@pytest.mark.parametrize("owner", ["~$ster.xlsx", ".~lock.master.xlsx#"])
 def test_master_open_in_another_program(centre: Path, template: Prepared, owner: str) -> None:
     (centre / owner).write_bytes(b"\x0bJo Bloggs" + b"\x00" * 150)  # what Excel writes: the user name
     r = rollup(centre)
@@ -268,7 +271,9 @@ def test_master_open_in_another_program(centre: Path, template: Prepared, owner:
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("hold_at", ["archived", "merging", "master-writing", "committed"])
+# "merging" is in tests/test_rollup_crash.py; here the other stages, and what the first leaves
+# when it is then killed.
+@pytest.mark.parametrize("hold_at", ["archived", "master-writing", "committed"])
 def test_second_roll_up_refuses_while_the_first_runs(centre: Path, template: Prepared, tmp_path: Path,
                                                      hold_at: str) -> None:
     marker = tmp_path / "paused"
