@@ -21,6 +21,7 @@ Workbook contract (see PRODUCT.md):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 TEMPLATE_VERSION = "1"
@@ -215,6 +216,7 @@ DATE_MAX_YEAR = 2100
 DATE_FORMAT = "dd/mm/yyyy"
 
 
+@lru_cache(maxsize=1024)
 def col_letter(index: int) -> str:
     """Spreadsheet column letters of a 0-based column index (0 -> A, 26 -> AA)."""
     letters = ""

@@ -104,7 +104,9 @@ class LearnerRecord:
 # -- the located view ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a learner workbook has ~1,000 cells and a roll-up reads a thousand workbooks;
+# a frozen dataclass's __init__ costs twice as much. Treat Cells as read-only all the same.
+@dataclass(slots=True)
 class Cell:
     """A value with where it was found. ``value`` is normalised; ``raw`` is what the file held.
 

@@ -297,7 +297,9 @@ def _read_label_block(sheet: str, grid: list[list[Any]], labels: dict[str, str],
     found: dict[str, Cell] = {}
     for r, row in enumerate(grid[:min(max_rows, _SCAN_ROWS)]):
         for c, v in enumerate(row[:_SCAN_COLS]):
-            key = labels.get(_header_text(v))
+            if type(v) is not str or not v:
+                continue
+            key = labels.get(_fold(v))
             if key is None or key in found:
                 continue
             vc = c + 1
@@ -332,8 +334,10 @@ def _find_cover(names: list[str], grids: dict[str, list[list[Any]]]) -> tuple[st
 def _find_table(grid: list[list[Any]]) -> tuple[int, dict[int, L.Column]] | None:
     """The criterion table's header row (0-based) and its columns by index, if present."""
     for r, row in enumerate(grid[:_SCAN_ROWS]):
-        cols = {c: _TABLE_BY_TEXT[t] for c, v in enumerate(row[:_SCAN_COLS])
-                if (t := _header_text(v)) in _TABLE_BY_TEXT}
+        texts = [(c, v) for c, v in enumerate(row[:_SCAN_COLS]) if type(v) is str and v]
+        if len(texts) < 4:
+            continue  # cheap pre-filter: title rows, label/value rows, data rows of other sheets
+        cols = {c: _TABLE_BY_TEXT[t] for c, v in texts if (t := _fold(v)) in _TABLE_BY_TEXT}
         # A real header row holds several contract headers (a stray "IQA" label does not count).
         if len(cols) >= 4:
             return r, cols
@@ -342,6 +346,8 @@ def _find_table(grid: list[list[Any]]) -> tuple[int, dict[int, L.Column]] | None
 
 def _find_evidence_table(grid: list[list[Any]]) -> tuple[int, dict[int, L.Column]] | None:
     for r, row in enumerate(grid[:_SCAN_ROWS]):
+        if not any(type(v) is str and v for v in row[:_SCAN_COLS]):
+            continue
         texts = [_header_text(v) for v in row]
         if _EVIDENCE_REF_HEADER in texts:
             return r, {c: _EVIDENCE_BY_TEXT[t] for c, t in enumerate(texts) if t in _EVIDENCE_BY_TEXT}
@@ -354,6 +360,9 @@ def _row_cells(sheet: str, r: int, row: list[Any], columns: dict[int, tuple[L.Co
     rownum = str(r + 1)
     for c, (col, letters) in columns.items():
         raw = row[c] if c < width else ""
+        if raw == "" or raw is None:  # most input cells are blank: skip normalising them
+            cells[col.key] = Cell(sheet, letters + rownum, raw, None, None)
+            continue
         value, problem = normalise(col.kind, col.key, raw)
         cells[col.key] = Cell(sheet, letters + rownum, raw, value, problem)
     return cells
