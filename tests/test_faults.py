@@ -141,12 +141,9 @@ def assert_intact(root: Path, template: Prepared) -> None:
     openpyxl.load_workbook(master, read_only=True).close()
 
 
-def assert_clear_message(r: subprocess.CompletedProcess[str], *, known_gap: str = "") -> str:
-    """Exit 1 with one line ``tracker: ...``; returns it. ``known_gap``: xfail on a traceback."""
+def assert_clear_message(r: subprocess.CompletedProcess[str]) -> str:
+    """Exit 1 with one line ``tracker: ...``; returns it."""
     assert r.returncode == 1, r.stdout + r.stderr
-    if "Traceback" in r.stderr and known_gap:
-        last = r.stderr.strip().splitlines()[-1]
-        pytest.xfail(f"{known_gap} (data safe, but the message is a traceback: {last})")
     assert "Traceback" not in r.stdout + r.stderr, r.stderr
     lines = [x for x in r.stderr.splitlines() if x.strip()]
     assert len(lines) == 1 and lines[0].startswith("tracker: "), r.stderr
@@ -160,8 +157,6 @@ def assert_clear_message(r: subprocess.CompletedProcess[str], *, known_gap: str 
 # From below the size of the returned workbook (the archive copy fails) through the master's and
 # the ledger journal's sizes, to enough for everything (the roll-up succeeds).
 _LIMITS = [4_096, 32_768, *range(48 * 1024, 132 * 1024, 6 * 1024), 4 * 1024 * 1024]
-_DISK_GAP = ("a full disk while the master or the ledger is written surfaces as a traceback "
-             "(tracker/centre/merge.py does not turn OSError/sqlite3.OperationalError into CentreError)")
 
 
 @pytest.mark.parametrize("limit", _LIMITS)
@@ -177,10 +172,10 @@ def test_full_disk_at_every_stage(centre: Path, template: Prepared, limit: int) 
         assert _learners(centre) == template.learners + 1
         return
     try:
-        line = assert_clear_message(r, known_gap=_DISK_GAP)
+        line = assert_clear_message(r)
         assert "too large" in line.lower() or "space" in line.lower(), line
     finally:
-        assert_intact(centre, template)  # also when the message is a known gap (xfail)
+        assert_intact(centre, template)
 
 
 def test_the_sweep_starts_below_a_workbook_and_ends_with_room_for_all(template: Prepared) -> None:
@@ -224,10 +219,6 @@ def world_readable_centre(template: Prepared) -> Iterator[tuple[Path, Path, Path
         shutil.rmtree(base, ignore_errors=True)
 
 
-_READONLY_GAP = ("a read-only centre folder surfaces as a traceback (tracker/centre/folder.py "
-                 "RollupLock.acquire does not turn PermissionError into CentreError)")
-
-
 def test_read_only_centre_folder(world_readable_centre: tuple[Path, Path, Path], template: Prepared) -> None:
     root, warm, home = world_readable_centre
     env = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}
@@ -243,7 +234,7 @@ def test_read_only_centre_folder(world_readable_centre: tuple[Path, Path, Path],
                 p.chmod(0o755 if p.is_dir() else 0o644)
     assert isinstance(r, subprocess.CompletedProcess)
     try:
-        line = assert_clear_message(r, known_gap=_READONLY_GAP)
+        line = assert_clear_message(r)
         assert str(root) in line or "read-only" in line or "permission" in line.lower(), line
     finally:
         assert_intact(root, template)

@@ -803,8 +803,9 @@ the fault is gone merges it.
 | Fault | What tracker does |
 | --- | --- |
 | the disk fills up while a returned file is copied into the archive (simulated with a file-size limit: `EFBIG`) | stops: `tracker: cannot copy .../inbox/b.xlsx into the archive: File too large` |
-| the disk fills up while the master or the ledger is written | stops with the previous master and ledger intact; **known gap**: the message is a Python traceback (`File too large`, `disk I/O error`), marked xfail in `tests/test_faults.py` |
-| the centre folder is read-only | nothing is changed; **known gap**: the message is a Python traceback (`PermissionError` on the roll-up lock file), marked xfail |
+| the disk fills up while the master is written | stops: `tracker: cannot write the master workbook next to .../master.xlsx: File too large. Nothing was changed: the ledger and the master are as they were. If the disk is out of space, free some; then roll up again.` |
+| the disk fills up while the ledger is written | stops: `tracker: the ledger .../ledger.sqlite could not be updated (disk I/O error); it was left as it was. ...` |
+| the centre folder is read-only | refuses: `tracker: cannot use the centre folder ...: Permission denied (.tracker-rollup.lock); is the folder read-only to you, or the disk full? Nothing was changed.` |
 | the master is open in Excel (`~$master.xlsx`) or LibreOffice (`.~lock.master.xlsx#`) | refuses before touching anything: the master is open in Excel or another program; close it and roll up again (or delete the owner file a crash left behind) |
 | two roll-ups at once on the same centre | the second refuses at once: another roll-up is already running (naming the user, host and process) and changes nothing; the first, even when then killed, leaves a sound ledger and a whole master |
 
