@@ -54,7 +54,7 @@ from tracker.addin import excel as X
 from tracker.rules.engine import validate_file
 from tracker.rules.issue import Report, Task
 from tracker.workbook import layout as L
-from tracker.workbook.marks import FILLS, FONTS, MARK_AUTHOR, RULE_MARK, TITLE
+from tracker.workbook.marks import FILLS, FONTS, MARK_AUTHOR, RULE_MARK, TITLE, is_mark_note
 
 REPO = Path(__file__).resolve().parents[1]
 LICENSE_ENV = "XLWINGS_LICENSE_KEY"
@@ -821,12 +821,12 @@ def test_cell_runs_cover_exactly_the_cells(cells: set[tuple[int, int]]) -> None:
 
 
 def test_is_mark_note() -> None:
-    assert X.is_mark_note("ERROR: K1.1 is marked Met but has no evidence [completion-met-no-evidence]")
-    assert X.is_mark_note("ERROR: a [x-y]\nWARNING: b [z]")
-    assert X.is_mark_note("INFO: " + "x" * 30 + "…")
-    assert not X.is_mark_note("Chase the assessor")
-    assert not X.is_mark_note("ERROR: a [x]\nand my own remark")
-    assert not X.is_mark_note(None)
+    assert is_mark_note("ERROR: K1.1 is marked Met but has no evidence [completion-met-no-evidence]")
+    assert is_mark_note("ERROR: a [x-y]\nWARNING: b [z]")
+    assert is_mark_note("INFO: " + "x" * 30 + "…")
+    assert not is_mark_note("Chase the assessor")
+    assert not is_mark_note("ERROR: a [x]\nand my own remark")
+    assert not is_mark_note(None)
 
 
 @pytest.mark.parametrize("text", ["=1+1", "+44 7700", "-dash", "@at", "9", "01/02/2025", "1 Jan 2025", "TRUE",

@@ -219,3 +219,25 @@ def test_refuses_macro_files_and_foreign_validation_sheets(tmp_path: Path) -> No
         apply_marks_to_file(p, plan)
     assert p.read_bytes() == before
     assert not list(tmp_path.glob(".~tracker-*"))
+
+
+def test_mark_replaces_notes_the_addin_wrote_under_another_author(tmp_path: Path) -> None:
+    # Excel records its own user as the author of notes the Validate button adds; a later
+    # `--mark` must still know them as tracker's and replace them, not stack them.
+    from openpyxl.comments import Comment
+
+    from tracker.workbook.marks import is_mark_note
+
+    p = _messy(tmp_path)
+    ours = at(L2, "K1.2", "comments")[1]
+    theirs = at(L2, "K1.3", "comments")[1]
+    wb = openpyxl.load_workbook(p)
+    wb["Unit 1"][ours].comment = Comment("ERROR: stale [completion-met-no-evidence]", "Jane in Excel")
+    wb["Unit 1"][theirs].comment = Comment("Chase the assessor", "Jane in Excel")
+    wb.save(p)
+    assert is_mark_note("ERROR: stale [completion-met-no-evidence]") and not is_mark_note("Chase the assessor")
+    apply_marks_to_file(p, plan_marks(validate(write(tmp_path, L2, complete_record(L2, "face-to-face"),
+                                                        name="clean.xlsx"))))
+    ws = openpyxl.load_workbook(p)["Unit 1"]
+    assert ws[ours].comment is None
+    assert ws[theirs].comment is not None and ws[theirs].comment.text == "Chase the assessor"

@@ -120,7 +120,6 @@ EXCEL_ERRORS = frozenset({"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#N
                           "#PYTHON!", "#DATA!"})
 
 # A note written by tracker: every line "SEVERITY: message [code]" (the last may be cut with "…").
-_NOTE_LINE = re.compile(r"^(ERROR|WARNING|INFO): .*(\[[a-z0-9][a-z0-9-]*\]|…)$")
 
 
 # == the buttons =================================================================================
@@ -548,7 +547,7 @@ def _screen_updating(app: Any, on: bool) -> None:
 
 def _strip_marks(book: xw.Book, sheets: list[str]) -> list[str]:
     """Delete tracker's highlight rules and notes from every sheet; returns sheets that failed."""
-    from tracker.workbook.marks import RULE_MARK
+    from tracker.workbook.marks import RULE_MARK, is_mark_note
 
     failed = []
     for name in sheets:
@@ -566,14 +565,6 @@ def _strip_marks(book: xw.Book, sheets: list[str]) -> list[str]:
         except Exception:  # a COM error: a sheet protected with a password
             failed.append(name)
     return failed
-
-
-def is_mark_note(text: str | None) -> bool:
-    """True for the text of a note tracker wrote (every line ``SEVERITY: message [code]``)."""
-    if not text:
-        return False
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    return all(_NOTE_LINE.match(line) for line in lines)
 
 
 def cell_runs(cells: Iterable[str]) -> list[str]:

@@ -33,6 +33,7 @@ folder and renamed over the original.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -145,12 +146,25 @@ def _put(ws: Any, row: int, col: int, value: Any) -> Any:
     return c
 
 
+_NOTE_LINE = re.compile(r"^(ERROR|WARNING|INFO): .*(\[[a-z0-9][a-z0-9-]*\]|…)$")
+
+
+def is_mark_note(text: str | None) -> bool:
+    """True for the text of a note tracker wrote (every line ``SEVERITY: message [code]``)."""
+    if not text:
+        return False
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return all(_NOTE_LINE.match(line) for line in lines)
+
+
 def _strip_marks(wb: Any) -> None:
     from openpyxl.formatting.formatting import ConditionalFormattingList
 
     for ws in wb.worksheets:
         for c in list(ws._cells.values()):
-            if c.comment is not None and c.comment.author == MARK_AUTHOR:
+            # Excel records its own user as the author of notes the add-in adds: know ours by
+            # their text too, so `--mark` after the Validate button replaces, never stacks.
+            if c.comment is not None and (c.comment.author == MARK_AUTHOR or is_mark_note(c.comment.text)):
                 c.comment = None
         cfs = ws.conditional_formatting
         kept = ConditionalFormattingList()
