@@ -46,6 +46,12 @@ LATER = 10
 TODAY = dt.date(2025, 11, 30)
 
 
+def _cpu_s() -> float:
+    """CPU seconds (user + system) of this process and its finished children."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _rss_mib() -> tuple[float, float]:
     """Peak resident memory (MiB) of this process and of its largest finished child."""
     scale = 1024 if sys.platform != "darwin" else 1024 * 1024  # Linux reports KiB, macOS bytes
@@ -202,6 +208,7 @@ def _phase_main(argv: list[str]) -> None:
     else:
         raise SystemExit(f"unknown phase {name}")
     self_mib, child_mib = _rss_mib()
+    res["cpu"] = _cpu_s()
     res.setdefault("rss", self_mib)
     res.setdefault("rss_children", child_mib)
     print(json.dumps(res))
@@ -250,16 +257,19 @@ def main() -> None:
     cores = os.cpu_count() or 1
 
     def line(label: str, secs: float, extra: str = "") -> None:
-        print(f"  {label:<44} {secs:8.2f} s  {extra}")
+        print(f"  {label:<47} {secs:7.2f} s  {extra}")
 
-    print(f"\nroll-up benchmark: {a.n} learners, {cores} core(s), python {sys.version.split()[0]}")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    print(f"\nroll-up benchmark: {a.n} learners, {cores} core(s), python {sys.version.split()[0]}, "
+          f"load average {load:.1f} (wall times below are only comparable within one run)")
     line(f"full roll-up ({full['merged']} returns, {full['workers']} worker(s))", full["seconds"],
-         f"peak {full['rss']:.0f} MiB (workers {full['rss_children']:.0f} MiB)")
+         f"peak {full['rss']:.0f} MiB (workers {full['rss_children']:.0f} MiB), CPU {full['cpu']:.1f} s")
     print(f"      phases: {', '.join(f'{k} {v:.2f} s' for k, v in full['timings'].items())}")
     line(f"re-roll-up ({again['merged']} new returns)", again["seconds"],
-         f"peak {again['rss']:.0f} MiB (workers {again['rss_children']:.0f} MiB)")
+         f"peak {again['rss']:.0f} MiB (workers {again['rss_children']:.0f} MiB), CPU {again['cpu']:.1f} s")
     print(f"      phases: {', '.join(f'{k} {v:.2f} s' for k, v in again['timings'].items())}")
-    line("(a) python-calamine raw read of the same files", raw["seconds"], f"{raw['cells']:,} cells")
+    line("(a) python-calamine raw read of the same files", raw["seconds"],
+         f"{raw['cells']:,} cells, one process")
     line("(b) the same master cells with plain xlsxwriter", plain["seconds"], f"{plain['cells']:,} cells")
     line(f"(c) naive pandas script, {m} files scaled x{a.n / m:.1f}", pandas_scaled,
          f"measured {pandas['seconds']:.2f} s on {m} files")

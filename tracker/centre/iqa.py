@@ -205,10 +205,12 @@ def involvement_issues(conn: sqlite3.Connection) -> list[Issue]:
 
 
 def run_centre_checks(conn: sqlite3.Connection, register: Register | None, register_issues: list[Issue],
-                      centre: Centre) -> list[Issue]:
+                      centre: Centre) -> list[CoverageRow]:
     """Recompute the centre-wide findings and store them in ``centre_issues`` (inside the caller's
-    transaction). Problems found in the centre register are stored with them."""
-    issues = involvement_issues(conn) + coverage_issues(sampling_coverage(conn, register))
+    transaction). Problems found in the centre register are stored with them. Returns the
+    sampling coverage table (for the master)."""
+    coverage = sampling_coverage(conn, register)
+    issues = involvement_issues(conn) + coverage_issues(coverage)
     conn.execute("DELETE FROM centre_issues")
     rows: list[tuple[object, ...]] = [(n, i.code, i.severity.value, i.message, None, "centre", None, i.sheet, i.cell)
             for n, i in enumerate(issues)]
@@ -217,4 +219,4 @@ def run_centre_checks(conn: sqlite3.Connection, register: Register | None, regis
               i.sheet, i.cell) for n, i in enumerate(register_issues)]
     conn.executemany("INSERT INTO centre_issues (seq, code, severity, message, learner_id, subject, file, sheet, "
                      "cell) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-    return issues
+    return coverage

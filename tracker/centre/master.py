@@ -647,6 +647,9 @@ class _RowStream:
         self.styles = {"date": w.date, "datetime": w.datetime, "percent": w.percent}
         self.started = False
         self.last = 0
+        # Most values repeat (names, ULNs, refs, dates, Yes/No): their XML is made once.
+        self.texts: dict[str, str] = {}
+        self.serials: dict[tuple[str, str], str | None] = {}
 
     def _xf(self, fmt: Any) -> int:
         return int(fmt._get_xf_index())
@@ -664,6 +667,9 @@ class _RowStream:
             self.xf = {k: self._xf(f) for k, f in self.styles.items()}
         n = r + 1
         parts = [f'<row r="{n}">']
+        texts = self.texts
+        if len(texts) > 200_000:
+            texts.clear()
         for c, col in enumerate(self.cols):
             v = rec.get(col.key)
             if v is None or v == "":
@@ -671,16 +677,25 @@ class _RowStream:
             ref = f"{self.letters[c]}{n}"
             kind = col.kind
             if kind == "text" or isinstance(v, str) and kind in ("int", "percent"):
-                parts.append(f'<c r="{ref}" t="inlineStr">{_xml_text(ws, str(v))}</c>')
+                sv = str(v)
+                body = texts.get(sv)
+                if body is None:
+                    body = texts[sv] = _xml_text(ws, sv)
+                parts.append(f'<c r="{ref}" t="inlineStr">{body}</c>')
             elif kind in ("int", "percent"):
                 style = f' s="{self.xf["percent"]}"' if kind == "percent" else ""
                 parts.append(f'<c r="{ref}"{style}><v>{v:.16G}</v></c>')
             else:
-                serial = excel_serial(str(v), kind == "datetime")
-                if serial is None:
+                key = (kind, str(v))
+                cell = self.serials.get(key)
+                if cell is None and key not in self.serials:
+                    serial = excel_serial(key[1], kind == "datetime")
+                    cell = None if serial is None else f' s="{self.xf[kind]}"><v>{serial:.16G}</v></c>'
+                    self.serials[key] = cell
+                if cell is None:
                     parts.append(f'<c r="{ref}" t="inlineStr">{_xml_text(ws, str(v))}</c>')
                 else:
-                    parts.append(f'<c r="{ref}" s="{self.xf[kind]}"><v>{serial:.16G}</v></c>')
+                    parts.append(f'<c r="{ref}"{cell}')
         if len(parts) == 1:
             return
         parts.append("</row>")
@@ -743,18 +758,20 @@ def _table_sheet(wb: Any, w: _Writer, sheet: str, cols: tuple[MColumn, ...], row
 
 
 def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
-                 register: Register | None = None, on_progress: Callable[[], None] | None = None) -> Path:
+                 register: Register | None = None, coverage: list[CoverageRow] | None = None,
+                 on_progress: Callable[[], None] | None = None) -> Path:
     """Write the master workbook for the ledger behind ``conn`` to ``path``.
 
     Reads inside the caller's transaction (so a roll-up writes the master of the ledger it is
-    about to commit). ``on_progress`` is called once while the long sheets are being written (the
-    crash test pauses there).
+    about to commit). ``register`` and ``coverage`` (the IQA sampling table) are computed when not
+    given. ``on_progress`` is called once while the long sheets are being written (the crash test
+    pauses there).
     """
     import xlsxwriter
 
     from tracker.centre.iqa import sampling_coverage
 
-    if register is None and centre.register.is_file():
+    if coverage is None and register is None and centre.register.is_file():
         from tracker.errors import TrackerError
         from tracker.register import read_register
 
@@ -849,7 +866,8 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
 
     _table_sheet(wb, w, ISSUES, ISSUE_COLUMNS, issue_records(conn, files))
     _table_sheet(wb, w, CONFLICTS, CONFLICT_COLUMNS, conflict_records(conn, files), freeze_cols=1)
-    coverage = sampling_coverage(conn, register)
+    if coverage is None:
+        coverage = sampling_coverage(conn, register)
     _table_sheet(wb, w, IQA_SAMPLING, IQA_COLUMNS, iqa_records(coverage), freeze_cols=1)
     _table_sheet(wb, w, MERGE_LOG, LOG_COLUMNS, log_records(conn, files))
 

@@ -77,6 +77,7 @@ from tracker.workbook import layout as L
 from tracker.workbook.model import name_key
 
 if TYPE_CHECKING:
+    from tracker.centre.iqa import CoverageRow
     from tracker.register import Register
     from tracker.spec.models import Qualification
     from tracker.workbook.model import LearnerWorkbook
@@ -899,10 +900,15 @@ def _rollup_locked(c: Centre, conn: sqlite3.Connection, result: RollupResult, wo
     t = time.perf_counter()
     paths = inbox_files(c.inbox)
     received: list[Received] = []
-    for i, p in enumerate(paths):
-        received.append(receive(c, p))
-        if i == 0:
-            checkpoint("archiving")
+    if paths:
+        received.append(receive(c, paths[0]))
+        checkpoint("archiving")
+    if len(paths) > 1:
+        # Hashing and copying release the GIL: a few threads keep the disk busy.
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=4) as threads:
+            received.extend(threads.map(lambda p: receive(c, p), paths[1:]))
     known = {h: outcome for h, outcome in conn.execute("SELECT hash, outcome FROM files")}
     new: list[Received] = []
     requeued: set[str] = set()
@@ -975,10 +981,11 @@ def _merge_and_publish(c: Centre, conn: sqlite3.Connection, result: RollupResult
         if config_changed:
             _apply_config(conn, c, merger)
             LG.set_meta(conn, "fingerprint", fingerprint)
+        coverage: list[CoverageRow] | None = None
         if changed:
             from tracker.centre.iqa import run_centre_checks
 
-            run_centre_checks(conn, register, register_issues, c)
+            coverage = run_centre_checks(conn, register, register_issues, c)
             t = merger.totals
             conn.execute(
                 "UPDATE runs SET finished=?, files_new=?, files_merged=?, files_quarantined=?, files_duplicate=?, "
@@ -988,7 +995,7 @@ def _merge_and_publish(c: Centre, conn: sqlite3.Connection, result: RollupResult
         result.timings["centre checks"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         if changed:
-            tmp = _write_master_tmp(c, conn)
+            tmp = _write_master_tmp(c, conn, register, coverage)
             checkpoint("master-written")
             check_master_writable(c.master)
             result.run_id = run_id
@@ -1042,7 +1049,8 @@ def _user() -> str:
         return "unknown"
 
 
-def _write_master_tmp(c: Centre, conn: sqlite3.Connection) -> Path:
+def _write_master_tmp(c: Centre, conn: sqlite3.Connection, register: Register | None = None,
+                      coverage: list[CoverageRow] | None = None) -> Path:
     from xlsxwriter.exceptions import FileCreateError
 
     from tracker.centre.master import build_master
@@ -1050,7 +1058,8 @@ def _write_master_tmp(c: Centre, conn: sqlite3.Connection) -> Path:
     tmp = c.master.with_name(f".~{c.master.stem}-{os.getpid()}.tmp{c.master.suffix}")
     try:
         c.master.parent.mkdir(parents=True, exist_ok=True)
-        build_master(conn, c, tmp, on_progress=lambda: checkpoint("master-writing"))
+        build_master(conn, c, tmp, register=register, coverage=coverage,
+                     on_progress=lambda: checkpoint("master-writing"))
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
     except (OSError, FileCreateError) as e:
@@ -1267,8 +1276,8 @@ def _resolve_locked(c: Centre, conn: sqlite3.Connection, keep: str, uln: str | N
         from tracker.centre.iqa import run_centre_checks
 
         register, register_issues = _load_register(c)
-        run_centre_checks(conn, register, register_issues, c)
-        tmp = _write_master_tmp(c, conn)
+        coverage = run_centre_checks(conn, register, register_issues, c)
+        tmp = _write_master_tmp(c, conn, register, coverage)
         check_master_writable(c.master)
         conn.execute("COMMIT")
     except BaseException:
