@@ -165,14 +165,26 @@ def test_the_centre_reading_applies(tmp_path: Path) -> None:
 
 
 def test_register_change_is_rolled_up(tmp_path: Path) -> None:
+    from tracker.sample import sample_staff
+
     c = make_centre(tmp_path / "c", register=False)
     c.register.unlink()
-    drop(c, items(12))
+    batch = items(12)
+    drop(c, batch)
     roll(c)
     codes = {x["Code"] for x in sheet_dicts(c.master, "Issues")}
     assert "centre-trainee-under-sampled" not in codes  # nobody is known to be a trainee yet
-    write_register(c.register)
+    assert not any(code.startswith("staff-") for code in codes)  # no register: no staff checks
+    # A register that forgot Tom Fletcher: his learners' latest returns are checked again.
+    write_register(c.register, [m for m in sample_staff() if m.name != "Tom Fletcher"])
     r = roll(c)
-    assert r.changed
+    assert r.changed and r.count("merged") == 0
     iqa = {x["Assessor"]: x["Trainee"] for x in sheet_dicts(c.master, "IQA sampling") if x["Scope"] == "All"}
     assert iqa.get("Daniel Hughes") == "Yes" and iqa.get("Amira Khan") == "No"
+    toms = {s.learner.uln for _q, s, rec in batch if s.learner.assessor == "Tom Fletcher" and rec.entries}
+    flagged = {x["ULN"] for x in sheet_dicts(c.master, "Issues") if x["Code"] == "staff-not-in-register"}
+    assert toms and flagged == toms
+    # Tom is added: the findings go away.
+    write_register(c.register)
+    roll(c)
+    assert not [x for x in sheet_dicts(c.master, "Issues") if x["Code"] == "staff-not-in-register"]

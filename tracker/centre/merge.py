@@ -794,10 +794,9 @@ def _auto_workers(n_jobs: int, configured: int) -> int:
 class _Checker:
     """Reads and checks jobs in order, in-process or in a pool started before the transaction."""
 
-    def __init__(self, jobs: list[Job], ctx: _WorkerContext, workers: int) -> None:
-        self.jobs = jobs
+    def __init__(self, ctx: _WorkerContext, workers: int, expected: int) -> None:
         self.ctx = ctx
-        self.workers = workers if len(jobs) >= 2 else 1
+        self.workers = workers if expected >= 2 else 1
         self.pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> _Checker:
@@ -814,15 +813,15 @@ class _Checker:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
-    def results(self) -> Iterator[Checked]:
+    def run(self, jobs: list[Job]) -> Iterator[Checked]:
         """One :class:`Checked` per job, in job order."""
-        if self.pool is None:
-            for j in self.jobs:
+        if self.pool is None or len(jobs) < 2:
+            for j in jobs:
                 yield _check_one(j)
             return
         # Batches keep inter-process traffic low while both workers stay busy to the end.
-        size = max(1, min(16, len(self.jobs) // (self.workers * 8)))
-        batches = [self.jobs[i:i + size] for i in range(0, len(self.jobs), size)]
+        size = max(1, min(16, len(jobs) // (self.workers * 8)))
+        batches = [jobs[i:i + size] for i in range(0, len(jobs), size)]
         for batch in self.pool.map(_check_many, batches):
             yield from batch
 
@@ -940,17 +939,27 @@ def _rollup_locked(c: Centre, conn: sqlite3.Connection, result: RollupResult, wo
     ctx = _WorkerContext(extra_dirs=(str(c.specs),), readings=dict(c.readings), register=register,
                          today=today)
     jobs = [Job(r.hash, str(r.archive), r.name) for r in new]
-    n_workers = workers if workers is not None else _auto_workers(len(jobs), c.workers)
-    with _Checker(jobs, ctx, n_workers) as checker:
+    # A changed register or reading: every learner's latest return is checked again, so that the
+    # Issues sheet shows what the current register says (the merged values do not change).
+    recheck: list[Job] = []
+    if config_changed:
+        fresh = {r.hash for r in new}
+        recheck = [Job(h, str(c.root / ap), n) for h, ap, n in conn.execute(
+            "SELECT f.hash, f.archive_path, f.original_name FROM learners l JOIN files f ON f.hash = l.last_file "
+            "ORDER BY f.seq") if h not in fresh]
+    expected = len(jobs) + len(recheck)
+    n_workers = workers if workers is not None else _auto_workers(expected, c.workers)
+    with _Checker(ctx, n_workers, expected) as checker:
         result.workers = checker.workers
-        checked = checker.results()
+        checked = checker.run(jobs)
         if progress and jobs:
             from tqdm import tqdm
 
             checked = iter(tqdm(checked, total=len(jobs), desc="rolling up", unit="file", leave=False,
                                 disable=None))
         _merge_and_publish(c, conn, result, new, requeued, checked, fingerprint, config_changed,
-                           master_behind, register, register_issues, flusher.join)
+                           master_behind, register, register_issues, flusher.join,
+                           lambda: checker.run(recheck))
     _tidy_inbox(c, received, result)
     result.learners = int(conn.execute("SELECT count(*) FROM learners").fetchone()[0])
     result.open_conflicts = int(conn.execute("SELECT count(*) FROM conflicts WHERE status='open'").fetchone()[0])
@@ -960,7 +969,7 @@ def _rollup_locked(c: Centre, conn: sqlite3.Connection, result: RollupResult, wo
 def _merge_and_publish(c: Centre, conn: sqlite3.Connection, result: RollupResult, new: list[Received],
                        requeued: set[str], checked: Iterator[Checked], fingerprint: str, config_changed: bool,
                        master_behind: bool, register: Register | None, register_issues: list[Issue],
-                       flushed: Callable[[], None]) -> None:
+                       flushed: Callable[[], None], rechecked: Callable[[], Iterator[Checked]]) -> None:
     now = _now()
     tmp: Path | None = None
     changed = False
@@ -979,7 +988,7 @@ def _merge_and_publish(c: Centre, conn: sqlite3.Connection, result: RollupResult
         checkpoint("merged")
         t0 = time.perf_counter()
         if config_changed:
-            _apply_config(conn, c, merger)
+            _apply_config(conn, c, merger, rechecked())
             LG.set_meta(conn, "fingerprint", fingerprint)
         coverage: list[CoverageRow] | None = None
         if changed:
@@ -1032,14 +1041,31 @@ def _note_master_run(conn: sqlite3.Connection, result: RollupResult | None = Non
                                 "the next roll-up rebuilds the master")
 
 
-def _apply_config(conn: sqlite3.Connection, c: Centre, merger: Merger) -> None:
-    """The centre's readings changed: record the reading each learner is now checked under."""
+def _apply_config(conn: sqlite3.Connection, c: Centre, merger: Merger, rechecked: Iterable[Checked]) -> None:
+    """The register or the readings changed: record each learner's reading, and replace the issues
+    of every learner's latest return with those of a fresh check (the roll-up's own are kept)."""
     for qid, reading in c.readings.items():
         cur = conn.execute("UPDATE learners SET reading = ? WHERE qualification_id = ? AND "
                            "coalesce(reading, '') != ?", (reading, qid, reading))
         if cur.rowcount:
             merger.log("configuration", f"{cur.rowcount} learner(s) on {qid} now under reading {reading!r}")
-    merger.log("configuration", "register or centre configuration changed: centre checks recomputed")
+    own = {t.code for t in ROLLUP_CODES}
+    n = 0
+    for res in rechecked:
+        if res.status != "ok":
+            continue  # the archived copy cannot be read now: its earlier issues stand
+        kept = [row for row in conn.execute(
+            "SELECT code, severity, message, sheet, cell, unit, criterion FROM issues WHERE file = ? ORDER BY seq",
+            (res.hash,)) if row[0] in own]
+        fresh = [(i.code, i.severity.value, i.message, i.sheet, i.cell, i.unit, i.criterion)
+                 for i in sorted(res.issues, key=lambda i: i.sort_key)]
+        conn.execute("DELETE FROM issues WHERE file = ?", (res.hash,))
+        conn.executemany("INSERT INTO issues (file, seq, code, severity, message, sheet, cell, unit, criterion) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         [(res.hash, k, *row) for k, row in enumerate(kept + fresh)])
+        n += 1
+    merger.log("configuration", f"register or centre configuration changed: {n} latest return(s) checked again, "
+                                "centre checks recomputed")
 
 
 def _user() -> str:
