@@ -284,10 +284,6 @@ def test_workbooks_edited_in_openpyxl_never_crash(tmp_path: Path, edits: list[tu
     _assert_sound(check_workbook(book, today=TODAY))
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "IssueType.__call__ (tracker/rules/issue.py) puts text from the workbook into messages as it "
-    "is, line breaks included, so `tracker validate` prints a message over two lines; found by "
-    "test_mutated_grids_never_crash_the_reader_or_the_checks (a spec version of '0...\\n0')"))
 def test_messages_stay_on_one_line_when_the_file_holds_line_breaks() -> None:
     names, grids = _copy(_BASE)
     meta = grids[L.META]

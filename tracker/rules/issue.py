@@ -48,6 +48,10 @@ class IssueType:
             message = self.template.format(**values)
         except (KeyError, IndexError) as e:  # a programming error in a check: keep the issue anyway
             message = f"{self.title} ({e})"
+        # Values quoted from a workbook may hold line breaks; a message is one line wherever it
+        # is shown (terminal, JSON consumers, one row of the Validation sheet).
+        if "\n" in message or "\r" in message:
+            message = " ".join(message.split())
         return Issue(self.code, self.severity, message, file, sheet, cell, unit, criterion)
 
 
