@@ -13,7 +13,6 @@ Also here: the gate's error-cell collection (``SafeInfo.error_cells``) and the r
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -25,7 +24,6 @@ import time
 import tracemalloc
 import zipfile
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -46,16 +44,7 @@ TIMEOUT = 60  # seconds for any one command on any one corpus file
 PEAK_LIMIT = 50 * 1024 * 1024
 
 
-def _load_make_corpus() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_corpus", CORPUS_DIR / "make_corpus.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("make_corpus", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-mc = _load_make_corpus()
+from corpus import make_corpus as mc  # tests/ is on sys.path (pytest rootdir-relative import)
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,6 @@ those.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import signal
@@ -39,7 +38,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -47,16 +45,7 @@ CORPUS_DIR = Path(__file__).parent / "corpus"
 TIMEOUT = 120
 
 
-def _load_make_corpus() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_corpus", CORPUS_DIR / "make_corpus.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("make_corpus", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-mc = _load_make_corpus()
+from corpus import make_corpus as mc  # tests/ is on sys.path (pytest rootdir-relative import)
 
 # The child process: optional file-size limit, optional drop to "nobody" after a warm-up roll-up
 # (which does every import while the interpreter's own files are still readable), then the CLI.

@@ -19,12 +19,9 @@ here.
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import io
 import math
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -43,16 +40,7 @@ TODAY = dt.date(2025, 6, 30)
 CRASH_CODES = {"internal-check-failed", "internal-error"}
 
 
-def _load_make_corpus() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_corpus", CORPUS_DIR / "make_corpus.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("make_corpus", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-mc = _load_make_corpus()
+from corpus import make_corpus as mc  # tests/ is on sys.path (pytest rootdir-relative import)
 
 
 def _grids_of(xlsx: bytes) -> tuple[list[str], dict[str, list[list[Any]]]]:

@@ -6,7 +6,6 @@ committed); tests/corpus/expected.yaml says what must happen to each file.
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import os
 import sys
@@ -14,7 +13,6 @@ import tempfile
 import tracemalloc
 import zipfile
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import yaml
@@ -37,17 +35,7 @@ EXPECTED: dict[str, dict[str, object]] = yaml.safe_load((CORPUS_DIR / "expected.
 PEAK_LIMIT = 50 * 1024 * 1024
 
 
-def _load_make_corpus() -> ModuleType:
-    # Loaded by path: tests/ is not a package, and this keeps working if it becomes one.
-    spec = importlib.util.spec_from_file_location("make_corpus", CORPUS_DIR / "make_corpus.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("make_corpus", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-mc = _load_make_corpus()
+from corpus import make_corpus as mc  # tests/ is on sys.path (pytest rootdir-relative import)
 
 
 @pytest.fixture(scope="session")
