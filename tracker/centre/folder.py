@@ -345,8 +345,11 @@ class RollupLock:
         try:
             _lock_file(fh)
         except OSError:
-            fh.seek(0)
-            holder = fh.read().strip() or "another process"
+            try:
+                fh.seek(0)
+                holder = fh.read().strip() or "another process"
+            except OSError:
+                holder = "another process"
             fh.close()
             raise CentreError(
                 f"another roll-up is already running on {self.centre.root} ({holder}); "
@@ -390,12 +393,16 @@ def _user() -> str:
 if sys.platform == "win32":
     import msvcrt
 
+    # Windows locks are mandatory: the byte locked lies beyond the holder text, so that a second
+    # roll-up can still read who holds the lock.
+    _LOCK_OFFSET = 1 << 20
+
     def _lock_file(fh: IO[str]) -> None:
-        fh.seek(0)
+        fh.seek(_LOCK_OFFSET)
         msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
 
     def _unlock_file(fh: IO[str]) -> None:
-        fh.seek(0)
+        fh.seek(_LOCK_OFFSET)
         msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
 else:
     import fcntl

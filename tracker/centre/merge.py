@@ -648,6 +648,8 @@ class Merger:
             workbooks = {r[0] for r in conn.execute(
                 "SELECT workbook_id FROM learner_workbooks WHERE learner_id = ?", (learner_id,))}
             same_workbook = bool(res.workbook_id) and res.workbook_id in workbooks
+            if not res.name.strip():
+                res.name = known_name  # a name deleted from the cover sheet: the one on file stands
             if name_key(known_name) != name_key(res.name):
                 if not same_workbook:
                     issue = IDENTITY_MISMATCH(file=rec.name, name=rec.name, uln=res.uln, known=known_name,
@@ -721,7 +723,7 @@ class Merger:
         for ref, unit, values, silent in res.rows:
             acc = existing.get(ref)
             if acc is None:
-                if all(v is None for v in values):
+                if values == _BLANK:
                     continue
                 inserts.append((learner_id, ref, unit, *values, rec.hash, self.run_id))
                 out.rows_accepted += 1
