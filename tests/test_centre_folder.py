@@ -72,6 +72,16 @@ def test_not_a_centre(tmp_path: Path) -> None:
         open_centre(tmp_path)
 
 
+def test_centre_of_master(tmp_path: Path) -> None:
+    from tracker.centre.folder import centre_of_master
+
+    c = make_centre(tmp_path / "c", register=False)
+    found = centre_of_master(c.master)
+    assert found is not None and found.root == c.root
+    assert centre_of_master(tmp_path / "elsewhere.xlsx") is None
+    assert centre_of_master(c.root / "inbox" / "master.xlsx") is None
+
+
 def test_paths_can_be_moved(tmp_path: Path) -> None:
     root = tmp_path / "c"
     root.mkdir()

@@ -21,14 +21,16 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tracker.centre.export import export
-    from tracker.centre.folder import Centre, init_centre, open_centre
+    from tracker.centre.folder import Centre, centre_of_master, init_centre, open_centre
     from tracker.centre.merge import RollupResult, resolve, rollup
 
-__all__ = ["Centre", "RollupResult", "export", "init_centre", "open_centre", "resolve", "rollup"]
+__all__ = ["Centre", "RollupResult", "centre_of_master", "export", "init_centre", "open_centre", "resolve",
+           "rollup"]
 
 _WHERE = {
     "Centre": "tracker.centre.folder",
     "init_centre": "tracker.centre.folder",
+    "centre_of_master": "tracker.centre.folder",
     "open_centre": "tracker.centre.folder",
     "RollupResult": "tracker.centre.merge",
     "rollup": "tracker.centre.merge",

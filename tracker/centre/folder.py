@@ -249,6 +249,23 @@ def _check_readings(centre: Centre) -> None:
                               f"{q.number} (choose one of: {', '.join(ids) or 'none'})")
 
 
+def centre_of_master(master: str | Path) -> Centre | None:
+    """The centre whose master workbook is ``master`` (its folder or a parent holds centre.yaml).
+
+    For the add-in's Roll up button, which starts from the open master workbook.
+    """
+    m = Path(master).absolute()
+    for folder in (m.parent, *m.parent.parents):
+        if is_centre(folder):
+            try:
+                c = open_centre(folder, check_readings=False)
+            except CentreError:
+                continue
+            if os.path.normcase(str(c.master)) == os.path.normcase(str(m)):
+                return c
+    return None
+
+
 def is_centre(root: str | Path) -> bool:
     """True when ``root`` holds a ``centre.yaml``."""
     return (Path(root) / CONFIG_NAME).is_file()

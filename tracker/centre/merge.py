@@ -280,13 +280,19 @@ def _archive_name(digest: str, name: str) -> str:
     return f"{digest[:2]}/{digest}{suffix}"
 
 
-def receive(centre: Centre, path: Path) -> Received:
-    """Hash ``path`` while copying it into the archive (temporary name, then renamed)."""
+def receive(centre: Centre, path: Path, folders: set[Path] | None = None) -> Received:
+    """Hash ``path`` while copying it into the archive (temporary name, then renamed).
+
+    ``folders``: archive folders known to exist (saves a mkdir per file).
+    """
+    folders = set() if folders is None else folders
     st = path.stat()
     rel = path.relative_to(centre.inbox).as_posix()
     h = hashlib.sha256()
-    centre.archive.mkdir(parents=True, exist_ok=True)
-    tmp = centre.archive / f".tmp-{os.getpid()}-{time.monotonic_ns()}"
+    if centre.archive not in folders:
+        centre.archive.mkdir(parents=True, exist_ok=True)
+        folders.add(centre.archive)
+    tmp = centre.archive / f".tmp-{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}"
     try:
         with open(path, "rb") as src, open(tmp, "wb") as dst:
             while chunk := src.read(1 << 20):
@@ -297,7 +303,9 @@ def receive(centre: Centre, path: Path) -> Received:
         if target.exists():
             tmp.unlink()
         else:
-            target.parent.mkdir(exist_ok=True)
+            if target.parent not in folders:
+                target.parent.mkdir(exist_ok=True)
+                folders.add(target.parent)
             os.replace(tmp, target)
     except OSError as e:
         tmp.unlink(missing_ok=True)
@@ -901,15 +909,16 @@ def _rollup_locked(c: Centre, conn: sqlite3.Connection, result: RollupResult, wo
     t = time.perf_counter()
     paths = inbox_files(c.inbox)
     received: list[Received] = []
+    folders: set[Path] = set()
     if paths:
-        received.append(receive(c, paths[0]))
+        received.append(receive(c, paths[0], folders))
         checkpoint("archiving")
     if len(paths) > 1:
-        # Hashing and copying release the GIL: a few threads keep the disk busy.
+        # Opening, hashing and copying release the GIL: a few threads keep the disk busy.
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=4) as threads:
-            received.extend(threads.map(lambda p: receive(c, p), paths[1:]))
+            received.extend(threads.map(lambda p: receive(c, p, folders), paths[1:]))
     known = {h: outcome for h, outcome in conn.execute("SELECT hash, outcome FROM files")}
     new: list[Received] = []
     requeued: set[str] = set()
