@@ -715,6 +715,20 @@ def _setup_columns(ws: Any, cols: tuple[MColumn, ...]) -> None:
         ws.set_column(i, i, c.width)
 
 
+def _print_setup(ws: Any, *, fit_width: bool = True, fit_page: bool = False) -> None:
+    """A4 landscape, the header row repeated on every page, fitted to the page width."""
+    ws.set_landscape()
+    ws.set_paper(9)
+    ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
+    ws.set_footer("&L&A&CPage &P of &N&R&D")
+    if fit_page:
+        ws.fit_to_pages(1, 1)
+        return
+    ws.repeat_rows(0)
+    if fit_width:
+        ws.fit_to_pages(1, 0)
+
+
 def _add_table(ws: Any, w: _Writer, name: str, cols: tuple[MColumn, ...], n_rows: int) -> None:
     """Declare an Excel table over row 0 (header) to ``n_rows`` data rows, then write the header
     again as inline strings (see the module doc: constant_memory mode)."""
@@ -751,6 +765,7 @@ def _table_sheet(wb: Any, w: _Writer, sheet: str, cols: tuple[MColumn, ...], row
     _add_table(ws, w, TABLE_NAMES[sheet], cols, len(rows))
     if freeze_cols:
         ws.freeze_panes(1, freeze_cols)
+    _print_setup(ws)
     stream = _RowStream(ws, w, cols)
     for r, rec in enumerate(rows, start=1):
         stream.row(r, rec)
@@ -833,6 +848,9 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
         matrix_ws.write_string(0, first_unit_col + n - 1, WL.unit_sheet_name(n), w.header)
     matrix_ws.set_row(0, 30)
     matrix_ws.freeze_panes(1, 2)
+    _print_setup(matrix_ws)
+    _print_setup(learners_ws)
+    _print_setup(criteria_ws, fit_width=False)
     if n_learners:
         matrix_ws.autofilter(0, 0, n_learners, first_unit_col + max(max_units, 1) - 1)
 
@@ -904,8 +922,9 @@ def _figures(conn: sqlite3.Connection, n_learners: int, status_counts: Counter[s
 def _dashboard(ws: Any, w: _Writer, centre: Centre, quals: Qualifications, figures: list[tuple[str, Any, str]],
                per_qual: dict[str, list[Any]], last_run: Any) -> None:
     ws.set_column(0, 0, 24)
-    ws.set_column(1, 1, 40)
-    ws.set_column(2, 6, 13)
+    ws.set_column(1, 1, 56)
+    ws.set_column(2, 6, 12)
+    _print_setup(ws, fit_page=True)
     who = " ".join(p for p in (centre.name, f"({centre.number})" if centre.number else "") if p)
     ws.write_string(0, 0, f"{DASHBOARD_TITLE}{' - ' + who if who else ''}", w.title)
     run_text = f"run {last_run[0]} on {last_run[1]}" if last_run else "no roll-up yet"
