@@ -52,6 +52,12 @@ def test_corrupt_and_unidentifiable_files_among_good_ones(tmp_path: Path) -> Non
     codes = {x["File"]: x["Code"] for x in issues if x["Severity"] == "error" and x["Code"].startswith("centre-")}
     assert codes["truncated.xlsx"] == "centre-unreadable" and codes["typo.xlsx"] == "centre-unknown-learner"
     assert len(sheet_dicts(c.master, "Learners")) == 4
+    # Every message was made from its template (a missing template value gives "Title ('key')").
+    from tracker.rules.issue import CATALOGUE
+
+    for x in sheet_dicts(c.master, "Issues"):
+        assert not x["Message"].startswith(CATALOGUE[x["Code"]].title + " ("), x
+    assert all(x["Message"].startswith(x["File"]) for x in issues if x["Code"].startswith("centre-"))
 
     # Dropped again unchanged, a quarantined file is looked at again but nothing changes.
     (c.quarantine / "typo.xlsx").rename(c.inbox / "typo.xlsx")

@@ -118,6 +118,7 @@ LEARNER_COLUMNS: tuple[MColumn, ...] = (
     MColumn("percent", "% complete", 10, "percent"),
     MColumn("status", "Status", 12),
     MColumn("last_return", "Last return", 16, "datetime"),
+    MColumn("open_issues", "Open issues", 8, "int"),
     MColumn("errors", "Errors", 8, "int"),
     MColumn("warnings", "Warnings", 9, "int"),
     MColumn("conflicts", "Open conflicts", 9, "int"),
@@ -412,7 +413,8 @@ def learner_record(v: LearnerView, files: dict[str, tuple[str, str]], counts: di
         "registration_date": d["registration_date"], "units_complete": v.units_complete(),
         "units_total": len(q.units) if q else 0, "credits": v.credits(), "credit_total": q.credit if q else 0,
         "criteria_met": v.criteria_met, "criteria_required": v.criteria_required, "percent": v.percent,
-        "status": v.status, "last_return": d["last_return"], "errors": errors, "warnings": warnings,
+        "status": v.status, "last_return": d["last_return"], "open_issues": errors + warnings,
+        "errors": errors, "warnings": warnings,
         "conflicts": conflicts.get(v.id, 0), "last_file": files.get(d["last_file"], ("", ""))[0],
         "workbook_id": d["workbook_id"],
     }
