@@ -198,3 +198,18 @@ def test_register_change_is_rolled_up(tmp_path: Path) -> None:
     write_register(c.register)
     roll(c)
     assert not [x for x in sheet_dicts(c.master, "Issues") if x["Code"] == "staff-not-in-register"]
+
+
+def test_blank_or_broken_register(tmp_path: Path) -> None:
+    c = make_centre(tmp_path / "c", register=False)  # the blank register `tracker init` writes
+    drop(c, items(3))
+    roll(c)
+    codes = {x["Code"] for x in sheet_dicts(c.master, "Issues")}
+    assert not any(code.startswith("staff-") for code in codes)  # no staff listed yet: not checked
+    c.register.write_bytes(b"this is not a workbook")
+    drop(c, items(4)[3:])
+    r = roll(c)
+    assert r.count("merged") == 1  # the roll-up goes on
+    rows = [x for x in sheet_dicts(c.master, "Issues") if x["Source"] == "Centre register"]
+    assert [x["Code"] for x in rows] == ["file-unreadable"]
+    assert rows[0]["Message"].startswith("register.xlsx cannot be read") and "staff checks" in rows[0]["Message"]

@@ -844,6 +844,9 @@ def _fingerprint(centre: Centre) -> str:
 
 
 def _load_register(centre: Centre) -> tuple[Register | None, list[Issue]]:
+    """The centre register and its problems. Without a usable register (missing, unreadable, or
+    no staff listed yet -- a new centre) the staff checks are skipped rather than reporting every
+    signer as unknown; an unreadable register is reported on the Issues sheet."""
     if not centre.register.is_file():
         return None, []
     from tracker.register import read_register
@@ -851,7 +854,13 @@ def _load_register(centre: Centre) -> tuple[Register | None, list[Issue]]:
     try:
         reg, issues = read_register(centre.register)
     except TrackerError as e:
-        raise CentreError(f"the centre register cannot be read: {e}") from None
+        from tracker.rules.engine import FILE_UNREADABLE
+
+        reason = getattr(e, "reason", str(e))
+        return None, [FILE_UNREADABLE(file=centre.register.name, path=centre.register.name,
+                                      reason=f"{reason} (staff checks were skipped)")]
+    if not reg.staff:
+        return None, issues
     return reg, issues
 
 
