@@ -5,8 +5,10 @@ Steps of :func:`rollup` (each file is identified by the SHA-256 of its content, 
 1. **Lock** the centre folder (a second roll-up refuses at once) and refuse when the master is
    open in Excel (:class:`~tracker.errors.MasterLocked`) -- before anything is touched.
 2. **Receive**: every file in ``inbox/`` (sub-folders too; Office owner files ``~$*`` and hidden
-   files skipped) is copied into ``archive/<2 hex>/<hash>.<ext>`` before anything else, then
-   flushed to disk. A file whose hash the ledger already holds is a no-op.
+   files skipped) is copied into ``archive/<2 hex>/<hash>.<ext>`` before anything else, and
+   flushed to disk before the ledger refers to it. A file whose hash the ledger already holds is a
+   no-op (one it quarantined before is looked at again -- the qualification may be installed now
+   -- but a file still not mergeable changes nothing).
 3. **Read and check** the new files -- in two worker processes when there are enough files for it
    to pay -- from their archived copies: the reader, then every check of the rules engine (with the
    centre register and the centre's reading). Unreadable files, and files that name no valid ULN or
@@ -14,14 +16,22 @@ Steps of :func:`rollup` (each file is identified by the SHA-256 of its content, 
    ``.why.txt`` note, and listed on the master's Issues sheet; the rest of the roll-up goes on.
 4. **Merge**, in one SQLite transaction, file by file in the order the files were last modified:
    learners by ULN + qualification number (+ workbook id), criterion rows by the rules below.
-5. **Centre checks** (:mod:`tracker.centre.iqa`) on the whole ledger.
+5. **Centre checks** (:mod:`tracker.centre.iqa`) on the whole ledger. When the centre register
+   or a reading in ``centre.yaml`` changed since the last roll-up, every learner's latest return
+   is checked again (from the archive), so the Issues sheet reflects the current register; a
+   blank register (a new centre) or an unreadable one skips the staff checks.
 6. **Publish**: the master is written to a temporary file from the uncommitted ledger, then the
    ledger is committed, then the temporary file replaces the master (``os.replace``, atomic). A kill
    at any point leaves the previous ledger (SQLite rolls back) and the previous master intact. If
    the process dies between the commit and the replace, the ledger records that the master is
    behind (``meta.master_run``) and the next roll-up rebuilds it.
 7. **Tidy the inbox**: merged and already-received files are removed from ``inbox/`` (their copies
-   are in ``archive/``), quarantined files are moved to ``quarantine/``.
+   are in ``archive/``), quarantined files are moved to ``quarantine/`` (with the reason in a
+   ``.why.txt`` beside each). A file changed since it was received is left for the next roll-up.
+
+A roll-up with nothing new changes nothing (no run is recorded; the master is only rebuilt if it
+is missing or behind the ledger). Faults -- a full disk, a read-only folder -- stop it with one
+:class:`~tracker.errors.CentreError` message before the commit, leaving everything as it was.
 
 Merge rules per criterion row (fields are the workbook's input columns):
 
