@@ -84,6 +84,18 @@ def test_unknown_qualification_is_quarantined(tmp_path: Path) -> None:
     assert query(c, "SELECT count(*) FROM learners") == [(0,)]
 
 
+def test_cover_qualification_typo_with_intact_metadata_is_merged(tmp_path: Path) -> None:
+    c = make_centre(tmp_path / "centre")
+    ((q, s, rec),) = items(1)
+    (path,) = drop(c, [(q, s, rec)])
+    wb = openpyxl.load_workbook(path)
+    wb[L.COVER].cell(row=L.cover_row("qualification_number") + 1, column=L.COVER_VALUE_COL + 1, value="603/4867/5")
+    wb.save(path)
+    r = roll(c)
+    assert r.files[0].outcome == "merged" and r.files[0].errors + r.files[0].warnings >= 1
+    assert query(c, "SELECT qualification_number FROM learners") == [(q.number,)]
+
+
 def test_two_learners_with_the_same_name_stay_apart(tmp_path: Path) -> None:
     c = make_centre(tmp_path / "centre")
     batch = items(6)

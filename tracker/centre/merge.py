@@ -452,9 +452,16 @@ def _check_file(job: Job, ctx: _WorkerContext) -> Checked:
         base.status, base.code = "quarantine", UNKNOWN_QUALIFICATION.code
         base.reason = "it names no qualification number"
         return base
-    try:
-        q = load_qualification(qn, ctx.extra_dirs)
-    except TrackerError:
+    # The hidden metadata (written by tracker, out of reach of typing) first, then the cover sheet
+    # -- the order the rules engine uses; a cover that disagrees is reported by the checks.
+    q = None
+    for key in dict.fromkeys(k for k in (book.meta.get("spec_number", "").strip(), qn) if k):
+        try:
+            q = load_qualification(key, ctx.extra_dirs)
+            break
+        except TrackerError:
+            continue
+    if q is None:
         base.status, base.code = "quarantine", UNKNOWN_QUALIFICATION.code
         base.reason = f"qualification {qn} is not installed"
         return base
