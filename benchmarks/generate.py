@@ -2,7 +2,8 @@
 
     python benchmarks/generate.py [--n 1000]
 
-Writes N learner workbooks (both qualifications, both pathways, realistic partial progress) with
+Writes N learner workbooks (the sample centre of ``tracker.sample``: both qualifications, both
+pathways, realistic partial progress) with
 ``tracker.workbook.writer.new_workbook`` and prints the time per workbook beside the floor: bare
 XlsxWriter writing the same cells (same values, same formulas with their cached results) with no
 formats, validations, protection or print setup. Then reads them all back into the model with
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import random
 import statistics
 import sys
 import tempfile
@@ -27,55 +27,12 @@ import openpyxl
 import python_calamine
 import xlsxwriter
 
-from tracker.identifiers import uln_check_digit
+from tracker.sample import progress_record, sample_learners
 from tracker.spec.catalogue import load_qualification
 from tracker.spec.models import Qualification
 from tracker.workbook import layout as L
-from tracker.workbook.model import CriterionEntry, EvidenceEntry, Learner, LearnerRecord
 from tracker.workbook.reader import read_workbook
 from tracker.workbook.writer import new_workbook
-
-FIRST = ["Amira", "Ben", "Chloe", "Dev", "Ella", "Femi", "Grace", "Harry", "Isla", "Jack", "Kai", "Lena"]
-LAST = ["Ahmed", "Brown", "Clarke", "Davies", "Evans", "Fraser", "Green", "Hughes", "Iqbal", "Jones"]
-
-
-def uln(n: int) -> str:
-    """The n-th valid ULN above 1000000000 (skipping prefixes with no check digit)."""
-    base = 100_000_000 + n * 7
-    while True:
-        d = uln_check_digit(str(base))
-        if d is not None and d < 10:
-            return f"{base}{d}"
-        base += 1
-
-
-def record(q: Qualification, i: int, rng: random.Random) -> LearnerRecord:
-    """A learner part-way through: earlier units mostly signed off, later ones untouched."""
-    pathway = rng.choice([p.id for p in q.pathways]) if q.pathways else None
-    start = dt.date(2024, 9, 2) + dt.timedelta(days=rng.randint(0, 120))
-    learner = Learner(f"{rng.choice(FIRST)} {rng.choice(LAST)}", uln(i), pathway, start,
-                      "Ann Assessor", "Ian Iqa", "Tia Tutor", "Acme Retail Ltd")
-    progress = rng.random()
-    entries: dict[str, CriterionEntry] = {}
-    evidence: list[EvidenceEntry] = []
-    day = start
-    for unit in q.units:
-        if rng.random() > progress:
-            continue
-        for ref in q.required(unit, pathway):
-            kind = ref[0]
-            method = rng.choice(L.TYPICAL_METHODS[kind])
-            day += dt.timedelta(days=rng.randint(0, 3))
-            ev = f"E{len(evidence) + 1}"
-            evidence.append(EvidenceEntry(ev, f"{method} for {ref}", method, day, f"Portfolio p{len(evidence) + 1}"))
-            met = rng.random() < 0.9
-            sampled = met and rng.random() < 0.3
-            entries[ref] = CriterionEntry(
-                (ev,), method, day, L.MET if met else L.NOT_YET_MET, "Ann Assessor", day + dt.timedelta(days=1),
-                L.YES if sampled else None, "Ian Iqa" if sampled else None,
-                day + dt.timedelta(days=5) if sampled else None, L.AGREED if sampled else None, None)
-    return LearnerRecord(learner, entries, tuple(evidence))
-
 
 def cells_of(path: Path) -> list[tuple[str, list[tuple[int, int, Any, Any]]]]:
     """(sheet, [(row, col, value or formula, cached)]) of a generated workbook, for the floor."""
@@ -118,9 +75,12 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()
-    rng = random.Random(args.seed)
-    quals = [load_qualification("603/4687/5"), load_qualification("603/4688/7")]
-    records = [(quals[i % 2], record(quals[i % 2], i, rng)) for i in range(args.n)]
+    # The sample centre's learners (both qualifications, both pathways, realistic progress).
+    quals: dict[str, Qualification] = {}
+    records = []
+    for s in sample_learners(args.n, seed=args.seed):
+        q = quals.setdefault(s.qualification_number, load_qualification(s.qualification_number))
+        records.append((q, progress_record(q, s)))
     with tempfile.TemporaryDirectory(prefix="tracker-bench-") as d:
         folder = Path(d)
         # Cell lists for the floor come from one sample workbook per qualification and pathway.
