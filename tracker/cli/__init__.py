@@ -35,7 +35,10 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (also used by the test that every command is documented)."""
-    parser = _Parser(prog="tracker", description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = _Parser(prog="tracker", description=(
+        "Tracking workbooks for portfolio-assessed qualifications: create learner workbooks, "
+        "validate returned ones, roll a centre's returns up into its master workbook. "
+        "`tracker COMMAND --help` explains each command."))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name in COMMAND_MODULES:
