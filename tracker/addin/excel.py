@@ -101,9 +101,7 @@ if TYPE_CHECKING:
     from tracker.centre.merge import RollupResult
     from tracker.register import Register
     from tracker.rules.issue import Issue, Report, Task
-    from tracker.spec.models import Qualification
     from tracker.workbook.marks import MarkPlan, MarkRow
-    from tracker.workbook.model import LearnerWorkbook
 
 TITLE = "Tracker"
 
@@ -251,59 +249,33 @@ class _Notes:
 
 
 def _find_centre(path: Path, notes: _Notes) -> Centre | None:
-    """The centre folder holding ``path`` (its folder or one above it), or None."""
-    from tracker.centre.folder import is_centre, open_centre
+    """The centre folder holding ``path``, or None (a note says why when one is unusable)."""
+    from tracker.centre.check import find_centre
 
-    for folder in path.parents:
-        if is_centre(folder):
-            try:
-                return open_centre(folder)
-            except TrackerError as e:
-                notes.add(f"The centre folder {folder} could not be used: {e}")
-                return None
-    return None
+    try:
+        return find_centre(path)
+    except TrackerError as e:
+        notes.add(f"The centre folder above {path.parent} could not be used: {e}")
+        return None
 
 
 def _load_register(centre: Centre | None, notes: _Notes) -> tuple[Register | None, list[Issue]]:
+    from tracker.centre.check import load_register
+
     if centre is None:
         notes.add("Checked without a centre register: the workbook is not in a centre folder "
                   "(no centre.yaml in its folder or above).")
         return None, []
-    if not centre.register.is_file():
-        notes.add(f"Checked without a centre register: {centre.register} does not exist.")
-        return None, []
-    from tracker.register import read_register
-
-    try:
-        register, issues = read_register(centre.register)
-    except TrackerError as e:
-        notes.add(f"Checked without a centre register: {e}")
-        return None, []
-    notes.add(f"Checked with the centre register {centre.register}.")
+    register, issues = load_register(centre)
+    if register is None:
+        notes.add(f"Checked without a centre register: {centre.register} is missing, unreadable or "
+                  "lists no staff yet.")
+    else:
+        notes.add(f"Checked with the centre register {centre.register}.")
     if issues:
         notes.add(f"The centre register itself has {_plural(len(issues), 'problem')}: open it and click "
                   "Validate.")
     return register, issues
-
-
-def _centre_check(book_model: LearnerWorkbook, centre: Centre | None, register: Register | None) -> Task:
-    """Check a learner workbook as the roll-up of ``centre`` checks it (or plainly, outside one)."""
-    from tracker.rules.engine import check_workbook
-
-    q: Qualification | None = None
-    reading: str | None = None
-    if centre is not None:
-        from tracker.spec.catalogue import load_qualification
-
-        key = book_model.meta.get("spec_number") or book_model.qualification_number
-        if key:
-            try:
-                q = load_qualification(key, [centre.specs])
-            except TrackerError:
-                q = None  # the engine reports the unknown qualification
-        if q is not None:
-            reading = centre.reading_for(q.id)
-    return check_workbook(book_model, qualification=q, register=register, reading=reading)
 
 
 # == Validate ====================================================================================
@@ -345,7 +317,9 @@ def _validate(book: xw.Book) -> Task | Report | None:
                      "it has no cover sheet and no unit sheet. Nothing was checked.")
         return None
     register, _ = _load_register(centre, notes)
-    task = _centre_check(model, centre, register)
+    from tracker.centre.check import check_in_centre
+
+    task = check_in_centre(model, centre, register)
     from tracker.workbook.marks import plan_marks
 
     plan = plan_marks(task)
@@ -419,29 +393,11 @@ def _validate_master(book: xw.Book, centre: Centre | None, notes: _Notes) -> Rep
                      "in its folder or above), so there is nothing to check it against. Open the master "
                      "of the centre folder.")
         return None
-    from tracker.centre.merge import inbox_files
-    from tracker.rules.engine import FILE_UNREADABLE, INTERNAL_ERROR
-    from tracker.rules.issue import Report, Task
-    from tracker.workbook.reader import read_workbook
+    from tracker.centre.check import preview_inbox
 
     register, register_issues = _load_register(centre, notes)
-    report = Report()
-    if register_issues:
-        report.tasks.append(Task(file=str(centre.register), learner="Centre register", issues=register_issues))
-    waiting = inbox_files(centre.inbox)  # every file, as the roll-up takes them (others are quarantined)
-    for p in waiting:
-        try:
-            model = read_workbook(p)
-        except TrackerError as e:
-            reason = getattr(e, "reason", str(e))
-            report.tasks.append(Task(file=str(p), issues=[FILE_UNREADABLE(file=str(p), path=p.name,
-                                                                           reason=reason)]))
-            continue
-        except Exception as e:  # a reader defect must not stop the others (as validate_paths)
-            report.tasks.append(Task(file=str(p), issues=[INTERNAL_ERROR(
-                file=str(p), path=p.name, error=f"{type(e).__name__}: {e}"[:200])]))
-            continue
-        report.tasks.append(_centre_check(model, centre, register))
+    report = preview_inbox(centre, register, register_issues)
+    waiting = [t for t in report.tasks if t.file != str(centre.register)]
     render_master_report(book, report, centre)
     from tracker.rules.render import counts_text
 

@@ -79,8 +79,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tracker.centre import ledger as LG
+from tracker.centre.check import load_register
 from tracker.centre.folder import Centre, RollupLock, check_master_writable, open_centre
-from tracker.errors import CentreError, MasterLocked, TrackerError, UsageError
+from tracker.errors import CentreError, MasterLocked, UsageError
 from tracker.identifiers import check_uln
 from tracker.rules.issue import Issue, Severity, issue_type
 from tracker.workbook import layout as L
@@ -428,8 +429,8 @@ def _iso(v: Any) -> str | None:
 
 def _check_file(job: Job, ctx: _WorkerContext) -> Checked:
     from tracker.errors import UnreadableWorkbook
+    from tracker.centre.check import qualification_of, reading_of
     from tracker.rules.engine import check_workbook
-    from tracker.spec.catalogue import load_qualification
     from tracker.workbook.reader import read_workbook
 
     try:
@@ -452,15 +453,9 @@ def _check_file(job: Job, ctx: _WorkerContext) -> Checked:
         base.status, base.code = "quarantine", UNKNOWN_QUALIFICATION.code
         base.reason = "it names no qualification number"
         return base
-    # The hidden metadata (written by tracker, out of reach of typing) first, then the cover sheet
-    # -- the order the rules engine uses; a cover that disagrees is reported by the checks.
-    q = None
-    for key in dict.fromkeys(k for k in (book.meta.get("spec_number", "").strip(), qn) if k):
-        try:
-            q = load_qualification(key, ctx.extra_dirs)
-            break
-        except TrackerError:
-            continue
+    # The hidden metadata first, then the cover sheet -- the order the rules engine uses; a cover
+    # that disagrees is reported by the checks.
+    q = qualification_of(book, ctx.extra_dirs)
     if q is None:
         base.status, base.code = "quarantine", UNKNOWN_QUALIFICATION.code
         base.reason = f"qualification {qn} is not installed"
@@ -472,22 +467,13 @@ def _check_file(job: Job, ctx: _WorkerContext) -> Checked:
         p = q.pathway_by_label(str(book.cover_value("pathway")))
         book.pathway = p.id if p else None
     base.pathway = book.pathway
-    base.reading = _reading(q, ctx.readings.get(q.id), book.meta.get("reading", ""))
+    base.reading = reading_of(q, ctx.readings.get(q.id), book.meta.get("reading", ""))
     task = check_workbook(book, qualification=q, register=ctx.register, reading=base.reading,
                           today=ctx.today)
     base.issues = task.issues
     base.cover = tuple(_cover_text(book, k) for k in COVER_KEYS)
     base.rows = _rows(book, q)
     return base
-
-
-def _reading(q: Qualification, centre_choice: str | None, recorded: str) -> str:
-    known = {r.id for r in q.readings}
-    if not known:
-        return ""
-    if centre_choice in known:
-        return str(centre_choice)
-    return recorded if recorded in known else q.default_reading
 
 
 def _cover_text(book: LearnerWorkbook, key: str) -> str | None:
@@ -860,27 +846,6 @@ def _fingerprint(centre: Centre) -> str:
     return h.hexdigest()
 
 
-def _load_register(centre: Centre) -> tuple[Register | None, list[Issue]]:
-    """The centre register and its problems. Without a usable register (missing, unreadable, or
-    no staff listed yet -- a new centre) the staff checks are skipped rather than reporting every
-    signer as unknown; an unreadable register is reported on the Issues sheet."""
-    if not centre.register.is_file():
-        return None, []
-    from tracker.register import read_register
-
-    try:
-        reg, issues = read_register(centre.register)
-    except TrackerError as e:
-        from tracker.rules.engine import FILE_UNREADABLE
-
-        reason = getattr(e, "reason", str(e))
-        return None, [FILE_UNREADABLE(file=centre.register.name, path=centre.register.name,
-                                      reason=f"{reason} (staff checks were skipped)")]
-    if not reg.staff:
-        return None, issues
-    return reg, issues
-
-
 def rollup(centre: str | Path | Centre, *, workers: int | None = None, today: dt.date | None = None,
            progress: bool = False) -> RollupResult:
     """Roll up every returned workbook in the centre's inbox (see the module doc)."""
@@ -972,7 +937,7 @@ def _rollup_locked(c: Centre, conn: sqlite3.Connection, result: RollupResult, wo
     config_changed = LG.get_meta(conn, "fingerprint") != fingerprint
     last = LG.last_run(conn)
     master_behind = LG.get_meta(conn, "master_run") != str(last) or not c.master.exists()
-    register, register_issues = _load_register(c) if (new or config_changed) else (None, [])
+    register, register_issues = load_register(c) if (new or config_changed) else (None, [])
     ctx = _WorkerContext(extra_dirs=(str(c.specs),), readings=dict(c.readings), register=register,
                          today=today)
     jobs = [Job(r.hash, str(r.archive), r.name) for r in new]
@@ -1338,7 +1303,7 @@ def _resolve_locked(c: Centre, conn: sqlite3.Connection, keep: str, uln: str | N
                    None, learner_id, ref)
         from tracker.centre.iqa import run_centre_checks
 
-        register, register_issues = _load_register(c)
+        register, register_issues = load_register(c)
         coverage = run_centre_checks(conn, register, register_issues, c)
         tmp = _write_master_tmp(c, conn, register, coverage)
         check_master_writable(c.master)
