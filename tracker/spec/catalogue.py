@@ -90,15 +90,31 @@ def spec_files(extra_dirs: Iterable[str | Path] = ()) -> dict[str, Path]:
     so that one bad hand-edited file does not make every qualification unusable; a broken
     bundled file is a packaging bug and raises.
     """
+    dirs = _search_dirs(extra_dirs)
+    # Cached while no folder changes (a file added, removed or renamed changes its folder's
+    # mtime; an edited file is re-validated by load_file's own mtime cache): the reader asks
+    # once per workbook, a roll-up a thousand times.
+    return dict(_spec_files(tuple((str(d), _mtime(d)) for d in dirs)))
+
+
+def _mtime(d: Path) -> int:
+    try:
+        return d.stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+@lru_cache(maxsize=32)
+def _spec_files(dirs: tuple[tuple[str, int], ...]) -> tuple[tuple[str, Path], ...]:
     found: dict[str, Path] = {}
-    for d in _search_dirs(extra_dirs):
+    for d in (Path(name) for name, _ in dirs):
         for f in sorted(d.glob("*.yaml")):
             try:
                 found[load_file(f).number] = f
             except SpecError:
                 if d == BUNDLED_DIR:
                     raise
-    return found
+    return tuple(found.items())
 
 
 def broken_spec_files(extra_dirs: Iterable[str | Path] = ()) -> list[SpecError]:

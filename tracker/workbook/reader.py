@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -354,22 +355,43 @@ def _find_evidence_table(grid: list[list[Any]]) -> tuple[int, dict[int, L.Column
     return None
 
 
-def _row_cells(sheet: str, r: int, row: list[Any], columns: dict[int, tuple[L.Column, str]]) -> dict[str, Cell]:
+_Normaliser = Callable[[Any], tuple[Any, "str | None"]]
+
+
+def _plain_text(raw: Any) -> tuple[Any, str | None]:
+    if type(raw) is str:  # the usual case, without _text's chain of type tests
+        text = raw.strip()
+        return (text or None), None
+    return _text(raw)
+
+
+@lru_cache(maxsize=64)
+def _normaliser(kind: str, key: str) -> _Normaliser:
+    """The value normaliser of a column, chosen once per column rather than per cell."""
+    if kind == "text":
+        return _plain_text
+    if kind == "date":
+        return parse_date
+    return lambda raw: normalise(kind, key, raw)
+
+
+def _row_cells(sheet: str, r: int, row: list[Any],
+               columns: dict[int, tuple[str, str, _Normaliser]]) -> dict[str, Cell]:
     cells: dict[str, Cell] = {}
     width = len(row)
     rownum = str(r + 1)
-    for c, (col, letters) in columns.items():
+    for c, (key, letters, norm) in columns.items():
         raw = row[c] if c < width else ""
         if raw == "" or raw is None:  # most input cells are blank: skip normalising them
-            cells[col.key] = Cell(sheet, letters + rownum, raw, None, None)
+            cells[key] = Cell(sheet, letters + rownum, raw, None, None)
             continue
-        value, problem = normalise(col.kind, col.key, raw)
-        cells[col.key] = Cell(sheet, letters + rownum, raw, value, problem)
+        value, problem = norm(raw)
+        cells[key] = Cell(sheet, letters + rownum, raw, value, problem)
     return cells
 
 
-def _with_letters(columns: dict[int, L.Column]) -> dict[int, tuple[L.Column, str]]:
-    return {c: (col, L.col_letter(c)) for c, col in columns.items()}
+def _with_letters(columns: dict[int, L.Column]) -> dict[int, tuple[str, str, _Normaliser]]:
+    return {c: (col.key, L.col_letter(c), _normaliser(col.kind, col.key)) for c, col in columns.items()}
 
 
 def _read_unit(sheet: str, grid: list[list[Any]], header_row: int, columns: dict[int, L.Column]) -> UnitSheet:
