@@ -401,13 +401,7 @@ def _read_unit(sheet: str, grid: list[list[Any]], header_row: int, columns: dict
     header_cells = grid[header_row]
     extra = [str(v).strip() for c, v in enumerate(header_cells)
              if c not in columns and isinstance(v, str) and v.strip()]
-    rows: list[CriterionRow] = []
-    lettered = _with_letters(columns)
-    for r in range(header_row + 1, len(grid)):
-        row = grid[r]
-        if not any(v not in ("", None) for v in row):
-            continue
-        rows.append(CriterionRow(sheet, r + 1, _row_cells(sheet, r, row, lettered)))
+    rows = [CriterionRow(sheet, r, cells) for r, cells in _table_rows(sheet, grid, header_row, columns)]
     return UnitSheet(sheet=sheet, header=header, header_row=header_row + 1,
                      columns={c.key: L.col_letter(i) for i, c in columns.items()},
                      missing_columns=missing, rows=rows, extra_columns=extra)
@@ -415,11 +409,12 @@ def _read_unit(sheet: str, grid: list[list[Any]], header_row: int, columns: dict
 
 def _read_evidence(sheet: str, grid: list[list[Any]], header_row: int,
                    columns: dict[int, L.Column]) -> list[EvidenceRow]:
-    out = []
+    return [EvidenceRow(sheet, r, cells) for r, cells in _table_rows(sheet, grid, header_row, columns)]
+
+
+def _table_rows(sheet: str, grid: list[list[Any]], header_row: int,
+                columns: dict[int, L.Column]) -> list[tuple[int, dict[str, Cell]]]:
+    """(1-based row, cells) of every non-blank row below a table's header row."""
     lettered = _with_letters(columns)
-    for r in range(header_row + 1, len(grid)):
-        row = grid[r]
-        if not any(v not in ("", None) for v in row):
-            continue
-        out.append(EvidenceRow(sheet, r + 1, _row_cells(sheet, r, row, lettered)))
-    return out
+    return [(r + 1, _row_cells(sheet, r, grid[r], lettered)) for r in range(header_row + 1, len(grid))
+            if any(v not in ("", None) for v in grid[r])]
