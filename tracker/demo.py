@@ -8,7 +8,8 @@ What it does (``make demo`` runs it; about ten seconds for the default 36 learne
 3. drops their first returns (as they stood at the end of March 2025) into the inbox, with a few
    deliberate problems: a corrupt file, an exact copy of a return under another name, a workbook
    whose ULN was mistyped, an evidence ref missing from a learner's evidence log, and a comment
-   that starts with "=" -- then rolls up;
+   that starts with "=" -- validates the inbox (the checks of ``tracker validate`` with the
+   centre's register) and rolls up;
 4. drops a second round of returns (end of October 2025), three of them contradicting sign-offs
    accepted in the first round (a Met decision changed to Not yet met, a sign-off date changed, an
    IQA decision removed) -- and rolls up: the accepted values stay, the conflicts are listed;
@@ -150,6 +151,7 @@ def build_demo(root: str | Path, *, learners: int = DEFAULT_LEARNERS, quiet: boo
     _stamp(centre.inbox, FIRST_ROUND)
     _say(quiet, f"round 1: {len(active)} returns dropped into the inbox, plus a corrupt file, a copy of a "
                 "return and a workbook with a mistyped ULN")
+    _say(quiet, _validated(centre))
     r1 = rollup(centre, today=TODAY, workers=workers)
     _say(quiet, _summary("roll-up 1", r1))
 
@@ -225,6 +227,22 @@ def build_demo(root: str | Path, *, learners: int = DEFAULT_LEARNERS, quiet: boo
                     f"  tracker resolve {root} --conflict {first_left['id']} --keep returned --note \"agreed with IQA\"")
     _say(quiet, f"Quarantined files and why: {centre.quarantine}")
     return centre
+
+
+def _validated(centre: Centre) -> str:
+    """Validate the inbox as `tracker validate inbox --register register.xlsx` would, with the
+    centre's readings (the same checks the roll-up then runs), and say what was found."""
+    from tracker.centre.check import load_register, preview_inbox
+    from tracker.rules.issue import Severity
+
+    register, register_issues = load_register(centre)
+    report = preview_inbox(centre, register, register_issues, today=TODAY)
+    c = report.counts
+    with_errors = sum(1 for t in report.tasks if not t.valid)
+    first = next((f"{Path(t.file).name}: {i.message}" for t, i in report.issues()
+                  if i.severity is Severity.ERROR), "")
+    return (f"validate: {c['files']} files checked, {with_errors} with errors ({c['error']} errors, "
+            f"{c['warning']} warnings, {c['info']} notes on progress)" + (f"; e.g. {first}" if first else ""))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
