@@ -50,7 +50,6 @@ _EVIDENCE_REF_HEADER = L.column_by_key(L.EVIDENCE_COLUMNS, "ref").header.casefol
 _CHOICES = {c.key: {v.casefold(): v for v in c.choices} for c in (*L.UNIT_TABLE_COLUMNS, *L.EVIDENCE_COLUMNS)
             if c.choices}
 _REFS_SPLIT = re.compile(r"[,;\n]+")
-_WS = re.compile(r"\s+")
 
 _MONTHS = {m: i for i, m in enumerate(
     ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1)}
@@ -140,7 +139,7 @@ def normalise(kind: str, key: str, raw: Any) -> tuple[Any, str | None]:
     if text is None:
         return None, problem
     if kind == "choice":
-        return _CHOICES.get(key, {}).get(_WS.sub(" ", text).casefold(), text), None
+        return _CHOICES.get(key, {}).get(_fold(text), text), None
     if kind == "refs":
         return tuple(r.strip() for r in _REFS_SPLIT.split(text) if r.strip()), None
     if kind == "int":
@@ -372,6 +371,13 @@ def _normaliser(kind: str, key: str) -> _Normaliser:
         return _plain_text
     if kind == "date":
         return parse_date
+    if kind == "choice":
+        choices = _CHOICES.get(key, {})
+
+        def choice(raw: Any) -> tuple[Any, str | None]:
+            text, problem = _plain_text(raw)
+            return (None, problem) if text is None else (choices.get(_fold(text), text), None)
+        return choice
     return lambda raw: normalise(kind, key, raw)
 
 
