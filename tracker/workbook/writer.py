@@ -68,6 +68,7 @@ class _Formats:
         self.subtitle = fmt(italic=True, font_color="#595959")
         self.label = fmt(bold=True, font_color="#1F3864", text_wrap=True)
         self.value = fmt(text_wrap=True, align="left")
+        self.value_overflow = fmt(align="left")  # no wrap: runs on over the empty cells to its right
         self.value_input = fmt(text_wrap=True, align="left", locked=False, bg_color="#FFF9E5", **border)
         self.value_input_text = fmt(num_format="@", align="left", locked=False, bg_color="#FFF9E5", **border)
         self.date_input = fmt(num_format=L.DATE_FORMAT, align="left", locked=False, bg_color="#FFF9E5", **border)
@@ -309,7 +310,9 @@ def _write_unit(ws: Worksheet, f: _Formats, q: Qualification, unit: Unit, record
     cols = L.UNIT_TABLE_COLUMNS
     _set_columns(ws, f, cols)
     ws.set_row(L.UNIT_TITLE_ROW, 22)
-    ws.merge_range(L.UNIT_TITLE_ROW, 0, L.UNIT_TITLE_ROW, _LAST_COL, f"Unit {unit.number}: {unit.title}", f.title)
+    # Title and qualification lines are not merged: their text runs on over the empty cells to the
+    # right, and a merge would make XlsxWriter write a formatted blank into every merged cell.
+    ws.write_string(L.UNIT_TITLE_ROW, 0, f"Unit {unit.number}: {unit.title}", f.title)
     header_values: dict[str, Any] = {
         "qualification": f"{q.title} ({q.number})",
         "number": unit.number,
@@ -327,7 +330,9 @@ def _write_unit(ws: Worksheet, f: _Formats, q: Qualification, unit: Unit, record
         v = header_values[key]
         if isinstance(v, int):
             ws.write_number(r, 1, v, f.value)
-        elif key in ("outcomes", "guidance", "qualification"):
+        elif key == "qualification":
+            ws.write_string(r, 1, v, f.value_overflow)
+        elif key in ("outcomes", "guidance"):
             ws.merge_range(r, 1, r, _LAST_COL, v, f.long_text)
             # Neither Excel nor LibreOffice sizes a merged cell's row to its text: set it here.
             ws.set_row(r, 13.5 * _lines(v, int(merged_width)) + 2)
@@ -363,12 +368,7 @@ def _write_unit(ws: Worksheet, f: _Formats, q: Qualification, unit: Unit, record
                 _write_entry_value(ws, r, i, c, getattr(entry, c.key), f)
         # Rows are sized for the criterion text (Excel does not auto-size rows it did not lay out).
         ws.set_row(r, 13.5 * max(_lines(crit.text, int(text_width * 1.1)), 2) + 3)
-    # Dropdowns and date checks cover the whole column range of the table.
-    for i, c in enumerate(cols):
-        if c.kind == "choice":
-            _list_validation(ws, first, i, last, i, c.choices, c.header, c.strict)
-        elif c.kind == "date":
-            _date_validation(ws, first, i, last, i)
+    _table_validations(ws, cols, first, last)
     # All rules share one range, in priority order: LibreOffice applies only the first true
     # rule of a range and ignores other ranges over the same cell; Excel merges all true rules.
     req_col = L.col_letter(_LAST_COL)
@@ -434,8 +434,22 @@ def _list_validation(ws: Worksheet, r1: int, c1: int, r2: int, c2: int, choices:
     })
 
 
-def _date_validation(ws: Worksheet, r1: int, c1: int, r2: int, c2: int) -> None:
+def _table_validations(ws: Worksheet, cols: tuple[L.Column, ...], first: int, last: int) -> None:
+    """Dropdowns and date checks over the whole column range of a table's rows."""
+    date_cols = [i for i, c in enumerate(cols) if c.kind == "date"]
+    for i, c in enumerate(cols):
+        if c.kind == "choice":
+            _list_validation(ws, first, i, last, i, c.choices, c.header, c.strict)
+    if date_cols:
+        # One rule for every date column (one <dataValidation> with several ranges).
+        _date_validation(ws, first, date_cols[0], last, date_cols[0],
+                         [[first, i, last, i] for i in date_cols[1:]])
+
+
+def _date_validation(ws: Worksheet, r1: int, c1: int, r2: int, c2: int,
+                     other_cells: list[list[int]] | None = None) -> None:
     ws.data_validation(r1, c1, r2, c2, {
+        **({"other_cells": other_cells} if other_cells else {}),
         "validate": "date",
         "criteria": "between",
         "minimum": _DATE_MIN,
@@ -546,11 +560,7 @@ def _write_evidence(ws: Worksheet, f: _Formats, entries: tuple[EvidenceEntry, ..
     for n, e in enumerate(entries):
         for i, c in enumerate(cols):
             _write_entry_value(ws, first + n, i, c, getattr(e, c.key), f)
-    for i, c in enumerate(cols):
-        if c.kind == "choice":
-            _list_validation(ws, first, i, last, i, c.choices, c.header, c.strict)
-        elif c.kind == "date":
-            _date_validation(ws, first, i, last, i)
+    _table_validations(ws, cols, first, last)
     _table_borders(ws, f, first, last, len(cols) - 1)
     ws.autofilter(hr, 0, last, len(cols) - 1)
     ws.freeze_panes(first, 1)
