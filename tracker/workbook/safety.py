@@ -298,8 +298,6 @@ class _XmlScanner:
 
     def __init__(self, what: str, *, sheet: str | None = None, max_rows: int = 0) -> None:
         self.what = what
-        # How messages name the XML: "part xl/styles.xml" inside a workbook, "it" on its own.
-        self.subject = f"part {_printable(what)}" if what else "it"
         self.sheet = sheet
         self.max_rows = max_rows
         self.count_rows = sheet is not None
@@ -395,6 +393,14 @@ class _XmlScanner:
             self._refuse_encoding(declared)
         if name not in allowed:
             self._refuse_encoding(declared)
+
+    @property
+    def subject(self) -> str:
+        """How messages name the XML: "part xl/styles.xml" inside a workbook, "it" on its own.
+
+        Built only when a message needs it (every member of every file would pay otherwise).
+        """
+        return f"part {_printable(self.what)}" if self.what else "it"
 
     def _refuse_encoding(self, encoding: str) -> NoReturn:
         _refuse(
