@@ -21,15 +21,14 @@ unknown role or status, a duplicate staff member, a countersigner who is not on 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tracker.errors import UnreadableWorkbook
+from tracker.files import replaced_atomically
 from tracker.rules.issue import Issue, Severity, issue_type
 from tracker.workbook.layout import cell_ref, col_letter
 from tracker.workbook.model import name_key, split_names
@@ -254,11 +253,8 @@ def new_register(path: str | Path) -> Path:
     import xlsxwriter
 
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".~tracker-", suffix=".xlsx", dir=out.parent)
-    os.close(fd)
-    try:
-        wb = xlsxwriter.Workbook(tmp, {"strings_to_formulas": False, "strings_to_numbers": False,
+    with replaced_atomically(out, suffix=".xlsx") as tmp:
+        wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_numbers": False,
                                        "strings_to_urls": False})
         wb.set_properties({"title": "Centre register", "author": "tracker"})
         head = wb.add_format({"bold": True, "bg_color": "#1F3864", "font_color": "#FFFFFF", "text_wrap": True,
@@ -290,10 +286,6 @@ def new_register(path: str | Path) -> Path:
             ws.freeze_panes(first, 1)
             ws.autofilter(HEADER_ROW, 0, last, len(cols) - 1)
         wb.close()
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return out
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from tracker.addin.build import ADDIN_NAME, build_addin, xlwings_dir
 from tracker.errors import TrackerError
+from tracker.files import write_bytes_atomically
 
 _MAC_STARTUP_PARENT = Path("Library/Group Containers/UBF8T346G9.Office")
 _MAC_STARTUP_CHOICES = ("User Content/Startup/Excel",
@@ -115,20 +116,11 @@ def set_config_value(path: Path, key: str, value: str) -> None:
         lines.append(entry)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomically(path, ("\n".join(lines) + "\n").encode("utf-8"))
+        write_bytes_atomically(path, ("\n".join(lines) + "\n").encode("utf-8"))
     except OSError as e:
         raise AddinInstallError(f"{path}: cannot be written ({e.strerror or e})") from None
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def install(xlam: Path | None = None) -> Path:

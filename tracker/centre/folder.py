@@ -30,6 +30,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from tracker.errors import CentreError, MasterLocked, TrackerError
+from tracker.files import write_bytes_atomically
 
 CONFIG_NAME = "centre.yaml"
 LOCK_NAME = ".tracker-rollup.lock"
@@ -291,7 +292,8 @@ def init_centre(root: str | Path, *, name: str = "", number: str = "", demo: boo
     else:
         specs = r / DEFAULT_PATHS["specs"]
         readings, notes = _default_readings([specs])
-        _atomic_write_text(cfg, config_text(name, number, readings, notes, demo=demo))
+        write_bytes_atomically(cfg, config_text(name, number, readings, notes, demo=demo).encode("utf-8"),
+                               fsync=True)
         created.append(CONFIG_NAME)
     centre = open_centre(r)
     for key in _FOLDERS:
@@ -325,13 +327,6 @@ def _rel(p: Path, root: Path) -> str:
         return str(p)
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".~{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 # -- the roll-up lock ----------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tracker.errors import TrackerError, UnreadableWorkbook
+from tracker.files import TEMP_PREFIX
 from tracker.rules.checks import ALL_CHECKS
 from tracker.rules.checks.base import Context, RowInfo, UnitView, is_used, row_text, spec_index
 from tracker.rules.issue import Report, Severity, Task, issue_type
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from tracker.register import Register
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
-_SKIP_PREFIXES = ("~$", ".~tracker-")
+_SKIP_PREFIXES = ("~$", TEMP_PREFIX)  # Office lock files; our own half-written files
 
 FILE_UNREADABLE = issue_type(
     "file-unreadable", Severity.ERROR, "Workbook cannot be read",

@@ -33,9 +33,7 @@ criteria table is the default) and asks a person to decide (a :class:`Question`)
 from __future__ import annotations
 
 import bisect
-import os
 import re
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +43,7 @@ import yaml
 from pydantic import ValidationError
 
 from tracker.errors import SpecError
+from tracker.files import write_bytes_atomically
 from tracker.spec import catalogue
 from tracker.spec.models import Qualification, Question, normalise_text
 
@@ -810,20 +809,8 @@ def dump_yaml(result: ImportResult | dict[str, Any]) -> str:
 def write_yaml(result: ImportResult | dict[str, Any], path: str | Path) -> Path:
     """Write the imported data to ``path`` as YAML (atomically); returns the path."""
     p = Path(path)
-    _atomic_write(p, dump_yaml(result).encode("utf-8"))
+    write_bytes_atomically(p, dump_yaml(result).encode("utf-8"))
     return p
-
-
-def _atomic_write(path: Path, content: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # -- installing --------------------------------------------------------------------------------
@@ -854,7 +841,7 @@ def add_spec(path: str | Path) -> Path:
                                      "remove that file first or give this one the same id")
     if dest.exists() and dest.resolve() == src.resolve():
         return dest
-    _atomic_write(dest, src.read_bytes())
+    write_bytes_atomically(dest, src.read_bytes())
     return dest
 
 

@@ -32,15 +32,13 @@ folder and renamed over the original.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tracker.errors import TrackerError
+from tracker.files import replaced_atomically
 from tracker.rules.issue import Issue, Severity, Task
 from tracker.workbook import layout as L
 
@@ -334,15 +332,8 @@ def apply_marks_to_file(path: str | Path, plan: MarkPlan) -> None:
     _highlight(wb, plan)
     _validation_sheet(wb, plan)
     wb.calculation.fullCalcOnLoad = True
-    fd, tmp = tempfile.mkstemp(prefix=".~tracker-", suffix=".xlsx", dir=p.parent)
-    os.close(fd)
     try:
-        wb.save(tmp)
-        shutil.copymode(p, tmp)
-        os.replace(tmp, p)
+        with replaced_atomically(p, suffix=".xlsx") as tmp:
+            wb.save(tmp)
     except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
         raise MarkError(f"{p}: cannot be written ({e.strerror or e}); is it open in Excel?") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import os
-import tempfile
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -28,6 +26,7 @@ from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 import tracker
+from tracker.files import replaced_atomically
 from tracker.spec.models import Qualification, Unit
 from tracker.workbook import layout as L
 from tracker.workbook.model import CriterionEntry, EvidenceEntry, Learner, LearnerRecord
@@ -129,24 +128,9 @@ def new_workbook(
         "created": created.isoformat(),
         "generator": f"tracker {tracker.__version__}",
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".~tracker-", suffix=".xlsx", dir=out.parent)
-    os.close(fd)
-    try:
-        _write(qualification, record, reading, meta, created, tmp_name)
-        # mkstemp creates the file private (0600); give it the permissions a normal file gets.
-        os.chmod(tmp_name, 0o666 & ~_umask())
-        os.replace(tmp_name, out)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with replaced_atomically(out, suffix=".xlsx") as tmp:
+        _write(qualification, record, reading, meta, created, str(tmp))
     return out
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _write(q: Qualification, record: LearnerRecord, reading: str, meta: dict[str, str],
