@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from test_centre_sample import L2, make_centre
 
-from tracker.centre.check import check_in_centre, find_centre, preview_inbox, qualification_of, reading_of
+from tracker.centre.check import check_in_centre, find_centre, preview_inbox, qualification_of
 from tracker.errors import CentreError
 from tracker.workbook.model import CriterionEntry, Learner, LearnerRecord
 from tracker.workbook.reader import read_workbook
@@ -38,10 +38,10 @@ def test_find_centre_with_a_broken_config_says_so(tmp_path: Path) -> None:
         find_centre(c.inbox / "x.xlsx")
 
 
-def test_reading_of_prefers_the_centre_then_the_workbook_then_the_default() -> None:
-    assert reading_of(L2, "unit-guidance", "criteria-table") == "unit-guidance"
-    assert reading_of(L2, None, "unit-guidance") == "unit-guidance"
-    assert reading_of(L2, "nonsense", "also-nonsense") == L2.default_reading
+def test_pick_reading_prefers_the_centre_then_the_workbook_then_the_default() -> None:
+    assert L2.pick_reading("unit-guidance", "criteria-table") == "unit-guidance"
+    assert L2.pick_reading(None, "unit-guidance") == "unit-guidance"
+    assert L2.pick_reading("nonsense", "also-nonsense") == L2.default_reading
 
 
 def test_check_in_centre_applies_the_centres_reading(tmp_path: Path) -> None:

@@ -3,9 +3,9 @@
 * :func:`find_centre` -- the centre folder a workbook lives in (its folder or one above it).
 * :func:`load_register` -- the centre register and its problems (a missing, blank or unreadable
   register means the staff checks are skipped, not that every signer is unknown).
-* :func:`qualification_of` / :func:`reading_of` -- which installed qualification a workbook is
-  on (hidden metadata first, then the cover) and which reading applies (the centre's choice,
-  else the one recorded in the workbook, else the specification's default).
+* :func:`qualification_of` -- which installed qualification a workbook is on (hidden metadata
+  first, then the cover); the reading that applies is the centre's choice, else the one recorded
+  in the workbook, else the specification's default (:meth:`Qualification.pick_reading`).
 * :func:`check_in_centre` -- :func:`tracker.rules.engine.check_workbook` with all of that.
 * :func:`preview_inbox` -- every file waiting in the inbox, checked as the next roll-up will
   check it, without merging anything (the add-in's Validate on the master).
@@ -81,16 +81,6 @@ def qualification_of(book: LearnerWorkbook, extra_dirs: Iterable[str | Path] = (
     return None
 
 
-def reading_of(q: Qualification, centre_choice: str | None, recorded: str) -> str:
-    """The reading to apply: the centre's choice, else the workbook's recorded one, else the default."""
-    known = {r.id for r in q.readings}
-    if not known:
-        return ""
-    if centre_choice in known:
-        return str(centre_choice)
-    return recorded if recorded in known else q.default_reading
-
-
 def check_in_centre(book: LearnerWorkbook, centre: Centre | None, register: Register | None = None,
                     today: dt.date | None = None) -> Task:
     """Check ``book`` as the roll-up of ``centre`` checks it (plainly when ``centre`` is None)."""
@@ -99,7 +89,7 @@ def check_in_centre(book: LearnerWorkbook, centre: Centre | None, register: Regi
     if centre is None:
         return check_workbook(book, register=register, today=today)
     q = qualification_of(book, [centre.specs])
-    reading = reading_of(q, centre.reading_for(q.id), book.meta.get("reading", "")) if q else None
+    reading = q.pick_reading(centre.reading_for(q.id), book.meta.get("reading", "")) if q else None
     return check_workbook(book, qualification=q, register=register, reading=reading or None, today=today)
 
 

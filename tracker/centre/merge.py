@@ -429,9 +429,9 @@ def _iso(v: Any) -> str | None:
 
 def _check_file(job: Job, ctx: _WorkerContext) -> Checked:
     from tracker.errors import UnreadableWorkbook
-    from tracker.centre.check import qualification_of, reading_of
+    from tracker.centre.check import qualification_of
     from tracker.rules.engine import check_workbook
-    from tracker.workbook.reader import read_workbook
+    from tracker.workbook.reader import read_workbook, resolve_pathway
 
     try:
         book = read_workbook(Path(job.archive))
@@ -463,11 +463,11 @@ def _check_file(job: Job, ctx: _WorkerContext) -> Checked:
     base.qualification_number = q.number
     base.qualification_id = q.id
     base.spec_version = book.meta.get("spec_version", "")
-    if book.pathway is None and book.cover_value("pathway"):
-        p = q.pathway_by_label(str(book.cover_value("pathway")))
-        book.pathway = p.id if p else None
+    # The reader resolved the pathway against the installed qualifications; this one may be the
+    # centre's own (specs/), so resolve it again against the qualification found.
+    book.pathway = resolve_pathway(book, q)
     base.pathway = book.pathway
-    base.reading = reading_of(q, ctx.readings.get(q.id), book.meta.get("reading", ""))
+    base.reading = q.pick_reading(ctx.readings.get(q.id), book.meta.get("reading", ""))
     task = check_workbook(book, qualification=q, register=ctx.register, reading=base.reading,
                           today=ctx.today)
     base.issues = task.issues

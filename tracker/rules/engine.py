@@ -34,6 +34,7 @@ from tracker.rules.checks.base import Context, RowInfo, UnitView, is_used, row_t
 from tracker.rules.issue import Report, Severity, Task, issue_type
 from tracker.spec.models import Qualification
 from tracker.workbook.model import CriterionRow, LearnerWorkbook
+from tracker.workbook.reader import resolve_pathway
 
 if TYPE_CHECKING:
     from tracker.register import Register
@@ -146,23 +147,11 @@ def _run_checks(ctx: Context) -> None:
                 raise UndeclaredCode(f"check {chk.name!r} emitted undeclared code {issue.code!r}")
 
 
-def _resolve_reading(q: Qualification, requested: str | None, recorded: str) -> str:
-    known = {r.id for r in q.readings}
-    if not known:
-        return ""
-    if requested is not None and requested in known:
-        return requested
-    return recorded if recorded in known else q.default_reading
-
-
 def _prepare(ctx: Context, q: Qualification, reading: str | None) -> None:
     book = ctx.book
     ctx.spec = idx = spec_index(q)
-    ctx.reading = _resolve_reading(q, reading, book.meta.get("reading", ""))
-    text = book.cover_value("pathway")
-    if text:
-        p = q.pathway_by_label(str(text))
-        ctx.pathway = p.id if p else None
+    ctx.reading = q.pick_reading(reading, book.meta.get("reading", ""))
+    ctx.pathway = resolve_pathway(book, q)
 
     # Which sheet holds which unit.
     for us in book.units:

@@ -229,6 +229,16 @@ class Qualification(_Model):
                 return r.id
         return ""
 
+    def pick_reading(self, *candidates: str | None) -> str:
+        """The first candidate reading this qualification knows, else the default ('' without
+        readings). Callers list their preferences: a command-line choice or the centre's, then the
+        reading recorded in the workbook."""
+        known = {r.id for r in self.readings}
+        for c in candidates:
+            if c and c in known:
+                return c
+        return self.default_reading
+
     def unit(self, number: int) -> Unit | None:
         """The unit with this number, or None."""
         for u in self.units:

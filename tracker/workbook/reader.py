@@ -260,11 +260,13 @@ def read_grids(path: Path, names: list[str], grids: dict[str, list[list[Any]]],
     book = LearnerWorkbook(
         path=path, sheet_names=names, meta=meta, cover=cover, cover_sheet=cover_sheet, units=units,
         evidence=evidence, evidence_sheet=evidence_sheet, broken_sheets=broken, has_macros=has_macros)
-    book.pathway = _resolve_pathway(book, qualification)
+    book.pathway = resolve_pathway(book, qualification)
     return book
 
 
-def _resolve_pathway(book: LearnerWorkbook, q: Qualification | None) -> str | None:
+def resolve_pathway(book: LearnerWorkbook, q: Qualification | None = None) -> str | None:
+    """The pathway id the cover's Pathway text names under ``q`` (looked up from the workbook's
+    metadata or cover when None); None when blank or not a pathway of the qualification."""
     text = book.cover_value("pathway")
     if not text:
         return None
