@@ -100,20 +100,14 @@ def preview_inbox(centre: Centre, register: Register | None = None, register_iss
     The register's own problems come first, as a task of their own.
     """
     from tracker.centre.merge import inbox_files
-    from tracker.rules.engine import validate_file
+    from tracker.rules.engine import read_or_task
 
     report = Report()
     problems = list(register_issues)
     if problems:
         report.tasks.append(Task(file=str(centre.register), learner="Centre register", issues=problems))
-    from tracker.workbook.reader import read_workbook
-
     for p in inbox_files(centre.inbox):
-        try:
-            book = read_workbook(p)
-        except TrackerError:
-            report.tasks.append(validate_file(p))  # the unreadable file as one issue, as everywhere
-            continue
-        report.tasks.append(check_in_centre(book, centre, register, today))
+        book = read_or_task(p)  # an unreadable file is one issue, as everywhere
+        report.tasks.append(book if isinstance(book, Task) else check_in_centre(book, centre, register, today))
     return report
 

@@ -217,18 +217,25 @@ def validate_file(path: str | Path, *, qualification: Qualification | None = Non
                   register: Register | None = None, reading: str | None = None,
                   today: dt.date | None = None, _specs: _Specs | None = None) -> Task:
     """Read the workbook at ``path`` and check it; an unreadable file is a Task with one error."""
+    book = read_or_task(path, qualification)
+    if isinstance(book, Task):
+        return book
+    return check_workbook(book, qualification=qualification, register=register, reading=reading,
+                          today=today, _specs=_specs)
+
+
+def read_or_task(path: str | Path, qualification: Qualification | None = None) -> LearnerWorkbook | Task:
+    """The workbook at ``path``; or, when it cannot be read, a Task holding that one error."""
     from tracker.workbook.reader import read_workbook
 
     p = Path(path)
     try:
-        book = read_workbook(p, qualification)
+        return read_workbook(p, qualification)
     except UnreadableWorkbook as e:
         return Task(file=str(p), issues=[FILE_UNREADABLE(file=str(p), sheet=e.sheet, cell=e.cell,
                                                          path=p.name, reason=e.reason)])
     except Exception as e:  # a reader defect must not stop a folder's validation
         return Task(file=str(p), issues=[INTERNAL_ERROR(file=str(p), path=p.name, error=f"{type(e).__name__}: {e}"[:200])])
-    return check_workbook(book, qualification=qualification, register=register, reading=reading,
-                          today=today, _specs=_specs)
 
 
 def is_workbook_name(name: str) -> bool:
