@@ -18,8 +18,8 @@ Target: validate <= 3 x the raw read.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
-import random
 import shutil
 import statistics
 import subprocess
@@ -31,52 +31,29 @@ from pathlib import Path
 
 import python_calamine
 
-from tracker.identifiers import uln_check_digit
 from tracker.rules.engine import check_workbook, expand_paths, validate_paths
+from tracker.sample import progress_record, sample_learners
 from tracker.spec.catalogue import load_qualification
 from tracker.spec.models import Qualification
-from tracker.workbook import layout as L
-from tracker.workbook.model import CriterionEntry, EvidenceEntry, Learner, LearnerRecord
+from tracker.workbook.model import LearnerRecord
 from tracker.workbook.reader import read_workbook
 from tracker.workbook.writer import new_workbook
 
 TODAY = dt.date(2025, 7, 31)
-NAMES = ["Amira Ahmed", "Ben Brown", "Chloe Clarke", "Dev Davies", "Ella Evans", "Femi Fraser", "Grace Green"]
-
-
-def _uln(n: int) -> str:
-    base = 100_000_000 + n * 7
-    while (d := uln_check_digit(str(base))) is None or d >= 10:
-        base += 1
-    return f"{base}{d}"
-
-
-def make_record(q: Qualification, i: int, rng: random.Random) -> LearnerRecord:
-    """A learner part-way through; one in ten with a slip (Met without evidence, atypical method)."""
-    pathway = rng.choice([p.id for p in q.pathways]) if q.pathways else None
-    start = dt.date(2024, 9, 2) + dt.timedelta(days=rng.randint(0, 60))
-    learner = Learner(rng.choice(NAMES), _uln(i), pathway, start, "Ann Assessor", "Ian Iqa", "Tia Tutor", "Acme Ltd")
-    progress = rng.random()
-    slip = i % 10 == 0
-    entries: dict[str, CriterionEntry] = {}
-    evidence: list[EvidenceEntry] = []
-    day = start
-    for unit in q.units:
-        if rng.random() > progress:
-            continue
-        for ref in q.required(unit, pathway):
-            method = rng.choice(L.TYPICAL_METHODS[ref[0]])
-            day += dt.timedelta(days=rng.randint(0, 2))
-            ev = f"E{len(evidence) + 1}"
-            evidence.append(EvidenceEntry(ev, f"{method} for {ref}", method, day, "Portfolio"))
-            met = rng.random() < 0.9
-            sampled = met and rng.random() < 0.3
-            refs = () if slip and rng.random() < 0.2 else (ev,)
-            entries[ref] = CriterionEntry(
-                refs, method, day, L.MET if met else L.NOT_YET_MET, "Ann Assessor", day + dt.timedelta(days=1),
-                L.YES if sampled else None, "Ian Iqa" if sampled else None,
-                day + dt.timedelta(days=4) if sampled else None, L.AGREED if sampled else None, None)
-    return LearnerRecord(learner, entries, tuple(evidence))
+def make_records(n: int, seed: int) -> list[tuple[Qualification, LearnerRecord]]:
+    """The sample centre's learners part-way through; one in ten with slips (Met without an
+    evidence ref on every fifth signed criterion), so that the checks have errors to report."""
+    quals: dict[str, Qualification] = {}
+    out = []
+    for i, s in enumerate(sample_learners(n, seed=seed)):
+        q = quals.setdefault(s.qualification_number, load_qualification(s.qualification_number))
+        rec = progress_record(q, s, as_of=TODAY)
+        if i % 10 == 0:
+            entries = {ref: dataclasses.replace(e, evidence_refs=()) if k % 5 == 0 else e
+                       for k, (ref, e) in enumerate(rec.entries.items())}
+            rec = dataclasses.replace(rec, entries=entries)
+        out.append((q, rec))
+    return out
 
 
 def raw_read(files: list[Path]) -> None:
@@ -102,15 +79,12 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--keep", type=Path, help="write the workbooks here and keep them")
     args = ap.parse_args()
-    quals = [load_qualification("603/4687/5"), load_qualification("603/4688/7")]
-    rng = random.Random(args.seed)
     folder = args.keep or Path(tempfile.mkdtemp(prefix="tracker-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
     try:
         t = time.perf_counter()
-        for i in range(args.n):
-            q = quals[i % 2]
-            new_workbook(q, make_record(q, i, rng), folder / f"learner-{i:05d}.xlsx")
+        for i, (q, rec) in enumerate(make_records(args.n, args.seed)):
+            new_workbook(q, rec, folder / f"learner-{i:05d}.xlsx")
         print(f"generated {args.n} workbooks in {time.perf_counter() - t:.1f} s ({folder})")
         files = list(expand_paths([folder]))
         n = len(files)
