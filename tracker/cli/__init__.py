@@ -12,6 +12,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from tracker.errors import TrackerError, UsageError
 
@@ -50,6 +51,22 @@ def build_parser() -> argparse.ArgumentParser:
             raise
         module.add_parser(sub)
     return parser
+
+
+def centre_spec_dirs(centre: str | None, *near: str | Path) -> list[Path]:
+    """The qualification folders of the centre a command works in: ``--centre DIR`` when given,
+    else the centre folder holding the current directory, else the one holding the first of
+    ``near`` (the files the command works on). Empty outside any centre."""
+    from tracker.centre.check import find_centre
+    from tracker.centre.folder import open_centre
+
+    if centre is not None:
+        return [open_centre(centre).specs]
+    for place in (Path.cwd(), *near[:1]):
+        found = find_centre(place)
+        if found is not None:
+            return [found.specs]
+    return []
 
 
 def main(argv: Sequence[str] | None = None) -> int:

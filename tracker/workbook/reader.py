@@ -2,8 +2,8 @@
 
 Reading goes through python-calamine (Rust): it reads cached values only -- formulas are never
 evaluated, macros never run -- and it is several times faster than openpyxl. Every file first
-passes :func:`tracker.workbook.safety.check_workbook_file` (size, zip-bomb, entity and row
-limits), so the parser only ever sees files it can handle in bounded time and memory.
+passes :func:`tracker.workbook.safety.check_spreadsheet_file` (size, zip-bomb, entity and row
+limits; .xlsx, .ods and .xls alike), so the parser only ever sees files it can handle in bounded time and memory.
 
 The reader locates things by their text, never by fixed cells:
 
@@ -153,15 +153,28 @@ def normalise(kind: str, key: str, raw: Any) -> tuple[Any, str | None]:
 # -- the reader ----------------------------------------------------------------------------------
 
 
-def _open(path: Path) -> tuple[Any, SafeInfo]:
-    """Run the safety gate, then open with calamine; any failure becomes UnreadableWorkbook."""
-    from tracker.workbook.safety import check_workbook_file
+# File name endings calamine takes each format by (it chooses its parser by the name).
+_SUFFIXES = {"xlsx": (".xlsx", ".xlsm"), "ods": (".ods",), "xls": (".xls",)}
 
-    info = check_workbook_file(path)
+
+def _open(path: Path) -> tuple[Any, SafeInfo]:
+    """Run the safety gate, then open with calamine; any failure becomes UnreadableWorkbook.
+
+    .xlsx/.xlsm, .ods (LibreOffice's own format) and .xls (Excel 97-2003) are read alike; the
+    gate tells them apart by content. calamine picks its parser by the file name, so a file
+    whose name does not match its content (an .ods saved as "x.xlsx") is handed over as bytes,
+    which calamine identifies by content.
+    """
+    from tracker.workbook.safety import check_spreadsheet_file
+
+    info = check_spreadsheet_file(path)
     import python_calamine
 
     try:
-        return python_calamine.CalamineWorkbook.from_path(str(path)), info
+        if path.suffix.lower() in _SUFFIXES.get(info.format, ()):
+            return python_calamine.CalamineWorkbook.from_path(str(path)), info
+        with open(path, "rb") as f:
+            return python_calamine.CalamineWorkbook.from_filelike(f), info
     except Exception as e:  # calamine raises several unrelated types for corrupt files
         raise UnreadableWorkbook(path, f"not a readable spreadsheet ({_short(e)})") from None
 
