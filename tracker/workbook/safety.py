@@ -1327,7 +1327,7 @@ class _OdsWalker:
         from xml.etree.ElementTree import XMLPullParser
 
         self.limits = limits
-        self.parser = XMLPullParser(events=("start", "end"))
+        self.parser: Any = XMLPullParser(events=("start", "end"))  # events are (str, Element) here
         self.sheets: list[str] = []
         self.max_rows: list[tuple[str, int]] = []
         self.error_cells: list[tuple[str, str, str]] = []
