@@ -268,12 +268,13 @@ def read_or_task(path: str | Path, qualification: Qualification | None = None) -
 def other_workbook_kind(book: LearnerWorkbook) -> tuple[str, str] | None:
     """(what it is, a hint) for a workbook that is no learner workbook; None for a learner's.
 
-    A learner workbook has unit sheets or tracker's hidden metadata (a learner workbook whose unit
-    sheets were all deleted still has it, and is checked as one). Without either, a centre master
-    (its sheets) or register (its Staff and Interests sheets) would otherwise be read as a learner
-    whose cover is the Learners sheet ("ULN 'Learner name' is not 10 digits").
+    A workbook with tracker's hidden metadata is a learner's (even with every unit sheet deleted).
+    Without it, a centre master (its sheets: its Criteria table has a unit table's headers) or a
+    register (its Staff and Interests sheets) would otherwise be read as a learner whose cover is
+    the Learners sheet ("ULN 'Learner name' is not 10 digits"); a workbook with neither a cover
+    nor a unit sheet is nothing tracker knows.
     """
-    if book.units or book.meta:
+    if book.meta:
         return None
     from tracker.centre.master import SHEETS
     from tracker.register import INTERESTS_SHEET, STAFF_SHEET
@@ -283,7 +284,7 @@ def other_workbook_kind(book: LearnerWorkbook) -> tuple[str, str] | None:
         return "a centre master workbook", "; validate the learner workbooks or the centre's inbox folder instead"
     if {STAFF_SHEET.casefold(), INTERESTS_SHEET.casefold()} <= names:
         return "a centre register", "; check it with: tracker register check FILE"
-    if book.cover_sheet is None:
+    if book.cover_sheet is None and not book.units:
         return "a workbook with no cover sheet and no unit sheets", ""
     return None
 
