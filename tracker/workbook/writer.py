@@ -222,7 +222,13 @@ def _write_cover(ws: Worksheet, f: _Formats, q: Qualification, learner: Learner,
         "Yellow cells and the white cells of each unit table are for you to fill in; the rest is locked.",
         "Record each criterion's evidence refs (as listed on the Evidence sheet), method, evidence date, "
         "decision, your name and the date you signed it off. The IQA records sampling on the same row.",
-        "Dates as dd/mm/yyyy. Criteria marked 'Not required' are not on this learner's pathway.",
+        "Dates as dd/mm/yyyy, day first. Criteria marked 'Not required' are not on this learner's pathway.",
+        # A US locale silently stores 06/05/2025 as 5 June (LibreOffice's default on many installs).
+        "If your spreadsheet shows a date you typed with day and month swapped, set it to UK dates. "
+        "LibreOffice: Tools > Options > Language Settings > Languages > Locale setting: English (UK). "
+        "Excel follows the computer: Windows Settings > Time & language > Language & region > Regional "
+        "format: English (United Kingdom); on a Mac, System Settings > General > Language & Region > "
+        "Region: United Kingdom.",
         "The Summary sheet shows progress; the centre's tracker validates the workbook when it is returned.",
     ]
     for rd in q.readings:
