@@ -105,7 +105,9 @@ SHEET_MISSING = issue_type(
     "The register has no '{name}' sheet (with the headers {headers})",
     "The centre register needs a Staff sheet (and an Interests sheet for declared interests), "
     "found by name or by their header row.",
-    "Create the register with `tracker register new FILE.xlsx` and copy the staff list into it.",
+    "Copy the missing sheet back, with its header row, from an earlier copy of the register (right-click "
+    "its tab, Move or Copy). If there is none, ask whoever looks after tracker for a blank register "
+    "(`tracker register new FILE.xlsx`) and copy the staff list into it.",
     group=_G)
 COLUMNS_MISSING = issue_type(
     "register-columns-missing", Severity.ERROR, "Register column missing",

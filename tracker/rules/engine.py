@@ -55,10 +55,11 @@ _SKIP_REASONS = {
 FILE_UNREADABLE = issue_type(
     "file-unreadable", Severity.ERROR, "Workbook cannot be read",
     "{path} cannot be read: {reason}",
-    "The file is not a workbook tracker can open: corrupt or truncated, an old .xls, password "
-    "protected, not a spreadsheet at all, or refused by the safety gate (zip bomb, XML entity "
-    "expansion). Nothing in it was checked; the other files were still validated.",
-    "Open the file in Excel; if it opens, save it again as an Excel Workbook (.xlsx) without a "
+    "The file is not a workbook tracker can open: damaged or cut short, password protected, an Excel "
+    "5.0/95 file, not a spreadsheet at all, or built to harm the computer that opens it (tracker "
+    "refuses such files without opening them). Nothing in it was checked; the other files were still "
+    "validated.",
+    "Open the file in Excel or LibreOffice; if it opens, save it again as an Excel Workbook (.xlsx) without a "
     "password. If it does not open, ask the assessor for the file again.", group="file")
 INTERNAL_ERROR = issue_type(
     "internal-error", Severity.ERROR, "Internal error while reading",
