@@ -53,6 +53,8 @@ def test_messages_show_no_python_format_codes() -> None:
     text = DEFAULT_PATH.read_text(encoding="utf-8")
     for placeholder in text.split("‹")[1:]:
         name = placeholder.split("›", 1)[0]
+        if name == "…":
+            continue  # the page's own explanation of ‹…›
         assert name and all(ch.isalnum() or ch == " " for ch in name), name
 
 
