@@ -198,6 +198,8 @@ SUMMARY_HEADER_ROW = 2
 STATUS_NOT_STARTED = "Not started"
 STATUS_IN_PROGRESS = "In progress"
 STATUS_COMPLETE = "Complete"
+# The Summary sheet's qualification line when every unit is complete (and the pathway known).
+QUALIFICATION_ACHIEVED = "All units complete"
 
 # -- evidence sheet ------------------------------------------------------------------------------
 
