@@ -431,7 +431,8 @@ def _check_file(job: Job, ctx: _WorkerContext) -> Checked:
     from tracker.errors import UnreadableWorkbook
     from tracker.centre.check import qualification_of
     from tracker.rules.engine import check_workbook
-    from tracker.workbook.reader import read_workbook, resolve_pathway
+    from tracker.workbook.identity import resolve_pathway
+    from tracker.workbook.reader import read_workbook
 
     try:
         book = read_workbook(Path(job.archive))

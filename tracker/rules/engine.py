@@ -34,7 +34,7 @@ from tracker.rules.checks.base import Context, RowInfo, UnitView, is_used, row_t
 from tracker.rules.issue import Report, Severity, Task, issue_type
 from tracker.spec.models import Qualification
 from tracker.workbook.model import CriterionRow, LearnerWorkbook
-from tracker.workbook.reader import resolve_pathway
+from tracker.workbook.identity import resolve_pathway
 
 if TYPE_CHECKING:
     from tracker.register import Register
