@@ -24,6 +24,7 @@ from fixtures import (
     write,
 )
 
+from tracker.issues import CATALOGUE, Severity
 from tracker.rules import engine
 from tracker.rules.checks import ALL_CHECKS
 from tracker.rules.checks.base import Check, Context
@@ -36,7 +37,6 @@ from tracker.rules.engine import (
     validate_file,
     validate_paths,
 )
-from tracker.rules.issue import CATALOGUE, Severity
 from tracker.workbook.reader import read_workbook
 
 

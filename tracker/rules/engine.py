@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING
 
 from tracker.errors import TrackerError, UnreadableWorkbook
 from tracker.files import TEMP_PREFIX
+from tracker.issues import Report, Severity, Task, issue_type
 from tracker.rules.checks import ALL_CHECKS
 from tracker.rules.checks.base import Context, RowInfo, UnitView, is_used, row_text, spec_index
-from tracker.rules.issue import Report, Severity, Task, issue_type
 from tracker.spec.models import Qualification
 from tracker.workbook.model import CriterionRow, LearnerWorkbook
 from tracker.workbook.reader import resolve_pathway

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tracker.rules.issue import Issue, IssueType
+from tracker.issues import Issue, IssueType
 from tracker.spec.models import Criterion, Qualification, Unit, normalise_text
 from tracker.workbook import layout as L
 from tracker.workbook.model import Cell, CriterionRow, LearnerWorkbook, UnitSheet, name_key, split_names

@@ -10,8 +10,8 @@ every unit is achieved (with the learner's pathway known, when the qualification
 
 from __future__ import annotations
 
+from tracker.issues import Severity, issue_type
 from tracker.rules.checks.base import Context, check, is_used, referral_open, value
-from tracker.rules.issue import Severity, issue_type
 from tracker.workbook import layout as L
 
 NOT_MET = issue_type(

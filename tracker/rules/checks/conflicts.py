@@ -17,8 +17,8 @@ Across learners ("the IQA assessed or taught anyone on the same qualification") 
 
 from __future__ import annotations
 
+from tracker.issues import Severity, issue_type
 from tracker.rules.checks.base import Context, check
-from tracker.rules.issue import Severity, issue_type
 from tracker.workbook.model import name_key
 
 IQA_IS_ASSESSOR = issue_type(

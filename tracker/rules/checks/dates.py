@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from tracker.issues import Severity, issue_type
 from tracker.rules.checks.base import COLUMN_HEADERS, Context, check, value
-from tracker.rules.issue import Severity, issue_type
 from tracker.spec.models import Unit
 from tracker.workbook import layout as L
 from tracker.workbook.model import Cell

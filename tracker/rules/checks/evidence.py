@@ -7,8 +7,8 @@ but allow any valid and reliable method, so an atypical or unlisted method is a 
 
 from __future__ import annotations
 
+from tracker.issues import Severity, issue_type
 from tracker.rules.checks.base import Context, check
-from tracker.rules.issue import Severity, issue_type
 from tracker.workbook import layout as L
 from tracker.workbook.model import EvidenceRow
 

@@ -10,8 +10,8 @@ sheet (identified by its criteria) is an error: the workbook no longer says what
 from __future__ import annotations
 
 from tracker.identifiers import check_qualification_number, check_uln, check_unit_ref
+from tracker.issues import Severity, issue_type
 from tracker.rules.checks.base import Context, check
-from tracker.rules.issue import Severity, issue_type
 from tracker.workbook import layout as L
 
 NAME_MISSING = issue_type(

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tracker.issues import IssueType, Severity, issue_type
 from tracker.rules.checks.base import COLUMN_HEADERS, Context, check, referral_open, value
-from tracker.rules.issue import IssueType, Severity, issue_type
 from tracker.workbook import layout as L
 from tracker.workbook.model import Cell
 

@@ -16,8 +16,8 @@ the workbook was made under is a warning (its Required column and summary follow
 
 from __future__ import annotations
 
+from tracker.issues import Severity, issue_type
 from tracker.rules.checks.base import Context, RowInfo, check, is_used
-from tracker.rules.issue import Severity, issue_type
 
 PATHWAY_MISSING = issue_type(
     "pathway-missing", Severity.ERROR, "Pathway not given",

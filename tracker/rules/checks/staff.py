@@ -17,9 +17,9 @@ Each person-level issue is reported once, at the first cell where the person app
 
 from __future__ import annotations
 
+from tracker.issues import Severity, issue_type
 from tracker.register import ROLE_ASSESSOR, ROLE_IQA, STATUS_HELD, STATUS_WORKING
 from tracker.rules.checks.base import Context, check, value
-from tracker.rules.issue import Severity, issue_type
 from tracker.workbook import layout as L
 from tracker.workbook.model import name_key, split_names
 

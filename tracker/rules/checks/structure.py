@@ -7,8 +7,8 @@ renamed, a contract column missing, no evidence log, or a qualification tracker 
 
 from __future__ import annotations
 
+from tracker.issues import Severity, issue_type
 from tracker.rules.checks.base import Context, check
-from tracker.rules.issue import Severity, issue_type
 from tracker.workbook import layout as L
 
 UNKNOWN_QUALIFICATION = issue_type(

@@ -17,8 +17,8 @@ of its wordings).
 
 from __future__ import annotations
 
+from tracker.issues import Severity, issue_type
 from tracker.rules.checks.base import Context, check, is_used, row_text
-from tracker.rules.issue import Severity, issue_type
 from tracker.workbook import layout as L
 
 CRITERION_TEXT = issue_type(

@@ -11,8 +11,8 @@ Date cells are the dates check's business (``date-unparseable``).
 
 from __future__ import annotations
 
+from tracker.issues import Severity, issue_type
 from tracker.rules.checks.base import COLUMN_HEADERS, Context, check
-from tracker.rules.issue import Severity, issue_type
 from tracker.workbook import layout as L
 from tracker.workbook.model import Cell
 
