@@ -1,10 +1,12 @@
 """What every check shares: the :class:`Check` declaration and the per-workbook :class:`Context`.
 
-A check is a small function ``run(ctx) -> None`` that appends issues with :meth:`Context.add`,
-declared with :func:`check` together with the issue types (codes) it may emit. The engine builds
-one :class:`Context` per workbook -- the qualification, the reading, the learner's pathway, which
-sheet holds which unit, the criterion rows indexed by reference, the required criteria -- and
-runs every check on it, so no check re-reads a file or re-derives what another one needs.
+A check is a small generator ``run(ctx) -> Iterator[Issue]`` that yields its findings, built
+with :meth:`Context.issue`, declared with :func:`check` together with the issue types (codes) it
+may yield -- as frictionless-py's checks yield their errors. The engine builds one
+:class:`Context` per workbook -- the qualification, the reading, the learner's pathway, which
+sheet holds which unit, the criterion rows indexed by reference, the required criteria -- runs
+every check on it and collects what they yield, so no check re-reads a file, re-derives what
+another one needs or sees another check's findings.
 
 Everything here is plain dataclasses and dict lookups: a roll-up runs the checks on a thousand
 workbooks, so the per-row path avoids pydantic, regular expressions and repeated spec queries.
@@ -13,7 +15,7 @@ workbooks, so the per-row path avoids pydantic, regular expressions and repeated
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -30,13 +32,17 @@ if TYPE_CHECKING:
 WORK_KEYS = ("evidence_refs", "method", "evidence_date", "decision", "assessor", "assessor_date")
 
 
+Run = Callable[["Context"], Iterator[Issue]]
+"""What a check runs: the workbook's :class:`Context` in, its findings out."""
+
+
 @dataclass(frozen=True, slots=True)
 class Check:
-    """A named check, the issue types it may emit, and what it needs to run."""
+    """A named check, the issue types it may yield, and what it needs to run."""
 
     name: str
     codes: tuple[IssueType, ...]
-    run: Callable[[Context], None]
+    run: Run
     needs_spec: bool = True
     needs_register: bool = False
 
@@ -47,9 +53,9 @@ class Check:
 
 
 def check(*codes: IssueType, needs_spec: bool = True,
-          needs_register: bool = False) -> Callable[[Callable[[Context], None]], Check]:
-    """Decorator: turn ``run(ctx)`` into a :class:`Check` declaring ``codes``."""
-    def wrap(fn: Callable[[Context], None]) -> Check:
+          needs_register: bool = False) -> Callable[[Run], Check]:
+    """Decorator: turn the generator ``run(ctx)`` into a :class:`Check` declaring ``codes``."""
+    def wrap(fn: Run) -> Check:
         return Check(fn.__name__.strip("_"), tuple(codes), fn, needs_spec, needs_register)
     return wrap
 
@@ -184,7 +190,6 @@ class Context:
     lookup_problem: str = ""  # why the qualification could not be found (q None)
     pathway: str | None = None  # pathway id resolved from the cover, None when blank/unknown
     installed_hash: str = ""  # content hash of the installed spec file ('' when unknown)
-    issues: list[Issue] = field(default_factory=list)
     spec: SpecIndex | None = None
     views: list[UnitView] = field(default_factory=list)
     sheet_of_unit: dict[int, UnitView] = field(default_factory=dict)
@@ -196,18 +201,17 @@ class Context:
     misplaced: list[RowInfo] = field(default_factory=list)  # on another unit's sheet
     required: dict[int, list[str]] = field(default_factory=dict)  # unit number -> required refs
 
-    # -- emitting ---------------------------------------------------------------------------------
+    # -- findings ---------------------------------------------------------------------------------
 
-    def add(self, itype: IssueType, at: Cell | None = None, *, sheet: str | None = None,
-            cell: str | None = None, unit: Unit | str | int | None = None, criterion: str | None = None,
-            **values: Any) -> None:
-        """Record an issue of ``itype`` at cell ``at`` (or at ``sheet``/``cell``)."""
+    def issue(self, itype: IssueType, at: Cell | None = None, *, sheet: str | None = None,
+              cell: str | None = None, unit: Unit | str | int | None = None, criterion: str | None = None,
+              **values: Any) -> Issue:
+        """An issue of ``itype`` in this workbook at cell ``at`` (or at ``sheet``/``cell``)."""
         if at is not None:
             sheet = at.sheet
             cell = at.ref or None
         u = str(unit.number) if isinstance(unit, Unit) else (None if unit is None else str(unit))
-        self.issues.append(itype(file=self.file, sheet=sheet, cell=cell, unit=u, criterion=criterion,
-                                 **values))
+        return itype(file=self.file, sheet=sheet, cell=cell, unit=u, criterion=criterion, **values)
 
     # -- people -----------------------------------------------------------------------------------
 

@@ -10,7 +10,9 @@ every unit is achieved (with the learner's pathway known, when the qualification
 
 from __future__ import annotations
 
-from tracker.issues import Severity, issue_type
+from collections.abc import Iterator
+
+from tracker.issues import Issue, Severity, issue_type
 from tracker.rules.checks.base import Context, check, is_used, referral_open, value
 from tracker.workbook import layout as L
 
@@ -73,7 +75,7 @@ _MAX_TODO = 12
 
 @check(NOT_MET, MET_NO_EVIDENCE, MET_NO_METHOD, MET_NO_ASSESSOR, MET_NO_DATE, MET_NO_EVIDENCE_DATE,
        UNIT_INCOMPLETE, QUALIFICATION_INCOMPLETE, QUALIFICATION_COMPLETE)
-def completion(ctx: Context) -> None:
+def completion(ctx: Context) -> Iterator[Issue]:
     """Met decisions carry their sign-off; progress per criterion, unit and qualification."""
     q = ctx.q
     assert q is not None
@@ -88,7 +90,7 @@ def completion(ctx: Context) -> None:
                            ("evidence_date", MET_NO_EVIDENCE_DATE)):
             c = cells.get(key)
             if c is not None and c.value is None and c.problem is None:
-                ctx.add(itype, c, unit=info.unit, criterion=ref, ref=ref)
+                yield ctx.issue(itype, c, unit=info.unit, criterion=ref, ref=ref)
 
     units_done = 0
     total_req = total_met = 0
@@ -112,7 +114,7 @@ def completion(ctx: Context) -> None:
             if used:
                 d = row.cells.get("decision")
                 shown = "empty" if d is None or d.value is None else str(d.value)
-                ctx.add(NOT_MET, d, sheet=row.sheet, unit=unit, criterion=ref, ref=ref, decision=shown)
+                yield ctx.issue(NOT_MET, d, sheet=row.sheet, unit=unit, criterion=ref, ref=ref, decision=shown)
         total_req += len(required)
         total_met += met
         if not todo:
@@ -121,15 +123,15 @@ def completion(ctx: Context) -> None:
             view = ctx.sheet_of_unit.get(unit.number)
             more = len(todo) - _MAX_TODO
             shown_todo = ", ".join(todo[:_MAX_TODO]) + (f" and {more} more" if more > 0 else "")
-            ctx.add(UNIT_INCOMPLETE, sheet=view.sheet.sheet if view else L.unit_sheet_name(unit.number),
+            yield ctx.issue(UNIT_INCOMPLETE, sheet=view.sheet.sheet if view else L.unit_sheet_name(unit.number),
                     unit=unit, number=unit.number, met=met, required=len(required), todo=shown_todo)
     needs_pathway = ctx.pathway is None and any(q.active_groups(u, ctx.reading or None) for u in q.units)
     n = len(q.units)
     if units_done == n and not needs_pathway:
-        ctx.add(QUALIFICATION_COMPLETE, units=n)
+        yield ctx.issue(QUALIFICATION_COMPLETE, units=n)
     else:
         summary = (f"{units_done} of {n} units complete, {total_met} of {total_req} required criteria "
                    "achieved")
         if needs_pathway:
             summary += " (the pathway is not given, so the either/or criteria are not counted)"
-        ctx.add(QUALIFICATION_INCOMPLETE, summary=summary)
+        yield ctx.issue(QUALIFICATION_INCOMPLETE, summary=summary)

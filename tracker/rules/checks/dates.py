@@ -11,8 +11,9 @@ registration by nature). Evidence log dates are checked for readability and the 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
-from tracker.issues import Severity, issue_type
+from tracker.issues import Issue, Severity, issue_type
 from tracker.rules.checks.base import COLUMN_HEADERS, Context, check, value
 from tracker.spec.models import Unit
 from tracker.workbook import layout as L
@@ -62,30 +63,33 @@ def _fmt(d: dt.date) -> str:
     return d.strftime("%d/%m/%Y")
 
 
+def _date(c: Cell) -> dt.date | None:
+    """The cell's date (None when blank, unreadable or not a date)."""
+    d = c.value
+    return d if c.problem is None and isinstance(d, dt.date) else None
+
+
 @check(UNPARSEABLE, FUTURE, BEFORE_REGISTRATION, ASSESSED_BEFORE_EVIDENCE, IQA_BEFORE_ASSESSMENT,
        REGISTRATION_MISSING, needs_spec=False)
-def dates(ctx: Context) -> None:
+def dates(ctx: Context) -> Iterator[Issue]:
     """Every date cell of the cover, the criterion rows and the evidence log."""
     today = ctx.today
     book = ctx.book
 
-    def plain(c: Cell, what: str, unit: Unit | None = None, ref: str | None = None) -> dt.date | None:
+    def plain(c: Cell, what: str, unit: Unit | None = None, ref: str | None = None) -> Iterator[Issue]:
+        """What is wrong with one date cell on its own: unreadable, or in the future."""
         if c.problem is not None:
-            ctx.add(UNPARSEABLE, c, unit=unit, criterion=ref, what=what, problem=c.problem)
-            return None
-        d = c.value
-        if isinstance(d, dt.date):
-            if d > today:
-                ctx.add(FUTURE, c, unit=unit, criterion=ref, what=what, date=_fmt(d), today=_fmt(today))
-            return d
-        return None
+            yield ctx.issue(UNPARSEABLE, c, unit=unit, criterion=ref, what=what, problem=c.problem)
+        elif isinstance(d := c.value, dt.date) and d > today:
+            yield ctx.issue(FUTURE, c, unit=unit, criterion=ref, what=what, date=_fmt(d), today=_fmt(today))
 
     registered: dt.date | None = None
     reg = book.cover.get("registration_date")
     if reg is not None:
-        registered = plain(reg, "The registration date")
+        yield from plain(reg, "The registration date")
+        registered = _date(reg)
         if reg.value is None and reg.problem is None:
-            ctx.add(REGISTRATION_MISSING, reg)
+            yield ctx.issue(REGISTRATION_MISSING, reg)
 
     for info in ctx.row_list:
         row = info.row
@@ -96,21 +100,22 @@ def dates(ctx: Context) -> None:
             if c is None or (c.value is None and c.problem is None):
                 continue
             what = f"{ref}'s {COLUMN_HEADERS[key]}"
-            d = plain(c, what, info.unit, ref)
+            yield from plain(c, what, info.unit, ref)
+            d = _date(c)
             if d is None:
                 continue
             found[key] = d
             if registered is not None and d < registered:
                 if key == "evidence_date" and value(row, "method") == RPL:
                     continue
-                ctx.add(BEFORE_REGISTRATION, c, unit=info.unit, criterion=ref, what=what, date=_fmt(d),
+                yield ctx.issue(BEFORE_REGISTRATION, c, unit=info.unit, criterion=ref, what=what, date=_fmt(d),
                         registered=_fmt(registered))
         e, a, i = found.get("evidence_date"), found.get("assessor_date"), found.get("iqa_date")
         if e is not None and a is not None and a < e:
-            ctx.add(ASSESSED_BEFORE_EVIDENCE, row.cells["assessor_date"], unit=info.unit, criterion=ref, ref=ref,
+            yield ctx.issue(ASSESSED_BEFORE_EVIDENCE, row.cells["assessor_date"], unit=info.unit, criterion=ref, ref=ref,
                     assessed=_fmt(a), evidence=_fmt(e))
         if a is not None and i is not None and i < a and value(row, "iqa_decision") != L.REFERRED_BACK:
-            ctx.add(IQA_BEFORE_ASSESSMENT, row.cells["iqa_date"], unit=info.unit, criterion=ref, ref=ref,
+            yield ctx.issue(IQA_BEFORE_ASSESSMENT, row.cells["iqa_date"], unit=info.unit, criterion=ref, ref=ref,
                     iqa=_fmt(i), assessed=_fmt(a))
 
     header = {c.key: c.header for c in L.EVIDENCE_COLUMNS}
@@ -118,4 +123,4 @@ def dates(ctx: Context) -> None:
         c = er.cells.get("date")
         if c is not None and (c.value is not None or c.problem is not None):
             ref = er.value("ref")
-            plain(c, f"Evidence log {header['date']}" + (f" of {ref}" if ref else f" on row {er.row}"))
+            yield from plain(c, f"Evidence log {header['date']}" + (f" of {ref}" if ref else f" on row {er.row}"))

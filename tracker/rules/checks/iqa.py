@@ -12,9 +12,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-from tracker.issues import IssueType, Severity, issue_type
+from tracker.issues import Issue, IssueType, Severity, issue_type
 from tracker.rules.checks.base import COLUMN_HEADERS, Context, check, referral_open, value
 from tracker.workbook import layout as L
 from tracker.workbook.model import Cell
@@ -57,7 +58,7 @@ REFERRAL_OPEN = issue_type(
 
 
 @check(NO_NAME, NO_DATE, NO_DECISION, NOT_SAMPLED, BEFORE_ASSESSMENT, REFERRAL_OPEN)
-def iqa(ctx: Context) -> None:
+def iqa(ctx: Context) -> Iterator[Issue]:
     """Per-row IQA rules."""
     for info in ctx.row_list:
         row = info.row
@@ -71,28 +72,28 @@ def iqa(ctx: Context) -> None:
         signed = decision is not None or name is not None or date is not None
         if not signed and sampled != L.YES:
             continue
-        def emit(itype: IssueType, at: Cell | None, **values: Any) -> None:
-            ctx.add(itype, at, sheet=row.sheet, unit=info.unit, criterion=ref, ref=ref, **values)
+        def emit(itype: IssueType, at: Cell | None, **values: Any) -> Issue:
+            return ctx.issue(itype, at, sheet=row.sheet, unit=info.unit, criterion=ref, ref=ref, **values)
 
         if decision is not None:
             c = cells.get("iqa")
             if name is None and c is not None and c.problem is None:
-                emit(NO_NAME, c, decision=decision)
+                yield emit(NO_NAME, c, decision=decision)
             if date is None and date_cell is not None and date_cell.problem is None:
-                emit(NO_DATE, date_cell, decision=decision)
+                yield emit(NO_DATE, date_cell, decision=decision)
             if sampled == L.NO:
-                emit(NOT_SAMPLED, cells.get("iqa_sampled"), decision=decision)
+                yield emit(NOT_SAMPLED, cells.get("iqa_sampled"), decision=decision)
         else:
             what = ", ".join(w for w, v in (("sampled Yes", sampled == L.YES), ("name", name is not None),
                                              ("date", date is not None)) if v)
-            emit(NO_DECISION, cells.get("iqa_decision"), what=what)
+            yield emit(NO_DECISION, cells.get("iqa_decision"), what=what)
         if signed:
             missing = [COLUMN_HEADERS[key] for key in ("decision", "assessor", "assessor_date")
                        if value(row, key) is None and (cells.get(key) is None or cells[key].problem is None)]
             if missing:
                 at = cells.get("iqa_decision") if decision is not None else (
                     cells.get("iqa") if name is not None else date_cell)
-                emit(BEFORE_ASSESSMENT, at, missing="no " + ", no ".join(missing))
+                yield emit(BEFORE_ASSESSMENT, at, missing="no " + ", no ".join(missing))
         if decision == L.REFERRED_BACK and referral_open(row):
             when = f" on {date.strftime('%d/%m/%Y')}" if date is not None else ""
-            emit(REFERRAL_OPEN, cells.get("iqa_decision"), when=when)
+            yield emit(REFERRAL_OPEN, cells.get("iqa_decision"), when=when)
