@@ -91,4 +91,4 @@ def declared_interests(ctx: Context) -> Iterator[Issue]:
             p = people.get(k)
             if p is not None:
                 yield ctx.issue(DECLARED_INTEREST, p.first, name=p.name, nature=it.nature or "nature not given",
-                        role=role, where=p.where())
+                                role=role, where=p.where())

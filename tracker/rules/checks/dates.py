@@ -109,14 +109,14 @@ def dates(ctx: Context) -> Iterator[Issue]:
                 if key == "evidence_date" and value(row, "method") == RPL:
                     continue
                 yield ctx.issue(BEFORE_REGISTRATION, c, unit=info.unit, criterion=ref, what=what, date=_fmt(d),
-                        registered=_fmt(registered))
+                                registered=_fmt(registered))
         e, a, i = found.get("evidence_date"), found.get("assessor_date"), found.get("iqa_date")
         if e is not None and a is not None and a < e:
-            yield ctx.issue(ASSESSED_BEFORE_EVIDENCE, row.cells["assessor_date"], unit=info.unit, criterion=ref, ref=ref,
-                    assessed=_fmt(a), evidence=_fmt(e))
+            yield ctx.issue(ASSESSED_BEFORE_EVIDENCE, row.cells["assessor_date"], unit=info.unit, criterion=ref,
+                            ref=ref, assessed=_fmt(a), evidence=_fmt(e))
         if a is not None and i is not None and i < a and value(row, "iqa_decision") != L.REFERRED_BACK:
             yield ctx.issue(IQA_BEFORE_ASSESSMENT, row.cells["iqa_date"], unit=info.unit, criterion=ref, ref=ref,
-                    iqa=_fmt(i), assessed=_fmt(a))
+                            iqa=_fmt(i), assessed=_fmt(a))
 
     header = {c.key: c.header for c in L.EVIDENCE_COLUMNS}
     for er in book.evidence:

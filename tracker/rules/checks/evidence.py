@@ -72,7 +72,7 @@ def evidence(ctx: Context) -> Iterator[Issue]:
     for rows in logged.values():
         if len(rows) > 1:
             yield ctx.issue(LOG_DUPLICATE, rows[1].cells.get("ref"), sheet=rows[1].sheet,
-                    evidence=str(rows[0].value("ref")), rows=", ".join(str(r.row) for r in rows))
+                            evidence=str(rows[0].value("ref")), rows=", ".join(str(r.row) for r in rows))
     check_refs = book.evidence_sheet is not None
     for info in ctx.row_list:
         row = info.row
@@ -91,4 +91,4 @@ def evidence(ctx: Context) -> Iterator[Issue]:
             yield ctx.issue(METHOD_UNLISTED, m, unit=info.unit, criterion=ref, ref=ref, method=method)
         elif method not in L.TYPICAL_METHODS[kind]:
             yield ctx.issue(METHOD_ATYPICAL, m, unit=info.unit, criterion=ref, ref=ref, kind=_KINDS[kind],
-                    method=method.lower(), typical=", ".join(t.lower() for t in L.TYPICAL_METHODS[kind]))
+                            method=method.lower(), typical=", ".join(t.lower() for t in L.TYPICAL_METHODS[kind]))

@@ -80,7 +80,7 @@ def reading(ctx: Context) -> Iterator[Issue]:
     asked = ctx.reading_requested
     if asked is not None and asked not in known:
         yield ctx.issue(READING_UNKNOWN, qualification=q.number, reading=asked, known=", ".join(known),
-                applied=ctx.reading)
+                        applied=ctx.reading)
     if recorded and recorded not in known:
         yield ctx.issue(READING_RECORDED_UNKNOWN, reading=recorded, qualification=q.number, applied=ctx.reading)
     elif recorded and recorded != ctx.reading:
@@ -121,7 +121,7 @@ def pathways(ctx: Context) -> Iterator[Issue]:
             first = min((i for o in others for i in used[o]), key=lambda i: i.row.row)
             ref_cell = first.row.cells.get("ref")
             yield ctx.issue(OPTIONS_MIXED, ref_cell, sheet=first.row.sheet, unit=unit, criterion=first.criterion.ref,
-                    number=unit.number, used=" and ".join(names))
+                            number=unit.number, used=" and ".join(names))
         if ctx.pathway is None:
             continue
         mine = set(g.options.get(ctx.pathway, []))
@@ -133,5 +133,5 @@ def pathways(ctx: Context) -> Iterator[Issue]:
                     continue
                 at = info.row.cells.get("decision") or info.row.cells.get("ref")
                 yield ctx.issue(OPTION_MISMATCH, at, sheet=info.row.sheet, unit=unit, criterion=info.criterion.ref,
-                        ref=info.criterion.ref, option=labels.get(option, option).lower(),
-                        pathway=labels.get(ctx.pathway, ctx.pathway).lower())
+                                ref=info.criterion.ref, option=labels.get(option, option).lower(),
+                                pathway=labels.get(ctx.pathway, ctx.pathway).lower())

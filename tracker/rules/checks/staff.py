@@ -119,7 +119,7 @@ def staff(ctx: Context) -> Iterator[Issue]:
                 if k not in reported:
                     reported.add(k)
                     yield ctx.issue(TRAINEE_NO_COUNTERSIGNER, a, unit=info.unit, criterion=info.criterion.ref, name=n,
-                            where=f"first {a.sheet}!{a.ref}")
+                                    where=f"first {a.sheet}!{a.ref}")
                 continue
             csm = reg.member(cs)
             why = ("not on the staff list" if csm is None else "no assessor role" if not csm.is_assessor
@@ -128,11 +128,11 @@ def staff(ctx: Context) -> Iterator[Issue]:
                 if k not in reported:
                     reported.add(k)
                     yield ctx.issue(COUNTERSIGNER_UNQUALIFIED, a, unit=info.unit, criterion=info.criterion.ref, name=n,
-                            countersigner=cs, why=why)
+                                    countersigner=cs, why=why)
                 continue
             cs_key = name_key(cs)
             comments = value(row, "comments")
             if cs_key in keys or (comments is not None and cs_key in name_key(str(comments))):
                 continue
             yield ctx.issue(NOT_COUNTERSIGNED, a, unit=info.unit, criterion=info.criterion.ref, ref=info.criterion.ref,
-                    name=n, countersigner=cs)
+                            name=n, countersigner=cs)

@@ -70,7 +70,7 @@ def qualification_known(ctx: Context) -> Iterator[Issue]:
         return
     c = ctx.cover_cell("qualification_number")
     yield ctx.issue(UNKNOWN_QUALIFICATION, c, sheet=None if c else ctx.book.cover_sheet,
-            problem=ctx.lookup_problem or "unknown qualification")
+                    problem=ctx.lookup_problem or "unknown qualification")
 
 
 @check(COVER_MISSING, COVER_FIELD_MISSING, UNIT_TABLE_MISSING, COLUMNS_MISSING, EVIDENCE_MISSING, MACROS,
@@ -89,7 +89,8 @@ def structure(ctx: Context) -> Iterator[Issue]:
     for us in book.units:
         if us.missing_columns:
             cols = ", ".join(f"'{h}'" for h in us.missing_columns)
-            yield ctx.issue(COLUMNS_MISSING, sheet=us.sheet, name=us.sheet, columns=cols, s="s" if len(us.missing_columns) > 1 else "")
+            yield ctx.issue(COLUMNS_MISSING, sheet=us.sheet, name=us.sheet, columns=cols,
+                            s="s" if len(us.missing_columns) > 1 else "")
     if book.evidence_sheet is None:
         yield ctx.issue(EVIDENCE_MISSING, sheet=L.EVIDENCE, header=L.EVIDENCE_COLUMNS[0].header)
     if book.has_macros:

@@ -124,16 +124,17 @@ def tampering(ctx: Context) -> Iterator[Issue]:
         recorded_hash = meta.get("spec_hash", "")
         if version and version != q.version:
             yield ctx.issue(SPEC_VERSION, qualification=q.number, what=f"version {version}",
-                    installed=f"version {q.version}")
+                            installed=f"version {q.version}")
         elif recorded_hash and ctx.installed_hash and recorded_hash != ctx.installed_hash:
-            yield ctx.issue(SPEC_VERSION, qualification=q.number, what=f"version {version or '?'} (content {recorded_hash})",
-                    installed=f"version {q.version} with different content ({ctx.installed_hash})")
+            yield ctx.issue(SPEC_VERSION, qualification=q.number,
+                            what=f"version {version or '?'} (content {recorded_hash})",
+                            installed=f"version {q.version} with different content ({ctx.installed_hash})")
 
     broken = set(book.broken_sheets)
     for view in ctx.views:
         if view.duplicate_of is not None and view.unit is not None:
             yield ctx.issue(UNIT_DUPLICATE, sheet=view.sheet.sheet, unit=view.unit, name=view.sheet.sheet,
-                    number=view.unit.number, first=view.duplicate_of)
+                            number=view.unit.number, first=view.duplicate_of)
         elif view.unit is None:
             yield ctx.issue(UNIT_UNKNOWN, sheet=view.sheet.sheet, name=view.sheet.sheet)
     for unit in q.units:
@@ -142,35 +143,36 @@ def tampering(ctx: Context) -> Iterator[Issue]:
             expected = L.unit_sheet_name(unit.number)
             if expected not in broken:  # structure-unit-table-missing already says so
                 yield ctx.issue(UNIT_MISSING, sheet=expected, unit=unit, number=unit.number, unit_ref=unit.ref,
-                        title=unit.title)
+                                title=unit.title)
             continue
         if "ref" not in uview.sheet.columns:
             continue  # structure-columns-missing already says so
         for c in unit.criteria:
             if c.ref not in ctx.rows:
-                yield ctx.issue(CRITERION_MISSING, sheet=uview.sheet.sheet, unit=unit, criterion=c.ref, number=unit.number,
-                        ref=c.ref)
+                yield ctx.issue(CRITERION_MISSING, sheet=uview.sheet.sheet, unit=unit, criterion=c.ref,
+                                number=unit.number, ref=c.ref)
 
     for info, written in ctx.renamed:
         yield ctx.issue(CRITERION_REF, info.row.cells.get("ref"), sheet=info.row.sheet, unit=info.unit,
-                criterion=info.criterion.ref, ref=info.criterion.ref, found=written)
+                        criterion=info.criterion.ref, ref=info.criterion.ref, found=written)
     for info in ctx.misplaced:
         su = info.view.unit
         yield ctx.issue(CRITERION_MOVED, info.row.cells.get("ref"), sheet=info.row.sheet, unit=info.unit,
-                criterion=info.criterion.ref, ref=info.criterion.ref, number=info.unit.number,
-                sheet_unit=su.number if su is not None else "?")
+                        criterion=info.criterion.ref, ref=info.criterion.ref, number=info.unit.number,
+                        sheet_unit=su.number if su is not None else "?")
     for view, row, why in ctx.stray:
         at = row.cells.get("ref")
         if why == "duplicate":
             first = ctx.rows[row.ref].row
             fc = first.cells.get("ref")
             yield ctx.issue(CRITERION_DUPLICATE, at, sheet=row.sheet, unit=view.unit, criterion=row.ref, ref=row.ref,
-                    row=row.row, first=f"{fc.sheet}!{fc.ref}" if fc is not None else f"row {first.row}")
+                            row=row.row, first=f"{fc.sheet}!{fc.ref}" if fc is not None else f"row {first.row}")
         elif row.ref:
-            yield ctx.issue(CRITERION_UNKNOWN, at, sheet=row.sheet, unit=view.unit, what=f"'{_short(row.ref, 30)}' is not a criterion of {q.number}")
+            yield ctx.issue(CRITERION_UNKNOWN, at, sheet=row.sheet, unit=view.unit,
+                            what=f"'{_short(row.ref, 30)}' is not a criterion of {q.number}")
         elif is_used(row) or row_text(row):
             yield ctx.issue(CRITERION_UNKNOWN, at, sheet=row.sheet, unit=view.unit,
-                    what=f"Row {row.row} has entries but no criterion reference")
+                            what=f"Row {row.row} has entries but no criterion reference")
 
     texts = idx.texts
     for info in ctx.row_list:
@@ -179,11 +181,11 @@ def tampering(ctx: Context) -> Iterator[Issue]:
         t = row_text(row)
         if t is not None and t not in texts[crit.ref]:
             yield ctx.issue(CRITERION_TEXT, row.cells.get("text"), sheet=row.sheet, unit=info.unit, criterion=crit.ref,
-                    ref=crit.ref, found=_short(t), expected=_short(crit.text))
+                            ref=crit.ref, found=_short(t), expected=_short(crit.text))
         k = row.cells.get("kind")
         if k is not None and k.problem is None and k.value is not None:
             found = str(k.value).strip()
             if found.casefold() != crit.kind.label.casefold():
                 yield ctx.issue(CRITERION_KIND, k, unit=info.unit, criterion=crit.ref, ref=crit.ref, found=found,
-                        expected=crit.kind.label)
+                                expected=crit.kind.label)
 

@@ -78,7 +78,7 @@ def values(ctx: Context) -> Iterator[Issue]:
                 col = _STRICT.get(key)
                 if col is not None and c.problem is None and c.value not in col.choices:
                     yield ctx.issue(NOT_IN_LIST, c, unit=unit, criterion=ref, what=what, value=_short(c.value),
-                            choices=" / ".join(col.choices))
+                                    choices=" / ".join(col.choices))
     for er in book.evidence:
         for key, c in er.cells.items():
             if c.value is None and c.problem is None:
