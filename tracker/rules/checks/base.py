@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
+from functools import partial
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -23,14 +24,10 @@ from tracker.issues import Issue, IssueType
 from tracker.spec.models import Criterion, Qualification, Unit, normalise_text
 from tracker.workbook import layout as L
 from tracker.workbook.model import Cell, CriterionRow, LearnerWorkbook, UnitSheet, name_key, split_names
+from tracker.workbook.progress import CriterionState, Get, criterion_state, is_worked
 
 if TYPE_CHECKING:
     from tracker.register import Register
-
-# The entry columns whose content means "this criterion has been worked on" (IQA columns and
-# comments do not count: an IQA note or a comment alone is not assessment).
-WORK_KEYS = ("evidence_refs", "method", "evidence_date", "decision", "assessor", "assessor_date")
-
 
 Run = Callable[["Context"], Iterator[Issue]]
 """What a check runs: the workbook's :class:`Context` in, its findings out."""
@@ -159,21 +156,35 @@ def cell(row: CriterionRow, key: str) -> Cell | None:
     return row.cells.get(key)
 
 
+def values_of(row: CriterionRow) -> Get:
+    """``get(key)`` over the row's normalised values (:func:`value`), as the progress rules of
+    :mod:`tracker.workbook.progress` take them."""
+    return partial(value, row)
+
+
+def _entered(row: CriterionRow) -> Get:
+    cells = row.cells
+
+    def get(key: str) -> Any:
+        c = cells.get(key)
+        return True if c is not None and (c.value is not None or c.problem is not None) else None
+    return get
+
+
 def is_used(row: CriterionRow) -> bool:
-    """True when assessment work is recorded on the row (see :data:`WORK_KEYS`)."""
-    for k in WORK_KEYS:
-        c = row.cells.get(k)
-        if c is not None and (c.value is not None or c.problem is not None):
-            return True
-    return False
+    """True when assessment work is recorded on the row (:func:`~tracker.workbook.progress.is_worked`).
+
+    Unlike progress on normalised values, a cell whose content cannot be read counts here:
+    something was entered in it, and the row must not pass for an empty one (the values and
+    dates checks say what is wrong with the cell).
+    """
+    return is_worked(_entered(row))
 
 
-def referral_open(row: CriterionRow) -> bool:
-    """True when the IQA referred the decision back and no assessor date after the IQA date exists."""
-    if value(row, "iqa_decision") != L.REFERRED_BACK:
-        return False
-    a, i = value(row, "assessor_date"), value(row, "iqa_date")
-    return not (isinstance(a, dt.date) and isinstance(i, dt.date) and a > i)
+def row_state(row: CriterionRow) -> CriterionState:
+    """Where the criterion on ``row`` stands, by the one definition of progress
+    (:func:`tracker.workbook.progress.criterion_state` on the row's normalised values)."""
+    return criterion_state(partial(value, row))
 
 
 @dataclass(slots=True)

@@ -1,8 +1,9 @@
 """Dates: readable, in order, not in the future, not before the learner's registration.
 
 On each criterion row: evidence date <= assessor date <= IQA date. The IQA-after-assessor rule is
-not applied to a row the IQA referred back: there the assessor re-signs *after* the IQA's date,
-which is how a referral is closed (see the IQA check). No date may be after ``today`` (the run's
+not applied to a row whose IQA decision is Referred back: there the assessor signs again *after*
+the IQA's date, which is how the assessor answers a referral (the referral stays open until the
+IQA records Agreed, with a new IQA date; see the IQA check). No date may be after ``today`` (the run's
 date, injectable for tests). No criterion date may be before the cover's registration date, except
 an evidence date on a row assessed by Recognition of prior learning (prior evidence predates the
 registration by nature). Evidence log dates are checked for readability and the future only.
@@ -49,7 +50,8 @@ IQA_BEFORE_ASSESSMENT = issue_type(
     "date-iqa-before-assessment", Severity.ERROR, "IQA dated before the assessor's sign-off",
     "{ref}'s IQA date {iqa} is before the assessor's date {assessed}",
     "Internal quality assurance samples decisions already made, so its date must be on or after the "
-    "assessor's date (a decision referred back by the IQA is re-signed later: that is not reported).",
+    "assessor's date. On a row the IQA referred back the assessor signs again after the IQA's date: "
+    "that is expected and not reported; when the IQA then records Agreed, the IQA date is updated too.",
     "Correct the IQA date or the assessor date, whichever is wrong.", group="dates")
 REGISTRATION_MISSING = issue_type(
     "date-registration-missing", Severity.WARNING, "Registration date missing",
@@ -114,6 +116,8 @@ def dates(ctx: Context) -> Iterator[Issue]:
         if e is not None and a is not None and a < e:
             yield ctx.issue(ASSESSED_BEFORE_EVIDENCE, row.cells["assessor_date"], unit=info.unit, criterion=ref,
                             ref=ref, assessed=_fmt(a), evidence=_fmt(e))
+        # A referred-back row re-signed by the assessor is dated after the IQA: expected (the IQA's
+        # Agreed over it comes with a new IQA date, and is checked again then).
         if a is not None and i is not None and i < a and value(row, "iqa_decision") != L.REFERRED_BACK:
             yield ctx.issue(IQA_BEFORE_ASSESSMENT, row.cells["iqa_date"], unit=info.unit, criterion=ref, ref=ref,
                             iqa=_fmt(i), assessed=_fmt(a))
