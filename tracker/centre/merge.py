@@ -83,7 +83,7 @@ from tracker.centre.check import load_register
 from tracker.centre.folder import Centre, RollupLock, check_master_writable, open_centre
 from tracker.errors import CentreError, MasterLocked, UsageError
 from tracker.identifiers import check_uln
-from tracker.rules.issue import Issue, Severity, issue_type
+from tracker.issues import Issue, Severity, issue_type
 from tracker.workbook import layout as L
 from tracker.workbook.model import name_key
 
@@ -631,7 +631,7 @@ class Merger:
     def quarantine(self, rec: Received, res: Checked, code: str, reason: str, requeued: bool,
                    extra: list[Issue] | None = None) -> FileOutcome:
         """Record a file that is not merged."""
-        from tracker.rules.issue import CATALOGUE
+        from tracker.issues import CATALOGUE
 
         if requeued:
             # Quarantined before and still not mergeable: the ledger keeps its first record.
