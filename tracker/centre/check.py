@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tracker.errors import TrackerError
-from tracker.rules.issue import Issue, Report, Task
+from tracker.issues import Issue, Report, Task
 
 if TYPE_CHECKING:
     from tracker.centre.folder import Centre

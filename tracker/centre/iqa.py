@@ -25,7 +25,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tracker.rules.issue import Issue, Severity, issue_type
+from tracker.issues import Issue, Severity, issue_type
 from tracker.workbook import layout as L
 from tracker.workbook.model import name_key, split_names
 

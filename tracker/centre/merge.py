@@ -83,7 +83,7 @@ from tracker.centre.check import load_register
 from tracker.centre.folder import Centre, RollupLock, check_master_writable, open_centre
 from tracker.errors import CentreError, MasterLocked, UsageError
 from tracker.identifiers import check_uln
-from tracker.rules.issue import Issue, Severity, issue_type
+from tracker.issues import Issue, Severity, issue_type
 from tracker.workbook import layout as L
 from tracker.workbook.model import name_key
 
@@ -432,7 +432,8 @@ def _check_file(job: Job, ctx: _WorkerContext) -> Checked:
     from tracker.errors import UnreadableWorkbook
     from tracker.centre.check import qualification_of
     from tracker.rules.engine import check_workbook
-    from tracker.workbook.reader import read_workbook, resolve_pathway
+    from tracker.workbook.identity import resolve_pathway
+    from tracker.workbook.reader import read_workbook
 
     try:
         book = read_workbook(Path(job.archive))
@@ -631,7 +632,7 @@ class Merger:
     def quarantine(self, rec: Received, res: Checked, code: str, reason: str, requeued: bool,
                    extra: list[Issue] | None = None) -> FileOutcome:
         """Record a file that is not merged."""
-        from tracker.rules.issue import CATALOGUE
+        from tracker.issues import CATALOGUE
 
         if requeued:
             # Quarantined before and still not mergeable: the ledger keeps its first record.

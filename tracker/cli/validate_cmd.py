@@ -61,8 +61,8 @@ def _check_reading(reading: str, spec_dirs: list[Path]) -> None:
 def run(args: argparse.Namespace) -> int:
     """Validate, render, mark; returns the exit code."""
     from tracker.cli import centre_spec_dirs
+    from tracker.issues import Severity, Task
     from tracker.rules.engine import scan_paths, validate_paths
-    from tracker.rules.issue import Severity, Task
     from tracker.rules.render import render_text
 
     for p in args.paths:
@@ -112,7 +112,7 @@ def _mark(tasks: list[Any], reg_task: Any) -> bool:
     """Mark every workbook that can be; say on stderr what was marked, what not and why.
 
     Returns True when any workbook asked for could not be marked."""
-    from tracker.rules.render import counts_text
+    from tracker.issues import counts_text
     from tracker.workbook.marks import apply_marks_to_file, mark_refusal, plan_marks
 
     marked = refused = 0
