@@ -74,6 +74,12 @@ def test_a_closed_pipe_ends_quietly() -> None:
     assert (r.returncode, r.stderr) == (1, "")
 
 
+def test_the_master_sheet_names_the_engine_knows_are_the_masters() -> None:
+    from tracker.centre.master import SHEETS
+
+    assert L.MASTER_SHEETS == SHEETS
+
+
 def test_a_master_or_register_is_named_for_what_it_is(tmp_path: Path) -> None:
     c, _ = init_centre(tmp_path / "centre")
     other = tmp_path / "shopping.xlsx"

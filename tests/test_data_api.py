@@ -13,7 +13,7 @@ from test_centre_sample import drop, edit, items, roll, signed_ref
 
 import tracker
 from tracker.centre.folder import init_centre
-from tracker.data import PYARROW_INSTALL, CentreData
+from tracker.centre.api import PYARROW_INSTALL, CentreData
 from tracker.errors import CentreError
 
 

@@ -11,6 +11,7 @@ merged, the ledger (SQLite) and the master workbook.
 * :mod:`tracker.centre.iqa` -- centre-wide checks (IQA independence, IQA sampling coverage).
 * :mod:`tracker.centre.master` -- the master workbook, rebuilt from the ledger.
 * :mod:`tracker.centre.export` -- the criteria and learners tables as CSV, JSON or Parquet.
+* :mod:`tracker.centre.api` -- the centre's tables as pandas DataFrames (``tracker.open_centre``).
 
 The names below are imported lazily so that ``import tracker.centre`` stays cheap.
 """

@@ -119,7 +119,7 @@ def _write_json(path: Path, rows: Iterator[dict[str, Any]]) -> None:
 
 
 def _write_parquet(path: Path, table: str, rows: Iterator[dict[str, Any]]) -> None:
-    from tracker.data import require_pyarrow
+    from tracker.centre.api import require_pyarrow
 
     require_pyarrow()  # a one-line message with the install command, not a traceback
     import pandas as pd

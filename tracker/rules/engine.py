@@ -286,11 +286,11 @@ def other_workbook_kind(book: LearnerWorkbook) -> tuple[str, str] | None:
     """
     if book.meta:
         return None
-    from tracker.centre.master import SHEETS
     from tracker.register import INTERESTS_SHEET, STAFF_SHEET
+    from tracker.workbook import layout as L
 
     names = {n.casefold() for n in book.sheet_names}
-    if {s.casefold() for s in SHEETS} <= names:
+    if {s.casefold() for s in L.MASTER_SHEETS} <= names:
         return "a centre master workbook", "; validate the learner workbooks or the centre's inbox folder instead"
     if {STAFF_SHEET.casefold(), INTERESTS_SHEET.casefold()} <= names:
         return "a centre register", "; check it with: tracker register check FILE"
