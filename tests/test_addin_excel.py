@@ -606,7 +606,7 @@ def test_a_foreign_workbook_is_not_marked(remote: Any, tmp_path: Path) -> None:
 
 @pytest.fixture
 def centre(tmp_path: Path) -> Any:
-    from tracker.centre.folder import init_centre
+    from tracker.centre.create import init_centre
     from tracker.sample import sample_staff, write_register
 
     c, _ = init_centre(tmp_path / "centre", name="Test Centre", number="12345")

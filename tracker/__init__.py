@@ -26,7 +26,7 @@ _API = {
     "read_workbook": ("tracker.workbook.reader", "read_workbook"),
     "validate": ("tracker.rules.engine", "validate_paths"),
     "check_workbook": ("tracker.rules.engine", "check_workbook"),
-    "rollup": ("tracker.centre.merge", "rollup"),
+    "rollup": ("tracker.centre.rollup", "rollup"),
 }
 
 __all__ = ["__version__", *_API]

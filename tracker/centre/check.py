@@ -9,20 +9,29 @@
 * :func:`check_in_centre` -- :func:`tracker.rules.engine.check_workbook` with all of that.
 * :func:`preview_inbox` -- every file waiting in the inbox, checked as the next roll-up will
   check it, without merging anything (the add-in's Validate on the master).
+* :func:`check_returned` -- one returned file as the roll-up takes it (run in worker processes
+  by :mod:`tracker.centre.pool`): read, identify the learner and qualification, run every check,
+  and extract the criterion rows to merge; a file that cannot be merged comes back with the
+  reason it goes to quarantine. It never raises for a bad file.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from tracker.errors import TrackerError
+from tracker.centre.folder import Centre, is_centre, open_centre
+from tracker.centre.ledger import ENTRY_FIELDS, Values
+from tracker.centre.receive import inbox_files
+from tracker.centre.rollup_issues import UNKNOWN_LEARNER, UNKNOWN_QUALIFICATION, UNREADABLE
+from tracker.errors import TrackerError, UnreadableWorkbook
+from tracker.identifiers import check_uln
 from tracker.rules.issue import Issue, Report, Task
 
 if TYPE_CHECKING:
-    from tracker.centre.folder import Centre
     from tracker.register import Register
     from tracker.spec.models import Qualification
     from tracker.workbook.model import LearnerWorkbook
@@ -33,8 +42,6 @@ def find_centre(path: str | Path) -> Centre | None:
 
     Raises :class:`CentreError` when a ``centre.yaml`` is found but cannot be used.
     """
-    from tracker.centre.folder import is_centre, open_centre
-
     p = Path(path).absolute()
     for folder in (p, *p.parents) if p.is_dir() else p.parents:
         if is_centre(folder):
@@ -99,7 +106,6 @@ def preview_inbox(centre: Centre, register: Register | None = None, register_iss
 
     The register's own problems come first, as a task of their own.
     """
-    from tracker.centre.merge import inbox_files
     from tracker.rules.engine import read_or_task
 
     report = Report()
@@ -111,3 +117,159 @@ def preview_inbox(centre: Centre, register: Register | None = None, register_iss
         report.tasks.append(book if isinstance(book, Task) else check_in_centre(book, centre, register, today))
     return report
 
+
+
+# -- a returned file, as the roll-up takes it ------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Job:
+    """One archived file to read and check."""
+
+    hash: str
+    archive: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckContext:
+    """What the centre checks a returned file with (sent once to each worker process)."""
+
+    extra_dirs: tuple[str, ...]  # the centre's own qualifications (specs/)
+    readings: dict[str, str]  # qualification id -> the centre's reading
+    register: Register | None
+    today: dt.date | None
+
+
+# (ref, unit number, values in ENTRY_FIELDS order, indices of the fields that said nothing)
+Row = tuple[str, int, Values, frozenset[int]]
+
+
+@dataclass(slots=True)
+class Checked:
+    """The result of reading and checking one file: identity, issues, criterion rows."""
+
+    hash: str
+    status: str  # ok | quarantine
+    code: str = ""  # issue code of the quarantine reason
+    reason: str = ""
+    issues: list[Issue] = field(default_factory=list)
+    uln: str = ""
+    qualification_number: str = ""
+    qualification_id: str = ""
+    spec_version: str = ""
+    workbook_id: str = ""
+    name: str = ""
+    pathway: str | None = None
+    reading: str = ""
+    cover: tuple[str | None, ...] = ()  # in COVER_KEYS order
+    rows: list[Row] = field(default_factory=list)
+
+
+COVER_KEYS = ("registration_date", "assessor", "iqa", "tutor", "employer")
+
+
+def check_returned(job: Job, ctx: CheckContext) -> Checked:
+    """Read and check one archived file; never raises for a bad file (it is quarantined)."""
+    try:
+        return _check_returned(job, ctx)
+    except Exception as e:  # a defect must not stop the roll-up: quarantine the file, say why
+        reason = f"internal error while processing it ({type(e).__name__}: {str(e)[:160]}); please report"
+        return Checked(job.hash, "quarantine", UNREADABLE.code, reason)
+
+
+def _check_returned(job: Job, ctx: CheckContext) -> Checked:
+    from tracker.rules.engine import check_workbook
+    from tracker.workbook.reader import read_workbook, resolve_pathway
+
+    try:
+        book = read_workbook(Path(job.archive))
+    except UnreadableWorkbook as e:
+        where = f" (sheet '{e.sheet}')" if e.sheet else ""
+        return Checked(job.hash, "quarantine", UNREADABLE.code, f"{e.reason}{where}")
+    uln = book.uln.strip()
+    ident = check_uln(book.cover_value("uln"))
+    qn = book.qualification_number.strip()
+    base = Checked(job.hash, "ok", uln=ident.value or uln, qualification_number=qn,
+                   workbook_id=book.meta.get("workbook_id", "").strip(), name=book.learner_name.strip())
+    if not ident.ok:
+        base.status, base.code = "quarantine", UNKNOWN_LEARNER.code
+        base.reason = ident.problem if ident.value else "the cover sheet gives no ULN"
+        if ident.value == "9999999999":
+            base.reason = "its ULN is 9999999999 ('not known'); the learner cannot be identified"
+        return base
+    if not qn:
+        base.status, base.code = "quarantine", UNKNOWN_QUALIFICATION.code
+        base.reason = "it names no qualification number"
+        return base
+    # The hidden metadata first, then the cover sheet -- the order the rules engine uses; a cover
+    # that disagrees is reported by the checks.
+    q = qualification_of(book, ctx.extra_dirs)
+    if q is None:
+        base.status, base.code = "quarantine", UNKNOWN_QUALIFICATION.code
+        base.reason = f"qualification {qn} is not installed"
+        return base
+    base.qualification_number = q.number
+    base.qualification_id = q.id
+    base.spec_version = book.meta.get("spec_version", "")
+    # The reader resolved the pathway against the installed qualifications; this one may be the
+    # centre's own (specs/), so resolve it again against the qualification found.
+    book.pathway = resolve_pathway(book, q)
+    base.pathway = book.pathway
+    base.reading = q.pick_reading(ctx.readings.get(q.id), book.meta.get("reading", ""))
+    task = check_workbook(book, qualification=q, register=ctx.register, reading=base.reading,
+                          today=ctx.today)
+    base.issues = task.issues
+    base.cover = tuple(_cover_text(book, k) for k in COVER_KEYS)
+    base.rows = _rows(book, q)
+    return base
+
+
+def _iso(v: Any) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, dt.datetime):
+        return v.date().isoformat()
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    return str(v)
+
+
+def _cover_text(book: LearnerWorkbook, key: str) -> str | None:
+    c = book.cover.get(key)
+    if c is None or c.problem or c.value is None:
+        return None
+    return _iso(c.value) if key == "registration_date" else str(c.value)
+
+
+def _rows(book: LearnerWorkbook, q: Qualification) -> list[Row]:
+    unit_of = {c.ref: u.number for u in q.units for c in u.criteria}
+    out: list[Row] = []
+    seen: set[str] = set()
+    for row in book.rows():
+        ref = row.ref.strip()
+        if ref not in unit_of:
+            ref = ref.upper()
+            if ref not in unit_of:
+                continue  # not a criterion of this qualification (the checks report it)
+        if ref in seen:
+            continue  # a duplicated row: the first one counts (the checks report it)
+        seen.add(ref)
+        values: list[str | None] = []
+        silent: set[int] = set()
+        for i, key in enumerate(ENTRY_FIELDS):
+            c = row.cells.get(key)
+            if c is None or c.problem:
+                values.append(None)
+                silent.add(i)
+            elif key == "evidence_refs":
+                refs = c.value or ()
+                values.append(", ".join(refs) if refs else None)
+            else:
+                values.append(_iso(c.value) if c.value is not None else None)
+        out.append((ref, unit_of[ref], tuple(values), frozenset(silent)))
+    return out
+
+
+__all__ = ["COVER_KEYS", "CheckContext", "Checked", "Job", "check_in_centre", "check_returned", "find_centre",
+           "load_register", "preview_inbox", "qualification_of"]

@@ -6,8 +6,11 @@ criterion with every sign-off column), Issues, Conflicts, IQA sampling, Merge lo
 
 Rules the master keeps:
 
-* every figure (status, % complete, units complete, credits) is computed here from the ledger's
-  accepted values and the qualification data -- nothing is read back from formula cells, and the
+* every figure (status, % complete, units complete, credits) is computed from the ledger's
+  accepted values and the qualification data by the one definition of progress,
+  :mod:`tracker.workbook.progress` (a criterion achieved, a unit's status, the qualification's;
+  the Matrix shows a complete unit an IQA sampled as *IQA sampled*) -- nothing is read back from
+  formula cells, and the
   master holds no formulas at all (so it shows the same figures in every program, recalculated or
   not);
 * every value that came from a learner file is written with ``write_string`` and the workbook is
@@ -43,11 +46,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tracker.centre import ledger as LG
+from tracker.centre.folder import Centre
+from tracker.centre.iqa import REGISTER_PROBLEM_NOTE, CoverageRow, sampling_coverage
+from tracker.errors import TrackerError
 from tracker.workbook import layout as WL
+from tracker.workbook.progress import criterion_state, qualification_achieved, unit_status
 
 if TYPE_CHECKING:
-    from tracker.centre.folder import Centre
-    from tracker.centre.iqa import CoverageRow
     from tracker.register import Register
     from tracker.spec.models import Qualification
 
@@ -249,30 +254,42 @@ def excel_serial(value: str | None, with_time: bool = False) -> float | None:
 
 @dataclass(slots=True)
 class UnitProgress:
-    """One unit of one learner: required criteria, achieved, sampled, status."""
+    """One unit of one learner: required criteria, how many are achieved, whether an IQA sampled it."""
 
     required: int
-    met: int
+    achieved: int
     sampled: bool
 
     @property
+    def progress(self) -> str:
+        """Not started / In progress / Complete, as :func:`tracker.workbook.progress.unit_status` says."""
+        return unit_status(self.required, self.achieved)
+
+    @property
     def status(self) -> str:
-        """Not started / In progress / Complete / IQA sampled (a complete unit an IQA sampled)."""
-        if self.required and self.met >= self.required:
-            return STATUS_IQA_SAMPLED if self.sampled else STATUS_COMPLETE
-        return STATUS_NOT_STARTED if self.met == 0 else STATUS_IN_PROGRESS
+        """The Matrix colour: :attr:`progress`, with a complete unit an IQA sampled shown as IQA sampled."""
+        s = self.progress
+        return STATUS_IQA_SAMPLED if s == STATUS_COMPLETE and self.sampled else s
 
 
 @dataclass(slots=True)
 class LearnerView:
     """A learner with everything the master shows about them, computed from the ledger."""
 
-    id: int
-    row: dict[str, Any]
+    learner: LG.LearnerRow
     qualification: Qualification | None
-    criteria: dict[str, tuple[Any, ...]]  # ref -> (values..., source_file, run_id)
+    criteria: dict[str, LG.Accepted]
     units: dict[int, UnitProgress] = field(default_factory=dict)
     required: dict[str, bool] = field(default_factory=dict)
+    achieved: set[str] = field(default_factory=set)  # refs achieved (required or not)
+    # The learner's pathway is unknown and the qualification has either/or criteria under their
+    # reading: those criteria cannot be counted, so the qualification is not achieved.
+    pathway_needed: bool = False
+
+    @property
+    def id(self) -> int:
+        """The learner's ledger id."""
+        return self.learner.id
 
     @property
     def criteria_required(self) -> int:
@@ -282,7 +299,7 @@ class LearnerView:
     @property
     def criteria_met(self) -> int:
         """Required criteria achieved."""
-        return sum(u.met for u in self.units.values())
+        return sum(u.achieved for u in self.units.values())
 
     @property
     def percent(self) -> float:
@@ -292,14 +309,15 @@ class LearnerView:
 
     @property
     def status(self) -> str:
-        """Not started / In progress / Complete."""
-        if self.units and all(u.status in (STATUS_COMPLETE, STATUS_IQA_SAMPLED) for u in self.units.values()):
+        """Complete when :func:`~tracker.workbook.progress.qualification_achieved`, else Not started
+        (nothing achieved) or In progress."""
+        if qualification_achieved((u.progress for u in self.units.values()), self.pathway_needed):
             return STATUS_COMPLETE
         return STATUS_NOT_STARTED if self.criteria_met == 0 else STATUS_IN_PROGRESS
 
     def units_complete(self) -> int:
         """Units with every required criterion achieved."""
-        return sum(1 for u in self.units.values() if u.status in (STATUS_COMPLETE, STATUS_IQA_SAMPLED))
+        return sum(1 for u in self.units.values() if u.progress == STATUS_COMPLETE)
 
     def credits(self) -> int:
         """Credits of the complete units."""
@@ -307,23 +325,21 @@ class LearnerView:
         if q is None:
             return 0
         return sum(u.credit for u in q.units
-                   if (p := self.units.get(u.number)) is not None and p.status in (STATUS_COMPLETE, STATUS_IQA_SAMPLED))
+                   if (p := self.units.get(u.number)) is not None and p.progress == STATUS_COMPLETE)
 
 
 _F = LG.ENTRY_FIELDS
-_I_DECISION = _F.index("decision")
-_I_IQA_DECISION = _F.index("iqa_decision")
-_I_IQA_SAMPLED = _F.index("iqa_sampled")
-_MET = WL.MET
-_REFERRED = WL.REFERRED_BACK
+_IDX = {f: i for i, f in enumerate(_F)}
+_I_IQA_DECISION = _IDX["iqa_decision"]
+_I_IQA_SAMPLED = _IDX["iqa_sampled"]
 
 
-def achieved(values: tuple[Any, ...]) -> bool:
-    """A criterion is achieved when its decision is Met and an IQA has not referred it back."""
-    return bool(values[_I_DECISION] == _MET and values[_I_IQA_DECISION] != _REFERRED)
+def achieved(values: LG.Values) -> bool:
+    """True when a stored criterion row is achieved (:func:`tracker.workbook.progress.criterion_state`)."""
+    return criterion_state(lambda key: values[_IDX[key]]).achieved
 
 
-def _sampled(values: tuple[Any, ...]) -> bool:
+def _sampled(values: LG.Values) -> bool:
     return bool(values[_I_IQA_DECISION] is not None or values[_I_IQA_SAMPLED] == WL.YES)
 
 
@@ -337,7 +353,6 @@ class Qualifications:
     def get(self, number: str) -> Qualification | None:
         """The installed qualification with this number, or None."""
         if number not in self.cache:
-            from tracker.errors import TrackerError
             from tracker.spec.catalogue import load_qualification
 
             try:
@@ -347,46 +362,39 @@ class Qualifications:
         return self.cache[number]
 
 
-LEARNER_SQL = ("SELECT id, uln, name, qualification_number, qualification_id, pathway, reading, registration_date, "
-               "assessor, iqa, tutor, employer, workbook_id, last_file, last_return FROM learners "
-               "ORDER BY qualification_number, name COLLATE NOCASE, uln")
-_LEARNER_KEYS = ("id", "uln", "name", "qualification_number", "qualification_id", "pathway", "reading",
-                 "registration_date", "assessor", "iqa", "tutor", "employer", "workbook_id", "last_file",
-                 "last_return")
-
-
 def iter_learners(conn: sqlite3.Connection, quals: Qualifications) -> Iterator[LearnerView]:
-    """Every learner in master order (qualification, name, ULN) with their progress computed."""
-    cols = ", ".join(_F)
-    for row in conn.execute(LEARNER_SQL).fetchall():
-        d = dict(zip(_LEARNER_KEYS, row))
-        crit = {r[0]: tuple(r[1:]) for r in conn.execute(
-            f"SELECT ref, {cols}, source_file, run_id FROM criteria WHERE learner_id = ?", (d["id"],))}
-        q = quals.get(d["qualification_number"])
-        view = LearnerView(int(d["id"]), d, q, crit)
+    """Every learner in master order (qualification, name, ULN) with their progress computed.
+
+    Two queries for the whole ledger: the learners, and every criterion row in the same order
+    (streamed, grouped per learner here)."""
+    rows = iter(LG.criteria_by_learner(conn))
+    pending = next(rows, None)
+    for learner in LG.learners(conn):
+        crit: dict[str, LG.Accepted] = {}
+        if pending is not None and pending[0] == learner.id:
+            crit = pending[1]
+            pending = next(rows, None)
+        q = quals.get(learner.qualification_number)
+        view = LearnerView(learner, q, crit)
+        view.achieved = {ref for ref, acc in crit.items() if achieved(acc.values)}
         if q is not None:
-            reading = d["reading"] or None
+            reading = learner.reading or None
+            view.pathway_needed = not learner.pathway and any(q.active_groups(u, reading) for u in q.units)
             for unit in q.units:
-                req = q.required(unit, d["pathway"], reading)
-                req_set = set(req)
+                req_set = set(q.required(unit, learner.pathway, reading))
                 met = 0
                 sampled = False
                 for c in unit.criteria:
                     view.required[c.ref] = c.ref in req_set
-                    v = crit.get(c.ref)
-                    if v is None:
+                    acc = crit.get(c.ref)
+                    if acc is None:
                         continue
-                    if c.ref in req_set and achieved(v):
+                    if c.ref in req_set and c.ref in view.achieved:
                         met += 1
-                    if _sampled(v):
+                    if _sampled(acc.values):
                         sampled = True
-                view.units[unit.number] = UnitProgress(len(req), met, sampled)
+                view.units[unit.number] = UnitProgress(len(req_set), met, sampled)
         yield view
-
-
-def file_names(conn: sqlite3.Connection) -> dict[str, tuple[str, str]]:
-    """Content hash -> (original name, received)."""
-    return {h: (n, r) for h, n, r in conn.execute("SELECT hash, original_name, received FROM files")}
 
 
 def pathway_label(q: Qualification | None, pathway: str | None) -> str | None:
@@ -400,46 +408,52 @@ def pathway_label(q: Qualification | None, pathway: str | None) -> str | None:
     return pathway
 
 
-def learner_record(v: LearnerView, files: dict[str, tuple[str, str]], counts: dict[int, tuple[int, int]],
+def _file_name(files: dict[str, LG.FileName], file: str | None) -> str | None:
+    f = files.get(file or "")
+    return f.name if f is not None else None
+
+
+def learner_record(v: LearnerView, files: dict[str, LG.FileName], counts: dict[int, LG.IssueCount],
                    conflicts: Counter[int]) -> dict[str, Any]:
     """The Learners-sheet row of a learner, keyed by column key (also used by the export)."""
-    d = v.row
+    d = v.learner
     q = v.qualification
-    errors, warnings = counts.get(v.id, (0, 0))
+    n = counts.get(v.id, LG.IssueCount(0, 0))
     return {
-        "uln": d["uln"], "name": d["name"], "qualification": q.title if q else "(not installed)",
-        "qualification_number": d["qualification_number"], "pathway": pathway_label(q, d["pathway"]),
-        "assessor": d["assessor"], "iqa": d["iqa"], "tutor": d["tutor"], "employer": d["employer"],
-        "registration_date": d["registration_date"], "units_complete": v.units_complete(),
+        "uln": d.uln, "name": d.name, "qualification": q.title if q else "(not installed)",
+        "qualification_number": d.qualification_number, "pathway": pathway_label(q, d.pathway),
+        "assessor": d.assessor, "iqa": d.iqa, "tutor": d.tutor, "employer": d.employer,
+        "registration_date": d.registration_date, "units_complete": v.units_complete(),
         "units_total": len(q.units) if q else 0, "credits": v.credits(), "credit_total": q.credit if q else 0,
         "criteria_met": v.criteria_met, "criteria_required": v.criteria_required, "percent": v.percent,
-        "status": v.status, "last_return": d["last_return"], "open_issues": errors + warnings,
-        "errors": errors, "warnings": warnings,
-        "conflicts": conflicts.get(v.id, 0), "last_file": files.get(d["last_file"], ("", ""))[0],
-        "workbook_id": d["workbook_id"],
+        "status": v.status, "last_return": d.last_return, "open_issues": n.errors + n.warnings,
+        "errors": n.errors, "warnings": n.warnings,
+        "conflicts": conflicts.get(v.id, 0), "last_file": _file_name(files, d.last_file) or "",
+        "workbook_id": d.workbook_id,
     }
 
 
-def criterion_records(v: LearnerView, files: dict[str, tuple[str, str]],
+def criterion_records(v: LearnerView, files: dict[str, LG.FileName],
                       open_rows: set[tuple[int, str]]) -> Iterator[dict[str, Any]]:
     """The Criteria-sheet rows of a learner (one per criterion of the qualification, spec order)."""
-    d = v.row
+    d = v.learner
     q = v.qualification
-    pathway = pathway_label(q, d["pathway"])
+    pathway = pathway_label(q, d.pathway)
     if q is not None:
         order = [(u.number, u.ref, c.ref, c.kind.label) for u in q.units for c in u.criteria]
     else:  # qualification no longer installed: what the ledger holds
         order = [(0, "", r, "") for r in sorted(v.criteria)]
-    blank: tuple[Any, ...] = (None,) * (len(_F) + 2)
+    blank: LG.Values = (None,) * len(_F)
     for unit, unit_ref, ref, kind in order:
-        vals = v.criteria.get(ref, blank)
-        src = files.get(vals[len(_F)] or "", (None, None))
+        acc = v.criteria.get(ref)
+        vals = acc.values if acc is not None else blank
+        src = files.get(acc.source_file) if acc is not None else None
         rec: dict[str, Any] = {
-            "uln": d["uln"], "name": d["name"], "qualification_number": d["qualification_number"],
+            "uln": d.uln, "name": d.name, "qualification_number": d.qualification_number,
             "pathway": pathway, "unit": unit or None, "unit_ref": unit_ref or None, "ref": ref, "kind": kind or None,
             "required": (YES if v.required.get(ref) else NO) if q is not None else None,
-            "achieved": YES if achieved(vals) else NO,
-            "source": src[0], "received": src[1],
+            "achieved": YES if ref in v.achieved else NO,
+            "source": src.name if src else None, "received": src.received if src else None,
             "conflict": CONFLICT_OPEN if (v.id, ref) in open_rows else None,
         }
         for i, f in enumerate(_F):
@@ -447,20 +461,9 @@ def criterion_records(v: LearnerView, files: dict[str, tuple[str, str]],
         yield rec
 
 
-def issue_counts(conn: sqlite3.Connection) -> dict[int, tuple[int, int]]:
-    """Learner id -> (errors, warnings) of their latest return."""
-    out: dict[int, tuple[int, int]] = {}
-    for lid, e, w in conn.execute(
-            "SELECT l.id, sum(i.severity = 'error'), sum(i.severity = 'warning') FROM learners l "
-            "JOIN issues i ON i.file = l.last_file GROUP BY l.id"):
-        out[int(lid)] = (int(e or 0), int(w or 0))
-    return out
-
-
 def open_conflict_rows(conn: sqlite3.Connection) -> tuple[set[tuple[int, str]], Counter[int]]:
     """(learner id, ref) of open conflicts, and open conflicts per learner."""
-    rows = {(int(lid), ref) for lid, ref in conn.execute(
-        "SELECT learner_id, ref FROM conflicts WHERE status = 'open'")}
+    rows = LG.open_conflict_refs(conn)
     return rows, Counter(lid for lid, _ in rows)
 
 
@@ -484,71 +487,57 @@ def describe_fields(fields: list[str], values: dict[str, Any]) -> str:
     return "; ".join(f"{_field_label(f)}: {_show_value(f, values.get(f))}" for f in fields)
 
 
-def conflict_records(conn: sqlite3.Connection, files: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:
+def conflict_records(conn: sqlite3.Connection, files: dict[str, LG.FileName]) -> list[dict[str, Any]]:
     """The Conflicts-sheet rows: open ones first, then closed, each by id."""
     out = []
-    for (cid, status, name, uln, qn, unit, ref, fields, acc, acc_file, ret, ret_file, resolution, closed_by,
-         note) in conn.execute(
-            "SELECT k.id, k.status, l.name, l.uln, l.qualification_number, k.unit, k.ref, k.fields, k.accepted, "
-            "k.accepted_file, k.returned, k.returned_file, k.resolution, k.closed_by, k.note FROM conflicts k "
-            "JOIN learners l ON l.id = k.learner_id ORDER BY k.status = 'closed', k.id"):
-        flist = fields.split(",")
-        a, r = json.loads(acc), json.loads(ret)
-        af, rf = files.get(acc_file, ("", None)), files.get(ret_file, ("", None))
+    for k in LG.conflicts(conn):
+        flist = list(k.fields)
+        a, r = json.loads(k.accepted), json.loads(k.returned)
+        af, rf = files.get(k.accepted_file), files.get(k.returned_file)
+        is_open = k.status == "open"
         out.append({
-            "id": cid, "status": CONFLICT_OPEN_LABEL if status == "open" else CONFLICT_CLOSED_LABEL,
-            "name": name, "uln": uln, "qualification_number": qn, "unit": unit, "ref": ref,
-            "fields": ", ".join(_field_label(f) for f in flist),
-            "accepted": describe_fields(flist, a), "accepted_file": af[0], "accepted_received": af[1],
-            "returned": describe_fields(flist, r), "returned_file": rf[0], "returned_received": rf[1],
-            "resolution": resolution, "closed_by": closed_by, "note": note,
-            "resolve": (f"tracker resolve CENTRE --conflict {cid} --keep accepted|returned" if status == "open"
-                        else None),
+            "id": k.id, "status": CONFLICT_OPEN_LABEL if is_open else CONFLICT_CLOSED_LABEL,
+            "name": k.name, "uln": k.uln, "qualification_number": k.qualification_number, "unit": k.unit,
+            "ref": k.ref, "fields": ", ".join(_field_label(f) for f in flist),
+            "accepted": describe_fields(flist, a), "accepted_file": af.name if af else "",
+            "accepted_received": af.received if af else None,
+            "returned": describe_fields(flist, r), "returned_file": rf.name if rf else "",
+            "returned_received": rf.received if rf else None,
+            "resolution": k.resolution, "closed_by": k.closed_by, "note": k.note,
+            "resolve": f"tracker resolve CENTRE --conflict {k.id} --keep accepted|returned" if is_open else None,
         })
     return out
 
 
-def issue_records(conn: sqlite3.Connection, files: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:
-    """The Issues-sheet rows: centre checks, register problems, quarantined files, latest returns."""
+def _issue_record(fi: LG.FileIssue, files: dict[str, LG.FileName], source: str) -> dict[str, Any]:
+    i = fi.issue
+    return {"severity": i.severity, "code": i.code, "message": i.message, "name": fi.name, "uln": fi.uln,
+            "qualification_number": fi.qualification_number, "file": _file_name(files, fi.file) or "",
+            "sheet": i.sheet, "cell": i.cell, "unit": i.unit, "criterion": i.criterion, "source": source}
+
+
+def issue_records(conn: sqlite3.Connection, files: dict[str, LG.FileName]) -> list[dict[str, Any]]:
+    """The Issues-sheet rows, from the ledger: centre checks and register problems, quarantined
+    files, then the issues of every learner's latest return (errors first, learners in order)."""
     out: list[dict[str, Any]] = []
+    for ci in LG.centre_issues(conn):
+        out.append({"severity": ci.severity, "code": ci.code, "message": ci.message, "name": None, "uln": None,
+                    "qualification_number": None, "file": ci.file, "sheet": ci.sheet, "cell": ci.cell,
+                    "unit": None, "criterion": None,
+                    "source": ISSUE_SOURCE_REGISTER if ci.subject == REGISTER_PROBLEM_NOTE else ISSUE_SOURCE_CENTRE})
+    out += [_issue_record(fi, files, ISSUE_SOURCE_QUARANTINE) for fi in LG.quarantined_issues(conn)]
     rank = {"error": 0, "warning": 1, "info": 2}
-    for code, sev, msg, subject, file, sheet, cell in conn.execute(
-            "SELECT code, severity, message, subject, file, sheet, cell FROM centre_issues ORDER BY seq"):
-        out.append({"severity": sev, "code": code, "message": msg, "name": None, "uln": None,
-                    "qualification_number": None, "file": file, "sheet": sheet, "cell": cell, "unit": None,
-                    "criterion": None,
-                    "source": ISSUE_SOURCE_REGISTER if subject == "centre register" else ISSUE_SOURCE_CENTRE})
-    for fhash, name, uln, qn, code, sev, msg, sheet, cell, unit, crit in conn.execute(
-            "SELECT f.hash, f.learner_name, f.uln, f.qualification_number, i.code, i.severity, i.message, i.sheet, "
-            "i.cell, i.unit, i.criterion FROM files f JOIN issues i ON i.file = f.hash "
-            "WHERE f.outcome = 'quarantined' ORDER BY f.seq, i.seq"):
-        out.append({"severity": sev, "code": code, "message": msg, "name": name, "uln": uln,
-                    "qualification_number": qn, "file": files.get(fhash, ("", ""))[0], "sheet": sheet,
-                    "cell": cell, "unit": unit, "criterion": crit, "source": ISSUE_SOURCE_QUARANTINE})
-    learner_rows = []
-    for fhash, name, uln, qn, code, sev, msg, sheet, cell, unit, crit, seq in conn.execute(
-            "SELECT l.last_file, l.name, l.uln, l.qualification_number, i.code, i.severity, i.message, i.sheet, "
-            "i.cell, i.unit, i.criterion, i.seq FROM learners l JOIN issues i ON i.file = l.last_file "
-            "ORDER BY l.qualification_number, l.name COLLATE NOCASE, l.uln, i.seq"):
-        learner_rows.append({"severity": sev, "code": code, "message": msg, "name": name, "uln": uln,
-                             "qualification_number": qn, "file": files.get(fhash, ("", ""))[0], "sheet": sheet,
-                             "cell": cell, "unit": unit, "criterion": crit, "source": ISSUE_SOURCE_LATEST,
-                             "_rank": rank.get(sev, 3)})
-    learner_rows.sort(key=lambda r: r.pop("_rank"))  # stable: errors first, learners in order within
-    return out + learner_rows
-
-
-def log_records(conn: sqlite3.Connection, files: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:
-    """The Merge-log rows, newest run first."""
-    out = []
-    for run, time, kind, fhash, name, uln, crit, action, detail in conn.execute(
-            "SELECT m.run_id, r.started, r.kind, m.file, l.name, l.uln, m.criterion, m.action, m.detail "
-            "FROM merge_log m JOIN runs r ON r.id = m.run_id LEFT JOIN learners l ON l.id = m.learner_id "
-            "ORDER BY m.run_id DESC, m.id"):
-        out.append({"run": run, "time": time, "kind": kind, "file": files.get(fhash or "", (None, None))[0],
-                    "hash": fhash[:12] if fhash else None, "name": name, "uln": uln, "criterion": crit,
-                    "action": action, "detail": detail})
+    latest = LG.latest_return_issues(conn)
+    latest.sort(key=lambda fi: rank.get(fi.issue.severity, 3))  # stable: learners stay in order within
+    out += [_issue_record(fi, files, ISSUE_SOURCE_LATEST) for fi in latest]
     return out
+
+
+def log_records(conn: sqlite3.Connection, files: dict[str, LG.FileName]) -> list[dict[str, Any]]:
+    """The Merge-log rows, newest run first."""
+    return [{"run": e.run_id, "time": e.time, "kind": e.kind, "file": _file_name(files, e.file),
+             "hash": e.file[:12] if e.file else None, "name": e.name, "uln": e.uln, "criterion": e.criterion,
+             "action": e.action, "detail": e.detail} for e in LG.merge_log(conn)]
 
 
 def iqa_records(rows: list[CoverageRow]) -> list[dict[str, Any]]:
@@ -786,10 +775,7 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
     """
     import xlsxwriter
 
-    from tracker.centre.iqa import sampling_coverage
-
     if coverage is None and register is None and centre.register.is_file():
-        from tracker.errors import TrackerError
         from tracker.register import read_register
 
         try:
@@ -798,13 +784,12 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
             register = None
     out = Path(path)
     quals = Qualifications([centre.specs])
-    files = file_names(conn)
-    counts = issue_counts(conn)
+    files = LG.file_names(conn)
+    counts = LG.issue_counts(conn)
     open_rows, open_per_learner = open_conflict_rows(conn)
-    last_run = conn.execute("SELECT id, started FROM runs ORDER BY id DESC LIMIT 1").fetchone()
-    n_learners = int(conn.execute("SELECT count(*) FROM learners").fetchone()[0])
-    qn_counts = [(qn, int(n)) for qn, n in conn.execute(
-        "SELECT qualification_number, count(*) FROM learners GROUP BY qualification_number ORDER BY 1")]
+    last_run = LG.latest_run(conn)
+    n_learners = LG.learner_count(conn)
+    qn_counts = LG.learners_per_qualification(conn)
     n_criteria_rows = 0
     max_units = 0
     for qn, n in qn_counts:
@@ -813,9 +798,7 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
             n_criteria_rows += n * q.criterion_count()
             max_units = max(max_units, max(u.number for u in q.units))
         else:
-            n_criteria_rows += int(conn.execute(
-                "SELECT count(*) FROM criteria c JOIN learners l ON l.id = c.learner_id "
-                "WHERE l.qualification_number = ?", (qn,)).fetchone()[0])
+            n_criteria_rows += LG.criteria_count(conn, qn)
 
     wb = xlsxwriter.Workbook(str(out), {
         "constant_memory": True,
@@ -824,11 +807,11 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
         "strings_to_urls": False,
         "default_date_format": DATE_FORMAT,
     })
-    created = dt.datetime.fromisoformat(last_run[1]) if last_run else dt.datetime(2000, 1, 1)
+    created = dt.datetime.fromisoformat(last_run.started) if last_run else dt.datetime(2000, 1, 1)
     wb.set_properties({"title": f"Centre master - {centre.name}".strip(" -"), "author": "tracker",
                        "comments": "Rebuilt from the centre ledger by `tracker rollup`; edits are lost at "
                                    "the next roll-up.", "created": created})
-    wb.set_custom_property("tracker_run", str(last_run[0] if last_run else 0))
+    wb.set_custom_property("tracker_run", str(last_run.id if last_run else 0))
     w = _Writer(wb)
     dash = wb.add_worksheet(DASHBOARD)
     learners_ws = wb.add_worksheet(LEARNERS)
@@ -900,36 +883,29 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
 
 def _figures(conn: sqlite3.Connection, n_learners: int, status_counts: Counter[str],
              per_qual: dict[str, list[Any]], open_per_learner: Counter[int],
-             last_run: Any) -> list[tuple[str, Any, str]]:
+             last_run: LG.RunInfo | None) -> list[tuple[str, Any, str]]:
     total_pct = sum(v[4] for v in per_qual.values())
-    errors = warnings = 0
-    for sev, n in conn.execute(
-            "SELECT i.severity, count(*) FROM learners l JOIN issues i ON i.file = l.last_file GROUP BY 1 "
-            "UNION ALL SELECT severity, count(*) FROM centre_issues GROUP BY 1"):
-        if sev == "error":
-            errors += int(n)
-        elif sev == "warning":
-            warnings += int(n)
-    received, quarantined = conn.execute(
-        "SELECT count(*), coalesce(sum(outcome = 'quarantined'), 0) FROM files").fetchone()
+    severities = LG.severity_counts(conn)
+    errors, warnings = severities.errors, severities.warnings
+    received, quarantined = LG.file_counts(conn)
     values: list[tuple[Any, str]] = [
         (n_learners, "int"), (status_counts[STATUS_COMPLETE], "int"), (status_counts[STATUS_IN_PROGRESS], "int"),
         (status_counts[STATUS_NOT_STARTED], "int"), (total_pct / n_learners if n_learners else 0.0, "percent"),
-        (sum(open_per_learner.values()), "int"), (errors, "int"), (warnings, "int"), (int(received), "int"),
-        (int(quarantined), "int"), (last_run[1] if last_run else None, "datetime"),
+        (sum(open_per_learner.values()), "int"), (errors, "int"), (warnings, "int"), (received, "int"),
+        (quarantined, "int"), (last_run.started if last_run else None, "datetime"),
     ]
     return [(label, v, kind) for label, (v, kind) in zip(DASHBOARD_FIGURES, values)]
 
 
 def _dashboard(ws: Any, w: _Writer, centre: Centre, quals: Qualifications, figures: list[tuple[str, Any, str]],
-               per_qual: dict[str, list[Any]], last_run: Any) -> None:
+               per_qual: dict[str, list[Any]], last_run: LG.RunInfo | None) -> None:
     ws.set_column(0, 0, 24)
     ws.set_column(1, 1, 56)
     ws.set_column(2, 6, 12)
     _print_setup(ws, fit_page=True)
     who = " ".join(p for p in (centre.name, f"({centre.number})" if centre.number else "") if p)
     ws.write_string(0, 0, f"{DASHBOARD_TITLE}{' - ' + who if who else ''}", w.title)
-    run_text = f"run {last_run[0]} on {last_run[1]}" if last_run else "no roll-up yet"
+    run_text = f"run {last_run.id} on {last_run.started}" if last_run else "no roll-up yet"
     ws.write_string(1, 0, f"Rebuilt from the centre ledger after {run_text}. Every figure is computed from the "
                           "accepted values; edits made here are lost at the next roll-up.", w.note)
     r = 3
