@@ -106,7 +106,7 @@ def phase_raw(files: list[Path]) -> dict[str, Any]:
 
 
 def phase_rollup(centre: Path, workers: int | None) -> dict[str, Any]:
-    from tracker.centre.rollup import rollup
+    from tracker.centre.rollup_steps import rollup
 
     t = time.perf_counter()
     r = rollup(centre, workers=workers, today=TODAY)

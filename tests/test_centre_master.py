@@ -272,7 +272,7 @@ def _progress_batch() -> list[Item]:
 
 
 def test_progress_cases_in_the_master_and_the_export(tmp_path: Path) -> None:
-    from tracker.centre.export import export
+    from tracker.centre.export_tables import export
 
     c = make_centre(tmp_path / "centre", register=False)
     drop(c, _progress_batch())

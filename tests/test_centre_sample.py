@@ -20,7 +20,7 @@ import pytest
 from tracker.centre import ledger as LG
 from tracker.centre.create import init_centre
 from tracker.centre.folder import Centre
-from tracker.centre.rollup import RollupResult, rollup
+from tracker.centre.rollup_steps import RollupResult, rollup
 from tracker.identifiers import check_uln
 from tracker.sample import (
     AS_OF,

@@ -169,8 +169,8 @@ def test_the_circle_finder_finds_circles(graph: dict[str, set[str]], expected: l
 def test_function_local_and_type_checking_imports_count(tmp_path: Path) -> None:
     src = tmp_path / "mod.py"
     src.write_text("from typing import TYPE_CHECKING\n"
-                   "if TYPE_CHECKING:\n    from tracker.centre.rollup import RollupResult\n"
+                   "if TYPE_CHECKING:\n    from tracker.centre.rollup_steps import RollupResult\n"
                    "def f():\n    from tracker.centre import ledger as LG\n    import tracker.errors\n",
                    encoding="utf-8")
     assert sorted(t for t, _ in _imports("tracker.centre.mod", src)) == [
-        "tracker.centre.ledger", "tracker.centre.rollup", "tracker.errors"]
+        "tracker.centre.ledger", "tracker.centre.rollup_steps", "tracker.errors"]

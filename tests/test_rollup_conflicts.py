@@ -14,7 +14,7 @@ from test_centre_sample import Item, drop, edit, items, make_centre, query, roll
 
 from tracker.centre.folder import Centre
 from tracker.centre.merge_rules import FIELDS, decide, guarded_fields
-from tracker.centre.resolve import open_conflicts, resolve
+from tracker.centre.conflicts import open_conflicts, resolve
 from tracker.errors import CentreError, UsageError
 from tracker.workbook import layout as L
 

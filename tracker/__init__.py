@@ -26,7 +26,7 @@ _API = {
     "read_workbook": ("tracker.workbook.reader", "read_workbook"),
     "validate": ("tracker.rules.engine", "validate_paths"),
     "check_workbook": ("tracker.rules.engine", "check_workbook"),
-    "rollup": ("tracker.centre.rollup", "rollup"),
+    "rollup": ("tracker.centre.rollup_steps", "rollup"),
 }
 
 __all__ = ["__version__", *_API]

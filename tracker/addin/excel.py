@@ -13,7 +13,7 @@
   message box says how many errors, warnings and notes were found. Nothing is saved: the admin
   decides whether to keep the marks.
 * :func:`rollup` -- **Roll up**: rolls up the centre folder of the active workbook with
-  :func:`tracker.centre.rollup.rollup` (the function behind ``tracker rollup``), then shows the
+  :func:`tracker.centre.rollup_steps.rollup` (the function behind ``tracker rollup``), then shows the
   rebuilt master (see *Refreshing the master*).
 * :func:`new_workbook` -- **New learner workbook**: a blank learner workbook for the active
   workbook's qualification, written by :func:`tracker.workbook.writer.new_workbook` and opened.
@@ -98,7 +98,7 @@ if TYPE_CHECKING:
     import xlwings as xw
 
     from tracker.centre.folder import Centre
-    from tracker.centre.rollup import RollupResult
+    from tracker.centre.rollup_steps import RollupResult
     from tracker.register import Register
     from tracker.rules.issue import Issue, Report, Task
     from tracker.workbook.marks import MarkPlan, MarkRow
@@ -693,7 +693,7 @@ def _severity_runs(severities: list[str]) -> list[tuple[str, int]]:
 
 
 def _rollup(book: xw.Book, app: Any) -> RollupResult | None:
-    from tracker.centre.rollup import rollup as run_rollup
+    from tracker.centre.rollup_steps import rollup as run_rollup
 
     path = _book_path(book)
     if path is None:

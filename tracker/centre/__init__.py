@@ -21,9 +21,9 @@ Modules, lowest layer first (each imports only modules above it in this list):
 * :mod:`tracker.centre.master` -- the master workbook, rebuilt from the ledger.
 * :mod:`tracker.centre.publish` -- the master written beside itself, then swapped in.
 * :mod:`tracker.centre.create` -- create a centre folder (with its first, empty master).
-* :mod:`tracker.centre.resolve` -- open conflicts and ``tracker resolve``.
-* :mod:`tracker.centre.rollup` -- the roll-up, step by step.
-* :mod:`tracker.centre.export` -- the criteria and learners tables as CSV, JSON or Parquet.
+* :mod:`tracker.centre.conflicts` -- open conflicts and ``tracker resolve``.
+* :mod:`tracker.centre.rollup_steps` -- the roll-up, step by step.
+* :mod:`tracker.centre.export_tables` -- the criteria and learners tables as CSV, JSON or Parquet.
 
 The names below are imported lazily so that ``import tracker.centre`` stays cheap.
 """
@@ -33,11 +33,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tracker.centre.export import export
+    from tracker.centre.export_tables import export
     from tracker.centre.create import init_centre
     from tracker.centre.folder import Centre, centre_of_master, open_centre
-    from tracker.centre.resolve import resolve
-    from tracker.centre.rollup import RollupResult, rollup
+    from tracker.centre.conflicts import resolve
+    from tracker.centre.rollup_steps import RollupResult, rollup
 
 __all__ = ["Centre", "RollupResult", "centre_of_master", "export", "init_centre", "open_centre", "resolve",
            "rollup"]
@@ -47,10 +47,10 @@ _WHERE = {
     "init_centre": "tracker.centre.create",
     "centre_of_master": "tracker.centre.folder",
     "open_centre": "tracker.centre.folder",
-    "RollupResult": "tracker.centre.rollup",
-    "rollup": "tracker.centre.rollup",
-    "resolve": "tracker.centre.resolve",
-    "export": "tracker.centre.export",
+    "RollupResult": "tracker.centre.rollup_steps",
+    "rollup": "tracker.centre.rollup_steps",
+    "resolve": "tracker.centre.conflicts",
+    "export": "tracker.centre.export_tables",
 }
 
 

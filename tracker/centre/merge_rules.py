@@ -16,7 +16,7 @@ Per criterion row (fields are the workbook's input columns):
   sheet) are left as they are.
 * An open conflict is closed when a later return agrees with the accepted row (``agreeing-return``),
   replaced when a later return contradicts it differently (``superseded``), or closed by
-  :func:`tracker.centre.resolve.resolve` (``tracker resolve``: ``kept-accepted`` or ``kept-returned``), recorded with who,
+  :func:`tracker.centre.conflicts.resolve` (``tracker resolve``: ``kept-accepted`` or ``kept-returned``), recorded with who,
   when and a note. A returned value an admin already rejected is not raised again.
 
 Values are compared normalised : names without letter case or extra spaces, the

@@ -15,6 +15,9 @@ human-readable names of the same columns.
 * Parquet (pyarrow): typed columns -- dates as dates, counts as integers, % complete as a float.
 
 pandas is imported here only, and only for Parquet.
+
+The module is not called ``export.py``: ``tracker.centre.export`` is the function (the package's
+public name), and a submodule of that name would replace it on the package once imported.
 """
 
 from __future__ import annotations

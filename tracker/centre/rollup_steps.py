@@ -34,6 +34,9 @@ is missing or behind the ledger). Faults -- a full disk, a read-only folder -- s
 :class:`~tracker.errors.CentreError` message before the commit, leaving everything as it was.
 
 The crash test kills the roll-up at each of :data:`CHECKPOINTS` (:func:`checkpoint`).
+
+The module is not called ``rollup.py``: ``tracker.centre.rollup`` is the function (the package's
+public name), and a submodule of that name would replace it on the package once imported.
 """
 
 from __future__ import annotations

@@ -4,6 +4,10 @@
 of its own (kind ``resolve``) recorded with who, when and a note; the centre checks are run again
 and the master is rebuilt, in one transaction as in the roll-up (the master's temporary file is
 written before the commit and swapped in after it).
+
+The module is not called ``resolve.py``: ``tracker.centre.resolve`` is the function (the
+package's public name), and a submodule of that name would replace it on the package once
+imported.
 """
 
 from __future__ import annotations
