@@ -303,7 +303,7 @@ _LEARNER_ORDER = "l.qualification_number, l.name COLLATE NOCASE, l.uln"  # the m
 # -- runs -----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RunInfo:
     """A run's id and start time."""
 
@@ -350,7 +350,7 @@ def latest_run(conn: sqlite3.Connection) -> RunInfo | None:
 # -- files and their issues ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FileRecord:
     """A received file's ``files`` row."""
 
@@ -371,7 +371,7 @@ class FileRecord:
     seq: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class IssueRow:
     """One stored validation issue of a file."""
 
@@ -384,7 +384,7 @@ class IssueRow:
     criterion: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FileName:
     """A received file's original name and when it was received."""
 
@@ -392,7 +392,7 @@ class FileName:
     received: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LatestReturn:
     """The file a learner's latest return came from (to check it again)."""
 
@@ -401,7 +401,7 @@ class LatestReturn:
     original_name: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FileIssue:
     """A stored issue with the file and learner it belongs to (the master's Issues sheet)."""
 
@@ -412,7 +412,7 @@ class FileIssue:
     issue: IssueRow
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class IssueCount:
     """Errors and warnings of a learner's latest return."""
 
@@ -528,7 +528,7 @@ def severity_counts(conn: sqlite3.Connection) -> IssueCount:
 # -- learners -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class KnownLearner:
     """A learner on file: id and name."""
 
@@ -536,7 +536,7 @@ class KnownLearner:
     name: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LearnerName:
     """A learner's name and ULN."""
 
@@ -544,7 +544,7 @@ class LearnerName:
     uln: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LearnerDetails:
     """What a return says about its learner (the ``learners`` columns a merge sets)."""
 
@@ -563,7 +563,7 @@ class LearnerDetails:
     last_return: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LearnerRow:
     """A learner as the master shows them."""
 
@@ -584,7 +584,7 @@ class LearnerRow:
     last_return: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LearnerPeople:
     """The people named on a learner's cover (for the centre checks)."""
 
@@ -684,7 +684,7 @@ def learner_people(conn: sqlite3.Connection) -> list[LearnerPeople]:
 # -- criteria -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Accepted:
     """The accepted value of one criterion row, with the file it came from and the run."""
 
@@ -693,7 +693,7 @@ class Accepted:
     run_id: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class NewCriterion:
     """A criterion row to insert or update."""
 
@@ -705,7 +705,7 @@ class NewCriterion:
     run_id: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SignedDecision:
     """A criterion row with an assessor, as the IQA sampling coverage counts it."""
 
@@ -718,7 +718,7 @@ class SignedDecision:
     qualification_number: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Signers:
     """Who signed criterion rows of a learner as assessor and as IQA (one distinct pair)."""
 
@@ -792,7 +792,7 @@ def criterion_signers(conn: sqlite3.Connection) -> list[Signers]:
 # -- conflicts ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ConflictMark:
     """A conflict a merge must know of: an open one, or a returned value an admin rejected."""
 
@@ -802,7 +802,7 @@ class ConflictMark:
     open: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class NewConflict:
     """A conflict to open."""
 
@@ -817,7 +817,7 @@ class NewConflict:
     opened_run: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ConflictRow:
     """A conflict with its learner, for listing (the master, ``tracker conflicts``, resolve)."""
 
@@ -915,7 +915,7 @@ def open_conflict_count(conn: sqlite3.Connection) -> int:
 # -- centre issues --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CentreIssue:
     """A centre-wide finding (or a problem of the centre register), as stored."""
 
@@ -946,7 +946,7 @@ def centre_issues(conn: sqlite3.Connection) -> list[CentreIssue]:
 # -- merge log ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LogEntry:
     """One line of the merge log, with its run and learner."""
 

@@ -369,6 +369,7 @@ def iter_learners(conn: sqlite3.Connection, quals: Qualifications) -> Iterator[L
     (streamed, grouped per learner here)."""
     rows = iter(LG.criteria_by_learner(conn))
     pending = next(rows, None)
+    either_or: dict[tuple[str, str | None], bool] = {}  # (qualification, reading) -> has active groups
     for learner in LG.learners(conn):
         crit: dict[str, LG.Accepted] = {}
         if pending is not None and pending[0] == learner.id:
@@ -379,7 +380,10 @@ def iter_learners(conn: sqlite3.Connection, quals: Qualifications) -> Iterator[L
         view.achieved = {ref for ref, acc in crit.items() if achieved(acc.values)}
         if q is not None:
             reading = learner.reading or None
-            view.pathway_needed = not learner.pathway and any(q.active_groups(u, reading) for u in q.units)
+            key = (q.id, reading)
+            if key not in either_or:
+                either_or[key] = any(q.active_groups(u, reading) for u in q.units)
+            view.pathway_needed = not learner.pathway and either_or[key]
             for unit in q.units:
                 req_set = set(q.required(unit, learner.pathway, reading))
                 met = 0
