@@ -16,10 +16,10 @@ from typing import Any
 
 import openpyxl
 
+from tracker.issues import Severity, Task
 from tracker.register import Interest, Register, StaffMember
 from tracker.rules.checks.base import Check
 from tracker.rules.engine import validate_file
-from tracker.rules.issue import Severity, Task
 from tracker.spec.catalogue import load_qualification
 from tracker.spec.models import Qualification
 from tracker.workbook import layout as L

@@ -51,8 +51,8 @@ from openpyxl.utils.cell import coordinate_to_tuple, get_column_letter, range_bo
 from openpyxl.worksheet.hyperlink import Hyperlink
 
 from tracker.addin import excel as X
+from tracker.issues import Report, Task
 from tracker.rules.engine import validate_file
-from tracker.rules.issue import Report, Task
 from tracker.workbook import layout as L
 from tracker.workbook.marks import FILLS, FONTS, MARK_AUTHOR, RULE_MARK, TITLE, is_mark_note
 

@@ -256,7 +256,7 @@ PROGRESS_CASES: dict[str, tuple[CriterionEntry, str]] = {
                      iqa_decision="Referred back"), "No"),  # re-signed after the referral: awaiting re-check
     "K2.5": (_signed("K2.5", iqa="Ivy IQA", iqa_date=_IQ, iqa_decision="Agreed"), "Yes"),  # referral then Agreed
     "S9.1": (_signed("S9.1"), "Yes"),  # required of a face-to-face learner
-    "S9.4": (_signed("S9.4"), "Yes"),  # achieved, but not required of a face-to-face learner
+    "S9.4": (_signed("S9.4"), "No"),  # signed, but not required of a face-to-face learner: does not count
 }
 
 

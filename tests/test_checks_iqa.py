@@ -1,4 +1,4 @@
-"""IQA rows: a complete IQA sign-off, only on assessed criteria, referrals closed by re-signing."""
+"""IQA rows: a complete IQA sign-off, only on assessed criteria, referrals open until the IQA agrees."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def test_iqa_rows(tmp_path: Path) -> None:
                                iqa_decision=L.AGREED),
         # Referred back, not re-signed since.
         "K2.3": signed(L3, "K2.3", 7, sampled=True, iqa_decision=L.REFERRED_BACK),
-        # Referred back and re-signed after the IQA's date: closed.
+        # Referred back and re-signed after the IQA's date: awaiting the IQA's re-check.
         "K2.4": signed(L3, "K2.4", 8, sampled=True, evidence_date=d, assessor_date=d + 9 * DAY, iqa_date=d + DAY,
                        iqa_decision=L.REFERRED_BACK),
     }
@@ -39,7 +39,11 @@ def test_iqa_rows(tmp_path: Path) -> None:
         ("iqa-no-decision", *at(L3, "K1.6", "iqa_decision")),
         ("iqa-before-assessment", *at(L3, "K2.2", "iqa_decision")),
         ("iqa-referred-back-open", *at(L3, "K2.3", "iqa_decision")),
+        ("iqa-awaiting-recheck", *at(L3, "K2.4", "iqa_decision")),
     ])
+    msg = next(i.message for i in task.issues if i.code == "iqa-awaiting-recheck")
+    assert msg == ("K2.4 was referred back by the IQA on 04/06/2024 and signed again by the assessor on "
+                   "12/06/2024; it counts as achieved once the IQA records Agreed")
     msg = next(i.message for i in task.issues if i.code == "iqa-before-assessment")
     assert msg == "K2.2 has an IQA sign-off but the assessor has not signed it (no Decision, no Assessor, no Assessor date)"
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tracker.spec.catalogue import load_qualification
 from tracker.workbook.reader import read_workbook
 
 
@@ -19,7 +20,7 @@ def test_new_one_learner(tmp_path: Path) -> None:
                 "--pathway", "non-facing", "--assessor", "Ann Assessor", "--iqa", "Ian Iqa", "--tutor", "Tia",
                 "--registration-date", "2024-09-02", "-o", str(out))
     assert r.returncode == 0, r.stderr
-    book = read_workbook(out)
+    book = read_workbook(out, load_qualification("603/4687/5"))
     assert (book.learner_name, book.uln, book.pathway) == ("Jo Bloggs", "1000000043", "non-facing")
     assert book.cover_value("assessor") == "Ann Assessor"
     assert str(book.cover_value("registration_date")) == "2024-09-02"
@@ -85,7 +86,7 @@ def test_cohort_csv(tmp_path: Path) -> None:
     files = sorted(p.name for p in out.glob("*.xlsx"))
     assert files == ["Jo_Bloggs_1000000043.xlsx", "Jo_Bloggs_1234567899.xlsx", "Kim_Lee_9999999999.xlsx"]
     assert "3 workbook(s) written" in r.stdout
-    second = read_workbook(out / "Jo_Bloggs_1234567899.xlsx")
+    second = read_workbook(out / "Jo_Bloggs_1234567899.xlsx", load_qualification("603/4687/5"))
     assert second.pathway == "non-facing" and second.cover_value("employer") == "Beta Ltd"
 
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from tracker.docs import DEFAULT_PATH, load_all, render
-from tracker.rules.issue import CATALOGUE, IssueType, Severity
+from tracker.issues import CATALOGUE, IssueType, Severity
 
 
 def test_issues_md_is_up_to_date() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from fixtures import (
     write,
 )
 
+from tracker.issues import CATALOGUE, Issue, Severity
 from tracker.rules import engine
 from tracker.rules.checks import ALL_CHECKS
 from tracker.rules.checks.base import Check, Context
@@ -36,7 +38,6 @@ from tracker.rules.engine import (
     validate_file,
     validate_paths,
 )
-from tracker.rules.issue import CATALOGUE, Severity
 from tracker.workbook.reader import read_workbook
 
 
@@ -112,8 +113,8 @@ def test_every_check_declares_catalogued_documented_codes() -> None:
 def test_emitting_an_undeclared_code_raises(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     other = CATALOGUE["date-future"]
 
-    def rogue(ctx: Context) -> None:
-        ctx.add(other)
+    def rogue(ctx: Context) -> Iterator[Issue]:
+        yield ctx.issue(other)
 
     monkeypatch.setattr(engine, "ALL_CHECKS", (Check("rogue", (CATALOGUE["iqa-no-name"],), rogue),))
     book = read_workbook(write(tmp_path, L3, record()))
@@ -123,8 +124,9 @@ def test_emitting_an_undeclared_code_raises(tmp_path: Path, monkeypatch: pytest.
 
 def test_a_failing_check_becomes_one_issue_and_the_others_run(tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(ctx: Context) -> None:
+    def broken(ctx: Context) -> Iterator[Issue]:
         raise ZeroDivisionError("boom")
+        yield  # a generator, like every check
 
     monkeypatch.setattr(engine, "ALL_CHECKS", (Check("broken", (), broken), *ALL_CHECKS))
     p = write(tmp_path, L3, record({"K1.1": signed(L3, "K1.1")}, pathway=None, evidence=()))
@@ -133,6 +135,32 @@ def test_a_failing_check_becomes_one_issue_and_the_others_run(tmp_path: Path,
     assert codes.count("internal-check-failed") == 1
     assert "evidence-ref-unknown" in codes
     assert "boom" in next(i.message for i in task.issues if i.code == "internal-check-failed")
+
+
+def test_a_check_failing_half_way_keeps_what_it_yielded_before(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    declared = CATALOGUE["iqa-no-name"]
+
+    def half(ctx: Context) -> Iterator[Issue]:
+        yield ctx.issue(declared, sheet="Unit 1", cell="L7", ref="K1.1", decision="Agreed")
+        raise KeyError("gone")
+
+    monkeypatch.setattr(engine, "ALL_CHECKS", (Check("half", (declared,), half),))
+    task = check_workbook(read_workbook(write(tmp_path, L3, record())))
+    assert [(i.code, i.sheet, i.cell) for i in task.issues] == [
+        ("iqa-no-name", "Unit 1", "L7"), ("internal-check-failed", None, None)]
+    assert "'half' check" in task.issues[1].message and "KeyError" in task.issues[1].message
+
+
+def test_an_undeclared_code_before_a_failure_still_raises(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    def rogue_then_broken(ctx: Context) -> Iterator[Issue]:
+        yield ctx.issue(CATALOGUE["date-future"])
+        raise ValueError("late")
+
+    monkeypatch.setattr(engine, "ALL_CHECKS", (Check("rogue", (CATALOGUE["iqa-no-name"],), rogue_then_broken),))
+    with pytest.raises(UndeclaredCode):
+        check_workbook(read_workbook(write(tmp_path, L3, record())))
 
 
 def test_catalogue_codes_emitted_by_a_messy_workbook_are_all_known(tmp_path: Path) -> None:

@@ -29,8 +29,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tracker.errors import UnreadableWorkbook
+from tracker.issues import Task
 from tracker.rules.engine import check_workbook
-from tracker.rules.issue import Task
 from tracker.workbook import layout as L
 from tracker.workbook.model import CellError
 from tracker.workbook.reader import read_grids, read_workbook

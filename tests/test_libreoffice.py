@@ -35,11 +35,16 @@ def test_summary_formulas_recalculate_in_libreoffice(tmp_path: Path) -> None:
     path = new_workbook(L2, LearnerRecord(Learner("Jo Bloggs", "1000000043", "face-to-face")),
                         tmp_path / "jo.xlsx")
     wb = openpyxl.load_workbook(path)
-    dec = L.col_letter([c.key for c in L.UNIT_TABLE_COLUMNS].index("decision"))
+    keys = [c.key for c in L.UNIT_TABLE_COLUMNS]
     first = L.UNIT_FIRST_DATA_ROW + 1
 
     def met(unit: int, n: int, value: str = "Met") -> None:
-        wb[L.unit_sheet_name(unit)][f"{dec}{first + n}"] = value
+        # A decision with its sign-off (evidence ref, method, assessor, assessor date): only then
+        # does a Met count (tracker.workbook.progress).
+        ws = wb[L.unit_sheet_name(unit)]
+        for key, v in (("decision", value), ("evidence_refs", "E1"), ("method", "Observation"),
+                       ("assessor", "Ann Assessor"), ("assessor_date", dt.datetime(2024, 3, 1))):
+            ws[f"{L.col_letter(keys.index(key))}{first + n}"] = v
 
     for n in range(3):          # Unit 1: all three criteria met -> complete
         met(1, n)

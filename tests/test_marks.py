@@ -13,7 +13,7 @@ import openpyxl
 import pytest
 from fixtures import L2, at, complete_record, record, signed, validate, write
 
-from tracker.rules.issue import Severity
+from tracker.issues import Severity
 from tracker.workbook import layout as L
 from tracker.workbook.marks import (
     FILLS,

@@ -53,7 +53,7 @@ def test_corrupt_and_unidentifiable_files_among_good_ones(tmp_path: Path) -> Non
     assert codes["truncated.xlsx"] == "centre-unreadable" and codes["typo.xlsx"] == "centre-unknown-learner"
     assert len(sheet_dicts(c.master, "Learners")) == 4
     # Every message was made from its template (a missing template value gives "Title ('key')").
-    from tracker.rules.issue import CATALOGUE
+    from tracker.issues import CATALOGUE
 
     for x in sheet_dicts(c.master, "Issues"):
         assert not x["Message"].startswith(CATALOGUE[x["Code"]].title + " ("), x

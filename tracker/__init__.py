@@ -9,7 +9,7 @@ a master. The public API, imported lazily so that ``import tracker`` stays cheap
     q = load_qualification("603/4687/5")
     new_workbook(q, record, "jo.xlsx")          # record: tracker.workbook.model.LearnerRecord
     book = read_workbook("jo.xlsx")             # every value with its sheet and cell
-    report = validate(["jo.xlsx"])              # tracker.rules.issue.Report
+    report = validate(["jo.xlsx"])              # tracker.issues.Report
     result = rollup("centre/")                  # merge the centre's inbox into its ledger and master
 """
 

@@ -235,7 +235,7 @@ def _validated(centre: Centre) -> str:
     """Validate the inbox as `tracker validate inbox --register register.xlsx` would, with the
     centre's readings (the same checks the roll-up then runs), and say what was found."""
     from tracker.centre.check import load_register, preview_inbox
-    from tracker.rules.issue import Severity
+    from tracker.issues import Severity
 
     register, register_issues = load_register(centre)
     report = preview_inbox(centre, register, register_issues, today=TODAY)

@@ -14,7 +14,7 @@ Columns are found by their header text (any letter case; columns may be moved or
 values are accepted in any letter case, and names are compared with
 :func:`tracker.workbook.model.name_key`. :func:`new_register` writes a blank register with
 dropdowns; :func:`read_register` returns the :class:`Register` built from the good rows and an
-:class:`~tracker.rules.issue.Issue` (with sheet and cell) for every bad one: a missing name, an
+:class:`~tracker.issues.Issue` (with sheet and cell) for every bad one: a missing name, an
 unknown role or status, a duplicate staff member, a countersigner who is not on the staff list ...
 """
 
@@ -29,7 +29,7 @@ from typing import Any
 
 from tracker.errors import UnreadableWorkbook
 from tracker.files import replaced_atomically
-from tracker.rules.issue import Issue, Severity, issue_type
+from tracker.issues import Issue, Severity, issue_type
 from tracker.workbook.layout import cell_ref, col_letter
 from tracker.workbook.model import name_key, split_names
 

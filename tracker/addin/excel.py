@@ -100,7 +100,7 @@ if TYPE_CHECKING:
     from tracker.centre.folder import Centre
     from tracker.centre.rollup_steps import RollupResult
     from tracker.register import Register
-    from tracker.rules.issue import Issue, Report, Task
+    from tracker.issues import Issue, Report, Task
     from tracker.workbook.marks import MarkPlan, MarkRow
 
 TITLE = "Tracker"
@@ -343,7 +343,7 @@ def _has_macros(path: Path | None) -> bool:
 def _validate_register(book: xw.Book, names: list[str], grids: dict[str, list[list[Any]]],
                        path: Path | None) -> Task:
     from tracker.register import read_register_grids
-    from tracker.rules.issue import Task
+    from tracker.issues import Task
     from tracker.workbook.marks import plan_marks
 
     file = str(path or book.name)
@@ -355,7 +355,7 @@ def _validate_register(book: xw.Book, names: list[str], grids: dict[str, list[li
 
 
 def _validate_message(task: Task, notes: _Notes, failed: list[str]) -> str:
-    from tracker.rules.render import counts_text
+    from tracker.issues import counts_text
 
     who = task.learner or "The workbook"
     if task.issues:
@@ -399,7 +399,7 @@ def _validate_master(book: xw.Book, centre: Centre | None, notes: _Notes) -> Rep
     report = preview_inbox(centre, register, register_issues)
     waiting = [t for t in report.tasks if t.file != str(centre.register)]
     render_master_report(book, report, centre)
-    from tracker.rules.render import counts_text
+    from tracker.issues import counts_text
 
     c = report.counts
     n_files = len(waiting)
@@ -463,7 +463,7 @@ def render_master_report(book: xw.Book, report: Report, centre: Centre) -> None:
         file = _relative(Path(task.file), centre.inbox, centre.root)
         for r in plan_marks(task).rows:
             rows.append((file, r, False))  # the problem cells are in other files: nothing to link
-    from tracker.rules.render import counts_text
+    from tracker.issues import counts_text
 
     c = report.counts
     summary = (f"{centre.name or centre.root.name}: {_plural(c['files'], 'file')} checked "
@@ -559,7 +559,7 @@ def _runs(numbers: list[int]) -> Iterator[tuple[int, int]]:
 
 def _highlight(book: xw.Book, plan: MarkPlan, sheets: list[str]) -> list[str]:
     """Add the highlight rules and notes of ``plan``; returns sheets that failed."""
-    from tracker.rules.issue import Severity
+    from tracker.issues import Severity
     from tracker.workbook.marks import FILLS, FONTS, RULE_MARK
 
     present = {n.casefold(): n for n in sheets}
@@ -625,7 +625,7 @@ def _validation_sheet(book: xw.Book, title: str, summary: str, headers: tuple[st
     Each row is (file or None, plan row, whether to link it); with a file, ``headers`` starts with
     a File column.
     """
-    from tracker.rules.issue import Severity
+    from tracker.issues import Severity
     from tracker.workbook import layout as L
     from tracker.workbook.marks import FILLS, FONTS, WIDTHS
 

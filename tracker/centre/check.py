@@ -29,7 +29,7 @@ from tracker.centre.receive import inbox_files
 from tracker.centre.rollup_issues import UNKNOWN_LEARNER, UNKNOWN_QUALIFICATION, UNREADABLE
 from tracker.errors import TrackerError, UnreadableWorkbook
 from tracker.identifiers import check_uln
-from tracker.rules.issue import Issue, Report, Task
+from tracker.issues import Issue, Report, Task
 
 if TYPE_CHECKING:
     from tracker.register import Register
@@ -180,7 +180,8 @@ def check_returned(job: Job, ctx: CheckContext) -> Checked:
 
 def _check_returned(job: Job, ctx: CheckContext) -> Checked:
     from tracker.rules.engine import check_workbook
-    from tracker.workbook.reader import read_workbook, resolve_pathway
+    from tracker.workbook.identity import resolve_pathway
+    from tracker.workbook.reader import read_workbook
 
     try:
         book = read_workbook(Path(job.archive))
@@ -212,8 +213,8 @@ def _check_returned(job: Job, ctx: CheckContext) -> Checked:
     base.qualification_number = q.number
     base.qualification_id = q.id
     base.spec_version = book.meta.get("spec_version", "")
-    # The reader resolved the pathway against the installed qualifications; this one may be the
-    # centre's own (specs/), so resolve it again against the qualification found.
+    # The reader is structural (it looks no qualification up), so the pathway is resolved here,
+    # against the qualification found -- which may be the centre's own (specs/).
     book.pathway = resolve_pathway(book, q)
     base.pathway = book.pathway
     base.reading = q.pick_reading(ctx.readings.get(q.id), book.meta.get("reading", ""))

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from tracker.centre import ledger as LG
 from tracker.centre.folder import Centre
-from tracker.rules.issue import Issue, Severity, issue_type
+from tracker.issues import Issue, Severity, issue_type
 from tracker.workbook import layout as L
 from tracker.workbook.model import name_key, split_names
 

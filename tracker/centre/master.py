@@ -281,7 +281,7 @@ class LearnerView:
     criteria: dict[str, LG.Accepted]
     units: dict[int, UnitProgress] = field(default_factory=dict)
     required: dict[str, bool] = field(default_factory=dict)
-    achieved: set[str] = field(default_factory=set)  # refs achieved (required or not)
+    achieved: set[str] = field(default_factory=set)  # refs whose row is achieved (required or not)
     # The learner's pathway is unknown and the qualification has either/or criteria under their
     # reading: those criteria cannot be counted, so the qualification is not achieved.
     pathway_needed: bool = False
@@ -456,7 +456,9 @@ def criterion_records(v: LearnerView, files: dict[str, LG.FileName],
             "uln": d.uln, "name": d.name, "qualification_number": d.qualification_number,
             "pathway": pathway, "unit": unit or None, "unit_ref": unit_ref or None, "ref": ref, "kind": kind or None,
             "required": (YES if v.required.get(ref) else NO) if q is not None else None,
-            "achieved": YES if ref in v.achieved else NO,
+            # Progress counts required criteria only: one the learner need not take is never
+            # "achieved", whatever its row says (without the qualification, the row decides).
+            "achieved": YES if ref in v.achieved and (q is None or v.required.get(ref)) else NO,
             "source": src.name if src else None, "received": src.received if src else None,
             "conflict": CONFLICT_OPEN if (v.id, ref) in open_rows else None,
         }

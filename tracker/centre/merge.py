@@ -27,7 +27,7 @@ from tracker.centre.check import COVER_KEYS, Checked
 from tracker.centre.merge_rules import BLANK, decide, field_label, values_json
 from tracker.centre.receive import Received
 from tracker.centre.rollup_issues import IDENTITY_MISMATCH, NAME_CHANGED, NEW_WORKBOOK, WORKBOOK_SHARED
-from tracker.rules.issue import CATALOGUE, Issue
+from tracker.issues import CATALOGUE, Issue
 from tracker.workbook.model import name_key
 
 

@@ -5,7 +5,7 @@ learner's). They are stored with the file's other issues and shown on the master
 
 from __future__ import annotations
 
-from tracker.rules.issue import Severity, issue_type
+from tracker.issues import Severity, issue_type
 
 UNKNOWN_LEARNER = issue_type(
     "centre-unknown-learner", Severity.ERROR, "Returned workbook names no learner",

@@ -66,7 +66,7 @@ from tracker.centre.rollup_issues import ROLLUP_CODES
 
 if TYPE_CHECKING:
     from tracker.register import Register
-    from tracker.rules.issue import Issue
+    from tracker.issues import Issue
 
 # -- checkpoints for the crash test --------------------------------------------------------------
 

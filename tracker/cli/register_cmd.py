@@ -43,7 +43,7 @@ def _new(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from tracker.register import read_register
-    from tracker.rules.issue import Report, Task
+    from tracker.issues import Report, Task
     from tracker.rules.render import render_json, render_text
 
     if not Path(args.file).is_file():

@@ -55,7 +55,7 @@ def _check_reading(reading: str) -> None:
 def run(args: argparse.Namespace) -> int:
     """Validate, render, mark; returns the exit code."""
     from tracker.rules.engine import expand_paths, validate_paths
-    from tracker.rules.issue import Severity, Task
+    from tracker.issues import Severity, Task
     from tracker.rules.render import render_json, render_text
 
     for p in args.paths:

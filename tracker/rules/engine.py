@@ -12,9 +12,10 @@ qualification number), the reading of an ambiguous specification (given, else th
 the workbook if the qualification knows it, else the default), the learner's pathway, which sheet
 holds which unit (identified by the header block's unit reference or by the criterion references
 on it, never by sheet name), and the criterion rows indexed by reference. Every check then runs on
-that context; a check that emits a code it did not declare is a programming error (raised).
-A check that fails on data nobody foresaw does not stop the others: it becomes one
-``internal-check-failed`` error on that workbook.
+that context and yields its findings; the engine collects them into the workbook's Task. A
+check that yields a code it did not declare is a programming error (raised). A check that fails
+on data nobody foresaw does not stop the others: it becomes one ``internal-check-failed`` error
+on that workbook, after the findings it yielded before failing.
 """
 
 from __future__ import annotations
@@ -29,12 +30,12 @@ from typing import TYPE_CHECKING
 
 from tracker.errors import TrackerError, UnreadableWorkbook
 from tracker.files import TEMP_PREFIX
+from tracker.issues import Issue, Report, Severity, Task, issue_type
 from tracker.rules.checks import ALL_CHECKS
 from tracker.rules.checks.base import Context, RowInfo, UnitView, is_used, row_text, spec_index
-from tracker.rules.issue import Report, Severity, Task, issue_type
 from tracker.spec.models import Qualification
 from tracker.workbook.model import CriterionRow, LearnerWorkbook
-from tracker.workbook.reader import resolve_pathway
+from tracker.workbook.identity import resolve_pathway
 
 if TYPE_CHECKING:
     from tracker.register import Register
@@ -124,27 +125,35 @@ def check_workbook(book: LearnerWorkbook, *, qualification: Qualification | None
     if q is not None:
         _prepare(ctx, q, reading)
         ctx.installed_hash = specs.installed_hash(q)
-    _run_checks(ctx)
     return Task(file=ctx.file, learner=book.learner_name, uln=book.uln,
                 qualification_number=book.qualification_number, workbook_id=book.meta.get("workbook_id", ""),
-                issues=ctx.issues)
+                issues=_run_checks(ctx))
 
 
-def _run_checks(ctx: Context) -> None:
+def _run_checks(ctx: Context) -> list[Issue]:
+    """Every applicable check's findings, in check order."""
+    issues: list[Issue] = []
     for chk in ALL_CHECKS:
         if chk.needs_spec and ctx.q is None:
             continue
         if chk.needs_register and ctx.register is None:
             continue
-        before = len(ctx.issues)
+        found: list[Issue] = []
+        failed: Issue | None = None
         try:
-            chk.run(ctx)
+            for issue in chk.run(ctx):
+                found.append(issue)
         except Exception as e:  # a defect meeting unforeseen data: report it, keep going
-            ctx.add(CHECK_FAILED, check=chk.name, error=f"{type(e).__name__}: {e}"[:200])
-            continue
-        for issue in ctx.issues[before:]:
-            if issue.code not in chk.code_set:
+            # What the check yielded before failing is kept: those findings are sound.
+            failed = ctx.issue(CHECK_FAILED, check=chk.name, error=f"{type(e).__name__}: {e}"[:200])
+        declared = chk.code_set
+        for issue in found:
+            if issue.code not in declared:
                 raise UndeclaredCode(f"check {chk.name!r} emitted undeclared code {issue.code!r}")
+        issues += found
+        if failed is not None:
+            issues.append(failed)
+    return issues
 
 
 def _prepare(ctx: Context, q: Qualification, reading: str | None) -> None:

@@ -1,4 +1,4 @@
-"""Renderers of a validation :class:`~tracker.rules.issue.Report`: terminal text and JSON.
+"""Renderers of a validation :class:`~tracker.issues.Report`: terminal text and JSON.
 
 Text, grouped per file::
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 
-from tracker.rules.issue import Issue, Report, Severity, Task
+from tracker.issues import Issue, Report, Severity, Task, counts_text
 
 _LABEL = {Severity.ERROR: "ERROR", Severity.WARNING: "WARNING", Severity.INFO: "INFO"}
 
@@ -28,17 +28,6 @@ def location(issue: Issue) -> str:
     if issue.sheet and issue.cell:
         return f"{issue.sheet}!{issue.cell}"
     return issue.sheet or ""
-
-
-def _plural(n: int, word: str) -> str:
-    if word == "info":
-        return f"{n} info"
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-def counts_text(counts: dict[str, int]) -> str:
-    """'3 errors, 1 warning, 2 info'."""
-    return ", ".join(_plural(counts.get(s.value, 0), s.value) for s in Severity)
 
 
 def task_heading(task: Task) -> str:

@@ -6,7 +6,7 @@ anywhere else. The reader does not rely on the positions below: it finds the cri
 its header texts and the cover values by their labels, so users may add columns, move columns or
 re-order rows. Positions here are where the *writer* puts things.
 
-Workbook contract (see PRODUCT.md):
+Workbook contract (the README's "The learner workbook" section describes it for users):
 
 * ``Cover`` -- labels in column A, values in column B.
 * ``Summary`` -- per unit: criteria required / met, % complete, status, as live formulas.
@@ -31,9 +31,6 @@ SUMMARY = "Summary"
 EVIDENCE = "Evidence"
 META = "_tracker"
 VALIDATION = "Validation"
-
-# Excel sheet names: at most 31 characters, none of []:*?/\ .
-SHEET_NAME_MAX = 31
 
 
 def unit_sheet_name(number: int) -> str:
@@ -198,6 +195,8 @@ SUMMARY_HEADER_ROW = 2
 STATUS_NOT_STARTED = "Not started"
 STATUS_IN_PROGRESS = "In progress"
 STATUS_COMPLETE = "Complete"
+# The Summary sheet's qualification line when every unit is complete (and the pathway known).
+QUALIFICATION_ACHIEVED = "All units complete"
 
 # -- evidence sheet ------------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 Split in two so that the Excel add-in can reuse the first half with the open book:
 
-* :func:`plan_marks` -- pure data from a :class:`~tracker.rules.issue.Task`: the Validation
+* :func:`plan_marks` -- pure data from a :class:`~tracker.issues.Task`: the Validation
   sheet's rows (severity, code, sheet, cell, unit, criterion, message, hyperlink target such as
   ``#'Unit 9'!G14``) and the cells to highlight (worst severity's fill colour, a short note);
 * :func:`apply_marks_to_file` -- applies a plan to an .xlsx file with openpyxl.
@@ -39,7 +39,7 @@ from typing import Any
 
 from tracker.errors import TrackerError
 from tracker.files import replaced_atomically
-from tracker.rules.issue import Issue, Severity, Task
+from tracker.issues import Issue, Severity, Task
 from tracker.workbook import layout as L
 
 MARK_AUTHOR = "tracker validate"
@@ -101,7 +101,7 @@ def _link(issue: Issue) -> str | None:
 
 def plan_marks(task: Task) -> MarkPlan:
     """The Validation sheet rows and the highlights for ``task`` (pure data)."""
-    from tracker.rules.render import counts_text
+    from tracker.issues import counts_text
 
     issues = task.sorted_issues()
     rows = tuple(MarkRow(i.severity.value, i.code, i.sheet, i.cell, i.unit, i.criterion, i.message, _link(i))

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from tracker.errors import UnreadableWorkbook
 from tracker.spec.models import Qualification
 from tracker.workbook import layout as L
+from tracker.workbook.identity import resolve_pathway
 from tracker.workbook.model import Cell, CellError, CriterionRow, EvidenceRow, LearnerWorkbook, UnitSheet
 
 if TYPE_CHECKING:
@@ -182,8 +183,9 @@ def _grid(wb: Any, path: Path, name: str) -> list[list[Any]]:
 def read_workbook(path: str | Path, qualification: Qualification | None = None) -> LearnerWorkbook:
     """Read the learner workbook at ``path``.
 
-    ``qualification`` resolves the cover's pathway text to a pathway id; when None, the
-    qualification named in the workbook is looked up in the catalogue (unknown: pathway None).
+    ``qualification`` resolves the cover's pathway text to a pathway id; when None the pathway is
+    left None (the reader never queries the catalogue: :func:`tracker.workbook.identity.identify`
+    finds the qualification and resolves the pathway).
     Raises :class:`UnreadableWorkbook` for a file that is not a readable workbook.
     """
     p = Path(path)
@@ -260,29 +262,10 @@ def read_grids(path: Path, names: list[str], grids: dict[str, list[list[Any]]],
     book = LearnerWorkbook(
         path=path, sheet_names=names, meta=meta, cover=cover, cover_sheet=cover_sheet, units=units,
         evidence=evidence, evidence_sheet=evidence_sheet, broken_sheets=broken, has_macros=has_macros)
-    book.pathway = resolve_pathway(book, qualification)
+    # Structural only: the pathway id is resolved here when the caller names the qualification;
+    # otherwise tracker.workbook.identity resolves it once the qualification is known.
+    book.pathway = resolve_pathway(book, qualification) if qualification is not None else None
     return book
-
-
-def resolve_pathway(book: LearnerWorkbook, q: Qualification | None = None) -> str | None:
-    """The pathway id the cover's Pathway text names under ``q`` (looked up from the workbook's
-    metadata or cover when None); None when blank or not a pathway of the qualification."""
-    text = book.cover_value("pathway")
-    if not text:
-        return None
-    if q is None:
-        from tracker.errors import TrackerError
-        from tracker.spec.catalogue import load_qualification
-
-        key = book.meta.get("spec_number") or book.qualification_number
-        try:
-            q = load_qualification(key) if key else None
-        except TrackerError:
-            q = None
-    if q is None:
-        return None
-    p = q.pathway_by_label(str(text))
-    return p.id if p else None
 
 
 def _read_meta(grid: list[list[Any]]) -> dict[str, str]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ import tracker
 from tracker.files import replaced_atomically
 from tracker.spec.models import Qualification, Unit
 from tracker.workbook import layout as L
+from tracker.workbook import progress
 from tracker.workbook.model import CriterionEntry, EvidenceEntry, Learner, LearnerRecord
 
 _BLANK = CriterionEntry()
@@ -284,6 +285,11 @@ def _required_formula(q: Qualification, unit: Unit, ref: str, reading: str) -> s
     return (f'=IF({match},"{L.REQUIRED_YES}",IF({cell}="","{L.PATHWAY_UNSET}","{L.REQUIRED_NO}"))')
 
 
+def _entry_getter(e: CriterionEntry) -> Callable[[str], Any]:
+    """``key -> value`` over a record's entry, as :mod:`tracker.workbook.progress` reads rows."""
+    return lambda key: getattr(e, key, None)
+
+
 def required_refs(q: Qualification, unit: Unit, pathway: str | None, reading: str) -> set[str]:
     """Criterion refs of ``unit`` required on ``pathway`` (id) under ``reading``."""
     return set(q.required(unit, pathway, reading))
@@ -459,8 +465,8 @@ def _write_summary(ws: Worksheet, f: _Formats, q: Qualification, record: Learner
     for i, h in enumerate(L.SUMMARY_HEADERS):
         ws.write_string(hr, i, h, f.header)
     cols = L.UNIT_TABLE_COLUMNS
-    req_i = len(cols) - 1
-    dec_i = cols.index(L.column_by_key(cols, "decision"))
+    counted = ("required", "decision", "iqa_decision", *progress.SIGN_OFF_KEYS)
+    col_of = {k: L.col_letter(cols.index(L.column_by_key(cols, k))) for k in counted}
     first = hr + 1
     totals = {"credit": 0, "req": 0, "met": 0, "complete": 0, "credits_done": 0}
     for n, unit in enumerate(q.units):
@@ -468,19 +474,19 @@ def _write_summary(ws: Worksheet, f: _Formats, q: Qualification, record: Learner
         sheet = L.quote_sheet(L.unit_sheet_name(unit.number))
         r1 = L.UNIT_FIRST_DATA_ROW + 1
         r2 = L.UNIT_FIRST_DATA_ROW + rows_per_unit[unit.number]
-        req_rng = f"{sheet}!${L.col_letter(req_i)}${r1}:${L.col_letter(req_i)}${r2}"
-        dec_rng = f"{sheet}!${L.col_letter(dec_i)}${r1}:${L.col_letter(dec_i)}${r2}"
+        ranges = {k: f"{sheet}!${c}${r1}:${c}${r2}" for k, c in col_of.items()}
         required = required_refs(q, unit, record.learner.pathway, reading)
-        met = sum(1 for ref in required if (e := record.entries.get(ref)) and (e.decision or "") == L.MET)
-        status = (L.STATUS_NOT_STARTED if met == 0 else
-                  L.STATUS_COMPLETE if met >= len(required) else L.STATUS_IN_PROGRESS)
+        # Cached results follow the same rule as the formula (tracker.workbook.progress).
+        met = sum(1 for ref in required if (e := record.entries.get(ref))
+                  and progress.criterion_state(_entry_getter(e)).achieved)
+        status = progress.unit_status(len(required), met)
         xr = r + 1  # 1-based row for formulas
         ws.write_number(r, 0, unit.number, f.number)
         ws.write_string(r, 1, unit.ref, f.cell)
         ws.write_string(r, 2, unit.title, f.cell)
         ws.write_number(r, 3, unit.credit, f.number)
-        ws.write_formula(r, 4, f'=COUNTIF({req_rng},"{L.REQUIRED_YES}")', f.number, len(required))
-        ws.write_formula(r, 5, f'=COUNTIFS({req_rng},"{L.REQUIRED_YES}",{dec_rng},"{L.MET}")', f.number, met)
+        ws.write_formula(r, 4, f'=COUNTIF({ranges["required"]},"{L.REQUIRED_YES}")', f.number, len(required))
+        ws.write_formula(r, 5, f"={progress.summary_countifs(ranges)}", f.number, met)
         ws.write_formula(r, 6, f"=IF(E{xr}=0,0,F{xr}/E{xr})", f.percent, met / len(required) if required else 0)
         ws.write_formula(r, 7, f'=IF(F{xr}=0,"{L.STATUS_NOT_STARTED}",IF(F{xr}>=E{xr},"{L.STATUS_COMPLETE}",'
                                f'"{L.STATUS_IN_PROGRESS}"))', f.cell_center, status)
@@ -508,8 +514,16 @@ def _write_summary(ws: Worksheet, f: _Formats, q: Qualification, record: Learner
                      totals["credits_done"])
     ws.write_string(t + 3, 4, f"of {q.credit}", f.value)
     ws.write_string(t + 4, 2, "Qualification", f.label)
-    done = "All units complete" if totals["complete"] == n_units else L.STATUS_IN_PROGRESS
-    ws.write_formula(t + 4, 3, f'=IF(D{t + 3}={n_units},"All units complete","{L.STATUS_IN_PROGRESS}")',
+    # With either/or pathways, the qualification needs the cover's pathway: without it the
+    # either/or criteria are not counted (progress.qualification_achieved).
+    has_groups = any(q.active_groups(u, reading) for u in q.units)
+    pathway_needed = has_groups and record.learner.pathway is None
+    statuses = [L.STATUS_COMPLETE] * totals["complete"] + [L.STATUS_IN_PROGRESS] * (n_units - totals["complete"])
+    done = L.QUALIFICATION_ACHIEVED if progress.qualification_achieved(statuses, pathway_needed) else (
+        L.STATUS_IN_PROGRESS)
+    all_units = f"D{t + 3}={n_units}"
+    condition = f'AND({all_units},{_pathway_cell()}<>"")' if has_groups else all_units
+    ws.write_formula(t + 4, 3, f'=IF({condition},"{L.QUALIFICATION_ACHIEVED}","{L.STATUS_IN_PROGRESS}")',
                      f.value, done)
     ws.conditional_format(first, 7, last, 7, {"type": "cell", "criteria": "==",
                                               "value": f'"{L.STATUS_COMPLETE}"', "format": f.green})

@@ -7,13 +7,14 @@ may emit (see ``docs/issues.md`` for every code).
 from __future__ import annotations
 
 from tracker.rules.checks import (
-    completion,
     conflicts,
     dates,
     evidence,
     identifiers,
     iqa,
     pathways,
+    progress,
+    signoff,
     staff,
     structure,
     tampering,
@@ -30,7 +31,8 @@ ALL_CHECKS: tuple[Check, ...] = (
     tampering.tampering,
     pathways.reading,
     pathways.pathways,
-    completion.completion,
+    signoff.signoff,
+    progress.progress,
     dates.dates,
     evidence.evidence,
     iqa.iqa,

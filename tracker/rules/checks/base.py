@@ -1,10 +1,12 @@
 """What every check shares: the :class:`Check` declaration and the per-workbook :class:`Context`.
 
-A check is a small function ``run(ctx) -> None`` that appends issues with :meth:`Context.add`,
-declared with :func:`check` together with the issue types (codes) it may emit. The engine builds
-one :class:`Context` per workbook -- the qualification, the reading, the learner's pathway, which
-sheet holds which unit, the criterion rows indexed by reference, the required criteria -- and
-runs every check on it, so no check re-reads a file or re-derives what another one needs.
+A check is a small generator ``run(ctx) -> Iterator[Issue]`` that yields its findings, built
+with :meth:`Context.issue`, declared with :func:`check` together with the issue types (codes) it
+may yield -- as frictionless-py's checks yield their errors. The engine builds one
+:class:`Context` per workbook -- the qualification, the reading, the learner's pathway, which
+sheet holds which unit, the criterion rows indexed by reference, the required criteria -- runs
+every check on it and collects what they yield, so no check re-reads a file, re-derives what
+another one needs or sees another check's findings.
 
 Everything here is plain dataclasses and dict lookups: a roll-up runs the checks on a thousand
 workbooks, so the per-row path avoids pydantic, regular expressions and repeated spec queries.
@@ -13,30 +15,31 @@ workbooks, so the per-row path avoids pydantic, regular expressions and repeated
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from functools import partial
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tracker.rules.issue import Issue, IssueType
+from tracker.issues import Issue, IssueType
 from tracker.spec.models import Criterion, Qualification, Unit, normalise_text
 from tracker.workbook import layout as L
 from tracker.workbook.model import Cell, CriterionRow, LearnerWorkbook, UnitSheet, name_key, split_names
+from tracker.workbook.progress import CriterionState, Get, criterion_state, is_worked
 
 if TYPE_CHECKING:
     from tracker.register import Register
 
-# The entry columns whose content means "this criterion has been worked on" (IQA columns and
-# comments do not count: an IQA note or a comment alone is not assessment).
-WORK_KEYS = ("evidence_refs", "method", "evidence_date", "decision", "assessor", "assessor_date")
+Run = Callable[["Context"], Iterator[Issue]]
+"""What a check runs: the workbook's :class:`Context` in, its findings out."""
 
 
 @dataclass(frozen=True, slots=True)
 class Check:
-    """A named check, the issue types it may emit, and what it needs to run."""
+    """A named check, the issue types it may yield, and what it needs to run."""
 
     name: str
     codes: tuple[IssueType, ...]
-    run: Callable[[Context], None]
+    run: Run
     needs_spec: bool = True
     needs_register: bool = False
 
@@ -47,9 +50,9 @@ class Check:
 
 
 def check(*codes: IssueType, needs_spec: bool = True,
-          needs_register: bool = False) -> Callable[[Callable[[Context], None]], Check]:
-    """Decorator: turn ``run(ctx)`` into a :class:`Check` declaring ``codes``."""
-    def wrap(fn: Callable[[Context], None]) -> Check:
+          needs_register: bool = False) -> Callable[[Run], Check]:
+    """Decorator: turn the generator ``run(ctx)`` into a :class:`Check` declaring ``codes``."""
+    def wrap(fn: Run) -> Check:
         return Check(fn.__name__.strip("_"), tuple(codes), fn, needs_spec, needs_register)
     return wrap
 
@@ -153,21 +156,35 @@ def cell(row: CriterionRow, key: str) -> Cell | None:
     return row.cells.get(key)
 
 
+def values_of(row: CriterionRow) -> Get:
+    """``get(key)`` over the row's normalised values (:func:`value`), as the progress rules of
+    :mod:`tracker.workbook.progress` take them."""
+    return partial(value, row)
+
+
+def _entered(row: CriterionRow) -> Get:
+    cells = row.cells
+
+    def get(key: str) -> Any:
+        c = cells.get(key)
+        return True if c is not None and (c.value is not None or c.problem is not None) else None
+    return get
+
+
 def is_used(row: CriterionRow) -> bool:
-    """True when assessment work is recorded on the row (see :data:`WORK_KEYS`)."""
-    for k in WORK_KEYS:
-        c = row.cells.get(k)
-        if c is not None and (c.value is not None or c.problem is not None):
-            return True
-    return False
+    """True when assessment work is recorded on the row (:func:`~tracker.workbook.progress.is_worked`).
+
+    Unlike progress on normalised values, a cell whose content cannot be read counts here:
+    something was entered in it, and the row must not pass for an empty one (the values and
+    dates checks say what is wrong with the cell).
+    """
+    return is_worked(_entered(row))
 
 
-def referral_open(row: CriterionRow) -> bool:
-    """True when the IQA referred the decision back and no assessor date after the IQA date exists."""
-    if value(row, "iqa_decision") != L.REFERRED_BACK:
-        return False
-    a, i = value(row, "assessor_date"), value(row, "iqa_date")
-    return not (isinstance(a, dt.date) and isinstance(i, dt.date) and a > i)
+def row_state(row: CriterionRow) -> CriterionState:
+    """Where the criterion on ``row`` stands, by the one definition of progress
+    (:func:`tracker.workbook.progress.criterion_state` on the row's normalised values)."""
+    return criterion_state(partial(value, row))
 
 
 @dataclass(slots=True)
@@ -184,7 +201,6 @@ class Context:
     lookup_problem: str = ""  # why the qualification could not be found (q None)
     pathway: str | None = None  # pathway id resolved from the cover, None when blank/unknown
     installed_hash: str = ""  # content hash of the installed spec file ('' when unknown)
-    issues: list[Issue] = field(default_factory=list)
     spec: SpecIndex | None = None
     views: list[UnitView] = field(default_factory=list)
     sheet_of_unit: dict[int, UnitView] = field(default_factory=dict)
@@ -196,18 +212,17 @@ class Context:
     misplaced: list[RowInfo] = field(default_factory=list)  # on another unit's sheet
     required: dict[int, list[str]] = field(default_factory=dict)  # unit number -> required refs
 
-    # -- emitting ---------------------------------------------------------------------------------
+    # -- findings ---------------------------------------------------------------------------------
 
-    def add(self, itype: IssueType, at: Cell | None = None, *, sheet: str | None = None,
-            cell: str | None = None, unit: Unit | str | int | None = None, criterion: str | None = None,
-            **values: Any) -> None:
-        """Record an issue of ``itype`` at cell ``at`` (or at ``sheet``/``cell``)."""
+    def issue(self, itype: IssueType, at: Cell | None = None, *, sheet: str | None = None,
+              cell: str | None = None, unit: Unit | str | int | None = None, criterion: str | None = None,
+              **values: Any) -> Issue:
+        """An issue of ``itype`` in this workbook at cell ``at`` (or at ``sheet``/``cell``)."""
         if at is not None:
             sheet = at.sheet
             cell = at.ref or None
         u = str(unit.number) if isinstance(unit, Unit) else (None if unit is None else str(unit))
-        self.issues.append(itype(file=self.file, sheet=sheet, cell=cell, unit=u, criterion=criterion,
-                                 **values))
+        return itype(file=self.file, sheet=sheet, cell=cell, unit=u, criterion=criterion, **values)
 
     # -- people -----------------------------------------------------------------------------------
 

@@ -17,8 +17,10 @@ Across learners ("the IQA assessed or taught anyone on the same qualification") 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+from tracker.issues import Issue, Severity, issue_type
 from tracker.rules.checks.base import Context, check
-from tracker.rules.issue import Severity, issue_type
 from tracker.workbook.model import name_key
 
 IQA_IS_ASSESSOR = issue_type(
@@ -54,7 +56,7 @@ DECLARED_INTEREST = issue_type(
 
 
 @check(IQA_IS_ASSESSOR, IQA_IS_TUTOR, LEARNER_SIGNED)
-def conflicts(ctx: Context) -> None:
+def conflicts(ctx: Context) -> Iterator[Issue]:
     """IQA vs assessor and tutor; the learner as signer."""
     assessors = ctx.people("assessor")
     iqas = ctx.people("iqa")
@@ -62,19 +64,19 @@ def conflicts(ctx: Context) -> None:
     for k, p in iqas.items():
         a = assessors.get(k)
         if a is not None:
-            ctx.add(IQA_IS_ASSESSOR, p.first, name=p.name, as_iqa=p.where(), as_assessor=a.where())
+            yield ctx.issue(IQA_IS_ASSESSOR, p.first, name=p.name, as_iqa=p.where(), as_assessor=a.where())
         if k in tutors:
-            ctx.add(IQA_IS_TUTOR, p.first, name=p.name, as_iqa=p.where())
+            yield ctx.issue(IQA_IS_TUTOR, p.first, name=p.name, as_iqa=p.where())
     learner = name_key(ctx.book.learner_name)
     if learner:
         for role, people in (("assessor", assessors), ("IQA", iqas)):
             who = people.get(learner)
             if who is not None:
-                ctx.add(LEARNER_SIGNED, who.first, name=who.name, role=role, where=who.where())
+                yield ctx.issue(LEARNER_SIGNED, who.first, name=who.name, role=role, where=who.where())
 
 
 @check(DECLARED_INTEREST, needs_register=True)
-def declared_interests(ctx: Context) -> None:
+def declared_interests(ctx: Context) -> Iterator[Issue]:
     """Staff with a declared interest in this learner did not assess or quality-assure them."""
     reg = ctx.register
     assert reg is not None
@@ -88,5 +90,5 @@ def declared_interests(ctx: Context) -> None:
         for role, people in (("assessor", assessors), ("IQA", iqas)):
             p = people.get(k)
             if p is not None:
-                ctx.add(DECLARED_INTEREST, p.first, name=p.name, nature=it.nature or "nature not given",
-                        role=role, where=p.where())
+                yield ctx.issue(DECLARED_INTEREST, p.first, name=p.name, nature=it.nature or "nature not given",
+                                role=role, where=p.where())

@@ -1,8 +1,9 @@
 """Dates: readable, in order, not in the future, not before the learner's registration.
 
 On each criterion row: evidence date <= assessor date <= IQA date. The IQA-after-assessor rule is
-not applied to a row the IQA referred back: there the assessor re-signs *after* the IQA's date,
-which is how a referral is closed (see the IQA check). No date may be after ``today`` (the run's
+not applied to a row whose IQA decision is Referred back: there the assessor signs again *after*
+the IQA's date, which is how the assessor answers a referral (the referral stays open until the
+IQA records Agreed, with a new IQA date; see the IQA check). No date may be after ``today`` (the run's
 date, injectable for tests). No criterion date may be before the cover's registration date, except
 an evidence date on a row assessed by Recognition of prior learning (prior evidence predates the
 registration by nature). Evidence log dates are checked for readability and the future only.
@@ -11,9 +12,10 @@ registration by nature). Evidence log dates are checked for readability and the 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
+from tracker.issues import Issue, Severity, issue_type
 from tracker.rules.checks.base import COLUMN_HEADERS, Context, check, value
-from tracker.rules.issue import Severity, issue_type
 from tracker.spec.models import Unit
 from tracker.workbook import layout as L
 from tracker.workbook.model import Cell
@@ -48,7 +50,8 @@ IQA_BEFORE_ASSESSMENT = issue_type(
     "date-iqa-before-assessment", Severity.ERROR, "IQA dated before the assessor's sign-off",
     "{ref}'s IQA date {iqa} is before the assessor's date {assessed}",
     "Internal quality assurance samples decisions already made, so its date must be on or after the "
-    "assessor's date (a decision referred back by the IQA is re-signed later: that is not reported).",
+    "assessor's date. On a row the IQA referred back the assessor signs again after the IQA's date: "
+    "that is expected and not reported; when the IQA then records Agreed, the IQA date is updated too.",
     "Correct the IQA date or the assessor date, whichever is wrong.", group="dates")
 REGISTRATION_MISSING = issue_type(
     "date-registration-missing", Severity.WARNING, "Registration date missing",
@@ -62,30 +65,33 @@ def _fmt(d: dt.date) -> str:
     return d.strftime("%d/%m/%Y")
 
 
+def _date(c: Cell) -> dt.date | None:
+    """The cell's date (None when blank, unreadable or not a date)."""
+    d = c.value
+    return d if c.problem is None and isinstance(d, dt.date) else None
+
+
 @check(UNPARSEABLE, FUTURE, BEFORE_REGISTRATION, ASSESSED_BEFORE_EVIDENCE, IQA_BEFORE_ASSESSMENT,
        REGISTRATION_MISSING, needs_spec=False)
-def dates(ctx: Context) -> None:
+def dates(ctx: Context) -> Iterator[Issue]:
     """Every date cell of the cover, the criterion rows and the evidence log."""
     today = ctx.today
     book = ctx.book
 
-    def plain(c: Cell, what: str, unit: Unit | None = None, ref: str | None = None) -> dt.date | None:
+    def plain(c: Cell, what: str, unit: Unit | None = None, ref: str | None = None) -> Iterator[Issue]:
+        """What is wrong with one date cell on its own: unreadable, or in the future."""
         if c.problem is not None:
-            ctx.add(UNPARSEABLE, c, unit=unit, criterion=ref, what=what, problem=c.problem)
-            return None
-        d = c.value
-        if isinstance(d, dt.date):
-            if d > today:
-                ctx.add(FUTURE, c, unit=unit, criterion=ref, what=what, date=_fmt(d), today=_fmt(today))
-            return d
-        return None
+            yield ctx.issue(UNPARSEABLE, c, unit=unit, criterion=ref, what=what, problem=c.problem)
+        elif isinstance(d := c.value, dt.date) and d > today:
+            yield ctx.issue(FUTURE, c, unit=unit, criterion=ref, what=what, date=_fmt(d), today=_fmt(today))
 
     registered: dt.date | None = None
     reg = book.cover.get("registration_date")
     if reg is not None:
-        registered = plain(reg, "The registration date")
+        yield from plain(reg, "The registration date")
+        registered = _date(reg)
         if reg.value is None and reg.problem is None:
-            ctx.add(REGISTRATION_MISSING, reg)
+            yield ctx.issue(REGISTRATION_MISSING, reg)
 
     for info in ctx.row_list:
         row = info.row
@@ -96,26 +102,29 @@ def dates(ctx: Context) -> None:
             if c is None or (c.value is None and c.problem is None):
                 continue
             what = f"{ref}'s {COLUMN_HEADERS[key]}"
-            d = plain(c, what, info.unit, ref)
+            yield from plain(c, what, info.unit, ref)
+            d = _date(c)
             if d is None:
                 continue
             found[key] = d
             if registered is not None and d < registered:
                 if key == "evidence_date" and value(row, "method") == RPL:
                     continue
-                ctx.add(BEFORE_REGISTRATION, c, unit=info.unit, criterion=ref, what=what, date=_fmt(d),
-                        registered=_fmt(registered))
+                yield ctx.issue(BEFORE_REGISTRATION, c, unit=info.unit, criterion=ref, what=what, date=_fmt(d),
+                                registered=_fmt(registered))
         e, a, i = found.get("evidence_date"), found.get("assessor_date"), found.get("iqa_date")
         if e is not None and a is not None and a < e:
-            ctx.add(ASSESSED_BEFORE_EVIDENCE, row.cells["assessor_date"], unit=info.unit, criterion=ref, ref=ref,
-                    assessed=_fmt(a), evidence=_fmt(e))
+            yield ctx.issue(ASSESSED_BEFORE_EVIDENCE, row.cells["assessor_date"], unit=info.unit, criterion=ref,
+                            ref=ref, assessed=_fmt(a), evidence=_fmt(e))
+        # A referred-back row re-signed by the assessor is dated after the IQA: expected (the IQA's
+        # Agreed over it comes with a new IQA date, and is checked again then).
         if a is not None and i is not None and i < a and value(row, "iqa_decision") != L.REFERRED_BACK:
-            ctx.add(IQA_BEFORE_ASSESSMENT, row.cells["iqa_date"], unit=info.unit, criterion=ref, ref=ref,
-                    iqa=_fmt(i), assessed=_fmt(a))
+            yield ctx.issue(IQA_BEFORE_ASSESSMENT, row.cells["iqa_date"], unit=info.unit, criterion=ref, ref=ref,
+                            iqa=_fmt(i), assessed=_fmt(a))
 
     header = {c.key: c.header for c in L.EVIDENCE_COLUMNS}
     for er in book.evidence:
         c = er.cells.get("date")
         if c is not None and (c.value is not None or c.problem is not None):
             ref = er.value("ref")
-            plain(c, f"Evidence log {header['date']}" + (f" of {ref}" if ref else f" on row {er.row}"))
+            yield from plain(c, f"Evidence log {header['date']}" + (f" of {ref}" if ref else f" on row {er.row}"))

@@ -7,8 +7,10 @@ but allow any valid and reliable method, so an atypical or unlisted method is a 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+from tracker.issues import Issue, Severity, issue_type
 from tracker.rules.checks.base import Context, check
-from tracker.rules.issue import Severity, issue_type
 from tracker.workbook import layout as L
 from tracker.workbook.model import EvidenceRow
 
@@ -57,7 +59,7 @@ def evidence_key(ref: str) -> str:
 
 
 @check(REF_UNKNOWN, METHOD_ATYPICAL, METHOD_UNLISTED, LOG_DUPLICATE, LOG_NO_REF)
-def evidence(ctx: Context) -> None:
+def evidence(ctx: Context) -> Iterator[Issue]:
     """Evidence refs resolve in the log; methods are listed and typical."""
     book = ctx.book
     logged: dict[str, list[EvidenceRow]] = {}
@@ -66,11 +68,11 @@ def evidence(ctx: Context) -> None:
         if v:
             logged.setdefault(evidence_key(str(v)), []).append(er)
         elif any(c.value is not None for k, c in er.cells.items() if k != "ref"):
-            ctx.add(LOG_NO_REF, er.cells.get("ref"), sheet=er.sheet, row=er.row)
+            yield ctx.issue(LOG_NO_REF, er.cells.get("ref"), sheet=er.sheet, row=er.row)
     for rows in logged.values():
         if len(rows) > 1:
-            ctx.add(LOG_DUPLICATE, rows[1].cells.get("ref"), sheet=rows[1].sheet,
-                    evidence=str(rows[0].value("ref")), rows=", ".join(str(r.row) for r in rows))
+            yield ctx.issue(LOG_DUPLICATE, rows[1].cells.get("ref"), sheet=rows[1].sheet,
+                            evidence=str(rows[0].value("ref")), rows=", ".join(str(r.row) for r in rows))
     check_refs = book.evidence_sheet is not None
     for info in ctx.row_list:
         row = info.row
@@ -79,14 +81,14 @@ def evidence(ctx: Context) -> None:
         if check_refs and c is not None and c.value:
             for ev in c.value:
                 if evidence_key(ev) not in logged:
-                    ctx.add(REF_UNKNOWN, c, unit=info.unit, criterion=ref, ref=ref, evidence=ev)
+                    yield ctx.issue(REF_UNKNOWN, c, unit=info.unit, criterion=ref, ref=ref, evidence=ev)
         m = row.cells.get("method")
         if m is None or m.value is None or m.problem is not None:
             continue
         method = str(m.value)
         kind = info.criterion.kind.value
         if method not in _METHODS:
-            ctx.add(METHOD_UNLISTED, m, unit=info.unit, criterion=ref, ref=ref, method=method)
+            yield ctx.issue(METHOD_UNLISTED, m, unit=info.unit, criterion=ref, ref=ref, method=method)
         elif method not in L.TYPICAL_METHODS[kind]:
-            ctx.add(METHOD_ATYPICAL, m, unit=info.unit, criterion=ref, ref=ref, kind=_KINDS[kind],
-                    method=method.lower(), typical=", ".join(t.lower() for t in L.TYPICAL_METHODS[kind]))
+            yield ctx.issue(METHOD_ATYPICAL, m, unit=info.unit, criterion=ref, ref=ref, kind=_KINDS[kind],
+                            method=method.lower(), typical=", ".join(t.lower() for t in L.TYPICAL_METHODS[kind]))

@@ -9,9 +9,11 @@ sheet (identified by its criteria) is an error: the workbook no longer says what
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from tracker.identifiers import check_qualification_number, check_uln, check_unit_ref
+from tracker.issues import Issue, Severity, issue_type
 from tracker.rules.checks.base import Context, check
-from tracker.rules.issue import Severity, issue_type
 from tracker.workbook import layout as L
 
 NAME_MISSING = issue_type(
@@ -79,43 +81,43 @@ UNIT_REF_MISMATCH = issue_type(
 
 
 @check(NAME_MISSING, ULN_MISSING, ULN_INVALID, ULN_NOT_KNOWN, QN_INVALID, QN_CHECK, needs_spec=False)
-def learner_ids(ctx: Context) -> None:
+def learner_ids(ctx: Context) -> Iterator[Issue]:
     """Learner name, ULN and qualification number on the cover (no specification needed)."""
     book = ctx.book
     if book.cover_sheet is None:
         return  # structure-cover-missing says it all
     name = book.cover.get("name")
     if name is not None and name.blank:
-        ctx.add(NAME_MISSING, name)
+        yield ctx.issue(NAME_MISSING, name)
     uln = book.cover.get("uln")
     if uln is not None and uln.problem is None:
         res = check_uln(uln.value)
         if not res.value:
-            ctx.add(ULN_MISSING, uln)
+            yield ctx.issue(ULN_MISSING, uln)
         elif res.severity == "error":
-            ctx.add(ULN_INVALID, uln, problem=res.problem)
+            yield ctx.issue(ULN_INVALID, uln, problem=res.problem)
         elif res.severity == "warning":
-            ctx.add(ULN_NOT_KNOWN, uln, problem=res.problem)
+            yield ctx.issue(ULN_NOT_KNOWN, uln, problem=res.problem)
     qn = book.cover.get("qualification_number")
     if qn is not None and qn.problem is None:
         res = check_qualification_number(qn.value)
         if not res.value:
-            ctx.add(QN_INVALID, qn, problem="no qualification number is given")
+            yield ctx.issue(QN_INVALID, qn, problem="no qualification number is given")
         elif res.severity == "error":
-            ctx.add(QN_INVALID, qn, problem=res.problem)
+            yield ctx.issue(QN_INVALID, qn, problem=res.problem)
         elif res.severity == "warning":
-            ctx.add(QN_CHECK, qn, problem=res.problem)
+            yield ctx.issue(QN_CHECK, qn, problem=res.problem)
 
 
 @check(QN_MISMATCH, UNIT_REF_INVALID, UNIT_REF_CHECK, UNIT_REF_MISMATCH)
-def spec_ids(ctx: Context) -> None:
+def spec_ids(ctx: Context) -> Iterator[Issue]:
     """The cover's qualification number and each unit sheet's unit reference against the spec."""
     q = ctx.q
     assert q is not None
     qn = ctx.book.cover.get("qualification_number")
     if qn is not None and qn.value and qn.problem is None and str(qn.value).strip() != q.number:
         if check_qualification_number(qn.value).severity != "error":
-            ctx.add(QN_MISMATCH, qn, found=str(qn.value).strip(), expected=q.number, title=q.title)
+            yield ctx.issue(QN_MISMATCH, qn, found=str(qn.value).strip(), expected=q.number, title=q.title)
     for view in ctx.views:
         unit = view.unit
         if unit is None or view.duplicate_of is not None:
@@ -129,11 +131,11 @@ def spec_ids(ctx: Context) -> None:
             continue  # no label: the reference is simply absent; the sheet was found by its criteria
         res = check_unit_ref(found)
         if not found:
-            ctx.add(UNIT_REF_INVALID, c, unit=unit, number=unit.number, problem=f"the {label} is empty")
+            yield ctx.issue(UNIT_REF_INVALID, c, unit=unit, number=unit.number, problem=f"the {label} is empty")
             continue
         if res.severity == "error":
-            ctx.add(UNIT_REF_INVALID, c, unit=unit, number=unit.number, problem=res.problem)
+            yield ctx.issue(UNIT_REF_INVALID, c, unit=unit, number=unit.number, problem=res.problem)
             continue
         if res.severity == "warning":
-            ctx.add(UNIT_REF_CHECK, c, unit=unit, number=unit.number, problem=res.problem)
-        ctx.add(UNIT_REF_MISMATCH, c, unit=unit, number=unit.number, found=found, expected=unit.ref)
+            yield ctx.issue(UNIT_REF_CHECK, c, unit=unit, number=unit.number, problem=res.problem)
+        yield ctx.issue(UNIT_REF_MISMATCH, c, unit=unit, number=unit.number, found=found, expected=unit.ref)

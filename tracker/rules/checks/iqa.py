@@ -1,23 +1,29 @@
-"""IQA on each criterion row: a complete sign-off, on an assessed criterion, referrals closed.
+"""IQA on each criterion row: a complete sign-off, on an assessed criterion, referrals followed up.
 
 * an IQA decision needs the IQA's name and date (errors);
 * an IQA name or date without a decision is sampling left unfinished (warning), and a decision on
   a row marked "IQA sampled: No" contradicts itself (warning);
 * the IQA may only sign off a criterion the assessor has signed: Decision, Assessor and Assessor
   date all present (error);
-* "Referred back" is open until the assessor re-signs: an assessor date *after* the IQA date
-  closes it (error while open). Sampling rules across learners (each assessor, unit and method
-  sampled; trainees at 100%) belong to the centre roll-up.
+* "Referred back" stays open until the IQA records Agreed over it (the criterion does not count
+  as achieved meanwhile, see :mod:`tracker.workbook.progress`). While the assessor has not signed
+  it again since the IQA's date, that is an error; once the assessor has re-signed it as Met (an
+  assessor date after the IQA date), the row is awaiting the IQA's re-check (information).
+  Sampling rules across learners (each assessor, unit and method sampled; trainees at 100%)
+  belong to the centre roll-up.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
-from tracker.rules.checks.base import COLUMN_HEADERS, Context, check, referral_open, value
-from tracker.rules.issue import IssueType, Severity, issue_type
+from tracker.issues import Issue, IssueType, Severity, issue_type
+from tracker.rules.checks.base import COLUMN_HEADERS, Context, check, row_state, value, values_of
 from tracker.workbook import layout as L
 from tracker.workbook.model import Cell
+from tracker.workbook.progress import CriterionState, resigned_after_referral
 
 NO_NAME = issue_type(
     "iqa-no-name", Severity.ERROR, "IQA decision without the IQA's name",
@@ -48,16 +54,32 @@ BEFORE_ASSESSMENT = issue_type(
     "Clear the IQA entries until the assessor has signed the criterion off, or complete the "
     "assessor's sign-off if it was left out.", group="iqa")
 REFERRAL_OPEN = issue_type(
-    "iqa-referred-back-open", Severity.ERROR, "IQA referral still open",
+    "iqa-referred-back-open", Severity.ERROR, "IQA referral not yet acted on",
     "{ref} was referred back by the IQA{when} and the assessor has not signed it again since",
-    "A decision the IQA referred back stands until the assessor has dealt with it and re-signed "
-    "(an assessor date after the IQA date). Until then the criterion does not count as achieved.",
+    "The IQA referred the assessor's decision back, and the row shows no assessor date after the "
+    "IQA's date: the assessor has not yet dealt with it. A criterion referred back does not count "
+    "as achieved until the IQA checks it again and records Agreed.",
     "The assessor acts on the IQA's feedback, then updates the decision and the Assessor date; the "
-    "IQA may then sample it again.", group="iqa")
+    "IQA then checks it again and records Agreed (with the date) in the IQA decision column.",
+    group="iqa")
+AWAITING_RECHECK = issue_type(
+    "iqa-awaiting-recheck", Severity.INFO, "Re-signed after a referral, awaiting the IQA's re-check",
+    "{ref} was referred back by the IQA{when} and signed again by the assessor on {resigned}; it "
+    "counts as achieved once the IQA records Agreed",
+    "The assessor has acted on the IQA's referral and signed the decision again (an assessor date "
+    "after the IQA date). The criterion still does not count as achieved: a referral stays open "
+    "until the IQA checks the criterion again and replaces Referred back with Agreed.",
+    "Nothing for the assessor to do. The IQA re-checks the criterion and records Agreed, with their "
+    "name and the date, in the IQA decision, IQA and IQA date columns (or refers it back again).",
+    group="iqa")
 
 
-@check(NO_NAME, NO_DATE, NO_DECISION, NOT_SAMPLED, BEFORE_ASSESSMENT, REFERRAL_OPEN)
-def iqa(ctx: Context) -> None:
+def _fmt(d: dt.date) -> str:
+    return d.strftime("%d/%m/%Y")
+
+
+@check(NO_NAME, NO_DATE, NO_DECISION, NOT_SAMPLED, BEFORE_ASSESSMENT, REFERRAL_OPEN, AWAITING_RECHECK)
+def iqa(ctx: Context) -> Iterator[Issue]:
     """Per-row IQA rules."""
     for info in ctx.row_list:
         row = info.row
@@ -71,28 +93,33 @@ def iqa(ctx: Context) -> None:
         signed = decision is not None or name is not None or date is not None
         if not signed and sampled != L.YES:
             continue
-        def emit(itype: IssueType, at: Cell | None, **values: Any) -> None:
-            ctx.add(itype, at, sheet=row.sheet, unit=info.unit, criterion=ref, ref=ref, **values)
+        def emit(itype: IssueType, at: Cell | None, **values: Any) -> Issue:
+            return ctx.issue(itype, at, sheet=row.sheet, unit=info.unit, criterion=ref, ref=ref, **values)
 
         if decision is not None:
             c = cells.get("iqa")
             if name is None and c is not None and c.problem is None:
-                emit(NO_NAME, c, decision=decision)
+                yield emit(NO_NAME, c, decision=decision)
             if date is None and date_cell is not None and date_cell.problem is None:
-                emit(NO_DATE, date_cell, decision=decision)
+                yield emit(NO_DATE, date_cell, decision=decision)
             if sampled == L.NO:
-                emit(NOT_SAMPLED, cells.get("iqa_sampled"), decision=decision)
+                yield emit(NOT_SAMPLED, cells.get("iqa_sampled"), decision=decision)
         else:
             what = ", ".join(w for w, v in (("sampled Yes", sampled == L.YES), ("name", name is not None),
                                              ("date", date is not None)) if v)
-            emit(NO_DECISION, cells.get("iqa_decision"), what=what)
+            yield emit(NO_DECISION, cells.get("iqa_decision"), what=what)
         if signed:
             missing = [COLUMN_HEADERS[key] for key in ("decision", "assessor", "assessor_date")
                        if value(row, key) is None and (cells.get(key) is None or cells[key].problem is None)]
             if missing:
                 at = cells.get("iqa_decision") if decision is not None else (
                     cells.get("iqa") if name is not None else date_cell)
-                emit(BEFORE_ASSESSMENT, at, missing="no " + ", no ".join(missing))
-        if decision == L.REFERRED_BACK and referral_open(row):
-            when = f" on {date.strftime('%d/%m/%Y')}" if date is not None else ""
-            emit(REFERRAL_OPEN, cells.get("iqa_decision"), when=when)
+                yield emit(BEFORE_ASSESSMENT, at, missing="no " + ", no ".join(missing))
+        if decision == L.REFERRED_BACK:
+            when = f" on {_fmt(date)}" if isinstance(date, dt.date) else ""
+            if row_state(row) is CriterionState.AWAITING_RECHECK:
+                yield emit(AWAITING_RECHECK, cells.get("iqa_decision"), when=when,
+                           resigned=_fmt(value(row, "assessor_date")))
+            elif not resigned_after_referral(values_of(row)):
+                yield emit(REFERRAL_OPEN, cells.get("iqa_decision"), when=when)
+            # Re-dated but not Met again: the assessor is working on it (progress reports the row).

@@ -16,8 +16,10 @@ the workbook was made under is a warning (its Required column and summary follow
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+from tracker.issues import Issue, Severity, issue_type
 from tracker.rules.checks.base import Context, RowInfo, check, is_used
-from tracker.rules.issue import Severity, issue_type
 
 PATHWAY_MISSING = issue_type(
     "pathway-missing", Severity.ERROR, "Pathway not given",
@@ -67,7 +69,7 @@ READING_DIFFERS = issue_type(
 
 
 @check(READING_UNKNOWN, READING_RECORDED_UNKNOWN, READING_DIFFERS)
-def reading(ctx: Context) -> None:
+def reading(ctx: Context) -> Iterator[Issue]:
     """The reading asked for and the one recorded in the workbook exist, and agree."""
     q = ctx.q
     assert q is not None
@@ -77,16 +79,16 @@ def reading(ctx: Context) -> None:
     recorded = ctx.book.meta.get("reading", "")
     asked = ctx.reading_requested
     if asked is not None and asked not in known:
-        ctx.add(READING_UNKNOWN, qualification=q.number, reading=asked, known=", ".join(known),
-                applied=ctx.reading)
+        yield ctx.issue(READING_UNKNOWN, qualification=q.number, reading=asked, known=", ".join(known),
+                        applied=ctx.reading)
     if recorded and recorded not in known:
-        ctx.add(READING_RECORDED_UNKNOWN, reading=recorded, qualification=q.number, applied=ctx.reading)
+        yield ctx.issue(READING_RECORDED_UNKNOWN, reading=recorded, qualification=q.number, applied=ctx.reading)
     elif recorded and recorded != ctx.reading:
-        ctx.add(READING_DIFFERS, applied=ctx.reading, recorded=recorded)
+        yield ctx.issue(READING_DIFFERS, applied=ctx.reading, recorded=recorded)
 
 
 @check(PATHWAY_MISSING, PATHWAY_UNKNOWN, OPTIONS_MIXED, OPTION_MISMATCH)
-def pathways(ctx: Context) -> None:
+def pathways(ctx: Context) -> Iterator[Issue]:
     """Pathway on the cover; either/or options used one at a time, matching the pathway."""
     q = ctx.q
     assert q is not None
@@ -99,9 +101,9 @@ def pathways(ctx: Context) -> None:
     c = ctx.cover_cell("pathway")
     if ctx.pathway is None and ctx.book.cover_sheet is not None:
         if c is None or c.value is None:
-            ctx.add(PATHWAY_MISSING, c, sheet=ctx.book.cover_sheet, choices=choices)
+            yield ctx.issue(PATHWAY_MISSING, c, sheet=ctx.book.cover_sheet, choices=choices)
         else:
-            ctx.add(PATHWAY_UNKNOWN, c, value=str(c.value), choices=choices)
+            yield ctx.issue(PATHWAY_UNKNOWN, c, value=str(c.value), choices=choices)
     for unit, g in groups:
         used: dict[str, list[RowInfo]] = {}
         for option, refs in g.options.items():
@@ -118,8 +120,8 @@ def pathways(ctx: Context) -> None:
             others = [o for o in used if o != ctx.pathway] if ctx.pathway in used else list(used)[1:]
             first = min((i for o in others for i in used[o]), key=lambda i: i.row.row)
             ref_cell = first.row.cells.get("ref")
-            ctx.add(OPTIONS_MIXED, ref_cell, sheet=first.row.sheet, unit=unit, criterion=first.criterion.ref,
-                    number=unit.number, used=" and ".join(names))
+            yield ctx.issue(OPTIONS_MIXED, ref_cell, sheet=first.row.sheet, unit=unit, criterion=first.criterion.ref,
+                            number=unit.number, used=" and ".join(names))
         if ctx.pathway is None:
             continue
         mine = set(g.options.get(ctx.pathway, []))
@@ -130,6 +132,6 @@ def pathways(ctx: Context) -> None:
                 if info.criterion.ref in mine:
                     continue
                 at = info.row.cells.get("decision") or info.row.cells.get("ref")
-                ctx.add(OPTION_MISMATCH, at, sheet=info.row.sheet, unit=unit, criterion=info.criterion.ref,
-                        ref=info.criterion.ref, option=labels.get(option, option).lower(),
-                        pathway=labels.get(ctx.pathway, ctx.pathway).lower())
+                yield ctx.issue(OPTION_MISMATCH, at, sheet=info.row.sheet, unit=unit, criterion=info.criterion.ref,
+                                ref=info.criterion.ref, option=labels.get(option, option).lower(),
+                                pathway=labels.get(ctx.pathway, ctx.pathway).lower())

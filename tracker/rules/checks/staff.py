@@ -17,9 +17,11 @@ Each person-level issue is reported once, at the first cell where the person app
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+from tracker.issues import Issue, Severity, issue_type
 from tracker.register import ROLE_ASSESSOR, ROLE_IQA, STATUS_HELD, STATUS_WORKING
 from tracker.rules.checks.base import Context, check, value
-from tracker.rules.issue import Severity, issue_type
 from tracker.workbook import layout as L
 from tracker.workbook.model import name_key, split_names
 
@@ -76,7 +78,7 @@ NOT_COUNTERSIGNED = issue_type(
 
 @check(NOT_IN_REGISTER, MISSING_ROLE, ASSESSOR_UNQUALIFIED, IQA_UNQUALIFIED, TRAINEE_NO_COUNTERSIGNER,
        COUNTERSIGNER_UNQUALIFIED, NOT_COUNTERSIGNED, needs_register=True)
-def staff(ctx: Context) -> None:
+def staff(ctx: Context) -> Iterator[Issue]:
     """Signers on the register with their role and qualification; trainees countersigned."""
     reg = ctx.register
     assert reg is not None
@@ -84,17 +86,17 @@ def staff(ctx: Context) -> None:
         for p in people.values():
             m = reg.member(p.name)
             if m is None:
-                ctx.add(NOT_IN_REGISTER, p.first, name=p.name, role=role, where=p.where())
+                yield ctx.issue(NOT_IN_REGISTER, p.first, name=p.name, role=role, where=p.where())
             elif role == ROLE_ASSESSOR:
                 if not m.is_assessor:
-                    ctx.add(MISSING_ROLE, p.first, name=p.name, role=role, where=p.where())
+                    yield ctx.issue(MISSING_ROLE, p.first, name=p.name, role=role, where=p.where())
                 elif m.assessor_status not in (STATUS_HELD, STATUS_WORKING):
-                    ctx.add(ASSESSOR_UNQUALIFIED, p.first, name=p.name, where=p.where())
+                    yield ctx.issue(ASSESSOR_UNQUALIFIED, p.first, name=p.name, where=p.where())
             else:
                 if not m.is_iqa:
-                    ctx.add(MISSING_ROLE, p.first, name=p.name, role=role, where=p.where())
+                    yield ctx.issue(MISSING_ROLE, p.first, name=p.name, role=role, where=p.where())
                 elif m.iqa_status not in (STATUS_HELD, STATUS_WORKING):
-                    ctx.add(IQA_UNQUALIFIED, p.first, name=p.name, where=p.where())
+                    yield ctx.issue(IQA_UNQUALIFIED, p.first, name=p.name, where=p.where())
 
     # Countersignature of trainees' Met decisions.
     reported: set[str] = set()
@@ -116,8 +118,8 @@ def staff(ctx: Context) -> None:
             if not cs:
                 if k not in reported:
                     reported.add(k)
-                    ctx.add(TRAINEE_NO_COUNTERSIGNER, a, unit=info.unit, criterion=info.criterion.ref, name=n,
-                            where=f"first {a.sheet}!{a.ref}")
+                    yield ctx.issue(TRAINEE_NO_COUNTERSIGNER, a, unit=info.unit, criterion=info.criterion.ref, name=n,
+                                    where=f"first {a.sheet}!{a.ref}")
                 continue
             csm = reg.member(cs)
             why = ("not on the staff list" if csm is None else "no assessor role" if not csm.is_assessor
@@ -125,12 +127,12 @@ def staff(ctx: Context) -> None:
             if why:
                 if k not in reported:
                     reported.add(k)
-                    ctx.add(COUNTERSIGNER_UNQUALIFIED, a, unit=info.unit, criterion=info.criterion.ref, name=n,
-                            countersigner=cs, why=why)
+                    yield ctx.issue(COUNTERSIGNER_UNQUALIFIED, a, unit=info.unit, criterion=info.criterion.ref, name=n,
+                                    countersigner=cs, why=why)
                 continue
             cs_key = name_key(cs)
             comments = value(row, "comments")
             if cs_key in keys or (comments is not None and cs_key in name_key(str(comments))):
                 continue
-            ctx.add(NOT_COUNTERSIGNED, a, unit=info.unit, criterion=info.criterion.ref, ref=info.criterion.ref,
-                    name=n, countersigner=cs)
+            yield ctx.issue(NOT_COUNTERSIGNED, a, unit=info.unit, criterion=info.criterion.ref, ref=info.criterion.ref,
+                            name=n, countersigner=cs)

@@ -7,8 +7,10 @@ renamed, a contract column missing, no evidence log, or a qualification tracker 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+from tracker.issues import Issue, Severity, issue_type
 from tracker.rules.checks.base import Context, check
-from tracker.rules.issue import Severity, issue_type
 from tracker.workbook import layout as L
 
 UNKNOWN_QUALIFICATION = issue_type(
@@ -62,33 +64,34 @@ MACROS = issue_type(
 
 
 @check(UNKNOWN_QUALIFICATION, needs_spec=False)
-def qualification_known(ctx: Context) -> None:
+def qualification_known(ctx: Context) -> Iterator[Issue]:
     """The qualification could be found (only emits when it could not)."""
     if ctx.q is not None:
         return
     c = ctx.cover_cell("qualification_number")
-    ctx.add(UNKNOWN_QUALIFICATION, c, sheet=None if c else ctx.book.cover_sheet,
-            problem=ctx.lookup_problem or "unknown qualification")
+    yield ctx.issue(UNKNOWN_QUALIFICATION, c, sheet=None if c else ctx.book.cover_sheet,
+                    problem=ctx.lookup_problem or "unknown qualification")
 
 
 @check(COVER_MISSING, COVER_FIELD_MISSING, UNIT_TABLE_MISSING, COLUMNS_MISSING, EVIDENCE_MISSING, MACROS,
        needs_spec=False)
-def structure(ctx: Context) -> None:
+def structure(ctx: Context) -> Iterator[Issue]:
     """Cover labels, unit tables and their columns, the evidence log, macros."""
     book = ctx.book
     if book.cover_sheet is None:
-        ctx.add(COVER_MISSING, sheet=L.COVER, label=L.COVER_LABELS["name"])
+        yield ctx.issue(COVER_MISSING, sheet=L.COVER, label=L.COVER_LABELS["name"])
     else:
         for key, label in L.COVER_FIELDS:
             if key not in book.cover:
-                ctx.add(COVER_FIELD_MISSING, sheet=book.cover_sheet, label=label, label_lower=label.lower())
+                yield ctx.issue(COVER_FIELD_MISSING, sheet=book.cover_sheet, label=label, label_lower=label.lower())
     for name, reason in book.broken_sheets.items():
-        ctx.add(UNIT_TABLE_MISSING, sheet=name, name=name, reason=reason)
+        yield ctx.issue(UNIT_TABLE_MISSING, sheet=name, name=name, reason=reason)
     for us in book.units:
         if us.missing_columns:
             cols = ", ".join(f"'{h}'" for h in us.missing_columns)
-            ctx.add(COLUMNS_MISSING, sheet=us.sheet, name=us.sheet, columns=cols, s="s" if len(us.missing_columns) > 1 else "")
+            yield ctx.issue(COLUMNS_MISSING, sheet=us.sheet, name=us.sheet, columns=cols,
+                            s="s" if len(us.missing_columns) > 1 else "")
     if book.evidence_sheet is None:
-        ctx.add(EVIDENCE_MISSING, sheet=L.EVIDENCE, header=L.EVIDENCE_COLUMNS[0].header)
+        yield ctx.issue(EVIDENCE_MISSING, sheet=L.EVIDENCE, header=L.EVIDENCE_COLUMNS[0].header)
     if book.has_macros:
-        ctx.add(MACROS)
+        yield ctx.issue(MACROS)

@@ -17,8 +17,10 @@ of its wordings).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+from tracker.issues import Issue, Severity, issue_type
 from tracker.rules.checks.base import Context, check, is_used, row_text
-from tracker.rules.issue import Severity, issue_type
 from tracker.workbook import layout as L
 
 CRITERION_TEXT = issue_type(
@@ -108,7 +110,7 @@ def _short(text: str, limit: int = 70) -> str:
 
 @check(CRITERION_TEXT, CRITERION_REF, CRITERION_MISSING, CRITERION_UNKNOWN, CRITERION_DUPLICATE,
        CRITERION_MOVED, CRITERION_KIND, UNIT_MISSING, UNIT_DUPLICATE, UNIT_UNKNOWN, SPEC_VERSION, NO_METADATA)
-def tampering(ctx: Context) -> None:
+def tampering(ctx: Context) -> Iterator[Issue]:
     """Units, criterion rows, references, texts and the specification version."""
     q = ctx.q
     idx = ctx.spec
@@ -116,59 +118,61 @@ def tampering(ctx: Context) -> None:
     book = ctx.book
     meta = book.meta
     if not meta.get("spec_id") and not meta.get("spec_number"):
-        ctx.add(NO_METADATA, meta=L.META)
+        yield ctx.issue(NO_METADATA, meta=L.META)
     else:
         version = meta.get("spec_version", "")
         recorded_hash = meta.get("spec_hash", "")
         if version and version != q.version:
-            ctx.add(SPEC_VERSION, qualification=q.number, what=f"version {version}",
-                    installed=f"version {q.version}")
+            yield ctx.issue(SPEC_VERSION, qualification=q.number, what=f"version {version}",
+                            installed=f"version {q.version}")
         elif recorded_hash and ctx.installed_hash and recorded_hash != ctx.installed_hash:
-            ctx.add(SPEC_VERSION, qualification=q.number, what=f"version {version or '?'} (content {recorded_hash})",
-                    installed=f"version {q.version} with different content ({ctx.installed_hash})")
+            yield ctx.issue(SPEC_VERSION, qualification=q.number,
+                            what=f"version {version or '?'} (content {recorded_hash})",
+                            installed=f"version {q.version} with different content ({ctx.installed_hash})")
 
     broken = set(book.broken_sheets)
     for view in ctx.views:
         if view.duplicate_of is not None and view.unit is not None:
-            ctx.add(UNIT_DUPLICATE, sheet=view.sheet.sheet, unit=view.unit, name=view.sheet.sheet,
-                    number=view.unit.number, first=view.duplicate_of)
+            yield ctx.issue(UNIT_DUPLICATE, sheet=view.sheet.sheet, unit=view.unit, name=view.sheet.sheet,
+                            number=view.unit.number, first=view.duplicate_of)
         elif view.unit is None:
-            ctx.add(UNIT_UNKNOWN, sheet=view.sheet.sheet, name=view.sheet.sheet)
+            yield ctx.issue(UNIT_UNKNOWN, sheet=view.sheet.sheet, name=view.sheet.sheet)
     for unit in q.units:
         uview = ctx.sheet_of_unit.get(unit.number)
         if uview is None:
             expected = L.unit_sheet_name(unit.number)
             if expected not in broken:  # structure-unit-table-missing already says so
-                ctx.add(UNIT_MISSING, sheet=expected, unit=unit, number=unit.number, unit_ref=unit.ref,
-                        title=unit.title)
+                yield ctx.issue(UNIT_MISSING, sheet=expected, unit=unit, number=unit.number, unit_ref=unit.ref,
+                                title=unit.title)
             continue
         if "ref" not in uview.sheet.columns:
             continue  # structure-columns-missing already says so
         for c in unit.criteria:
             if c.ref not in ctx.rows:
-                ctx.add(CRITERION_MISSING, sheet=uview.sheet.sheet, unit=unit, criterion=c.ref, number=unit.number,
-                        ref=c.ref)
+                yield ctx.issue(CRITERION_MISSING, sheet=uview.sheet.sheet, unit=unit, criterion=c.ref,
+                                number=unit.number, ref=c.ref)
 
     for info, written in ctx.renamed:
-        ctx.add(CRITERION_REF, info.row.cells.get("ref"), sheet=info.row.sheet, unit=info.unit,
-                criterion=info.criterion.ref, ref=info.criterion.ref, found=written)
+        yield ctx.issue(CRITERION_REF, info.row.cells.get("ref"), sheet=info.row.sheet, unit=info.unit,
+                        criterion=info.criterion.ref, ref=info.criterion.ref, found=written)
     for info in ctx.misplaced:
         su = info.view.unit
-        ctx.add(CRITERION_MOVED, info.row.cells.get("ref"), sheet=info.row.sheet, unit=info.unit,
-                criterion=info.criterion.ref, ref=info.criterion.ref, number=info.unit.number,
-                sheet_unit=su.number if su is not None else "?")
+        yield ctx.issue(CRITERION_MOVED, info.row.cells.get("ref"), sheet=info.row.sheet, unit=info.unit,
+                        criterion=info.criterion.ref, ref=info.criterion.ref, number=info.unit.number,
+                        sheet_unit=su.number if su is not None else "?")
     for view, row, why in ctx.stray:
         at = row.cells.get("ref")
         if why == "duplicate":
             first = ctx.rows[row.ref].row
             fc = first.cells.get("ref")
-            ctx.add(CRITERION_DUPLICATE, at, sheet=row.sheet, unit=view.unit, criterion=row.ref, ref=row.ref,
-                    row=row.row, first=f"{fc.sheet}!{fc.ref}" if fc is not None else f"row {first.row}")
+            yield ctx.issue(CRITERION_DUPLICATE, at, sheet=row.sheet, unit=view.unit, criterion=row.ref, ref=row.ref,
+                            row=row.row, first=f"{fc.sheet}!{fc.ref}" if fc is not None else f"row {first.row}")
         elif row.ref:
-            ctx.add(CRITERION_UNKNOWN, at, sheet=row.sheet, unit=view.unit, what=f"'{_short(row.ref, 30)}' is not a criterion of {q.number}")
+            yield ctx.issue(CRITERION_UNKNOWN, at, sheet=row.sheet, unit=view.unit,
+                            what=f"'{_short(row.ref, 30)}' is not a criterion of {q.number}")
         elif is_used(row) or row_text(row):
-            ctx.add(CRITERION_UNKNOWN, at, sheet=row.sheet, unit=view.unit,
-                    what=f"Row {row.row} has entries but no criterion reference")
+            yield ctx.issue(CRITERION_UNKNOWN, at, sheet=row.sheet, unit=view.unit,
+                            what=f"Row {row.row} has entries but no criterion reference")
 
     texts = idx.texts
     for info in ctx.row_list:
@@ -176,12 +180,12 @@ def tampering(ctx: Context) -> None:
         crit = info.criterion
         t = row_text(row)
         if t is not None and t not in texts[crit.ref]:
-            ctx.add(CRITERION_TEXT, row.cells.get("text"), sheet=row.sheet, unit=info.unit, criterion=crit.ref,
-                    ref=crit.ref, found=_short(t), expected=_short(crit.text))
+            yield ctx.issue(CRITERION_TEXT, row.cells.get("text"), sheet=row.sheet, unit=info.unit, criterion=crit.ref,
+                            ref=crit.ref, found=_short(t), expected=_short(crit.text))
         k = row.cells.get("kind")
         if k is not None and k.problem is None and k.value is not None:
             found = str(k.value).strip()
             if found.casefold() != crit.kind.label.casefold():
-                ctx.add(CRITERION_KIND, k, unit=info.unit, criterion=crit.ref, ref=crit.ref, found=found,
-                        expected=crit.kind.label)
+                yield ctx.issue(CRITERION_KIND, k, unit=info.unit, criterion=crit.ref, ref=crit.ref, found=found,
+                                expected=crit.kind.label)
 

@@ -11,8 +11,10 @@ Date cells are the dates check's business (``date-unparseable``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+from tracker.issues import Issue, Severity, issue_type
 from tracker.rules.checks.base import COLUMN_HEADERS, Context, check
-from tracker.rules.issue import Severity, issue_type
 from tracker.workbook import layout as L
 from tracker.workbook.model import Cell
 
@@ -48,22 +50,22 @@ def _short(v: object, limit: int = 40) -> str:
 
 
 def _scan(ctx: Context, c: Cell, what: str, date: bool, unit: str | None = None,
-          criterion: str | None = None) -> None:
+          criterion: str | None = None) -> Iterator[Issue]:
     raw = c.raw
     if isinstance(raw, str) and raw[:1] == "=":
-        ctx.add(FORMULA_TEXT, c, unit=unit, criterion=criterion, what=what, value=_short(raw))
+        yield ctx.issue(FORMULA_TEXT, c, unit=unit, criterion=criterion, what=what, value=_short(raw))
     if c.problem is not None and not date:
-        ctx.add(VALUE_ERROR, c, unit=unit, criterion=criterion, what=what, problem=c.problem)
+        yield ctx.issue(VALUE_ERROR, c, unit=unit, criterion=criterion, what=what, problem=c.problem)
 
 
 @check(VALUE_ERROR, NOT_IN_LIST, FORMULA_TEXT, needs_spec=False)
-def values(ctx: Context) -> None:
+def values(ctx: Context) -> Iterator[Issue]:
     """Formula errors, values outside strict dropdowns, '=' text, in every table and the cover."""
     book = ctx.book
     for key, label in L.COVER_FIELDS:
         c = book.cover.get(key)
         if c is not None and (c.problem is not None or isinstance(c.raw, str)):
-            _scan(ctx, c, f"The cover's {label}", key in L.COVER_DATE_KEYS)
+            yield from _scan(ctx, c, f"The cover's {label}", key in L.COVER_DATE_KEYS)
     for us in book.units:
         unit = str(us.unit_number) if us.unit_number is not None else None
         for row in us.rows:
@@ -72,13 +74,13 @@ def values(ctx: Context) -> None:
                 if key not in _INPUT_KEYS or (c.value is None and c.problem is None):
                     continue
                 what = f"{ref}'s {COLUMN_HEADERS[key]}" if ref else f"The {COLUMN_HEADERS[key]} on row {row.row}"
-                _scan(ctx, c, what, key in _DATE_KEYS, unit, ref)
+                yield from _scan(ctx, c, what, key in _DATE_KEYS, unit, ref)
                 col = _STRICT.get(key)
                 if col is not None and c.problem is None and c.value not in col.choices:
-                    ctx.add(NOT_IN_LIST, c, unit=unit, criterion=ref, what=what, value=_short(c.value),
-                            choices=" / ".join(col.choices))
+                    yield ctx.issue(NOT_IN_LIST, c, unit=unit, criterion=ref, what=what, value=_short(c.value),
+                                    choices=" / ".join(col.choices))
     for er in book.evidence:
         for key, c in er.cells.items():
             if c.value is None and c.problem is None:
                 continue
-            _scan(ctx, c, f"Evidence log {_EVIDENCE_HEADERS[key]}", key in _DATE_KEYS)
+            yield from _scan(ctx, c, f"Evidence log {_EVIDENCE_HEADERS[key]}", key in _DATE_KEYS)

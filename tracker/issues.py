@@ -3,9 +3,12 @@
 Shaped after frictionless-py: every kind of finding is an :class:`IssueType` with a stable code,
 a severity, a title, a description, how to fix it and a message template; a check declares the
 types it can emit. An :class:`Issue` is one finding with its location (file, sheet, A1 cell,
-unit, criterion). A :class:`Task` holds one workbook's issues; a :class:`Report` holds tasks,
-can merge reports, and is what every renderer (terminal text, JSON, the Validation sheet, the
-master's Issues sheet) draws from.
+unit, criterion). A :class:`Task` holds one workbook's issues; a :class:`Report` holds the tasks
+of a validation run and is what the validation renderers (terminal text, JSON, the Validation
+sheet) draw from.
+
+This is a base module: the workbook layer (the Validation sheet), the centre register and the
+rules all use it, so it imports nothing of tracker's but the standard library.
 """
 
 from __future__ import annotations
@@ -106,6 +109,17 @@ def count(issues: list[Issue]) -> dict[str, int]:
     return {s.value: c.get(s.value, 0) for s in Severity}
 
 
+def _plural(n: int, word: str) -> str:
+    if word == "info":
+        return f"{n} info"
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def counts_text(counts: dict[str, int]) -> str:
+    """'3 errors, 1 warning, 2 info' for the severity counts of :func:`count`."""
+    return ", ".join(_plural(counts.get(s.value, 0), s.value) for s in Severity)
+
+
 @dataclass(slots=True)
 class Task:
     """One workbook's validation: who, which file, its issues."""
@@ -154,10 +168,6 @@ class Report:
     def valid(self) -> bool:
         """True when no task has an error."""
         return all(t.valid for t in self.tasks)
-
-    def merge(self, other: Report) -> Report:
-        """A new report with this report's tasks followed by ``other``'s."""
-        return Report([*self.tasks, *other.tasks])
 
     def issues(self) -> list[tuple[Task, Issue]]:
         """Every issue with its task, tasks in order, issues in display order."""
