@@ -764,7 +764,8 @@ def _rollup_message(result: RollupResult) -> str:
 
 
 def _new_workbook(book: xw.Book) -> Path:
-    from tracker.spec.catalogue import find_spec_file, load_file, spec_hash
+    from tracker.spec.catalogue import find_spec_file, spec_hash
+    from tracker.workbook.identity import find_qualification, lookup_keys
     from tracker.workbook.reader import read_grids
     from tracker.workbook.writer import new_workbook as write_workbook
 
@@ -773,13 +774,15 @@ def _new_workbook(book: xw.Book) -> Path:
     centre = _find_centre(path, notes) if path is not None else None
     names, grids, _ = read_book(book)
     model = read_grids(path or Path(book.name), names, grids)
-    key = model.meta.get("spec_number") or model.qualification_number
-    if not key:
-        raise TrackerError("the active workbook names no qualification. Open a learner workbook of the "
-                           "qualification wanted, or create workbooks with: tracker new --qualification "
-                           "NUMBER --learner-name NAME --uln ULN -o FILE.xlsx")
-    spec = find_spec_file(key, [centre.specs] if centre is not None else [])
-    q = load_file(spec)
+    extra = [centre.specs] if centre is not None else []
+    q, problem = find_qualification(model, extra)
+    if q is None:
+        if not lookup_keys(model):
+            raise TrackerError("the active workbook names no qualification. Open a learner workbook of the "
+                               "qualification wanted, or create workbooks with: tracker new --qualification "
+                               "NUMBER --learner-name NAME --uln ULN -o FILE.xlsx")
+        raise TrackerError(problem)
+    spec = find_spec_file(q.number, extra)
     reading = centre.reading_for(q.id) if centre is not None else None
     if centre is not None:
         folder = centre.root

@@ -3,9 +3,9 @@
 * :func:`find_centre` -- the centre folder a workbook lives in (its folder or one above it).
 * :func:`load_register` -- the centre register and its problems (a missing, blank or unreadable
   register means the staff checks are skipped, not that every signer is unknown).
-* :func:`qualification_of` -- which installed qualification a workbook is on (hidden metadata
-  first, then the cover); the reading that applies is the centre's choice, else the one recorded
-  in the workbook, else the specification's default (:meth:`Qualification.pick_reading`).
+* :func:`identify_in_centre` -- the one lookup (:func:`tracker.workbook.identity.identify`) with
+  the centre's own qualifications first; the reading that applies is the centre's choice, else the
+  one recorded in the workbook, else the specification's default.
 * :func:`check_in_centre` -- :func:`tracker.rules.engine.check_workbook` with all of that.
 * :func:`preview_inbox` -- every file waiting in the inbox, checked as the next roll-up will
   check it, without merging anything (the add-in's Validate on the master).
@@ -30,6 +30,7 @@ from tracker.centre.rollup_issues import UNKNOWN_LEARNER, UNKNOWN_QUALIFICATION,
 from tracker.errors import TrackerError, UnreadableWorkbook
 from tracker.identifiers import check_uln
 from tracker.issues import Issue, Report, Task
+from tracker.workbook.identity import Identity, identify
 
 if TYPE_CHECKING:
     from tracker.register import Register
@@ -73,21 +74,6 @@ def load_register(centre: Centre) -> tuple[Register | None, list[Issue]]:
     return reg, issues
 
 
-def qualification_of(book: LearnerWorkbook, extra_dirs: Iterable[str | Path] = ()) -> Qualification | None:
-    """The installed qualification a workbook is on: the hidden metadata (written by tracker, out
-    of reach of typing) first, then the cover sheet; None when neither is installed."""
-    from tracker.spec.catalogue import load_qualification
-
-    dirs = tuple(extra_dirs)
-    keys = (book.meta.get("spec_number", "").strip(), book.qualification_number.strip())
-    for key in dict.fromkeys(k for k in keys if k):
-        try:
-            return load_qualification(key, dirs)
-        except TrackerError:
-            continue
-    return None
-
-
 def check_in_centre(book: LearnerWorkbook, centre: Centre | None, register: Register | None = None,
                     today: dt.date | None = None) -> Task:
     """Check ``book`` as the roll-up of ``centre`` checks it (plainly when ``centre`` is None)."""
@@ -95,9 +81,19 @@ def check_in_centre(book: LearnerWorkbook, centre: Centre | None, register: Regi
 
     if centre is None:
         return check_workbook(book, register=register, today=today)
-    q = qualification_of(book, [centre.specs])
-    reading = q.pick_reading(centre.reading_for(q.id), book.meta.get("reading", "")) if q else None
-    return check_workbook(book, qualification=q, register=register, reading=reading or None, today=today)
+    return check_workbook(book, register=register, today=today,
+                          identity=identify_in_centre(book, [centre.specs], centre.readings))
+
+
+def identify_in_centre(book: LearnerWorkbook, extra_dirs: Iterable[str | Path],
+                       readings: dict[str, str]) -> Identity:
+    """The workbook's qualification (the centre's own qualifications, ``extra_dirs``, first),
+    under the centre's reading for it, else the one recorded in the workbook, else the default."""
+    ident = identify(book, extra_dirs=extra_dirs)
+    q = ident.qualification
+    if q is None or q.id not in readings:
+        return ident
+    return identify(book, qualification=q, reading=readings[q.id])
 
 
 def preview_inbox(centre: Centre, register: Register | None = None, register_issues: Iterable[Issue] = (),
@@ -180,7 +176,6 @@ def check_returned(job: Job, ctx: CheckContext) -> Checked:
 
 def _check_returned(job: Job, ctx: CheckContext) -> Checked:
     from tracker.rules.engine import check_workbook
-    from tracker.workbook.identity import resolve_pathway
     from tracker.workbook.reader import read_workbook
 
     try:
@@ -203,9 +198,10 @@ def _check_returned(job: Job, ctx: CheckContext) -> Checked:
         base.status, base.code = "quarantine", UNKNOWN_QUALIFICATION.code
         base.reason = "it names no qualification number"
         return base
-    # The hidden metadata first, then the cover sheet -- the order the rules engine uses; a cover
-    # that disagrees is reported by the checks.
-    q = qualification_of(book, ctx.extra_dirs)
+    # The one lookup (hidden metadata first, then the cover; a cover that disagrees is reported by
+    # the checks), done once and handed to the checks.
+    identity = identify_in_centre(book, ctx.extra_dirs, ctx.readings)
+    q = identity.qualification
     if q is None:
         base.status, base.code = "quarantine", UNKNOWN_QUALIFICATION.code
         base.reason = f"qualification {qn} is not installed"
@@ -213,13 +209,9 @@ def _check_returned(job: Job, ctx: CheckContext) -> Checked:
     base.qualification_number = q.number
     base.qualification_id = q.id
     base.spec_version = book.meta.get("spec_version", "")
-    # The reader is structural (it looks no qualification up), so the pathway is resolved here,
-    # against the qualification found -- which may be the centre's own (specs/).
-    book.pathway = resolve_pathway(book, q)
-    base.pathway = book.pathway
-    base.reading = q.pick_reading(ctx.readings.get(q.id), book.meta.get("reading", ""))
-    task = check_workbook(book, qualification=q, register=ctx.register, reading=base.reading,
-                          today=ctx.today)
+    book.pathway = base.pathway = identity.pathway
+    base.reading = identity.reading
+    task = check_workbook(book, register=ctx.register, today=ctx.today, identity=identity)
     base.issues = task.issues
     base.cover = tuple(_cover_text(book, k) for k in COVER_KEYS)
     base.rows = _rows(book, q)
@@ -273,4 +265,4 @@ def _rows(book: LearnerWorkbook, q: Qualification) -> list[Row]:
 
 
 __all__ = ["COVER_KEYS", "CheckContext", "Checked", "Job", "check_in_centre", "check_returned", "find_centre",
-           "load_register", "preview_inbox", "qualification_of"]
+           "load_register", "preview_inbox", "identify_in_centre"]
