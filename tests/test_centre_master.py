@@ -17,6 +17,8 @@ from test_centre_sample import L2, Item, drop, items, make_centre, master_cells,
 
 from tracker.centre import ledger as LG
 from tracker.centre import master as M
+from tracker.centre.xlsx_rows import RowStream
+from tracker.centre.export_tables import iter_table
 from tracker.centre.folder import Centre
 from tracker.sample import SampleLearner, progress_record
 from tracker.workbook import layout as L
@@ -183,9 +185,10 @@ def test_fast_row_writer_matches_the_public_api(centre: tuple[Centre, list[Item]
     c, _batch = centre
     conn = LG.connect(c.ledger, create=False)
     try:
-        fast = M.build_master(conn, c, tmp_path / "fast.xlsx")
-        monkeypatch.setattr(M._RowStream, "fast_ok", False)
-        slow = M.build_master(conn, c, tmp_path / "slow.xlsx")
+        fast, slow = tmp_path / "fast.xlsx", tmp_path / "slow.xlsx"
+        assert M.build_master(conn, c, fast) == []  # nothing split
+        monkeypatch.setattr(RowStream, "fast_ok", False)
+        M.build_master(conn, c, slow)
     finally:
         conn.close()
     a, b = master_cells(fast), master_cells(slow)
@@ -303,3 +306,70 @@ def test_progress_cases_in_the_master_and_the_export(tmp_path: Path) -> None:
     people = {r["uln"]: r for r in csv.DictReader((tmp_path / "out" / "learners.csv").open(encoding="utf-8"))}
     assert (people["1000000043"]["criteria_met"], people["1000000043"]["status"]) == ("3", "In progress")
     assert (people["1234567899"]["units_complete"], people["1234567899"]["status"]) == ("18", "In progress")
+
+
+# -- Excel's row limit (issue 19): a long table is split over numbered sheets ----------------------
+
+
+def test_long_tables_split_over_numbered_sheets_at_the_row_limit(centre: tuple[Centre, list[Item]],
+                                                                tmp_path: Path) -> None:
+    c, _batch = centre
+    conn = LG.connect(c.ledger, create=False)
+    try:
+        n_criteria = sum(1 for _ in iter_table(conn, c, "criteria"))
+        n_learners = LG.learner_count(conn)
+        path = tmp_path / "split.xlsx"
+        # A sheet of 40 rows: the header and 39 data rows.
+        notes = M.build_master(conn, c, path, row_limit=40)
+    finally:
+        conn.close()
+    wb = openpyxl.load_workbook(path, read_only=True)
+    names = wb.sheetnames
+    parts = [n for n in names if n == "Criteria" or n.startswith("Criteria ")]
+    # Written out by hand: ceil(n / 39) sheets, named Criteria, Criteria 2, ... in order.
+    assert parts == ["Criteria"] + [f"Criteria {k}" for k in range(2, -(-n_criteria // 39) + 1)]
+    assert names.index("Criteria 2") == names.index("Criteria") + 1
+    rows = []
+    for name in parts:
+        ws_rows = list(wb[name].iter_rows(values_only=True))
+        assert len(ws_rows) <= 40
+        assert ws_rows[0] == tuple(col.header for col in M.CRITERIA_COLUMNS)  # same columns on each
+        rows += ws_rows[1:]
+    # The parts add up to the ledger's rows, none lost, none twice.
+    assert len(rows) == n_criteria
+    keys = [(r[0], r[6]) for r in rows]  # ULN, Ref
+    assert len(set(keys)) == n_criteria
+    # The roll-up's output and the Dashboard say it.
+    said = " ".join(notes)
+    assert f"Criteria: {n_criteria:,} rows" in said and "Criteria 2" in said
+    dash = [v for row in wb["Dashboard"].iter_rows(values_only=True) for v in row if isinstance(v, str)]
+    assert any(v.startswith(f"Criteria: {n_criteria:,} rows") for v in dash)
+    if n_learners > 39:
+        assert "Learners 2" in names
+    # Every part is an Excel table of its own, over exactly its rows.
+    full = openpyxl.load_workbook(path)
+    for k, name in enumerate(parts, start=1):
+        (table,) = full[name].tables.values()
+        assert table.name == ("Criteria" if k == 1 else f"Criteria{k}")
+        assert table.ref.endswith(str(full[name].max_row))
+
+
+def test_split_sheets_plans_parts_by_hand() -> None:
+    from tracker.centre.xlsx_rows import SheetPart, split_sheets
+
+    assert split_sheets("Issues", "Issues", 0, 10) == [SheetPart("Issues", "Issues", 0)]
+    assert split_sheets("Issues", "Issues", 9, 10) == [SheetPart("Issues", "Issues", 9)]
+    assert split_sheets("Issues", "Issues", 10, 10) == [SheetPart("Issues", "Issues", 9),
+                                                         SheetPart("Issues 2", "Issues2", 1)]
+    assert split_sheets("Merge log", "MergeLog", 20, 5) == [
+        SheetPart("Merge log", "MergeLog", 4), SheetPart("Merge log 2", "MergeLog2", 4),
+        SheetPart("Merge log 3", "MergeLog3", 4), SheetPart("Merge log 4", "MergeLog4", 4),
+        SheetPart("Merge log 5", "MergeLog5", 4)]
+
+
+def test_the_row_writer_refuses_a_row_past_excels_last() -> None:
+    from tracker.centre.xlsx_rows import EXCEL_MAX_ROWS
+
+    stream = RowStream(object(), (), {}, lambda *a: None, lambda v, t: None)
+    with pytest.raises(ValueError, match="past Excel's last row"):
+        stream.row(EXCEL_MAX_ROWS, {})

@@ -21,12 +21,14 @@ Rules the master keeps:
 * the workbook is written in XlsxWriter's ``constant_memory`` mode (rows streamed to disk), so a
   centre of thousands of learners is written in bounded memory.
 
-XlsxWriter refuses ``add_table`` in ``constant_memory`` mode only because the table would write
-its header cells into rows already flushed to disk. Here each table is declared before any of its
-rows is written, and the header cells are then written again as inline strings, which is all the
-table needs (:func:`_add_table`; it also widens the table's range after declaring it over one row,
-because ``add_table`` keeps a dict entry per cell of the range). Tested against XlsxWriter 3.2/3.3:
-the tests read the tables back with openpyxl and check their ranges.
+The long tables are written by :mod:`tracker.centre.xlsx_rows`, the one module that relies on
+XlsxWriter's internals (rows rendered as XML, tables declared in ``constant_memory`` mode; its
+doc gives the figures and the version pin). A table longer than a sheet holds (Excel: 1,048,576
+rows, header included) is **split over numbered sheets** -- Criteria, Criteria 2 ... -- with the
+same columns and a table each; the Dashboard and the roll-up's output say so. Split rather than
+left out: the master stays the complete record an admin or a pivot table reads, and
+``pandas.read_excel(sheet_name=None)`` concatenates the parts; the row limit is a parameter of
+:func:`build_master` so that tests prove the split on a few rows.
 
 Layout: the sheet names and column headers of the master are described once, in the section
 below; the learner-workbook headers they repeat (Ref, Evidence refs, Decision ...) come from
@@ -46,6 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tracker.centre import ledger as LG
+from tracker.centre.xlsx_rows import EXCEL_MAX_ROWS, RowStream, add_table, split_sheets
 from tracker.centre.folder import Centre
 from tracker.centre.iqa import REGISTER_PROBLEM_NOTE, CoverageRow, sampling_coverage
 from tracker.errors import TrackerError
@@ -602,111 +605,6 @@ class _Writer:
             ws.write_string(r, c, str(v))
 
 
-_CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_")
-_XML_SPECIAL = re.compile("[&<>]")
-_MAX_STR = 32767  # Excel's limit, in UTF-16 code units
-
-
-def _xml_text(ws: Any, text: str) -> str:
-    """A string as an inline-string cell body, escaped exactly as XlsxWriter escapes it."""
-    if len(text) > _MAX_STR // 2 and len(text.encode("utf-16-le")) // 2 > _MAX_STR:
-        text = text.encode("utf-16-le")[:_MAX_STR * 2].decode("utf-16-le", "ignore")
-    if _CTRL.search(text):
-        text = ws._escape_control_characters(text)
-    if _XML_SPECIAL.search(text):
-        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    if text[:1].isspace() or text[-1:].isspace():
-        return f'<is><t xml:space="preserve">{text}</t></is>'
-    return f"<is><t>{text}</t></is>"
-
-
-class _RowStream:
-    """Whole rows written straight into a ``constant_memory`` worksheet's row file.
-
-    XlsxWriter's per-cell API costs ~7 us a cell (argument checks, a cell tuple, a dict, then the
-    XML); the long sheets hold a million cells, so their rows are rendered here in one string each,
-    in the XML XlsxWriter itself writes (inline strings, numbers with an ``s`` style index, the same
-    escaping), and the worksheet's bookkeeping (dimensions, last row) is updated to match. When the
-    worksheet lacks the internals this relies on (another XlsxWriter version), every cell goes
-    through the public API instead -- same file content, slower. The tests compare both paths.
-    """
-
-    fast_ok = True  # tests switch the fast path off to compare
-
-    def __init__(self, ws: Any, w: _Writer, cols: tuple[MColumn, ...]) -> None:
-        self.ws = ws
-        self.w = w
-        self.cols = cols
-        self.fast = (self.fast_ok and bool(getattr(ws, "constant_memory", False))
-                     and all(hasattr(ws, a) for a in ("row_data_fh", "previous_row", "_write_single_row",
-                                                     "_check_dimensions", "_escape_control_characters")))
-        self.letters = [WL.col_letter(i) for i in range(len(cols))]
-        self.styles = {"date": w.date, "datetime": w.datetime, "percent": w.percent}
-        self.started = False
-        self.last = 0
-        # Most values repeat (names, ULNs, refs, dates, Yes/No): their XML is made once.
-        self.texts: dict[str, str] = {}
-        self.serials: dict[tuple[str, str], str | None] = {}
-
-    def _xf(self, fmt: Any) -> int:
-        return int(fmt._get_xf_index())
-
-    def row(self, r: int, rec: dict[str, Any]) -> None:
-        """Write row ``r`` (0-based) from ``rec`` keyed by column key; blanks are skipped."""
-        if not self.fast:
-            for c, col in enumerate(self.cols):
-                self.w.cell(self.ws, r, c, col, rec.get(col.key))
-            return
-        ws = self.ws
-        if not self.started:
-            ws._write_single_row(r)  # flush the header row written through the API
-            self.started = True
-            self.xf = {k: self._xf(f) for k, f in self.styles.items()}
-        n = r + 1
-        parts = [f'<row r="{n}">']
-        texts = self.texts
-        if len(texts) > 200_000:
-            texts.clear()
-        for c, col in enumerate(self.cols):
-            v = rec.get(col.key)
-            if v is None or v == "":
-                continue
-            ref = f"{self.letters[c]}{n}"
-            kind = col.kind
-            if kind == "text" or isinstance(v, str) and kind in ("int", "percent"):
-                sv = str(v)
-                body = texts.get(sv)
-                if body is None:
-                    body = texts[sv] = _xml_text(ws, sv)
-                parts.append(f'<c r="{ref}" t="inlineStr">{body}</c>')
-            elif kind in ("int", "percent"):
-                style = f' s="{self.xf["percent"]}"' if kind == "percent" else ""
-                parts.append(f'<c r="{ref}"{style}><v>{v:.16G}</v></c>')
-            else:
-                key = (kind, str(v))
-                cell = self.serials.get(key)
-                if cell is None and key not in self.serials:
-                    serial = excel_serial(key[1], kind == "datetime")
-                    cell = None if serial is None else f' s="{self.xf[kind]}"><v>{serial:.16G}</v></c>'
-                    self.serials[key] = cell
-                if cell is None:
-                    parts.append(f'<c r="{ref}" t="inlineStr">{_xml_text(ws, str(v))}</c>')
-                else:
-                    parts.append(f'<c r="{ref}"{cell}')
-        if len(parts) == 1:
-            return
-        parts.append("</row>")
-        ws.row_data_fh.write("".join(parts))
-        self.last = r
-
-    def finish(self) -> None:
-        """Record the written extent in the worksheet (its dimension and last row)."""
-        if self.fast and self.started:
-            ws = self.ws
-            ws._check_dimensions(self.last, len(self.cols) - 1)
-            ws.previous_row = self.last
-
-
 def _setup_columns(ws: Any, cols: tuple[MColumn, ...]) -> None:
     for i, c in enumerate(cols):
         ws.set_column(i, i, c.width)
@@ -726,53 +624,73 @@ def _print_setup(ws: Any, *, fit_width: bool = True, fit_page: bool = False) -> 
         ws.fit_to_pages(1, 0)
 
 
-def _add_table(ws: Any, w: _Writer, name: str, cols: tuple[MColumn, ...], n_rows: int) -> None:
-    """Declare an Excel table over row 0 (header) to ``n_rows`` data rows, then write the header
-    again as inline strings (see the module doc: constant_memory mode)."""
-    headers = [c.header for c in cols]
-    assert len(set(h.casefold() for h in headers)) == len(headers), f"duplicate header in {name}"
-    from xlsxwriter.utility import xl_range
+def _stream(ws: Any, w: _Writer, cols: tuple[MColumn, ...]) -> RowStream:
+    return RowStream(ws, cols, {"date": w.date, "datetime": w.datetime, "percent": w.percent}, w.cell,
+                     excel_serial)
 
-    saved = ws.constant_memory
-    ws.constant_memory = False
-    # add_table's own header writes would go to the shared-string table; ours follow inline.
-    ws._write_string = lambda *args, **kw: 0
-    try:
-        # Declared over one data row, then widened: add_table records every cell of its range for
-        # an overlap check (1.3 million dict entries, 130 MB, for 1,000 learners' criteria).
-        ws.add_table(0, 0, 1, len(cols) - 1, {
-            "name": name, "style": "Table Style Light 9",
-            "columns": [{"header": h, "header_format": w.header} for h in headers]})
-    finally:
-        ws.constant_memory = saved
-        del ws._write_string
-    table = ws.tables[-1]
-    full = xl_range(0, 0, max(n_rows, 1), len(cols) - 1)
-    table["range"] = table["a_range"] = table["autofilter"] = full
-    for i, h in enumerate(headers):
-        ws.write_string(0, i, h, w.header)
-    ws.set_row(0, 30)
-    ws.freeze_panes(1, 0)
+
+class _LongTable:
+    """A table streamed over one sheet, or over numbered sheets when it passes ``row_limit``
+    rows (Criteria, Criteria 2 ...: same columns, a table each; see xlsx_rows.split_sheets)."""
+
+    def __init__(self, wb: Any, w: _Writer, sheet: str, cols: tuple[MColumn, ...], n_rows: int,
+                 row_limit: int, freeze_cols: int = 0, fit_width: bool = True) -> None:
+        self.parts = split_sheets(sheet, TABLE_NAMES[sheet], n_rows, row_limit)
+        self.streams: list[RowStream] = []
+        for part in self.parts:
+            ws = wb.add_worksheet(part.sheet)
+            _setup_columns(ws, cols)
+            add_table(ws, part.table, [c.header for c in cols], w.header, part.rows)
+            if freeze_cols:
+                ws.freeze_panes(1, freeze_cols)
+            _print_setup(ws, fit_width=fit_width)
+            self.streams.append(_stream(ws, w, cols))
+        self.sheet = sheet
+        self.k = 0
+        self.r = 0
+        self.total = 0
+
+    def row(self, rec: dict[str, Any]) -> None:
+        """Write the next data row (on the next sheet once this one is full)."""
+        while self.r >= self.parts[self.k].rows and self.k + 1 < len(self.parts):
+            self.k += 1
+            self.r = 0
+        self.r += 1
+        self.total += 1
+        self.streams[self.k].row(self.r, rec)
+
+    def finish(self) -> None:
+        """Close every sheet's stream."""
+        for s in self.streams:
+            s.finish()
+
+    def note(self) -> str | None:
+        """What the Dashboard and the roll-up say when the table was split, else None."""
+        if len(self.parts) == 1:
+            return None
+        names = ", ".join(p.sheet for p in self.parts)
+        return (f"{self.sheet}: {self.total:,} rows, more than one Excel sheet holds, are split over "
+                f"{len(self.parts)} sheets ({names}), each with the same columns.")
 
 
 def _table_sheet(wb: Any, w: _Writer, sheet: str, cols: tuple[MColumn, ...], rows: list[dict[str, Any]],
-                 freeze_cols: int = 0) -> None:
-    ws = wb.add_worksheet(sheet)
-    _setup_columns(ws, cols)
-    _add_table(ws, w, TABLE_NAMES[sheet], cols, len(rows))
-    if freeze_cols:
-        ws.freeze_panes(1, freeze_cols)
-    _print_setup(ws)
-    stream = _RowStream(ws, w, cols)
-    for r, rec in enumerate(rows, start=1):
-        stream.row(r, rec)
-    stream.finish()
+                 row_limit: int, freeze_cols: int = 0) -> str | None:
+    table = _LongTable(wb, w, sheet, cols, len(rows), row_limit, freeze_cols)
+    for rec in rows:
+        table.row(rec)
+    table.finish()
+    return table.note()
 
 
 def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
                  register: Register | None = None, coverage: list[CoverageRow] | None = None,
-                 on_progress: Callable[[], None] | None = None) -> Path:
-    """Write the master workbook for the ledger behind ``conn`` to ``path``.
+                 on_progress: Callable[[], None] | None = None, row_limit: int = EXCEL_MAX_ROWS) -> list[str]:
+    """Write the master workbook for the ledger behind ``conn`` to ``path``; returns notes for
+    the roll-up's output (a long table split over several sheets).
+
+    ``row_limit``: rows a sheet may hold (Excel's 1,048,576; tests pass a small one). A long
+    table past it is split over numbered sheets with the same columns -- never cut, and never
+    written past the last row Excel accepts.
 
     Reads inside the caller's transaction (so a roll-up writes the master of the ledger it is
     about to commit). ``register`` and ``coverage`` (the IQA sampling table) are computed when not
@@ -820,16 +738,14 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
     wb.set_custom_property("tracker_run", str(last_run.id if last_run else 0))
     w = _Writer(wb)
     dash = wb.add_worksheet(DASHBOARD)
-    learners_ws = wb.add_worksheet(LEARNERS)
+    learners = _LongTable(wb, w, LEARNERS, LEARNER_COLUMNS, n_learners, row_limit, freeze_cols=2)
     matrix_ws = wb.add_worksheet(MATRIX)
-    criteria_ws = wb.add_worksheet(CRITERIA)
+    criteria = _LongTable(wb, w, CRITERIA, CRITERIA_COLUMNS, n_criteria_rows, row_limit, freeze_cols=2,
+                          fit_width=False)
+    # The Matrix has one row per learner, like Learners; past the row limit its further learners
+    # are on the Learners sheets only (the Dashboard says so).
+    matrix_rows = min(n_learners, row_limit - 1)
 
-    _setup_columns(learners_ws, LEARNER_COLUMNS)
-    _add_table(learners_ws, w, TABLE_NAMES[LEARNERS], LEARNER_COLUMNS, n_learners)
-    learners_ws.freeze_panes(1, 2)
-    _setup_columns(criteria_ws, CRITERIA_COLUMNS)
-    _add_table(criteria_ws, w, TABLE_NAMES[CRITERIA], CRITERIA_COLUMNS, n_criteria_rows)
-    criteria_ws.freeze_panes(1, 2)
     _setup_columns(matrix_ws, MATRIX_FIXED)
     first_unit_col = len(MATRIX_FIXED)
     matrix_ws.set_column(first_unit_col, first_unit_col + max(max_units, 1) - 1, MATRIX_UNIT_WIDTH)
@@ -840,28 +756,23 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
     matrix_ws.set_row(0, 30)
     matrix_ws.freeze_panes(1, 2)
     _print_setup(matrix_ws)
-    _print_setup(learners_ws)
-    _print_setup(criteria_ws, fit_width=False)
     if n_learners:
-        matrix_ws.autofilter(0, 0, n_learners, first_unit_col + max(max_units, 1) - 1)
+        matrix_ws.autofilter(0, 0, matrix_rows, first_unit_col + max(max_units, 1) - 1)
 
     # Streamed: one learner at a time into Learners, Matrix and Criteria.
     per_qual: dict[str, list[Any]] = defaultdict(lambda: [0, 0, 0, 0, 0.0])  # n, ns, ip, c, sum %
     status_counts: Counter[str] = Counter()
-    crow = 0
-    learner_rows = _RowStream(learners_ws, w, LEARNER_COLUMNS)
-    criteria_rows = _RowStream(criteria_ws, w, CRITERIA_COLUMNS)
     for n, view in enumerate(iter_learners(conn, quals), start=1):
         rec = learner_record(view, files, counts, open_per_learner)
-        learner_rows.row(n, rec)
-        for c, col in enumerate(MATRIX_FIXED):
-            w.cell(matrix_ws, n, c, col, rec.get(col.key))
-        for unit_no, prog in sorted(view.units.items()):
-            st = prog.status
-            matrix_ws.write_string(n, first_unit_col + unit_no - 1, st, w.rag[st])
+        learners.row(rec)
+        if n <= matrix_rows:
+            for c, col in enumerate(MATRIX_FIXED):
+                w.cell(matrix_ws, n, c, col, rec.get(col.key))
+            for unit_no, prog in sorted(view.units.items()):
+                st = prog.status
+                matrix_ws.write_string(n, first_unit_col + unit_no - 1, st, w.rag[st])
         for crec in criterion_records(view, files, open_rows):
-            crow += 1
-            criteria_rows.row(crow, crec)
+            criteria.row(crec)
         if n == 1 and on_progress is not None:
             on_progress()
         s = rec["status"]
@@ -870,21 +781,27 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
         pq[0] += 1
         pq[1 + STATUSES.index(s)] += 1
         pq[4] += rec["percent"]
-    learner_rows.finish()
-    criteria_rows.finish()
+    learners.finish()
+    criteria.finish()
+    notes = [learners.note(), criteria.note()]
+    if n_learners > matrix_rows:
+        notes.append(f"{MATRIX}: the first {matrix_rows:,} learners of {n_learners:,} (one sheet's rows); "
+                     f"every learner is on {LEARNERS}.")
 
-    _table_sheet(wb, w, ISSUES, ISSUE_COLUMNS, issue_records(conn, files))
-    _table_sheet(wb, w, CONFLICTS, CONFLICT_COLUMNS, conflict_records(conn, files), freeze_cols=1)
+    notes.append(_table_sheet(wb, w, ISSUES, ISSUE_COLUMNS, issue_records(conn, files), row_limit))
+    notes.append(_table_sheet(wb, w, CONFLICTS, CONFLICT_COLUMNS, conflict_records(conn, files), row_limit,
+                              freeze_cols=1))
     if coverage is None:
         coverage = sampling_coverage(conn, register)
-    _table_sheet(wb, w, IQA_SAMPLING, IQA_COLUMNS, iqa_records(coverage), freeze_cols=1)
-    _table_sheet(wb, w, MERGE_LOG, LOG_COLUMNS, log_records(conn, files))
+    notes.append(_table_sheet(wb, w, IQA_SAMPLING, IQA_COLUMNS, iqa_records(coverage), row_limit, freeze_cols=1))
+    notes.append(_table_sheet(wb, w, MERGE_LOG, LOG_COLUMNS, log_records(conn, files), row_limit))
 
+    said = [n for n in notes if n]
     figures = _figures(conn, n_learners, status_counts, per_qual, open_per_learner, last_run)
-    _dashboard(dash, w, centre, quals, figures, per_qual, last_run)
+    _dashboard(dash, w, centre, quals, figures, per_qual, last_run, said)
     dash.activate()
     wb.close()
-    return out
+    return said
 
 
 def _figures(conn: sqlite3.Connection, n_learners: int, status_counts: Counter[str],
@@ -904,7 +821,7 @@ def _figures(conn: sqlite3.Connection, n_learners: int, status_counts: Counter[s
 
 
 def _dashboard(ws: Any, w: _Writer, centre: Centre, quals: Qualifications, figures: list[tuple[str, Any, str]],
-               per_qual: dict[str, list[Any]], last_run: LG.RunInfo | None) -> None:
+               per_qual: dict[str, list[Any]], last_run: LG.RunInfo | None, notes: list[str]) -> None:
     ws.set_column(0, 0, 24)
     ws.set_column(1, 1, 56)
     ws.set_column(2, 6, 12)
@@ -915,6 +832,9 @@ def _dashboard(ws: Any, w: _Writer, centre: Centre, quals: Qualifications, figur
     ws.write_string(1, 0, f"Rebuilt from the centre ledger after {run_text}. Every figure is computed from the "
                           "accepted values; edits made here are lost at the next roll-up.", w.note)
     r = 3
+    for note in notes:  # long tables split over several sheets (Excel's row limit)
+        ws.write_string(r - 1, 0, note, w.note)
+        r += 1
     for label, value, kind in figures:
         ws.write_string(r, 0, label, w.label)
         if value is None:

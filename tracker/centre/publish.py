@@ -32,15 +32,20 @@ def _tmp_glob(master: Path) -> str:
 
 def write_master_tmp(c: Centre, conn: sqlite3.Connection, register: Register | None = None,
                      coverage: list[CoverageRow] | None = None,
-                     on_progress: Callable[[], None] | None = None) -> Path:
+                     on_progress: Callable[[], None] | None = None, notes: list[str] | None = None) -> Path:
     """Write the master of the ledger behind ``conn`` to a temporary file beside the master and
-    flush it; a full disk or a read-only folder is one :class:`CentreError` saying nothing changed."""
+    flush it; a full disk or a read-only folder is one :class:`CentreError` saying nothing changed.
+
+    What the master says about itself (a long table split over several sheets) is appended to
+    ``notes`` (the roll-up's output)."""
     from xlsxwriter.exceptions import FileCreateError
 
     tmp = c.master.with_name(f".~{c.master.stem}-{os.getpid()}.tmp{c.master.suffix}")
     try:
         c.master.parent.mkdir(parents=True, exist_ok=True)
-        build_master(conn, c, tmp, register=register, coverage=coverage, on_progress=on_progress)
+        said = build_master(conn, c, tmp, register=register, coverage=coverage, on_progress=on_progress)
+        if notes is not None:
+            notes += said
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
     except (OSError, FileCreateError) as e:

@@ -301,7 +301,8 @@ def _merge_and_write_master(c: Centre, conn: sqlite3.Connection, result: RollupR
             t = time.perf_counter()
             if changed:
                 tmp = publish.write_master_tmp(c, conn, plan.register, coverage,
-                                               on_progress=lambda: checkpoint("master-writing"))
+                                               on_progress=lambda: checkpoint("master-writing"),
+                                               notes=result.notes)
                 checkpoint("master-written")
                 check_master_writable(c.master)
                 result.run_id = run_id
@@ -309,7 +310,7 @@ def _merge_and_write_master(c: Centre, conn: sqlite3.Connection, result: RollupR
             else:
                 tx.discard()  # nothing new: not even the run is recorded
         if not changed and plan.master_behind:  # built from the committed ledger, outside any transaction
-            tmp = publish.write_master_tmp(c, conn)
+            tmp = publish.write_master_tmp(c, conn, notes=result.notes)
         result.timings["master"] = time.perf_counter() - t
     except BaseException:
         if tmp is not None:
