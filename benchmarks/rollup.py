@@ -106,7 +106,7 @@ def phase_raw(files: list[Path]) -> dict[str, Any]:
 
 
 def phase_rollup(centre: Path, workers: int | None) -> dict[str, Any]:
-    from tracker.centre.merge import rollup
+    from tracker.centre.rollup_steps import rollup
 
     t = time.perf_counter()
     r = rollup(centre, workers=workers, today=TODAY)
@@ -127,8 +127,8 @@ def _master_rows(centre: Path) -> list[tuple[str, list[list[Any]]]]:
     c = open_centre(centre)
     conn = LG.connect(c.ledger, create=False)
     quals = M.Qualifications([c.specs])
-    files = M.file_names(conn)
-    counts = M.issue_counts(conn)
+    files = LG.file_names(conn)
+    counts = LG.issue_counts(conn)
     open_rows, per_learner = M.open_conflict_rows(conn)
     learners: list[list[Any]] = [[col.header for col in M.LEARNER_COLUMNS]]
     criteria: list[list[Any]] = [[col.header for col in M.CRITERIA_COLUMNS]]
@@ -229,7 +229,7 @@ def main() -> None:
     returns, later = prepare(a.n, cache)
     work = Path(tempfile.mkdtemp(prefix="tracker-bench-"))
     try:
-        from tracker.centre.folder import init_centre
+        from tracker.centre.create import init_centre
         from tracker.sample import write_register
 
         centre = a.keep or work / "centre"

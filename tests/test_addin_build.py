@@ -20,6 +20,7 @@ from libreoffice import convert
 from oletools.olevba import VBA_Parser
 
 from tracker.addin import build as B
+from tracker.addin import config as C
 from tracker.addin import install as I
 from tracker.addin.ovba import decompress, decrypt, dir_records
 from tracker.errors import TrackerError
@@ -117,10 +118,22 @@ def test_build_is_reproducible(xlam: Path, tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["again.xlam"]  # no temporary file left
 
 
-def test_settings_sheet_renamed_for_the_xlwings_config_name(xlam: Path) -> None:
+# The setting names on the sheet of xlwings' add-in template (read by xlwings' VBA, never by ours).
+TEMPLATE_SETTINGS = ("Interpreter_Win", "Interpreter_Mac", "PYTHONPATH", "Conda Path", "UDF Modules")
+
+
+def test_the_add_in_sheet_is_no_settings_sheet(xlam: Path) -> None:
+    # Catches a build that keeps the template's "_myaddin.conf" sheet and its setting names: the
+    # add-in's one sheet only says that no settings are taken from sheets.
     with zipfile.ZipFile(xlam) as z:
-        workbook = z.read("xl/workbook.xml").decode()
-    assert f'name="{B.CONF_SHEET}"' in workbook and "myaddin" not in workbook
+        workbook = ElementTree.fromstring(z.read("xl/workbook.xml"))
+        sheets = [e.get("name") for e in workbook.iter("{http://schemas.openxmlformats.org/spreadsheetml/2006/main}sheet")]
+        xml = b"".join(z.read(n) for n in z.namelist() if n.endswith(".xml"))
+    assert sheets == ["Tracker add-in"]
+    assert b".conf" not in xml
+    for name in TEMPLATE_SETTINGS:
+        assert name.encode() not in xml, name
+    assert b"takes no settings from any sheet" in xml
 
 
 # --- The ribbon -----------------------------------------------------------------------------
@@ -141,6 +154,13 @@ def test_ribbon_has_the_tracker_tab_and_its_buttons(xlam: Path) -> None:
     assert {b.get("label") for b in buttons} == {
         "Validate", "Roll up", "New learner workbook", "Open centre folder"}
     assert all(b.get("imageMso") for b in buttons)
+    # Icons from Excel's own list of control identifiers (Microsoft's excelcontrols.xlsx of
+    # OfficeDev/office-fluent-ui-command-identifiers, Microsoft 365 Current Channel): each name with
+    # the place Excel shows it. "AcceptInvitation", used before, is in Outlook's list, not Excel's.
+    excel_controls = {"DataValidation": "Data > Data Tools", "Consolidate": "Data > Data Tools",
+                      "FileNew": "(not on the ribbon)", "FileOpen": "(not on the ribbon)",
+                      "PivotTableInsert": "Insert > Tables", "ErrorChecking": "Formulas > Formula Auditing"}
+    assert {b.get("imageMso") for b in buttons} <= set(excel_controls)
     ids = [e.get("id") for e in root.iter() if e.get("id")]
     assert len(ids) == len(set(ids))
 
@@ -180,32 +200,15 @@ def _vba_bin(xlam: Path) -> bytes:
 
 def test_olevba_extracts_every_module(xlam: Path) -> None:
     modules = _olevba_modules(xlam)
-    assert set(modules) == {"ThisWorkbook", "Sheet2", "Dictionary", "xlwings",
-                            *_macros_modules()}
+    # No xlwings VBA module (nor its Dictionary class): its RunPython reads settings from the active
+    # workbook and its folder (README, Security).
+    assert set(modules) == {"ThisWorkbook", "Sheet2", *_macros_modules()}
 
 
 def test_macros_modules_are_stored_as_written(xlam: Path) -> None:
     modules = _olevba_modules(xlam)
     for name, text in _macros_modules().items():
         assert _norm(modules[name]) == _norm(text), name
-
-
-def test_xlwings_module_is_the_installed_one_with_only_its_project_name_changed(
-        xlam: Path) -> None:
-    stored = _norm(_olevba_modules(xlam)["xlwings"])
-    original = _norm((B.xlwings_dir() / B.XLWINGS_MODULE_FILE).read_bytes().decode("cp1252"))
-    assert stored == _norm(B.xlwings_module_source())
-    changed = [(a, b) for a, b in zip(original.split("\n"), stored.split("\n")) if a != b]
-    assert len(original.split("\n")) == len(stored.split("\n"))
-    assert changed == [('Public Const PROJECT_NAME As String = "myaddin"',
-                        'Public Const PROJECT_NAME As String = "xlwings"')]
-
-
-def test_dictionary_class_is_the_installed_one(xlam: Path) -> None:
-    stored = _norm(_olevba_modules(xlam)["Dictionary"]).split("\n")
-    original = _norm((B.xlwings_dir() / B.DICTIONARY_CLASS_FILE).read_bytes().decode("cp1252"))
-    body = [line for line in original.split("\n")[4:] if not line.startswith("Attribute VB_")]
-    assert [line for line in stored if not line.startswith("Attribute VB_")] == body
 
 
 def test_document_modules_match_the_workbook_code_names(xlam: Path) -> None:
@@ -236,50 +239,65 @@ def test_project_is_source_only_unprotected_and_named_tracker(xlam: Path) -> Non
     assert decrypt(values["GC"].strip('"')) == b"\xff"
 
 
-RUNPYTHON = re.compile(r'RunPython\s+"import ([\w.]+) as (\w+); (\w+)\.(\w+)\(\)"')
+BUTTON = re.compile(r'Public Sub (\w+)\(control As IRibbonControl\)\s*\n(?:\s*\'[^\n]*\n)*\s*RunButton "([\w-]+)"')
 
 
-def _runpython_targets() -> list[tuple[str, str]]:
-    targets = []
-    for text in _macros_modules().values():
-        for line in text.splitlines():
-            if re.match(r"\s*RunPython\b", line):
-                m = RUNPYTHON.search(line)
-                assert m, f"RunPython call not of the form 'import M as t; t.f()': {line}"
-                module, alias, used, function = m.groups()
-                assert used == alias, line
-                targets.append((module, function))
-    return targets
-
-
-def test_runpython_calls_name_the_add_in_functions() -> None:
-    targets = _runpython_targets()
-    assert sorted(f for _, f in targets) == [
-        "new_workbook", "open_centre_folder", "rollup", "validate"]
-    assert {m for m, _ in targets} == {"tracker.addin.excel"}
-
-
-def test_runpython_targets_exist() -> None:
-    targets = _runpython_targets()
-    for module_name, function in targets:
-        module = importlib.import_module(module_name)
-        assert callable(getattr(module, function, None)), f"{module_name}.{function}"
-        # RunPython calls it with no argument: the book defaults to xw.Book.caller().
-        params = inspect.signature(getattr(module, function)).parameters.values()
-        assert all(p.default is not inspect.Parameter.empty for p in params), f"{module_name}.{function}"
-
-
-def test_validate_restores_sheet_protection_on_every_path() -> None:
+def _button_actions() -> dict[str, str]:
+    """Ribbon callback -> the action it runs (the first argument of its RunButton call)."""
     text = _macros_modules()["TrackerRibbon"]
-    validate = text[text.index("Sub TrackerValidate("):]
-    validate = validate[:validate.index("End Sub")]
-    # the handler is set before anything is unprotected, and every way out passes Cleanup
-    assert validate.index("On Error GoTo Failed") < validate.index("UnprotectSheets")
-    assert validate.index("RunPython") < validate.index("Cleanup:") < \
-        validate.index("ReprotectSheets")
-    assert "Resume Cleanup" in validate
-    assert validate.count("Exit Sub") == 2  # no workbook (before unprotecting) and after Cleanup
+    return dict(BUTTON.findall(text))
+
+
+def test_every_button_runs_an_action_of_the_launcher() -> None:
+    from tracker.addin.launch import ACTIONS
+
+    callbacks = _button_actions()
+    actions = [e.get("onAction") for e in ElementTree.parse(MACROS / "customUI.xml").iter() if e.get("onAction")]
+    assert sorted(callbacks) == sorted(actions)  # every button's Sub starts with its RunButton call
+    assert sorted(callbacks.values()) == sorted(ACTIONS)  # and each action is one the launcher knows
+
+
+def test_launcher_actions_name_the_add_in_functions() -> None:
+    from tracker.addin import excel
+    from tracker.addin.launch import ACTIONS
+
+    assert sorted(ACTIONS.values()) == ["new_workbook", "open_centre_folder", "rollup", "validate"]
+    for function in ACTIONS.values():
+        fn = getattr(excel, function)
+        # Called with no argument: the book defaults to xw.Book.caller().
+        params = inspect.signature(fn).parameters.values()
+        assert all(p.default is not inspect.Parameter.empty for p in params), function
+
+
+def _body(text: str, header: str) -> str:
+    start = text.index(header)
+    return text[start:text.index("\nEnd ", start)]
+
+
+def test_every_button_restores_sheet_protection_on_every_path() -> None:
+    text = _macros_modules()["TrackerRibbon"]
+    run = _body(text, "Private Sub RunButton(")
+    # the handler is set before anything is unprotected, and every way out after it passes Cleanup
+    assert run.index("On Error GoTo Failed") < run.index("UnprotectSheets") < run.index("StartPython")
+    assert run.index("StartPython") < run.index("Cleanup:") < run.index("ReprotectSheets")
+    assert "Resume Cleanup" in run
+    assert run.count("Exit Sub") == 3  # no earlier run finished, no workbook (nothing unprotected), after Cleanup
+    # on macOS a started Python ends later: then TrackerFinished protects the sheets
+    assert "If Not (started And IsMac()) Then" in run
+    assert "ReprotectSheets" in _body(text, "Public Sub TrackerFinished()")
     assert 'ws.Unprotect Password:=""' in text and 'ws.Protect Password:=""' in text
+
+
+def test_every_error_in_the_vba_is_handled_or_passed_to_a_handler() -> None:
+    # Catches a Sub or Function reached from a button that raises with no handler up the chain: every
+    # button goes through RunButton, whose handler catches what StartPython and its helpers raise;
+    # TrackerFinished (called by the macOS launcher, outside any button) ignores errors itself.
+    text = _macros_modules()["TrackerRibbon"]
+    for sub in re.findall(r"Public Sub (Tracker\w+)\(control As IRibbonControl\)", text):
+        body = _body(text, f"Public Sub {sub}(")
+        calls = [line.strip() for line in body.splitlines()[1:] if line.strip() and not line.strip().startswith("'")]
+        assert calls and calls[0].startswith("RunButton "), sub
+    assert "On Error Resume Next" in _body(text, "Public Sub TrackerFinished()")
 
 
 # --- LibreOffice reads the VBA project (an independent MS-OVBA reader) ------------------------
@@ -301,8 +319,8 @@ def test_libreoffice_imports_every_module(xlam: Path, tmp_path: Path) -> None:
     with zipfile.ZipFile(ods) as z:
         library = ElementTree.fromstring(z.read("Basic/Tracker/script-lb.xml"))
         names = {e.get("{http://openoffice.org/2000/library}name") for e in library}
-        assert names == {"ThisWorkbook", "Sheet2", "Dictionary", "xlwings", *_macros_modules()}
-        for name, source in [*_macros_modules().items(), ("xlwings", B.xlwings_module_source())]:
+        assert names == {"ThisWorkbook", "Sheet2", *_macros_modules()}
+        for name, source in _macros_modules().items():
             module = ElementTree.fromstring(z.read(f"Basic/Tracker/{name}.xml"))
             code = _norm(module.text or "").split("\n")
             assert code[:2] == ["Rem Attribute VBA_ModuleType=VBAModule", "Option VBASupport 1"]
@@ -326,19 +344,24 @@ def test_install_on_windows_layout(xlam: Path, tmp_path: Path,
                                    monkeypatch: pytest.MonkeyPatch) -> None:
     home = tmp_path / "home"
     monkeypatch.setattr(I, "_platform", lambda: "windows")
+    monkeypatch.setattr(C, "ansi_code_page", lambda: "cp1252")  # the ANSI code page of a UK Windows
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("APPDATA", str(tmp_path / "roaming"))
     conf = home / ".xlwings" / "xlwings.conf"
     conf.parent.mkdir(parents=True)
-    conf.write_text('"INTERPRETER_WIN","C:\\old\\python.exe"\n"PYTHONPATH","C:\\x"\n')
+    conf.write_bytes(b'"INTERPRETER_WIN","C:\\old\\python.exe"\r\n"PYTHONPATH","C:\\x"\r\n')
     target = I.install(xlam)
     assert target == tmp_path / "roaming" / "Microsoft" / "Excel" / "XLSTART" / "tracker.xlam"
     assert target.read_bytes() == xlam.read_bytes()
-    assert conf.read_text().splitlines() == [
-        f'"INTERPRETER_WIN","{sys.executable}"', '"PYTHONPATH","C:\\x"']
+    # The interpreter replaced in place, the user's other line kept, the package recorded; CRLF.
+    package = REPO / "tracker"
+    assert conf.read_bytes() == (f'"INTERPRETER_WIN","{sys.executable}"\r\n"PYTHONPATH","C:\\x"\r\n'
+                                 f'"TRACKER_PACKAGE","{package}"\r\n').encode("cp1252")
     info = I.status()
     assert info["installed"] is True and info["interpreter_matches"] is True
+    assert info["package_matches"] is True and info["recorded_package"] == str(package)
     assert info["config_file"] == str(conf)
+    assert not (home / "Library").exists()  # no macOS launcher on Windows
 
 
 def test_install_on_macos_layout(xlam: Path, tmp_path: Path,
@@ -349,9 +372,12 @@ def test_install_on_macos_layout(xlam: Path, tmp_path: Path,
     assert target == (tmp_path / "Library/Group Containers/UBF8T346G9.Office"
                       / "User Content/Startup/Excel/tracker.xlam")
     conf = tmp_path / "Library/Containers/com.microsoft.Excel/Data/xlwings.conf"
-    assert I.read_config(conf) == {"INTERPRETER_MAC": sys.executable}
+    assert conf.read_bytes() == (f'"INTERPRETER_MAC","{sys.executable}"\n'
+                                 f'"TRACKER_PACKAGE","{REPO / "tracker"}"\n').encode("utf-8")
     scripts = list((tmp_path / "Library/Application Scripts/com.microsoft.Excel").iterdir())
-    assert len(scripts) == 1 and scripts[0].name.endswith(".applescript")
+    assert [p.name for p in scripts] == ["tracker.applescript"]  # the name the VBA passes to AppleScriptTask
+    assert f'property pythonPath : "{sys.executable}"' in scripts[0].read_text(encoding="utf-8")
+    assert I.status()["launcher_installed"] is True
 
 
 def test_install_rejects_a_missing_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -606,7 +606,7 @@ def test_a_foreign_workbook_is_not_marked(remote: Any, tmp_path: Path) -> None:
 
 @pytest.fixture
 def centre(tmp_path: Path) -> Any:
-    from tracker.centre.folder import init_centre
+    from tracker.centre.create import init_centre
     from tracker.sample import sample_staff, write_register
 
     c, _ = init_centre(tmp_path / "centre", name="Test Centre", number="12345")
@@ -632,6 +632,29 @@ def test_in_a_centre_the_register_is_used(remote: Any, centre: Any, tmp_path: Pa
     Replay(addin).run(actions(book)).save()
     assert cli_mark(src, "--register", str(centre.register)).returncode == 1
     assert_same_marks(addin, src)
+
+
+def test_a_workbook_carrying_xlwings_settings_is_not_placed_in_its_centre(remote: Any, centre: Any) -> None:
+    # For an online workbook, xlwings' book.fullname maps the address to a folder with roots taken from
+    # the workbook's own xlwings.conf sheet: such a workbook could choose the centre. Its location is
+    # not used at all -- so no register, no roll-up from it.
+    src = messy(centre.inbox)
+    wb = openpyxl.load_workbook(src)
+    conf = wb.create_sheet("xlwings.conf")
+    conf["A1"], conf["B1"] = "SHAREPOINT_WIN", "C:\\elsewhere"
+    conf.sheet_state = "veryHidden"
+    wb.save(src)
+    first = open_book(remote, src)
+    task = X.validate(first)
+    assert isinstance(task, Task)
+    assert "structure-addin-settings" in {i.code for i in task.issues}
+    assert "carries add-in settings or code (sheet 'xlwings.conf')" in alerts(first)[0][0]
+    assert not any(i.code.startswith("staff-") for i in task.issues)  # the centre register was not used
+    book = open_book(remote, src)
+    assert X.rollup(book) is None
+    text, mode = alerts(book)[0]
+    assert mode == "critical" and "saved file" in text
+    assert remote.opened == []
 
 
 def test_the_register_workbook_is_checked_as_a_register(remote: Any, centre: Any) -> None:

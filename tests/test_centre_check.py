@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from test_centre_sample import L2, make_centre
 
-from tracker.centre.check import check_in_centre, find_centre, preview_inbox, qualification_of
+from tracker.centre.check import check_in_centre, find_centre, identify_in_centre, preview_inbox
 from tracker.errors import CentreError
 from tracker.workbook.model import CriterionEntry, Learner, LearnerRecord
 from tracker.workbook.reader import read_workbook
@@ -47,7 +47,7 @@ def test_pick_reading_prefers_the_centre_then_the_workbook_then_the_default() ->
 def test_check_in_centre_applies_the_centres_reading(tmp_path: Path) -> None:
     c = make_centre(tmp_path / "c")
     book = read_workbook(_learner_file(tmp_path, reading="criteria-table"))
-    assert qualification_of(book) is not None
+    assert identify_in_centre(book, [], {}).qualification is not None
     plain = {i.code for i in check_in_centre(book, None).issues}
     text = c.config_path.read_text(encoding="utf-8").replace('"criteria-table"', '"unit-guidance"')
     c.config_path.write_text(text, encoding="utf-8")

@@ -9,11 +9,11 @@ import pytest
 import yaml
 from test_centre_sample import L2, drop, items, make_centre, query, roll, sheet_dicts
 
+from tracker.centre.create import init_centre
 from tracker.centre.folder import (
     CONFIG_NAME,
     RollupLock,
     check_master_writable,
-    init_centre,
     open_centre,
 )
 from tracker.errors import CentreError, MasterLocked
@@ -123,24 +123,24 @@ def test_master_open_elsewhere(tmp_path: Path, owner: str) -> None:
 
 def test_sharing_violation_on_replace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Windows: Excel opened the master between the check and the swap (os.replace fails)."""
-    import tracker.centre.merge as merge
+    import tracker.centre.publish as publish
 
     c = make_centre(tmp_path / "c", register=False)
     old = c.master.read_bytes()
     drop(c, items(2))
-    real = merge.os.replace
+    real = publish.os.replace
 
     def refuse(src: object, dst: object) -> None:
         if Path(str(dst)) == c.master:
             raise PermissionError(13, "The process cannot access the file because it is being used")
         real(src, dst)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(merge.os, "replace", refuse)
+    monkeypatch.setattr(publish.os, "replace", refuse)
     with pytest.raises(MasterLocked, match="run `tracker rollup` again"):
         roll(c)
     assert c.master.read_bytes() == old  # the old master stands
     assert not list(c.master.parent.glob(".~*"))
-    monkeypatch.setattr(merge.os, "replace", real)
+    monkeypatch.setattr(publish.os, "replace", real)
     r = roll(c)  # nothing new to merge, but the master was behind the ledger: rebuilt
     assert not r.changed and r.master_rebuilt
     assert len(sheet_dicts(c.master, "Learners")) == 2

@@ -3,6 +3,7 @@ data, the long sheets are tables that pandas reads directly, the RAG matrix, the
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import datetime as dt
 import zipfile
@@ -16,9 +17,12 @@ from test_centre_sample import L2, Item, drop, items, make_centre, master_cells,
 
 from tracker.centre import ledger as LG
 from tracker.centre import master as M
+from tracker.centre.xlsx_rows import RowStream
+from tracker.centre.export_tables import iter_table
 from tracker.centre.folder import Centre
-from tracker.sample import progress_record
+from tracker.sample import SampleLearner, progress_record
 from tracker.workbook import layout as L
+from tracker.workbook.model import CriterionEntry, Learner, LearnerRecord
 
 HOSTILE = {
     "name": '=HYPERLINK("http://example.invalid/x","click me")',
@@ -181,9 +185,10 @@ def test_fast_row_writer_matches_the_public_api(centre: tuple[Centre, list[Item]
     c, _batch = centre
     conn = LG.connect(c.ledger, create=False)
     try:
-        fast = M.build_master(conn, c, tmp_path / "fast.xlsx")
-        monkeypatch.setattr(M._RowStream, "fast_ok", False)
-        slow = M.build_master(conn, c, tmp_path / "slow.xlsx")
+        fast, slow = tmp_path / "fast.xlsx", tmp_path / "slow.xlsx"
+        assert M.build_master(conn, c, fast) == []  # nothing split
+        monkeypatch.setattr(RowStream, "fast_ok", False)
+        M.build_master(conn, c, slow)
     finally:
         conn.close()
     a, b = master_cells(fast), master_cells(slow)
@@ -231,3 +236,140 @@ def test_libreoffice_opens_the_master(centre: tuple[Centre, list[Item]], tmp_pat
     df = pd.read_excel(out, sheet_name="Criteria", dtype={"ULN": str}, engine="openpyxl")
     assert len(df) == sum(q.criterion_count() for q, _s, _r in batch)
     assert isinstance(df["Assessor date"].dropna().iloc[0], (pd.Timestamp, dt.datetime))
+
+
+# -- progress: the master and the export count as tracker.workbook.progress defines -------------------
+
+_EV, _AS, _IQ, _RESIGNED = dt.date(2025, 1, 10), dt.date(2025, 1, 15), dt.date(2025, 2, 1), dt.date(2025, 3, 1)
+
+
+def _signed(ref: str, **kw: Any) -> CriterionEntry:
+    """A Met with its full sign-off (evidence ref, method, assessor, assessor date)."""
+    base: dict[str, Any] = dict(evidence_refs=(f"E-{ref}",), method="Observation", evidence_date=_EV,
+                                decision=L.MET, assessor="Sam Assessor", assessor_date=_AS)
+    return CriterionEntry(**{**base, **kw})
+
+
+# Learner A (face-to-face): one row per case; what the Criteria sheet's Achieved column must say.
+PROGRESS_CASES: dict[str, tuple[CriterionEntry, str]] = {
+    "K2.1": (_signed("K2.1"), "Yes"),  # Met, signed off
+    "K2.2": (_signed("K2.2", assessor_date=None), "No"),  # Met, sign-off incomplete
+    "K2.3": (_signed("K2.3", iqa="Ivy IQA", iqa_date=_IQ, iqa_decision="Referred back"), "No"),  # referred back
+    "K2.4": (_signed("K2.4", assessor_date=_RESIGNED, iqa="Ivy IQA", iqa_date=_IQ,
+                     iqa_decision="Referred back"), "No"),  # re-signed after the referral: awaiting re-check
+    "K2.5": (_signed("K2.5", iqa="Ivy IQA", iqa_date=_IQ, iqa_decision="Agreed"), "Yes"),  # referral then Agreed
+    "S9.1": (_signed("S9.1"), "Yes"),  # required of a face-to-face learner
+    "S9.4": (_signed("S9.4"), "No"),  # signed, but not required of a face-to-face learner: does not count
+}
+
+
+def _progress_batch() -> list[Item]:
+    a = Learner("Ada Cases", "1000000043", pathway="face-to-face", registration_date=dt.date(2024, 9, 1))
+    rec_a = LearnerRecord(a, {ref: e for ref, (e, _want) in PROGRESS_CASES.items()})
+    # Learner B: every criterion Met and signed off, but no pathway: the either/or criteria of
+    # unit 9 cannot be counted, so the qualification is not complete.
+    b = Learner("Bo Nopathway", "1234567899", pathway=None, registration_date=dt.date(2024, 9, 1))
+    rec_b = LearnerRecord(b, {c.ref: _signed(c.ref) for u in L2.units for c in u.criteria})
+    return [(L2, SampleLearner(a, L2.number, "wb-cases-a", 0.5, 1), rec_a),
+            (L2, SampleLearner(b, L2.number, "wb-cases-b", 1.0, 2), rec_b)]
+
+
+def test_progress_cases_in_the_master_and_the_export(tmp_path: Path) -> None:
+    from tracker.centre.export_tables import export
+
+    c = make_centre(tmp_path / "centre", register=False)
+    drop(c, _progress_batch())
+    assert roll(c).count("merged") == 2
+    crit = {(x["ULN"], x["Ref"]): x for x in sheet_dicts(c.master, "Criteria")}
+    for ref, (_e, want) in PROGRESS_CASES.items():
+        assert crit[("1000000043", ref)]["Achieved"] == want, ref
+    assert crit[("1000000043", "S9.4")]["Required"] == "No"
+    assert crit[("1000000043", "K1.1")]["Achieved"] == "No"  # nothing recorded
+    learners = {x["ULN"]: x for x in sheet_dicts(c.master, "Learners")}
+    a, b = learners["1000000043"], learners["1234567899"]
+    # A: K2.1, K2.5 and S9.1 count; K2.2 (no assessor date), K2.3 and K2.4 (referred back) do not,
+    # S9.4 is not required of A.
+    assert (a["Criteria met"], a["Units complete"], a["Credits achieved"], a["Status"]) == (3, 0, 0, "In progress")
+    # B: every unit complete (unit 9 requires nothing while the pathway is unknown), all 39
+    # credits, every counted criterion achieved -- but the qualification is not achieved.
+    assert (b["Units complete"], b["Credits achieved"], b["% complete"], b["Status"]) == (18, 39, 1.0, "In progress")
+    assert b["Criteria met"] == b["Criteria required"]
+    matrix = sheet_dicts(c.master, "Matrix")
+    row_a = next(x for x in matrix if x["ULN"] == "1000000043")
+    assert (row_a[L.unit_sheet_name(1)], row_a[L.unit_sheet_name(2)], row_a[L.unit_sheet_name(9)]) == (
+        "Not started", "In progress", "In progress")
+
+    export(c, "csv", tmp_path / "out")
+    rows = list(csv.DictReader((tmp_path / "out" / "criteria.csv").open(encoding="utf-8")))
+    got = {r["ref"]: r["achieved"] for r in rows if r["uln"] == "1000000043" and r["ref"] in PROGRESS_CASES}
+    assert got == {ref: want for ref, (_e, want) in PROGRESS_CASES.items()}
+    people = {r["uln"]: r for r in csv.DictReader((tmp_path / "out" / "learners.csv").open(encoding="utf-8"))}
+    assert (people["1000000043"]["criteria_met"], people["1000000043"]["status"]) == ("3", "In progress")
+    assert (people["1234567899"]["units_complete"], people["1234567899"]["status"]) == ("18", "In progress")
+
+
+# -- Excel's row limit (issue 19): a long table is split over numbered sheets ----------------------
+
+
+def test_long_tables_split_over_numbered_sheets_at_the_row_limit(centre: tuple[Centre, list[Item]],
+                                                                tmp_path: Path) -> None:
+    c, _batch = centre
+    conn = LG.connect(c.ledger, create=False)
+    try:
+        n_criteria = sum(1 for _ in iter_table(conn, c, "criteria"))
+        n_learners = LG.learner_count(conn)
+        path = tmp_path / "split.xlsx"
+        # A sheet of 40 rows: the header and 39 data rows.
+        notes = M.build_master(conn, c, path, row_limit=40)
+    finally:
+        conn.close()
+    wb = openpyxl.load_workbook(path, read_only=True)
+    names = wb.sheetnames
+    parts = [n for n in names if n == "Criteria" or n.startswith("Criteria ")]
+    # Written out by hand: ceil(n / 39) sheets, named Criteria, Criteria 2, ... in order.
+    assert parts == ["Criteria"] + [f"Criteria {k}" for k in range(2, -(-n_criteria // 39) + 1)]
+    assert names.index("Criteria 2") == names.index("Criteria") + 1
+    rows = []
+    for name in parts:
+        ws_rows = list(wb[name].iter_rows(values_only=True))
+        assert len(ws_rows) <= 40
+        assert ws_rows[0] == tuple(col.header for col in M.CRITERIA_COLUMNS)  # same columns on each
+        rows += ws_rows[1:]
+    # The parts add up to the ledger's rows, none lost, none twice.
+    assert len(rows) == n_criteria
+    keys = [(r[0], r[6]) for r in rows]  # ULN, Ref
+    assert len(set(keys)) == n_criteria
+    # The roll-up's output and the Dashboard say it.
+    said = " ".join(notes)
+    assert f"Criteria: {n_criteria:,} rows" in said and "Criteria 2" in said
+    dash = [v for row in wb["Dashboard"].iter_rows(values_only=True) for v in row if isinstance(v, str)]
+    assert any(v.startswith(f"Criteria: {n_criteria:,} rows") for v in dash)
+    if n_learners > 39:
+        assert "Learners 2" in names
+    # Every part is an Excel table of its own, over exactly its rows.
+    full = openpyxl.load_workbook(path)
+    for k, name in enumerate(parts, start=1):
+        (table,) = full[name].tables.values()
+        assert table.name == ("Criteria" if k == 1 else f"Criteria{k}")
+        assert table.ref.endswith(str(full[name].max_row))
+
+
+def test_split_sheets_plans_parts_by_hand() -> None:
+    from tracker.centre.xlsx_rows import SheetPart, split_sheets
+
+    assert split_sheets("Issues", "Issues", 0, 10) == [SheetPart("Issues", "Issues", 0)]
+    assert split_sheets("Issues", "Issues", 9, 10) == [SheetPart("Issues", "Issues", 9)]
+    assert split_sheets("Issues", "Issues", 10, 10) == [SheetPart("Issues", "Issues", 9),
+                                                         SheetPart("Issues 2", "Issues2", 1)]
+    assert split_sheets("Merge log", "MergeLog", 20, 5) == [
+        SheetPart("Merge log", "MergeLog", 4), SheetPart("Merge log 2", "MergeLog2", 4),
+        SheetPart("Merge log 3", "MergeLog3", 4), SheetPart("Merge log 4", "MergeLog4", 4),
+        SheetPart("Merge log 5", "MergeLog5", 4)]
+
+
+def test_the_row_writer_refuses_a_row_past_excels_last() -> None:
+    from tracker.centre.xlsx_rows import EXCEL_MAX_ROWS
+
+    stream = RowStream(object(), (), {}, lambda *a: None, lambda v, t: None)
+    with pytest.raises(ValueError, match="past Excel's last row"):
+        stream.row(EXCEL_MAX_ROWS, {})

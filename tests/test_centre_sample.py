@@ -18,8 +18,9 @@ import openpyxl
 import pytest
 
 from tracker.centre import ledger as LG
-from tracker.centre.folder import Centre, init_centre
-from tracker.centre.merge import RollupResult, rollup
+from tracker.centre.create import init_centre
+from tracker.centre.folder import Centre
+from tracker.centre.rollup_steps import RollupResult, rollup
 from tracker.identifiers import check_uln
 from tracker.sample import (
     AS_OF,

@@ -12,7 +12,7 @@ import pytest
 from test_centre_sample import Item, drop, edit, items, make_centre, roll, sheet_dicts, signed_ref
 
 from tracker.centre import master as M
-from tracker.centre.export import export
+from tracker.centre.export_tables import export
 from tracker.centre.folder import Centre
 from tracker.errors import UsageError
 

@@ -29,8 +29,8 @@ import python_calamine
 from fixtures import IQA, ULN, complete_record, record, signed, validate, write
 from libreoffice import convert
 from tracker import rollup
-from tracker.centre.export import export
-from tracker.centre.folder import init_centre
+from tracker.centre.create import init_centre
+from tracker.centre.export_tables import export
 from tracker.spec.catalogue import load_qualification
 from tracker.workbook import layout as L
 

@@ -13,7 +13,8 @@ import pytest
 from test_centre_sample import Item, drop, edit, items, make_centre, query, roll, sheet_dicts, signed_ref
 
 from tracker.centre.folder import Centre
-from tracker.centre.merge import FIELDS, decide, guarded_fields, open_conflicts, resolve
+from tracker.centre.merge_rules import FIELDS, decide, guarded_fields
+from tracker.centre.conflicts import open_conflicts, resolve
 from tracker.errors import CentreError, UsageError
 from tracker.workbook import layout as L
 

@@ -25,7 +25,7 @@ from test_centre_sample import drop, edit, items, ledger_dump, make_centre, mast
 
 from tracker.centre import ledger as LG
 from tracker.centre.folder import Centre, open_centre
-from tracker.centre.merge import CHECKPOINTS, PAUSE_ENV, PAUSE_FILE_ENV, PAUSE_SECONDS_ENV
+from tracker.centre.rollup_steps import CHECKPOINTS, PAUSE_ENV, PAUSE_FILE_ENV, PAUSE_SECONDS_ENV
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL of a process group")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from test_centre_sample import TODAY, drop, items, ledger_dump, make_centre, master_cells, query, roll
 
-from tracker.centre.merge import rollup
+from tracker.centre.rollup_steps import rollup
 
 
 def test_roll_up_twice_changes_nothing(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ _API = {
     "read_workbook": ("tracker.workbook.reader", "read_workbook"),
     "validate": ("tracker.rules.engine", "validate_paths"),
     "check_workbook": ("tracker.rules.engine", "check_workbook"),
-    "rollup": ("tracker.centre.merge", "rollup"),
+    "rollup": ("tracker.centre.rollup_steps", "rollup"),
     "open_centre": ("tracker.centre.api", "open_centre"),
 }
 

@@ -32,9 +32,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from tracker.centre.export import export
-from tracker.centre.folder import Centre, init_centre, is_centre, load_config
-from tracker.centre.merge import RollupResult, open_conflicts, resolve, rollup
+from tracker.centre.export_tables import export
+from tracker.centre.create import init_centre
+from tracker.centre.folder import Centre, is_centre, load_config
+from tracker.centre.conflicts import open_conflicts, resolve
+from tracker.centre.rollup_steps import RollupResult, rollup
 from tracker.errors import CentreError
 from tracker.sample import (
     AS_OF,

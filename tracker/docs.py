@@ -20,7 +20,7 @@ CODE_MODULES = (
     "tracker.rules.engine",
     "tracker.rules.checks",
     "tracker.register",
-    "tracker.centre.merge",
+    "tracker.centre.rollup_issues",
     "tracker.centre.iqa",
 )
 

@@ -2,7 +2,7 @@
 
 Every file tracker writes for people (learner workbooks, the register, marks, add-in, data files)
 goes through :func:`replaced_atomically`; the roll-up's master and ledger have their own, stricter
-protocol in :mod:`tracker.centre.merge`.
+protocol in :mod:`tracker.centre.publish`.
 """
 
 from __future__ import annotations

@@ -2,20 +2,22 @@
 
 The package starts from xlwings' own template for custom ribbon add-ins
 (``xlwings/quickstart_addin_ribbon.xlam`` of the installed xlwings: a hidden add-in workbook with
-a ``_myaddin.conf`` settings sheet) and replaces
+one sheet) and replaces
 
 * its ribbon part with ``macros/customUI.xml``, stored as ``customUI/customUI14.xml`` (the Office
   2010 ribbon part, namespace 2009/07), related from ``_rels/.rels``;
 * its ``xl/vbaProject.bin`` with a source-only project written by :mod:`tracker.addin.ovba` from
-  the document modules the workbook names (ThisWorkbook and its sheet), the ``Dictionary`` class
-  and the custom-add-in flavour of the xlwings VBA module (``xlwings_custom_addin.bas``, whose
-  RunPython works on the *active* workbook) read from the installed xlwings at build time, and
-  every ``macros/*.bas`` file.
+  the document modules the workbook names (ThisWorkbook and its sheet) and every ``macros/*.bas``
+  file;
+* its settings sheet ``_myaddin.conf`` (setting names for xlwings' VBA) with a sheet
+  :data:`ADDIN_SHEET` that only says the add-in takes no settings from any sheet.
 
-The xlwings module's ``PROJECT_NAME`` is set to ``xlwings`` so that it reads the interpreter from
-the user's ``xlwings.conf`` (``~/.xlwings/xlwings.conf``), where ``tracker addin install`` writes
-it. The ``macros/`` folder is found at the root of the source checkout (the package is installed
-editable from it); it is not shipped as package data.
+xlwings' VBA module is **not** part of the add-in (README, Security): its ``RunPython`` takes the
+interpreter and Python's import path from the active workbook's ``xlwings.conf`` sheet and from a
+file in its folder before the user's config, and puts the workbook's folder first on
+``sys.path``. ``macros/Tracker.bas`` starts Python itself, with settings only from the user's own
+config file. The ``macros/`` folder is found at the root of the source checkout (the package is
+installed editable from it); it is not shipped as package data.
 """
 
 from __future__ import annotations
@@ -41,13 +43,14 @@ from tracker.errors import TrackerError
 PROJECT_NAME = "Tracker"
 ADDIN_NAME = "tracker.xlam"
 TEMPLATE_NAME = "quickstart_addin_ribbon.xlam"
-XLWINGS_MODULE_FILE = "xlwings_custom_addin.bas"
-DICTIONARY_CLASS_FILE = "addin/Dictionary.cls"
-# The settings sheet of the template, renamed after the config name the VBA module uses
-# (the leading underscore keeps it inactive, as in the template).
+# The template's settings sheet, and what it becomes: an add-in workbook needs one sheet, and a
+# sheet listing xlwings setting names would suggest that settings are taken from it.
 TEMPLATE_CONF_SHEET = "_myaddin.conf"
-CONF_SHEET = "_xlwings.conf"
-XLWINGS_PROJECT_NAME = "xlwings"
+TEMPLATE_SHEET_PART = "xl/worksheets/sheet1.xml"
+TEMPLATE_STRINGS_PART = "xl/sharedStrings.xml"
+ADDIN_SHEET = "Tracker add-in"
+ADDIN_SHEET_TEXT = ("The Tracker add-in takes no settings from any sheet, of this workbook or any other "
+                    "(see the README of tracker, Security).")
 
 RIBBON_PART = "customUI/customUI14.xml"
 RIBBON_NAMESPACE = "http://schemas.microsoft.com/office/2009/07/customui"
@@ -64,7 +67,6 @@ _CT_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
 _MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _DOC_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _QUOTE = {'"': "&quot;"}
-_PROJECT_NAME_LINE = re.compile(r'^(Public Const PROJECT_NAME As String = )"[^"]*"', re.MULTILINE)
 
 
 class AddinBuildError(TrackerError):
@@ -107,17 +109,6 @@ def _read_text(path: Path) -> str:
         raise AddinBuildError(f"{path}: not in code page 1252") from None
 
 
-def xlwings_module_source(xlwings: Path | None = None) -> str:
-    """The xlwings VBA module as built into the add-in: the installed custom-add-in module
-    with ``PROJECT_NAME`` set to "xlwings" (its only change)."""
-    path = (xlwings or xlwings_dir()) / XLWINGS_MODULE_FILE
-    text = _read_text(path)
-    text, count = _PROJECT_NAME_LINE.subn(rf'\1"{XLWINGS_PROJECT_NAME}"', text, count=1)
-    if count != 1:
-        raise AddinBuildError(f"{path}: no PROJECT_NAME constant (unknown xlwings version?)")
-    return text
-
-
 def _workbook_code_names(package: zipfile.ZipFile) -> tuple[str, list[str]]:
     """The code names of the workbook and of its sheets, in the order of the workbook."""
     workbook = ElementTree.fromstring(package.read("xl/workbook.xml"))
@@ -137,14 +128,12 @@ def _workbook_code_names(package: zipfile.ZipFile) -> tuple[str, list[str]]:
     return book_name, sheet_names
 
 
-def project_modules(template: zipfile.ZipFile, macros: Path, xlwings: Path) -> list[Module]:
+def project_modules(template: zipfile.ZipFile, macros: Path) -> list[Module]:
     """The modules of the add-in's VBA project, in project order."""
     book, sheets = _workbook_code_names(template)
     modules = [Module.document(book, WORKBOOK_BASE)]
     modules += [Module.document(name, WORKSHEET_BASE) for name in sheets]
     try:
-        modules.append(Module.from_cls(_read_text(xlwings / DICTIONARY_CLASS_FILE)))
-        modules.append(Module.from_bas(xlwings_module_source(xlwings)))
         for bas in sorted(macros.glob("*.bas")):
             modules.append(Module.from_bas(_read_text(bas)))
     except OvbaError as e:
@@ -203,9 +192,27 @@ def _flat_xml(root: str, namespace: str, children: list[tuple[str, dict[str, str
 def _workbook_xml(data: bytes) -> bytes:
     text = data.decode("utf-8")
     old = f'name="{TEMPLATE_CONF_SHEET}"'
-    if old in text:
-        text = text.replace(old, f'name="{CONF_SHEET}"', 1)
-    return text.encode("utf-8")
+    if old not in text:
+        raise AddinBuildError(f"xlwings' add-in template has no sheet {TEMPLATE_CONF_SHEET} (unknown xlwings version?)")
+    return text.replace(old, f'name="{escape(ADDIN_SHEET, _QUOTE)}"', 1).encode("utf-8")
+
+
+_SHEET_DATA = re.compile(rb"<sheetData>.*</sheetData>|<sheetData\s*/>", re.DOTALL)
+_DIMENSION = re.compile(rb'<dimension ref="[^"]*"\s*/>')
+
+
+def _sheet_xml(data: bytes) -> bytes:
+    """The template's sheet with its cells replaced by A1 = :data:`ADDIN_SHEET_TEXT` (shared string 0)."""
+    cells = b'<sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row></sheetData>'
+    new, count = _SHEET_DATA.subn(cells, data, count=1)
+    if count != 1:
+        raise AddinBuildError(f"{TEMPLATE_SHEET_PART} of xlwings' add-in template has no cells (unknown xlwings version?)")
+    return _DIMENSION.sub(b'<dimension ref="A1"/>', new, count=1)
+
+
+def _shared_strings() -> bytes:
+    return (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><sst xmlns="{_MAIN_NS}" count="1" '
+            f'uniqueCount="1"><si><t>{escape(ADDIN_SHEET_TEXT)}</t></si></sst>').encode("utf-8")
 
 
 def build_addin(out: Path, macros: Path | None = None) -> Path:
@@ -221,7 +228,7 @@ def build_addin(out: Path, macros: Path | None = None) -> Path:
     except (OSError, zipfile.BadZipFile) as e:
         raise AddinBuildError(f"{template_path}: cannot be read ({e})") from None
     with template:
-        modules = project_modules(template, macros, xlwings)
+        modules = project_modules(template, macros)
         try:
             vba = build_vba_project(modules, PROJECT_NAME)
         except OvbaError as e:
@@ -238,6 +245,10 @@ def build_addin(out: Path, macros: Path | None = None) -> Path:
                 data = _content_types(data)
             elif name == "xl/workbook.xml":
                 data = _workbook_xml(data)
+            elif name == TEMPLATE_SHEET_PART:
+                data = _sheet_xml(data)
+            elif name == TEMPLATE_STRINGS_PART:
+                data = _shared_strings()
             parts[name] = data
     parts[RIBBON_PART] = ribbon
     parts[VBA_PART] = vba

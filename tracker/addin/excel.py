@@ -1,6 +1,10 @@
-"""The Python side of the Excel add-in: the functions the ribbon buttons run through RunPython.
+"""The Python side of the Excel add-in: the functions the ribbon buttons run.
 
-``macros/Tracker.bas`` calls, on the active workbook (``xw.Book.caller()``):
+``macros/Tracker.bas`` starts Python through :mod:`tracker.addin.launch`, which calls one of these
+on the active workbook (``xw.Book.caller()``). Called that way (no book given), each first checks
+that this process is the installation ``tracker addin install`` recorded and runs isolated
+(:func:`tracker.addin.trust.check_installation`); a refusal propagates to the launcher, which
+reports it. The functions are:
 
 * :func:`validate` -- **Validate**. On a learner workbook: its sheets are read in bulk (one read of
   each sheet's values, positions kept from A1), the model is built by
@@ -13,7 +17,7 @@
   message box says how many errors, warnings and notes were found. Nothing is saved: the admin
   decides whether to keep the marks.
 * :func:`rollup` -- **Roll up**: rolls up the centre folder of the active workbook with
-  :func:`tracker.centre.merge.rollup` (the function behind ``tracker rollup``), then shows the
+  :func:`tracker.centre.rollup_steps.rollup` (the function behind ``tracker rollup``), then shows the
   rebuilt master (see *Refreshing the master*).
 * :func:`new_workbook` -- **New learner workbook**: a blank learner workbook for the active
   workbook's qualification, written by :func:`tracker.workbook.writer.new_workbook` and opened.
@@ -55,8 +59,10 @@ workbook outside any centre folder (or not saved yet) is checked without a regis
 
 **Protected sheets.** Learner workbooks are protected without a password, and Excel refuses
 conditional formats and notes from code on a protected sheet. The **VBA** deals with it, not
-Python: the Validate Sub unprotects every password-less protected sheet before RunPython and
-protects it again afterwards with the same options, whatever happens (``macros/Tracker.bas``).
+Python: the Validate Sub unprotects every password-less protected sheet before Python starts and
+protects it again with the same options when Python has ended, whatever happens
+(``macros/Tracker.bas``; on macOS, where Python runs in the background, the launcher script calls
+the add-in back when Python ends).
 Python never touches protection, so nothing of it reaches the library, and the code behaves the
 same under every xlwings engine. A sheet protected *with* a password stays protected: marking it
 fails, and the message box lists it.
@@ -98,7 +104,7 @@ if TYPE_CHECKING:
     import xlwings as xw
 
     from tracker.centre.folder import Centre
-    from tracker.centre.merge import RollupResult
+    from tracker.centre.rollup_steps import RollupResult
     from tracker.register import Register
     from tracker.issues import Issue, Report, Task
     from tracker.workbook.marks import MarkPlan, MarkRow
@@ -182,15 +188,27 @@ def open_centre_folder(book: xw.Book | None = None) -> Path | None:
 
 
 def _caller(book: xw.Book | None) -> xw.Book:
+    """``book``; or, called from Excel, the calling workbook once the installation is confirmed."""
     if book is not None:
         return book
+    from tracker.addin.trust import check_installation
+
+    check_installation()
     import xlwings as xw
 
     return xw.Book.caller()
 
 
 def _book_path(book: xw.Book) -> Path | None:
-    """The workbook's file, or None when it is not a saved local file (a new book, a web URL)."""
+    """The workbook's file, or None when it is not a saved local file (a new book, a web URL) or
+    when the workbook carries xlwings settings.
+
+    For a workbook on OneDrive or SharePoint, xlwings' ``book.fullname`` maps the web address to a
+    local folder with the roots set in the workbook's own ``xlwings.conf`` sheet: such a workbook
+    could choose the "centre" the add-in works on, so its location is not used at all.
+    """
+    if carries_xlwings_sheets(book):
+        return None
     try:
         name = book.fullname
     except Exception:  # an engine without file names
@@ -199,6 +217,16 @@ def _book_path(book: xw.Book) -> Path | None:
         return None
     p = Path(name)
     return p if p.is_absolute() and p.is_file() else None
+
+
+def carries_xlwings_sheets(book: xw.Book) -> list[str]:
+    """The sheets of ``book`` that xlwings would take settings or code from (see the layout)."""
+    from tracker.workbook import layout as L
+
+    try:
+        return [s.name for s in book.sheets if L.xlwings_sheet_kind(s.name)]
+    except Exception:  # an engine that cannot list sheets: nothing to find
+        return []
 
 
 def read_book(book: xw.Book) -> tuple[list[str], dict[str, list[list[Any]]], list[str]]:
@@ -298,6 +326,7 @@ def _require_xlwings() -> None:
 
 def _validate(book: xw.Book) -> Task | Report | None:
     from tracker.register import INTERESTS_SHEET, STAFF_SHEET
+    from tracker.workbook import layout as L
     from tracker.workbook.reader import read_grids
 
     _require_xlwings()
@@ -305,6 +334,10 @@ def _validate(book: xw.Book) -> Task | Report | None:
     names, grids, read_notes = read_book(book)
     notes = _Notes(list(read_notes))
     path = _book_path(book)
+    foreign = [n for n in names if L.xlwings_sheet_kind(n)]
+    if foreign:
+        notes.add(f"The workbook carries add-in settings or code (sheet '{foreign[0]}'), so its location was not "
+                  "used either: it was checked without a centre register.")
     centre = _find_centre(path, notes) if path is not None else None
     if _is_master(book, names, path, centre):
         return _validate_master(book, centre, notes)
@@ -316,7 +349,7 @@ def _validate(book: xw.Book) -> Task | Report | None:
         _alert(book, f"{book.name} is not a learner workbook, a centre master or a centre register: "
                      "it has no cover sheet and no unit sheet. Nothing was checked.")
         return None
-    register, _ = _load_register(centre, notes)
+    register, _ = _load_register(centre, notes) if not foreign else (None, [])
     from tracker.centre.check import check_in_centre
 
     task = check_in_centre(model, centre, register)
@@ -693,7 +726,7 @@ def _severity_runs(severities: list[str]) -> list[tuple[str, int]]:
 
 
 def _rollup(book: xw.Book, app: Any) -> RollupResult | None:
-    from tracker.centre.merge import rollup as run_rollup
+    from tracker.centre.rollup_steps import rollup as run_rollup
 
     path = _book_path(book)
     if path is None:
@@ -764,7 +797,8 @@ def _rollup_message(result: RollupResult) -> str:
 
 
 def _new_workbook(book: xw.Book) -> Path:
-    from tracker.spec.catalogue import find_spec_file, load_file, spec_hash
+    from tracker.spec.catalogue import find_spec_file, spec_hash
+    from tracker.workbook.identity import find_qualification, lookup_keys
     from tracker.workbook.reader import read_grids
     from tracker.workbook.writer import new_workbook as write_workbook
 
@@ -773,13 +807,15 @@ def _new_workbook(book: xw.Book) -> Path:
     centre = _find_centre(path, notes) if path is not None else None
     names, grids, _ = read_book(book)
     model = read_grids(path or Path(book.name), names, grids)
-    key = model.meta.get("spec_number") or model.qualification_number
-    if not key:
-        raise TrackerError("the active workbook names no qualification. Open a learner workbook of the "
-                           "qualification wanted, or create workbooks with: tracker new --qualification "
-                           "NUMBER --learner-name NAME --uln ULN -o FILE.xlsx")
-    spec = find_spec_file(key, [centre.specs] if centre is not None else [])
-    q = load_file(spec)
+    extra = [centre.specs] if centre is not None else []
+    q, problem = find_qualification(model, extra)
+    if q is None:
+        if not lookup_keys(model):
+            raise TrackerError("the active workbook names no qualification. Open a learner workbook of the "
+                               "qualification wanted, or create workbooks with: tracker new --qualification "
+                               "NUMBER --learner-name NAME --uln ULN -o FILE.xlsx")
+        raise TrackerError(problem)
+    spec = find_spec_file(q.number, extra)
     reading = centre.reading_for(q.id) if centre is not None else None
     if centre is not None:
         folder = centre.root

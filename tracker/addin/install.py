@@ -1,16 +1,23 @@
 """Install the add-in for the current user, the way ``xlwings addin install`` does.
 
 ``install`` copies ``tracker.xlam`` into the user's Excel startup folder, so Excel opens it
-(hidden) on start, and records this Python interpreter in xlwings' user configuration file, where
-the add-in's xlwings module looks it up (key ``INTERPRETER_WIN`` or ``INTERPRETER_MAC``):
+(hidden) on start, and records in the user's config file (:mod:`tracker.addin.config`) this Python
+interpreter (``INTERPRETER_WIN`` / ``INTERPRETER_MAC``) and this ``tracker`` package
+(``TRACKER_PACKAGE``, checked by :func:`tracker.addin.trust.check_installation` at every run):
 
-* Windows: ``%APPDATA%\\Microsoft\\Excel\\XLSTART`` and ``%USERPROFILE%\\.xlwings\\xlwings.conf``.
-  XLSTART is one of Office's default trusted locations, so the add-in's macros run without a
-  prompt unless macros are turned off by policy.
+* Windows: ``%APPDATA%\\Microsoft\\Excel\\XLSTART`` and ``%USERPROFILE%\\.xlwings\\xlwings.conf``
+  (written in the ANSI code page with CRLF, as xlwings writes it there). XLSTART is one of
+  Office's default trusted locations, so the add-in's macros run without a prompt unless macros
+  are turned off by policy.
 * macOS: ``~/Library/Group Containers/UBF8T346G9.Office/User Content/Startup/Excel`` and
-  ``~/Library/Containers/com.microsoft.Excel/Data/xlwings.conf``; as xlwings does, the
-  AppleScript that RunPython calls on macOS is copied to
-  ``~/Library/Application Scripts/com.microsoft.Excel``.
+  ``~/Library/Containers/com.microsoft.Excel/Data/xlwings.conf``; and the add-in's launcher,
+  ``macros/tracker.applescript`` with this interpreter written into it, goes to
+  ``~/Library/Application Scripts/com.microsoft.Excel`` (the only place from which Excel's VBA may
+  start a program).
+
+Before anything is written, this interpreter is started the way the add-in starts it (isolated,
+``-I``) to confirm that it then still imports this ``tracker`` and xlwings: a package installed
+with ``pip install --user`` is invisible in isolated mode, and the add-in would fail at every click.
 
 xlwings asks a running Excel for its startup folder; without starting Excel, this module uses
 the default folder of a per-user Office install. Elsewhere (Linux), ``install`` fails with a
@@ -20,19 +27,35 @@ clear message and ``status`` still answers.
 from __future__ import annotations
 
 import os
-import re
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from tracker.addin.build import ADDIN_NAME, build_addin, xlwings_dir
+from tracker.addin.build import ADDIN_NAME, build_addin, macros_dir
+from tracker.addin.config import (
+    PACKAGE_KEY,
+    AddinConfigError,
+    config_file,
+    current_platform,
+    interpreter_key,
+    read_config,
+    set_config_values,
+)
+from tracker.addin.launch import ACTIONS, BOOTSTRAP
+from tracker.addin.trust import PYTHON_OPTIONS, package_dir
 from tracker.errors import TrackerError
-from tracker.files import write_bytes_atomically
+
+__all__ = ["AddinInstallError", "config_file", "install", "interpreter_key", "read_config", "startup_dir",
+           "status"]
 
 _MAC_STARTUP_PARENT = Path("Library/Group Containers/UBF8T346G9.Office")
 _MAC_STARTUP_CHOICES = ("User Content/Startup/Excel",
                         "User Content.localized/Startup.localized/Excel")
+LAUNCHER_TEMPLATE = "tracker.applescript"
+LAUNCHER_NAME = "tracker.applescript"  # the name macros/Tracker.bas passes to AppleScriptTask
+LOG_NAME = "tracker-addin.log"  # in Excel's container on macOS, where the VBA reads it
 
 
 class AddinInstallError(TrackerError):
@@ -40,11 +63,7 @@ class AddinInstallError(TrackerError):
 
 
 def _platform() -> str:
-    if sys.platform.startswith("win"):
-        return "windows"
-    if sys.platform == "darwin":
-        return "macos"
-    return sys.platform
+    return current_platform()
 
 
 def startup_dir(platform: str | None = None, home: Path | None = None) -> Path | None:
@@ -64,65 +83,6 @@ def startup_dir(platform: str | None = None, home: Path | None = None) -> Path |
     return None
 
 
-def config_file(platform: str | None = None, home: Path | None = None) -> Path:
-    """xlwings' user configuration file (the same path as ``xlwings.USER_CONFIG_FILE``)."""
-    platform = platform or _platform()
-    home = home or Path.home()
-    if platform == "macos":
-        return home / "Library" / "Containers" / "com.microsoft.Excel" / "Data" / "xlwings.conf"
-    return home / ".xlwings" / "xlwings.conf"
-
-
-def interpreter_key(platform: str | None = None) -> str:
-    """The xlwings.conf key the add-in reads the interpreter from on this platform."""
-    return "INTERPRETER_MAC" if (platform or _platform()) == "macos" else "INTERPRETER_WIN"
-
-
-_CONF_LINE = re.compile(r'^\s*"([^"]*)"\s*,\s*"([^"]*)"')
-
-
-def read_config(path: Path) -> dict[str, str]:
-    """The settings of an xlwings.conf file (lines ``"KEY","VALUE"``), keys upper-cased."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return {}
-    except OSError as e:
-        raise AddinInstallError(f"{path}: cannot be read ({e.strerror})") from None
-    settings: dict[str, str] = {}
-    for line in text.splitlines():
-        m = _CONF_LINE.match(line)
-        if m:
-            settings[m.group(1).upper()] = m.group(2)
-    return settings
-
-
-def set_config_value(path: Path, key: str, value: str) -> None:
-    """Set one setting of an xlwings.conf file, keeping its other lines as they are."""
-    if '"' in value:
-        raise AddinInstallError(f"cannot record {value!r} in {path}: it contains a quote")
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-    except (OSError, UnicodeDecodeError) as e:
-        raise AddinInstallError(f"{path}: cannot be read ({e})") from None
-    entry = f'"{key}","{value}"'
-    replaced = False
-    for i, line in enumerate(lines):
-        m = _CONF_LINE.match(line)
-        if m and m.group(1).upper() == key.upper():
-            lines[i] = entry
-            replaced = True
-    if not replaced:
-        lines.append(entry)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_bytes_atomically(path, ("\n".join(lines) + "\n").encode("utf-8"))
-    except OSError as e:
-        raise AddinInstallError(f"{path}: cannot be written ({e.strerror or e})") from None
-
-
-
-
 def install(xlam: Path | None = None) -> Path:
     """Install the add-in (``xlam``, or a freshly built one) for this user; return its path."""
     platform = _platform()
@@ -134,6 +94,8 @@ def install(xlam: Path | None = None) -> Path:
         )
     if xlam is not None and not Path(xlam).is_file():
         raise AddinInstallError(f"{xlam}: no such add-in file")
+    package = check_isolated_import(sys.executable)
+    launcher = launcher_script(sys.executable, platform) if platform == "macos" else None
     target = target_dir / ADDIN_NAME
     try:
         target_dir.mkdir(parents=True, exist_ok=True)
@@ -149,34 +111,94 @@ def install(xlam: Path | None = None) -> Path:
             ) from None
         except OSError as e:
             raise AddinInstallError(f"{target}: cannot be written ({e.strerror})") from None
-    set_config_value(config_file(platform), interpreter_key(platform), sys.executable)
-    if platform == "macos":
-        _install_applescript()
+    set_config_values(config_file(platform),
+                      {interpreter_key(platform): sys.executable, PACKAGE_KEY: str(package)}, platform)
+    if launcher is not None:
+        _write_launcher(launcher)
     return target
 
 
-def _install_applescript() -> None:
-    """macOS: RunPython calls xlwings' AppleScript, which must be in Excel's script folder."""
-    import xlwings  # the version in the script's name must match the VBA module's
+def check_isolated_import(python: str) -> Path:
+    """Start ``python`` as the add-in starts it (isolated, from a neutral folder) and return the
+    ``tracker`` package folder it imports; refuse unless that is this package and xlwings imports too."""
+    here = package_dir()
+    code = "import sys, tracker, xlwings; sys.stdout.write(tracker.__file__)"
+    with tempfile.TemporaryDirectory() as neutral:
+        try:
+            done = subprocess.run([python, *PYTHON_OPTIONS, "-c", code], cwd=neutral, capture_output=True,
+                                  text=True, timeout=120)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise AddinInstallError(f"{python} could not be started to check it ({e})") from None
+    found = Path(done.stdout.strip()).parent if done.returncode == 0 and done.stdout.strip() else None
+    if found is None:
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise AddinInstallError(
+            f"{python}, started isolated ({' '.join(PYTHON_OPTIONS)}) as the add-in starts it, cannot import "
+            f"tracker and xlwings ({last}). Install them into a virtual environment -- "
+            "python -m venv .venv, then .venv's pip install -e \".[excel]\" -- not with pip install --user")
+    if os.path.normcase(found.resolve()) != os.path.normcase(here):
+        raise AddinInstallError(f"{python}, started isolated as the add-in starts it, imports tracker from {found}, "
+                                f"not from {here}: install from the environment that should run the add-in")
+    return here
 
-    source = xlwings_dir() / f"xlwings-{xlwings.__version__}.applescript"
-    folder = Path.home() / "Library" / "Application Scripts" / "com.microsoft.Excel"
+
+def _applescript_text(value: str) -> str:
+    """``value`` inside an AppleScript string literal (backslash and double quote escaped)."""
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def launcher_script(python: str, platform: str = "macos", home: Path | None = None) -> str:
+    """The macOS launcher (``macros/tracker.applescript``) with this installation written into it."""
+    path = macros_dir() / LAUNCHER_TEMPLATE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise AddinInstallError(f"{path}: cannot be read ({e})") from None
+    fields = {
+        "@PYTHON@": _applescript_text(python),
+        "@PYTHON_OPTIONS@": _applescript_text(" ".join(PYTHON_OPTIONS)),
+        "@BOOTSTRAP@": _applescript_text(BOOTSTRAP),
+        "@LOG_FILE@": _applescript_text(str(config_file(platform, home).parent / LOG_NAME)),
+        "@ADDIN_NAME@": _applescript_text(ADDIN_NAME),
+        "@ACTIONS@": ", ".join(f'"{_applescript_text(a)}"' for a in ACTIONS),
+    }
+    for field, value in fields.items():
+        if field not in text:
+            raise AddinInstallError(f"{path}: the field {field} is missing")
+        text = text.replace(field, value)
+    return text
+
+
+def launcher_folder(home: Path | None = None) -> Path:
+    """macOS: the folder of scripts Excel's VBA may run (AppleScriptTask)."""
+    return (home or Path.home()) / "Library" / "Application Scripts" / "com.microsoft.Excel"
+
+
+def _write_launcher(text: str) -> None:
+    folder = launcher_folder()
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, folder / source.name)
+        # UTF-8 is what AppleScriptTask reads a .applescript text file as.
+        (folder / LAUNCHER_NAME).write_text(text, encoding="utf-8")
     except OSError as e:
-        raise AddinInstallError(f"{folder}: cannot copy {source.name} there ({e.strerror})")
+        raise AddinInstallError(f"{folder}: cannot write {LAUNCHER_NAME} there ({e.strerror})") from None
 
 
 def status() -> dict[str, object]:
-    """Where the add-in is (or would be) installed and what interpreter it will run."""
+    """Where the add-in is (or would be) installed, what interpreter and package it will run."""
     platform = _platform()
     target_dir = startup_dir(platform)
     addin = target_dir / ADDIN_NAME if target_dir is not None else None
     conf = config_file(platform)
     key = interpreter_key(platform)
-    configured = read_config(conf).get(key)
-    return {
+    try:
+        settings = read_config(conf, platform)
+    except AddinConfigError:
+        settings = {}
+    configured = settings.get(key)
+    recorded = settings.get(PACKAGE_KEY)
+    here = package_dir()
+    info: dict[str, object] = {
         "platform": platform,
         "supported": target_dir is not None,
         "addin_path": str(addin) if addin is not None else None,
@@ -187,4 +209,11 @@ def status() -> dict[str, object]:
         "this_interpreter": sys.executable,
         "interpreter_matches": configured is not None
         and os.path.normcase(configured) == os.path.normcase(sys.executable),
+        "recorded_package": recorded,
+        "this_package": str(here),
+        "package_matches": recorded is not None and os.path.normcase(recorded) == os.path.normcase(str(here)),
     }
+    if platform == "macos":
+        info["launcher"] = str(launcher_folder() / LAUNCHER_NAME)
+        info["launcher_installed"] = (launcher_folder() / LAUNCHER_NAME).is_file()
+    return info

@@ -25,7 +25,7 @@ ledger afresh in one read transaction (a roll-up running meanwhile is seen whole
 
 pandas is imported here only (``import tracker`` and the command line never pay for it).
 The rows come from the same functions as the master and ``tracker export``
-(:func:`tracker.centre.export.iter_table` and the master's record builders), so the three never
+(:func:`tracker.centre.export_tables.iter_table` and the master's record builders), so the three never
 disagree.
 """
 
@@ -76,28 +76,30 @@ class CentreData:
     def criteria(self) -> pd.DataFrame:
         """One row per learner x criterion, with every sign-off column (the master's Criteria sheet)."""
         from tracker.centre import master as M
-        from tracker.centre.export import iter_table
+        from tracker.centre.export_tables import iter_table
 
         return self._frame(M.CRITERIA_COLUMNS, lambda conn: iter_table(conn, self.centre, "criteria"))
 
     def learners(self) -> pd.DataFrame:
         """One row per learner and qualification, with progress (the master's Learners sheet)."""
         from tracker.centre import master as M
-        from tracker.centre.export import iter_table
+        from tracker.centre.export_tables import iter_table
 
         return self._frame(M.LEARNER_COLUMNS, lambda conn: iter_table(conn, self.centre, "learners"))
 
     def issues(self) -> pd.DataFrame:
         """Every finding the master lists (the master's Issues sheet)."""
+        from tracker.centre import ledger as LG
         from tracker.centre import master as M
 
-        return self._frame(M.ISSUE_COLUMNS, lambda conn: M.issue_records(conn, M.file_names(conn)))
+        return self._frame(M.ISSUE_COLUMNS, lambda conn: M.issue_records(conn, LG.file_names(conn)))
 
     def conflicts(self) -> pd.DataFrame:
         """Merge conflicts, open ones first, then closed (the master's Conflicts sheet)."""
+        from tracker.centre import ledger as LG
         from tracker.centre import master as M
 
-        return self._frame(M.CONFLICT_COLUMNS, lambda conn: M.conflict_records(conn, M.file_names(conn)))
+        return self._frame(M.CONFLICT_COLUMNS, lambda conn: M.conflict_records(conn, LG.file_names(conn)))
 
     @contextmanager
     def _snapshot(self) -> Iterator[sqlite3.Connection]:
@@ -105,11 +107,8 @@ class CentreData:
 
         conn = LG.connect(self.centre.ledger, create=False)
         try:
-            conn.execute("BEGIN")  # one consistent read
-            try:
+            with LG.snapshot(conn):  # one consistent read
                 yield conn
-            finally:
-                conn.execute("ROLLBACK")
         finally:
             conn.close()
 

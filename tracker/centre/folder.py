@@ -1,4 +1,7 @@
-"""Create and open a centre folder; the roll-up lock; detecting a master open in Excel.
+"""Open a centre folder; the roll-up lock; detecting a master open in Excel.
+
+Creating one (:func:`tracker.centre.create.init_centre`) also builds an empty master, so it sits a
+layer above, with the roll-up.
 
 Layout of a centre folder (every path can be changed in ``centre.yaml``)::
 
@@ -23,14 +26,16 @@ import getpass
 import json
 import os
 import socket
+import sqlite3
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
 from tracker.errors import CentreError, MasterLocked, TrackerError
-from tracker.files import write_bytes_atomically
 
 CONFIG_NAME = "centre.yaml"
 LOCK_NAME = ".tracker-rollup.lock"
@@ -47,7 +52,6 @@ DEFAULT_PATHS: dict[str, str] = {
     "specs": "specs",
     "export": "export",
 }
-_FOLDERS = ("inbox", "archive", "quarantine", "specs")
 
 
 @dataclass(frozen=True)
@@ -156,19 +160,6 @@ def config_text(name: str, number: str, readings: dict[str, str],
     return "\n".join(lines) + "\n"
 
 
-def _default_readings(extra_dirs: list[Path]) -> tuple[dict[str, str], dict[str, str]]:
-    from tracker.spec.catalogue import list_qualifications
-
-    readings: dict[str, str] = {}
-    notes: dict[str, str] = {}
-    for q in list_qualifications(extra_dirs):
-        if q.readings:
-            readings[q.id] = q.default_reading
-            options = " | ".join(r.id + (" (default)" if r.default else "") for r in q.readings)
-            notes[q.id] = f"{q.title} ({q.number}): {options}"
-    return readings, notes
-
-
 def load_config(root: Path) -> dict[str, Any]:
     """The parsed ``centre.yaml`` of ``root`` (CentreError when missing or malformed)."""
     import yaml
@@ -272,63 +263,6 @@ def is_centre(root: str | Path) -> bool:
     return (Path(root) / CONFIG_NAME).is_file()
 
 
-def init_centre(root: str | Path, *, name: str = "", number: str = "", demo: bool = False) -> tuple[Centre, list[str]]:
-    """Create a centre folder at ``root``, or complete one: nothing that exists is overwritten.
-
-    Returns the opened centre and the list of things created (for the CLI to print).
-    """
-    r = Path(root).absolute()
-    created: list[str] = []
-    if r.exists() and not r.is_dir():
-        raise CentreError(f"{r} exists and is not a folder")
-    r.mkdir(parents=True, exist_ok=True)
-    cfg = r / CONFIG_NAME
-    if cfg.is_file():
-        existing = load_config(r)
-        for key, given in (("name", name), ("number", number)):
-            if given and str(existing.get(key) or "") != given:
-                raise CentreError(f"{r} is already a centre folder with {key} "
-                                  f"{existing.get(key)!r}; edit {cfg} to change it")
-    else:
-        specs = r / DEFAULT_PATHS["specs"]
-        readings, notes = _default_readings([specs])
-        write_bytes_atomically(cfg, config_text(name, number, readings, notes, demo=demo).encode("utf-8"),
-                               fsync=True)
-        created.append(CONFIG_NAME)
-    centre = open_centre(r)
-    for key in _FOLDERS:
-        p = centre.path(key)
-        if not p.is_dir():
-            p.mkdir(parents=True, exist_ok=True)
-            created.append(f"{_rel(p, r)}/")
-    if not centre.register.exists():
-        from tracker.register import new_register
-
-        new_register(centre.register)
-        created.append(_rel(centre.register, r))
-    from tracker.centre import ledger
-
-    if not centre.ledger.exists():
-        ledger.connect(centre.ledger).close()
-        created.append(_rel(centre.ledger, r))
-    if not centre.master.exists():
-        from tracker.centre.merge import publish_master
-
-        with RollupLock(centre):
-            publish_master(centre)
-        created.append(_rel(centre.master, r))
-    return centre, created
-
-
-def _rel(p: Path, root: Path) -> str:
-    try:
-        return p.relative_to(root).as_posix()
-    except ValueError:
-        return str(p)
-
-
-
-
 # -- the roll-up lock ----------------------------------------------------------------------------
 
 
@@ -368,7 +302,7 @@ class RollupLock:
                 "wait for it to finish and try again") from None
         fh.seek(0)
         fh.truncate()
-        fh.write(f"user {_user()} on {socket.gethostname()}, process {os.getpid()}, "
+        fh.write(f"user {current_user()} on {socket.gethostname()}, process {os.getpid()}, "
                  f"since {dt.datetime.now().replace(microsecond=0).isoformat(sep=' ')}")
         fh.flush()
         self._fh = fh
@@ -395,11 +329,33 @@ class RollupLock:
         self.release()
 
 
-def _user() -> str:
+def current_user() -> str:
+    """The user name recorded with a run, a lock or a resolution ("unknown" when there is none)."""
     try:
         return getpass.getuser()
     except Exception:  # no user name on some service accounts
         return "unknown"
+
+
+@contextmanager
+def plain_errors(c: Centre) -> Iterator[None]:
+    """Turn a full disk, a read-only folder or a broken ledger into one clear CentreError.
+
+    Wraps the roll-up and ``tracker resolve`` up to their ledger commit (later failures are notes
+    or :class:`MasterLocked`), so the message can say that nothing was changed.
+    """
+    try:
+        yield
+    except sqlite3.Error as e:
+        raise CentreError(
+            f"the ledger {c.ledger} could not be updated ({e}); it was left as it was. If the disk is out "
+            "of space, free some; if the folder is read-only, ask for write access; then roll up again.") from None
+    except OSError as e:
+        where = f" ({e.filename})" if e.filename else ""
+        raise CentreError(
+            f"the roll-up stopped: {e.strerror or e}{where}. Nothing was changed: the ledger and the master "
+            "are as they were and the returned files are still in the inbox. If the disk is out of space, "
+            "free some; if the folder is read-only, ask for write access; then roll up again.") from None
 
 
 if sys.platform == "win32":

@@ -25,12 +25,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tracker.centre import ledger as LG
+from tracker.centre.folder import Centre
 from tracker.issues import Issue, Severity, issue_type
 from tracker.workbook import layout as L
 from tracker.workbook.model import name_key, split_names
 
 if TYPE_CHECKING:
-    from tracker.centre.folder import Centre
     from tracker.register import Register
 
 IQA_INVOLVED = issue_type(
@@ -110,18 +111,17 @@ def sampling_coverage(conn: sqlite3.Connection, register: Register | None) -> li
     per_unit: dict[tuple[str, str, int], list[int]] = defaultdict(lambda: [0, 0])
     per_method: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     method_spelling: dict[str, str] = {}
-    sql = ("SELECT c.unit, c.method, c.decision, c.assessor, c.iqa_sampled, c.iqa_decision, l.qualification_number "
-           "FROM criteria c JOIN learners l ON l.id = c.learner_id WHERE c.assessor IS NOT NULL")
-    for unit, method, decision, assessor, sampled_flag, iqa_decision, qn in conn.execute(sql):
-        if (decision or "").casefold() != _MET:
+    for row in LG.signed_decisions(conn):
+        if (row.decision or "").casefold() != _MET:
             continue
-        names = split_names(assessor)
+        names = split_names(row.assessor)
         if not names:
             continue
         k = name_key(names[0])
         spellings[k].add(names[0])
-        sampled = 1 if (iqa_decision or (sampled_flag or "").casefold() == _YES) else 0
-        m = " ".join((method or "").split())
+        sampled = 1 if (row.iqa_decision or (row.iqa_sampled or "").casefold() == _YES) else 0
+        qn, unit = row.qualification_number, row.unit
+        m = " ".join((row.method or "").split())
         mk = m.casefold()
         method_spelling.setdefault(mk, m or "(no method)")
         for counter in (total[k], per_unit[(k, qn, int(unit))], per_method[(k, mk)]):
@@ -179,17 +179,14 @@ def involvement_issues(conn: sqlite3.Connection) -> list[Issue]:
             else:
                 involved[(qn, k)][lid].add(role)
 
-    for lid, name, qn, assessor, iqa, tutor in conn.execute(
-            "SELECT id, name, qualification_number, assessor, iqa, tutor FROM learners"):
-        names[lid] = name
-        note(assessor, "assessor", qn, lid)
-        note(iqa, "iqa", qn, lid)
-        note(tutor, "tutor", qn, lid)
-    for lid, qn, assessor, iqa in conn.execute(
-            "SELECT DISTINCT c.learner_id, l.qualification_number, c.assessor, c.iqa FROM criteria c "
-            "JOIN learners l ON l.id = c.learner_id WHERE c.assessor IS NOT NULL OR c.iqa IS NOT NULL"):
-        note(assessor, "assessor", qn, lid)
-        note(iqa, "iqa", qn, lid)
+    for lp in LG.learner_people(conn):
+        names[lp.id] = lp.name
+        note(lp.assessor, "assessor", lp.qualification_number, lp.id)
+        note(lp.iqa, "iqa", lp.qualification_number, lp.id)
+        note(lp.tutor, "tutor", lp.qualification_number, lp.id)
+    for sg in LG.criterion_signers(conn):
+        note(sg.assessor, "assessor", sg.qualification_number, sg.learner_id)
+        note(sg.iqa, "iqa", sg.qualification_number, sg.learner_id)
     shown = _display_names(spellings)
     issues: list[Issue] = []
     for (qn, k), learners in sorted(iqa_of.items()):
@@ -211,12 +208,9 @@ def run_centre_checks(conn: sqlite3.Connection, register: Register | None, regis
     sampling coverage table (for the master)."""
     coverage = sampling_coverage(conn, register)
     issues = involvement_issues(conn) + coverage_issues(coverage)
-    conn.execute("DELETE FROM centre_issues")
-    rows: list[tuple[object, ...]] = [(n, i.code, i.severity.value, i.message, None, "centre", None, i.sheet, i.cell)
-            for n, i in enumerate(issues)]
+    rows = [LG.CentreIssue(i.code, i.severity.value, i.message, "centre", None, i.sheet, i.cell) for i in issues]
     reg_name = centre.register.name
-    rows += [(len(rows) + n, i.code, i.severity.value, i.message, None, REGISTER_PROBLEM_NOTE, reg_name,
-              i.sheet, i.cell) for n, i in enumerate(register_issues)]
-    conn.executemany("INSERT INTO centre_issues (seq, code, severity, message, learner_id, subject, file, sheet, "
-                     "cell) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    rows += [LG.CentreIssue(i.code, i.severity.value, i.message, REGISTER_PROBLEM_NOTE, reg_name, i.sheet, i.cell)
+             for i in register_issues]
+    LG.replace_centre_issues(conn, rows)
     return coverage

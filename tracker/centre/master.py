@@ -6,8 +6,11 @@ criterion with every sign-off column), Issues, Conflicts, IQA sampling, Merge lo
 
 Rules the master keeps:
 
-* every figure (status, % complete, units complete, credits) is computed here from the ledger's
-  accepted values and the qualification data -- nothing is read back from formula cells, and the
+* every figure (status, % complete, units complete, credits) is computed from the ledger's
+  accepted values and the qualification data by the one definition of progress,
+  :mod:`tracker.workbook.progress` (a criterion achieved, a unit's status, the qualification's;
+  the Matrix shows a complete unit an IQA sampled as *IQA sampled*) -- nothing is read back from
+  formula cells, and the
   master holds no formulas at all (so it shows the same figures in every program, recalculated or
   not);
 * every value that came from a learner file is written with ``write_string`` and the workbook is
@@ -18,12 +21,14 @@ Rules the master keeps:
 * the workbook is written in XlsxWriter's ``constant_memory`` mode (rows streamed to disk), so a
   centre of thousands of learners is written in bounded memory.
 
-XlsxWriter refuses ``add_table`` in ``constant_memory`` mode only because the table would write
-its header cells into rows already flushed to disk. Here each table is declared before any of its
-rows is written, and the header cells are then written again as inline strings, which is all the
-table needs (:func:`_add_table`; it also widens the table's range after declaring it over one row,
-because ``add_table`` keeps a dict entry per cell of the range). Tested against XlsxWriter 3.2/3.3:
-the tests read the tables back with openpyxl and check their ranges.
+The long tables are written by :mod:`tracker.centre.xlsx_rows`, the one module that relies on
+XlsxWriter's internals (rows rendered as XML, tables declared in ``constant_memory`` mode; its
+doc gives the figures and the version pin). A table longer than a sheet holds (Excel: 1,048,576
+rows, header included) is **split over numbered sheets** -- Criteria, Criteria 2 ... -- with the
+same columns and a table each; the Dashboard and the roll-up's output say so. Split rather than
+left out: the master stays the complete record an admin or a pivot table reads, and
+``pandas.read_excel(sheet_name=None)`` concatenates the parts; the row limit is a parameter of
+:func:`build_master` so that tests prove the split on a few rows.
 
 Layout: the sheet names and column headers of the master are described once, in the section
 below; the learner-workbook headers they repeat (Ref, Evidence refs, Decision ...) come from
@@ -43,11 +48,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tracker.centre import ledger as LG
+from tracker.centre.xlsx_rows import EXCEL_MAX_ROWS, RowStream, add_table, split_sheets
+from tracker.centre.folder import Centre
+from tracker.centre.iqa import REGISTER_PROBLEM_NOTE, CoverageRow, sampling_coverage
+from tracker.errors import TrackerError
 from tracker.workbook import layout as WL
+from tracker.workbook.progress import criterion_state, qualification_achieved, unit_status
 
 if TYPE_CHECKING:
-    from tracker.centre.folder import Centre
-    from tracker.centre.iqa import CoverageRow
     from tracker.register import Register
     from tracker.spec.models import Qualification
 
@@ -249,30 +257,42 @@ def excel_serial(value: str | None, with_time: bool = False) -> float | None:
 
 @dataclass(slots=True)
 class UnitProgress:
-    """One unit of one learner: required criteria, achieved, sampled, status."""
+    """One unit of one learner: required criteria, how many are achieved, whether an IQA sampled it."""
 
     required: int
-    met: int
+    achieved: int
     sampled: bool
 
     @property
+    def progress(self) -> str:
+        """Not started / In progress / Complete, as :func:`tracker.workbook.progress.unit_status` says."""
+        return unit_status(self.required, self.achieved)
+
+    @property
     def status(self) -> str:
-        """Not started / In progress / Complete / IQA sampled (a complete unit an IQA sampled)."""
-        if self.required and self.met >= self.required:
-            return STATUS_IQA_SAMPLED if self.sampled else STATUS_COMPLETE
-        return STATUS_NOT_STARTED if self.met == 0 else STATUS_IN_PROGRESS
+        """The Matrix colour: :attr:`progress`, with a complete unit an IQA sampled shown as IQA sampled."""
+        s = self.progress
+        return STATUS_IQA_SAMPLED if s == STATUS_COMPLETE and self.sampled else s
 
 
 @dataclass(slots=True)
 class LearnerView:
     """A learner with everything the master shows about them, computed from the ledger."""
 
-    id: int
-    row: dict[str, Any]
+    learner: LG.LearnerRow
     qualification: Qualification | None
-    criteria: dict[str, tuple[Any, ...]]  # ref -> (values..., source_file, run_id)
+    criteria: dict[str, LG.Accepted]
     units: dict[int, UnitProgress] = field(default_factory=dict)
     required: dict[str, bool] = field(default_factory=dict)
+    achieved: set[str] = field(default_factory=set)  # refs whose row is achieved (required or not)
+    # The learner's pathway is unknown and the qualification has either/or criteria under their
+    # reading: those criteria cannot be counted, so the qualification is not achieved.
+    pathway_needed: bool = False
+
+    @property
+    def id(self) -> int:
+        """The learner's ledger id."""
+        return self.learner.id
 
     @property
     def criteria_required(self) -> int:
@@ -282,7 +302,7 @@ class LearnerView:
     @property
     def criteria_met(self) -> int:
         """Required criteria achieved."""
-        return sum(u.met for u in self.units.values())
+        return sum(u.achieved for u in self.units.values())
 
     @property
     def percent(self) -> float:
@@ -292,14 +312,15 @@ class LearnerView:
 
     @property
     def status(self) -> str:
-        """Not started / In progress / Complete."""
-        if self.units and all(u.status in (STATUS_COMPLETE, STATUS_IQA_SAMPLED) for u in self.units.values()):
+        """Complete when :func:`~tracker.workbook.progress.qualification_achieved`, else Not started
+        (nothing achieved) or In progress."""
+        if qualification_achieved((u.progress for u in self.units.values()), self.pathway_needed):
             return STATUS_COMPLETE
         return STATUS_NOT_STARTED if self.criteria_met == 0 else STATUS_IN_PROGRESS
 
     def units_complete(self) -> int:
         """Units with every required criterion achieved."""
-        return sum(1 for u in self.units.values() if u.status in (STATUS_COMPLETE, STATUS_IQA_SAMPLED))
+        return sum(1 for u in self.units.values() if u.progress == STATUS_COMPLETE)
 
     def credits(self) -> int:
         """Credits of the complete units."""
@@ -307,23 +328,21 @@ class LearnerView:
         if q is None:
             return 0
         return sum(u.credit for u in q.units
-                   if (p := self.units.get(u.number)) is not None and p.status in (STATUS_COMPLETE, STATUS_IQA_SAMPLED))
+                   if (p := self.units.get(u.number)) is not None and p.progress == STATUS_COMPLETE)
 
 
 _F = LG.ENTRY_FIELDS
-_I_DECISION = _F.index("decision")
-_I_IQA_DECISION = _F.index("iqa_decision")
-_I_IQA_SAMPLED = _F.index("iqa_sampled")
-_MET = WL.MET
-_REFERRED = WL.REFERRED_BACK
+_IDX = {f: i for i, f in enumerate(_F)}
+_I_IQA_DECISION = _IDX["iqa_decision"]
+_I_IQA_SAMPLED = _IDX["iqa_sampled"]
 
 
-def achieved(values: tuple[Any, ...]) -> bool:
-    """A criterion is achieved when its decision is Met and an IQA has not referred it back."""
-    return bool(values[_I_DECISION] == _MET and values[_I_IQA_DECISION] != _REFERRED)
+def achieved(values: LG.Values) -> bool:
+    """True when a stored criterion row is achieved (:func:`tracker.workbook.progress.criterion_state`)."""
+    return criterion_state(lambda key: values[_IDX[key]]).achieved
 
 
-def _sampled(values: tuple[Any, ...]) -> bool:
+def _sampled(values: LG.Values) -> bool:
     return bool(values[_I_IQA_DECISION] is not None or values[_I_IQA_SAMPLED] == WL.YES)
 
 
@@ -337,7 +356,6 @@ class Qualifications:
     def get(self, number: str) -> Qualification | None:
         """The installed qualification with this number, or None."""
         if number not in self.cache:
-            from tracker.errors import TrackerError
             from tracker.spec.catalogue import load_qualification
 
             try:
@@ -347,46 +365,43 @@ class Qualifications:
         return self.cache[number]
 
 
-LEARNER_SQL = ("SELECT id, uln, name, qualification_number, qualification_id, pathway, reading, registration_date, "
-               "assessor, iqa, tutor, employer, workbook_id, last_file, last_return FROM learners "
-               "ORDER BY qualification_number, name COLLATE NOCASE, uln")
-_LEARNER_KEYS = ("id", "uln", "name", "qualification_number", "qualification_id", "pathway", "reading",
-                 "registration_date", "assessor", "iqa", "tutor", "employer", "workbook_id", "last_file",
-                 "last_return")
-
-
 def iter_learners(conn: sqlite3.Connection, quals: Qualifications) -> Iterator[LearnerView]:
-    """Every learner in master order (qualification, name, ULN) with their progress computed."""
-    cols = ", ".join(_F)
-    for row in conn.execute(LEARNER_SQL).fetchall():
-        d = dict(zip(_LEARNER_KEYS, row))
-        crit = {r[0]: tuple(r[1:]) for r in conn.execute(
-            f"SELECT ref, {cols}, source_file, run_id FROM criteria WHERE learner_id = ?", (d["id"],))}
-        q = quals.get(d["qualification_number"])
-        view = LearnerView(int(d["id"]), d, q, crit)
+    """Every learner in master order (qualification, name, ULN) with their progress computed.
+
+    Two queries for the whole ledger: the learners, and every criterion row in the same order
+    (streamed, grouped per learner here)."""
+    rows = iter(LG.criteria_by_learner(conn))
+    pending = next(rows, None)
+    either_or: dict[tuple[str, str | None], bool] = {}  # (qualification, reading) -> has active groups
+    for learner in LG.learners(conn):
+        crit: dict[str, LG.Accepted] = {}
+        if pending is not None and pending[0] == learner.id:
+            crit = pending[1]
+            pending = next(rows, None)
+        q = quals.get(learner.qualification_number)
+        view = LearnerView(learner, q, crit)
+        view.achieved = {ref for ref, acc in crit.items() if achieved(acc.values)}
         if q is not None:
-            reading = d["reading"] or None
+            reading = learner.reading or None
+            key = (q.id, reading)
+            if key not in either_or:
+                either_or[key] = any(q.active_groups(u, reading) for u in q.units)
+            view.pathway_needed = not learner.pathway and either_or[key]
             for unit in q.units:
-                req = q.required(unit, d["pathway"], reading)
-                req_set = set(req)
+                req_set = set(q.required(unit, learner.pathway, reading))
                 met = 0
                 sampled = False
                 for c in unit.criteria:
                     view.required[c.ref] = c.ref in req_set
-                    v = crit.get(c.ref)
-                    if v is None:
+                    acc = crit.get(c.ref)
+                    if acc is None:
                         continue
-                    if c.ref in req_set and achieved(v):
+                    if c.ref in req_set and c.ref in view.achieved:
                         met += 1
-                    if _sampled(v):
+                    if _sampled(acc.values):
                         sampled = True
-                view.units[unit.number] = UnitProgress(len(req), met, sampled)
+                view.units[unit.number] = UnitProgress(len(req_set), met, sampled)
         yield view
-
-
-def file_names(conn: sqlite3.Connection) -> dict[str, tuple[str, str]]:
-    """Content hash -> (original name, received)."""
-    return {h: (n, r) for h, n, r in conn.execute("SELECT hash, original_name, received FROM files")}
 
 
 def pathway_label(q: Qualification | None, pathway: str | None) -> str | None:
@@ -400,46 +415,54 @@ def pathway_label(q: Qualification | None, pathway: str | None) -> str | None:
     return pathway
 
 
-def learner_record(v: LearnerView, files: dict[str, tuple[str, str]], counts: dict[int, tuple[int, int]],
+def _file_name(files: dict[str, LG.FileName], file: str | None) -> str | None:
+    f = files.get(file or "")
+    return f.name if f is not None else None
+
+
+def learner_record(v: LearnerView, files: dict[str, LG.FileName], counts: dict[int, LG.IssueCount],
                    conflicts: Counter[int]) -> dict[str, Any]:
     """The Learners-sheet row of a learner, keyed by column key (also used by the export)."""
-    d = v.row
+    d = v.learner
     q = v.qualification
-    errors, warnings = counts.get(v.id, (0, 0))
+    n = counts.get(v.id, LG.IssueCount(0, 0))
     return {
-        "uln": d["uln"], "name": d["name"], "qualification": q.title if q else "(not installed)",
-        "qualification_number": d["qualification_number"], "pathway": pathway_label(q, d["pathway"]),
-        "assessor": d["assessor"], "iqa": d["iqa"], "tutor": d["tutor"], "employer": d["employer"],
-        "registration_date": d["registration_date"], "units_complete": v.units_complete(),
+        "uln": d.uln, "name": d.name, "qualification": q.title if q else "(not installed)",
+        "qualification_number": d.qualification_number, "pathway": pathway_label(q, d.pathway),
+        "assessor": d.assessor, "iqa": d.iqa, "tutor": d.tutor, "employer": d.employer,
+        "registration_date": d.registration_date, "units_complete": v.units_complete(),
         "units_total": len(q.units) if q else 0, "credits": v.credits(), "credit_total": q.credit if q else 0,
         "criteria_met": v.criteria_met, "criteria_required": v.criteria_required, "percent": v.percent,
-        "status": v.status, "last_return": d["last_return"], "open_issues": errors + warnings,
-        "errors": errors, "warnings": warnings,
-        "conflicts": conflicts.get(v.id, 0), "last_file": files.get(d["last_file"], ("", ""))[0],
-        "workbook_id": d["workbook_id"],
+        "status": v.status, "last_return": d.last_return, "open_issues": n.errors + n.warnings,
+        "errors": n.errors, "warnings": n.warnings,
+        "conflicts": conflicts.get(v.id, 0), "last_file": _file_name(files, d.last_file) or "",
+        "workbook_id": d.workbook_id,
     }
 
 
-def criterion_records(v: LearnerView, files: dict[str, tuple[str, str]],
+def criterion_records(v: LearnerView, files: dict[str, LG.FileName],
                       open_rows: set[tuple[int, str]]) -> Iterator[dict[str, Any]]:
     """The Criteria-sheet rows of a learner (one per criterion of the qualification, spec order)."""
-    d = v.row
+    d = v.learner
     q = v.qualification
-    pathway = pathway_label(q, d["pathway"])
+    pathway = pathway_label(q, d.pathway)
     if q is not None:
         order = [(u.number, u.ref, c.ref, c.kind.label) for u in q.units for c in u.criteria]
     else:  # qualification no longer installed: what the ledger holds
         order = [(0, "", r, "") for r in sorted(v.criteria)]
-    blank: tuple[Any, ...] = (None,) * (len(_F) + 2)
+    blank: LG.Values = (None,) * len(_F)
     for unit, unit_ref, ref, kind in order:
-        vals = v.criteria.get(ref, blank)
-        src = files.get(vals[len(_F)] or "", (None, None))
+        acc = v.criteria.get(ref)
+        vals = acc.values if acc is not None else blank
+        src = files.get(acc.source_file) if acc is not None else None
         rec: dict[str, Any] = {
-            "uln": d["uln"], "name": d["name"], "qualification_number": d["qualification_number"],
+            "uln": d.uln, "name": d.name, "qualification_number": d.qualification_number,
             "pathway": pathway, "unit": unit or None, "unit_ref": unit_ref or None, "ref": ref, "kind": kind or None,
             "required": (YES if v.required.get(ref) else NO) if q is not None else None,
-            "achieved": YES if achieved(vals) else NO,
-            "source": src[0], "received": src[1],
+            # Progress counts required criteria only: one the learner need not take is never
+            # "achieved", whatever its row says (without the qualification, the row decides).
+            "achieved": YES if ref in v.achieved and (q is None or v.required.get(ref)) else NO,
+            "source": src.name if src else None, "received": src.received if src else None,
             "conflict": CONFLICT_OPEN if (v.id, ref) in open_rows else None,
         }
         for i, f in enumerate(_F):
@@ -447,20 +470,9 @@ def criterion_records(v: LearnerView, files: dict[str, tuple[str, str]],
         yield rec
 
 
-def issue_counts(conn: sqlite3.Connection) -> dict[int, tuple[int, int]]:
-    """Learner id -> (errors, warnings) of their latest return."""
-    out: dict[int, tuple[int, int]] = {}
-    for lid, e, w in conn.execute(
-            "SELECT l.id, sum(i.severity = 'error'), sum(i.severity = 'warning') FROM learners l "
-            "JOIN issues i ON i.file = l.last_file GROUP BY l.id"):
-        out[int(lid)] = (int(e or 0), int(w or 0))
-    return out
-
-
 def open_conflict_rows(conn: sqlite3.Connection) -> tuple[set[tuple[int, str]], Counter[int]]:
     """(learner id, ref) of open conflicts, and open conflicts per learner."""
-    rows = {(int(lid), ref) for lid, ref in conn.execute(
-        "SELECT learner_id, ref FROM conflicts WHERE status = 'open'")}
+    rows = LG.open_conflict_refs(conn)
     return rows, Counter(lid for lid, _ in rows)
 
 
@@ -484,71 +496,57 @@ def describe_fields(fields: list[str], values: dict[str, Any]) -> str:
     return "; ".join(f"{_field_label(f)}: {_show_value(f, values.get(f))}" for f in fields)
 
 
-def conflict_records(conn: sqlite3.Connection, files: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:
+def conflict_records(conn: sqlite3.Connection, files: dict[str, LG.FileName]) -> list[dict[str, Any]]:
     """The Conflicts-sheet rows: open ones first, then closed, each by id."""
     out = []
-    for (cid, status, name, uln, qn, unit, ref, fields, acc, acc_file, ret, ret_file, resolution, closed_by,
-         note) in conn.execute(
-            "SELECT k.id, k.status, l.name, l.uln, l.qualification_number, k.unit, k.ref, k.fields, k.accepted, "
-            "k.accepted_file, k.returned, k.returned_file, k.resolution, k.closed_by, k.note FROM conflicts k "
-            "JOIN learners l ON l.id = k.learner_id ORDER BY k.status = 'closed', k.id"):
-        flist = fields.split(",")
-        a, r = json.loads(acc), json.loads(ret)
-        af, rf = files.get(acc_file, ("", None)), files.get(ret_file, ("", None))
+    for k in LG.conflicts(conn):
+        flist = list(k.fields)
+        a, r = json.loads(k.accepted), json.loads(k.returned)
+        af, rf = files.get(k.accepted_file), files.get(k.returned_file)
+        is_open = k.status == "open"
         out.append({
-            "id": cid, "status": CONFLICT_OPEN_LABEL if status == "open" else CONFLICT_CLOSED_LABEL,
-            "name": name, "uln": uln, "qualification_number": qn, "unit": unit, "ref": ref,
-            "fields": ", ".join(_field_label(f) for f in flist),
-            "accepted": describe_fields(flist, a), "accepted_file": af[0], "accepted_received": af[1],
-            "returned": describe_fields(flist, r), "returned_file": rf[0], "returned_received": rf[1],
-            "resolution": resolution, "closed_by": closed_by, "note": note,
-            "resolve": (f"tracker resolve CENTRE --conflict {cid} --keep accepted|returned" if status == "open"
-                        else None),
+            "id": k.id, "status": CONFLICT_OPEN_LABEL if is_open else CONFLICT_CLOSED_LABEL,
+            "name": k.name, "uln": k.uln, "qualification_number": k.qualification_number, "unit": k.unit,
+            "ref": k.ref, "fields": ", ".join(_field_label(f) for f in flist),
+            "accepted": describe_fields(flist, a), "accepted_file": af.name if af else "",
+            "accepted_received": af.received if af else None,
+            "returned": describe_fields(flist, r), "returned_file": rf.name if rf else "",
+            "returned_received": rf.received if rf else None,
+            "resolution": k.resolution, "closed_by": k.closed_by, "note": k.note,
+            "resolve": f"tracker resolve CENTRE --conflict {k.id} --keep accepted|returned" if is_open else None,
         })
     return out
 
 
-def issue_records(conn: sqlite3.Connection, files: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:
-    """The Issues-sheet rows: centre checks, register problems, quarantined files, latest returns."""
+def _issue_record(fi: LG.FileIssue, files: dict[str, LG.FileName], source: str) -> dict[str, Any]:
+    i = fi.issue
+    return {"severity": i.severity, "code": i.code, "message": i.message, "name": fi.name, "uln": fi.uln,
+            "qualification_number": fi.qualification_number, "file": _file_name(files, fi.file) or "",
+            "sheet": i.sheet, "cell": i.cell, "unit": i.unit, "criterion": i.criterion, "source": source}
+
+
+def issue_records(conn: sqlite3.Connection, files: dict[str, LG.FileName]) -> list[dict[str, Any]]:
+    """The Issues-sheet rows, from the ledger: centre checks and register problems, quarantined
+    files, then the issues of every learner's latest return (errors first, learners in order)."""
     out: list[dict[str, Any]] = []
+    for ci in LG.centre_issues(conn):
+        out.append({"severity": ci.severity, "code": ci.code, "message": ci.message, "name": None, "uln": None,
+                    "qualification_number": None, "file": ci.file, "sheet": ci.sheet, "cell": ci.cell,
+                    "unit": None, "criterion": None,
+                    "source": ISSUE_SOURCE_REGISTER if ci.subject == REGISTER_PROBLEM_NOTE else ISSUE_SOURCE_CENTRE})
+    out += [_issue_record(fi, files, ISSUE_SOURCE_QUARANTINE) for fi in LG.quarantined_issues(conn)]
     rank = {"error": 0, "warning": 1, "info": 2}
-    for code, sev, msg, subject, file, sheet, cell in conn.execute(
-            "SELECT code, severity, message, subject, file, sheet, cell FROM centre_issues ORDER BY seq"):
-        out.append({"severity": sev, "code": code, "message": msg, "name": None, "uln": None,
-                    "qualification_number": None, "file": file, "sheet": sheet, "cell": cell, "unit": None,
-                    "criterion": None,
-                    "source": ISSUE_SOURCE_REGISTER if subject == "centre register" else ISSUE_SOURCE_CENTRE})
-    for fhash, name, uln, qn, code, sev, msg, sheet, cell, unit, crit in conn.execute(
-            "SELECT f.hash, f.learner_name, f.uln, f.qualification_number, i.code, i.severity, i.message, i.sheet, "
-            "i.cell, i.unit, i.criterion FROM files f JOIN issues i ON i.file = f.hash "
-            "WHERE f.outcome = 'quarantined' ORDER BY f.seq, i.seq"):
-        out.append({"severity": sev, "code": code, "message": msg, "name": name, "uln": uln,
-                    "qualification_number": qn, "file": files.get(fhash, ("", ""))[0], "sheet": sheet,
-                    "cell": cell, "unit": unit, "criterion": crit, "source": ISSUE_SOURCE_QUARANTINE})
-    learner_rows = []
-    for fhash, name, uln, qn, code, sev, msg, sheet, cell, unit, crit, seq in conn.execute(
-            "SELECT l.last_file, l.name, l.uln, l.qualification_number, i.code, i.severity, i.message, i.sheet, "
-            "i.cell, i.unit, i.criterion, i.seq FROM learners l JOIN issues i ON i.file = l.last_file "
-            "ORDER BY l.qualification_number, l.name COLLATE NOCASE, l.uln, i.seq"):
-        learner_rows.append({"severity": sev, "code": code, "message": msg, "name": name, "uln": uln,
-                             "qualification_number": qn, "file": files.get(fhash, ("", ""))[0], "sheet": sheet,
-                             "cell": cell, "unit": unit, "criterion": crit, "source": ISSUE_SOURCE_LATEST,
-                             "_rank": rank.get(sev, 3)})
-    learner_rows.sort(key=lambda r: r.pop("_rank"))  # stable: errors first, learners in order within
-    return out + learner_rows
-
-
-def log_records(conn: sqlite3.Connection, files: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:
-    """The Merge-log rows, newest run first."""
-    out = []
-    for run, time, kind, fhash, name, uln, crit, action, detail in conn.execute(
-            "SELECT m.run_id, r.started, r.kind, m.file, l.name, l.uln, m.criterion, m.action, m.detail "
-            "FROM merge_log m JOIN runs r ON r.id = m.run_id LEFT JOIN learners l ON l.id = m.learner_id "
-            "ORDER BY m.run_id DESC, m.id"):
-        out.append({"run": run, "time": time, "kind": kind, "file": files.get(fhash or "", (None, None))[0],
-                    "hash": fhash[:12] if fhash else None, "name": name, "uln": uln, "criterion": crit,
-                    "action": action, "detail": detail})
+    latest = LG.latest_return_issues(conn)
+    latest.sort(key=lambda fi: rank.get(fi.issue.severity, 3))  # stable: learners stay in order within
+    out += [_issue_record(fi, files, ISSUE_SOURCE_LATEST) for fi in latest]
     return out
+
+
+def log_records(conn: sqlite3.Connection, files: dict[str, LG.FileName]) -> list[dict[str, Any]]:
+    """The Merge-log rows, newest run first."""
+    return [{"run": e.run_id, "time": e.time, "kind": e.kind, "file": _file_name(files, e.file),
+             "hash": e.file[:12] if e.file else None, "name": e.name, "uln": e.uln, "criterion": e.criterion,
+             "action": e.action, "detail": e.detail} for e in LG.merge_log(conn)]
 
 
 def iqa_records(rows: list[CoverageRow]) -> list[dict[str, Any]]:
@@ -607,111 +605,6 @@ class _Writer:
             ws.write_string(r, c, str(v))
 
 
-_CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_")
-_XML_SPECIAL = re.compile("[&<>]")
-_MAX_STR = 32767  # Excel's limit, in UTF-16 code units
-
-
-def _xml_text(ws: Any, text: str) -> str:
-    """A string as an inline-string cell body, escaped exactly as XlsxWriter escapes it."""
-    if len(text) > _MAX_STR // 2 and len(text.encode("utf-16-le")) // 2 > _MAX_STR:
-        text = text.encode("utf-16-le")[:_MAX_STR * 2].decode("utf-16-le", "ignore")
-    if _CTRL.search(text):
-        text = ws._escape_control_characters(text)
-    if _XML_SPECIAL.search(text):
-        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    if text[:1].isspace() or text[-1:].isspace():
-        return f'<is><t xml:space="preserve">{text}</t></is>'
-    return f"<is><t>{text}</t></is>"
-
-
-class _RowStream:
-    """Whole rows written straight into a ``constant_memory`` worksheet's row file.
-
-    XlsxWriter's per-cell API costs ~7 us a cell (argument checks, a cell tuple, a dict, then the
-    XML); the long sheets hold a million cells, so their rows are rendered here in one string each,
-    in the XML XlsxWriter itself writes (inline strings, numbers with an ``s`` style index, the same
-    escaping), and the worksheet's bookkeeping (dimensions, last row) is updated to match. When the
-    worksheet lacks the internals this relies on (another XlsxWriter version), every cell goes
-    through the public API instead -- same file content, slower. The tests compare both paths.
-    """
-
-    fast_ok = True  # tests switch the fast path off to compare
-
-    def __init__(self, ws: Any, w: _Writer, cols: tuple[MColumn, ...]) -> None:
-        self.ws = ws
-        self.w = w
-        self.cols = cols
-        self.fast = (self.fast_ok and bool(getattr(ws, "constant_memory", False))
-                     and all(hasattr(ws, a) for a in ("row_data_fh", "previous_row", "_write_single_row",
-                                                     "_check_dimensions", "_escape_control_characters")))
-        self.letters = [WL.col_letter(i) for i in range(len(cols))]
-        self.styles = {"date": w.date, "datetime": w.datetime, "percent": w.percent}
-        self.started = False
-        self.last = 0
-        # Most values repeat (names, ULNs, refs, dates, Yes/No): their XML is made once.
-        self.texts: dict[str, str] = {}
-        self.serials: dict[tuple[str, str], str | None] = {}
-
-    def _xf(self, fmt: Any) -> int:
-        return int(fmt._get_xf_index())
-
-    def row(self, r: int, rec: dict[str, Any]) -> None:
-        """Write row ``r`` (0-based) from ``rec`` keyed by column key; blanks are skipped."""
-        if not self.fast:
-            for c, col in enumerate(self.cols):
-                self.w.cell(self.ws, r, c, col, rec.get(col.key))
-            return
-        ws = self.ws
-        if not self.started:
-            ws._write_single_row(r)  # flush the header row written through the API
-            self.started = True
-            self.xf = {k: self._xf(f) for k, f in self.styles.items()}
-        n = r + 1
-        parts = [f'<row r="{n}">']
-        texts = self.texts
-        if len(texts) > 200_000:
-            texts.clear()
-        for c, col in enumerate(self.cols):
-            v = rec.get(col.key)
-            if v is None or v == "":
-                continue
-            ref = f"{self.letters[c]}{n}"
-            kind = col.kind
-            if kind == "text" or isinstance(v, str) and kind in ("int", "percent"):
-                sv = str(v)
-                body = texts.get(sv)
-                if body is None:
-                    body = texts[sv] = _xml_text(ws, sv)
-                parts.append(f'<c r="{ref}" t="inlineStr">{body}</c>')
-            elif kind in ("int", "percent"):
-                style = f' s="{self.xf["percent"]}"' if kind == "percent" else ""
-                parts.append(f'<c r="{ref}"{style}><v>{v:.16G}</v></c>')
-            else:
-                key = (kind, str(v))
-                cell = self.serials.get(key)
-                if cell is None and key not in self.serials:
-                    serial = excel_serial(key[1], kind == "datetime")
-                    cell = None if serial is None else f' s="{self.xf[kind]}"><v>{serial:.16G}</v></c>'
-                    self.serials[key] = cell
-                if cell is None:
-                    parts.append(f'<c r="{ref}" t="inlineStr">{_xml_text(ws, str(v))}</c>')
-                else:
-                    parts.append(f'<c r="{ref}"{cell}')
-        if len(parts) == 1:
-            return
-        parts.append("</row>")
-        ws.row_data_fh.write("".join(parts))
-        self.last = r
-
-    def finish(self) -> None:
-        """Record the written extent in the worksheet (its dimension and last row)."""
-        if self.fast and self.started:
-            ws = self.ws
-            ws._check_dimensions(self.last, len(self.cols) - 1)
-            ws.previous_row = self.last
-
-
 def _setup_columns(ws: Any, cols: tuple[MColumn, ...]) -> None:
     for i, c in enumerate(cols):
         ws.set_column(i, i, c.width)
@@ -731,53 +624,73 @@ def _print_setup(ws: Any, *, fit_width: bool = True, fit_page: bool = False) -> 
         ws.fit_to_pages(1, 0)
 
 
-def _add_table(ws: Any, w: _Writer, name: str, cols: tuple[MColumn, ...], n_rows: int) -> None:
-    """Declare an Excel table over row 0 (header) to ``n_rows`` data rows, then write the header
-    again as inline strings (see the module doc: constant_memory mode)."""
-    headers = [c.header for c in cols]
-    assert len(set(h.casefold() for h in headers)) == len(headers), f"duplicate header in {name}"
-    from xlsxwriter.utility import xl_range
+def _stream(ws: Any, w: _Writer, cols: tuple[MColumn, ...]) -> RowStream:
+    return RowStream(ws, cols, {"date": w.date, "datetime": w.datetime, "percent": w.percent}, w.cell,
+                     excel_serial)
 
-    saved = ws.constant_memory
-    ws.constant_memory = False
-    # add_table's own header writes would go to the shared-string table; ours follow inline.
-    ws._write_string = lambda *args, **kw: 0
-    try:
-        # Declared over one data row, then widened: add_table records every cell of its range for
-        # an overlap check (1.3 million dict entries, 130 MB, for 1,000 learners' criteria).
-        ws.add_table(0, 0, 1, len(cols) - 1, {
-            "name": name, "style": "Table Style Light 9",
-            "columns": [{"header": h, "header_format": w.header} for h in headers]})
-    finally:
-        ws.constant_memory = saved
-        del ws._write_string
-    table = ws.tables[-1]
-    full = xl_range(0, 0, max(n_rows, 1), len(cols) - 1)
-    table["range"] = table["a_range"] = table["autofilter"] = full
-    for i, h in enumerate(headers):
-        ws.write_string(0, i, h, w.header)
-    ws.set_row(0, 30)
-    ws.freeze_panes(1, 0)
+
+class _LongTable:
+    """A table streamed over one sheet, or over numbered sheets when it passes ``row_limit``
+    rows (Criteria, Criteria 2 ...: same columns, a table each; see xlsx_rows.split_sheets)."""
+
+    def __init__(self, wb: Any, w: _Writer, sheet: str, cols: tuple[MColumn, ...], n_rows: int,
+                 row_limit: int, freeze_cols: int = 0, fit_width: bool = True) -> None:
+        self.parts = split_sheets(sheet, TABLE_NAMES[sheet], n_rows, row_limit)
+        self.streams: list[RowStream] = []
+        for part in self.parts:
+            ws = wb.add_worksheet(part.sheet)
+            _setup_columns(ws, cols)
+            add_table(ws, part.table, [c.header for c in cols], w.header, part.rows)
+            if freeze_cols:
+                ws.freeze_panes(1, freeze_cols)
+            _print_setup(ws, fit_width=fit_width)
+            self.streams.append(_stream(ws, w, cols))
+        self.sheet = sheet
+        self.k = 0
+        self.r = 0
+        self.total = 0
+
+    def row(self, rec: dict[str, Any]) -> None:
+        """Write the next data row (on the next sheet once this one is full)."""
+        while self.r >= self.parts[self.k].rows and self.k + 1 < len(self.parts):
+            self.k += 1
+            self.r = 0
+        self.r += 1
+        self.total += 1
+        self.streams[self.k].row(self.r, rec)
+
+    def finish(self) -> None:
+        """Close every sheet's stream."""
+        for s in self.streams:
+            s.finish()
+
+    def note(self) -> str | None:
+        """What the Dashboard and the roll-up say when the table was split, else None."""
+        if len(self.parts) == 1:
+            return None
+        names = ", ".join(p.sheet for p in self.parts)
+        return (f"{self.sheet}: {self.total:,} rows, more than one Excel sheet holds, are split over "
+                f"{len(self.parts)} sheets ({names}), each with the same columns.")
 
 
 def _table_sheet(wb: Any, w: _Writer, sheet: str, cols: tuple[MColumn, ...], rows: list[dict[str, Any]],
-                 freeze_cols: int = 0) -> None:
-    ws = wb.add_worksheet(sheet)
-    _setup_columns(ws, cols)
-    _add_table(ws, w, TABLE_NAMES[sheet], cols, len(rows))
-    if freeze_cols:
-        ws.freeze_panes(1, freeze_cols)
-    _print_setup(ws)
-    stream = _RowStream(ws, w, cols)
-    for r, rec in enumerate(rows, start=1):
-        stream.row(r, rec)
-    stream.finish()
+                 row_limit: int, freeze_cols: int = 0) -> str | None:
+    table = _LongTable(wb, w, sheet, cols, len(rows), row_limit, freeze_cols)
+    for rec in rows:
+        table.row(rec)
+    table.finish()
+    return table.note()
 
 
 def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
                  register: Register | None = None, coverage: list[CoverageRow] | None = None,
-                 on_progress: Callable[[], None] | None = None) -> Path:
-    """Write the master workbook for the ledger behind ``conn`` to ``path``.
+                 on_progress: Callable[[], None] | None = None, row_limit: int = EXCEL_MAX_ROWS) -> list[str]:
+    """Write the master workbook for the ledger behind ``conn`` to ``path``; returns notes for
+    the roll-up's output (a long table split over several sheets).
+
+    ``row_limit``: rows a sheet may hold (Excel's 1,048,576; tests pass a small one). A long
+    table past it is split over numbered sheets with the same columns -- never cut, and never
+    written past the last row Excel accepts.
 
     Reads inside the caller's transaction (so a roll-up writes the master of the ledger it is
     about to commit). ``register`` and ``coverage`` (the IQA sampling table) are computed when not
@@ -786,10 +699,7 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
     """
     import xlsxwriter
 
-    from tracker.centre.iqa import sampling_coverage
-
     if coverage is None and register is None and centre.register.is_file():
-        from tracker.errors import TrackerError
         from tracker.register import read_register
 
         try:
@@ -798,13 +708,12 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
             register = None
     out = Path(path)
     quals = Qualifications([centre.specs])
-    files = file_names(conn)
-    counts = issue_counts(conn)
+    files = LG.file_names(conn)
+    counts = LG.issue_counts(conn)
     open_rows, open_per_learner = open_conflict_rows(conn)
-    last_run = conn.execute("SELECT id, started FROM runs ORDER BY id DESC LIMIT 1").fetchone()
-    n_learners = int(conn.execute("SELECT count(*) FROM learners").fetchone()[0])
-    qn_counts = [(qn, int(n)) for qn, n in conn.execute(
-        "SELECT qualification_number, count(*) FROM learners GROUP BY qualification_number ORDER BY 1")]
+    last_run = LG.latest_run(conn)
+    n_learners = LG.learner_count(conn)
+    qn_counts = LG.learners_per_qualification(conn)
     n_criteria_rows = 0
     max_units = 0
     for qn, n in qn_counts:
@@ -813,9 +722,7 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
             n_criteria_rows += n * q.criterion_count()
             max_units = max(max_units, max(u.number for u in q.units))
         else:
-            n_criteria_rows += int(conn.execute(
-                "SELECT count(*) FROM criteria c JOIN learners l ON l.id = c.learner_id "
-                "WHERE l.qualification_number = ?", (qn,)).fetchone()[0])
+            n_criteria_rows += LG.criteria_count(conn, qn)
 
     wb = xlsxwriter.Workbook(str(out), {
         "constant_memory": True,
@@ -824,23 +731,21 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
         "strings_to_urls": False,
         "default_date_format": DATE_FORMAT,
     })
-    created = dt.datetime.fromisoformat(last_run[1]) if last_run else dt.datetime(2000, 1, 1)
+    created = dt.datetime.fromisoformat(last_run.started) if last_run else dt.datetime(2000, 1, 1)
     wb.set_properties({"title": f"Centre master - {centre.name}".strip(" -"), "author": "tracker",
                        "comments": "Rebuilt from the centre ledger by `tracker rollup`; edits are lost at "
                                    "the next roll-up.", "created": created})
-    wb.set_custom_property("tracker_run", str(last_run[0] if last_run else 0))
+    wb.set_custom_property("tracker_run", str(last_run.id if last_run else 0))
     w = _Writer(wb)
     dash = wb.add_worksheet(DASHBOARD)
-    learners_ws = wb.add_worksheet(LEARNERS)
+    learners = _LongTable(wb, w, LEARNERS, LEARNER_COLUMNS, n_learners, row_limit, freeze_cols=2)
     matrix_ws = wb.add_worksheet(MATRIX)
-    criteria_ws = wb.add_worksheet(CRITERIA)
+    criteria = _LongTable(wb, w, CRITERIA, CRITERIA_COLUMNS, n_criteria_rows, row_limit, freeze_cols=2,
+                          fit_width=False)
+    # The Matrix has one row per learner, like Learners; past the row limit its further learners
+    # are on the Learners sheets only (the Dashboard says so).
+    matrix_rows = min(n_learners, row_limit - 1)
 
-    _setup_columns(learners_ws, LEARNER_COLUMNS)
-    _add_table(learners_ws, w, TABLE_NAMES[LEARNERS], LEARNER_COLUMNS, n_learners)
-    learners_ws.freeze_panes(1, 2)
-    _setup_columns(criteria_ws, CRITERIA_COLUMNS)
-    _add_table(criteria_ws, w, TABLE_NAMES[CRITERIA], CRITERIA_COLUMNS, n_criteria_rows)
-    criteria_ws.freeze_panes(1, 2)
     _setup_columns(matrix_ws, MATRIX_FIXED)
     first_unit_col = len(MATRIX_FIXED)
     matrix_ws.set_column(first_unit_col, first_unit_col + max(max_units, 1) - 1, MATRIX_UNIT_WIDTH)
@@ -851,28 +756,23 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
     matrix_ws.set_row(0, 30)
     matrix_ws.freeze_panes(1, 2)
     _print_setup(matrix_ws)
-    _print_setup(learners_ws)
-    _print_setup(criteria_ws, fit_width=False)
     if n_learners:
-        matrix_ws.autofilter(0, 0, n_learners, first_unit_col + max(max_units, 1) - 1)
+        matrix_ws.autofilter(0, 0, matrix_rows, first_unit_col + max(max_units, 1) - 1)
 
     # Streamed: one learner at a time into Learners, Matrix and Criteria.
     per_qual: dict[str, list[Any]] = defaultdict(lambda: [0, 0, 0, 0, 0.0])  # n, ns, ip, c, sum %
     status_counts: Counter[str] = Counter()
-    crow = 0
-    learner_rows = _RowStream(learners_ws, w, LEARNER_COLUMNS)
-    criteria_rows = _RowStream(criteria_ws, w, CRITERIA_COLUMNS)
     for n, view in enumerate(iter_learners(conn, quals), start=1):
         rec = learner_record(view, files, counts, open_per_learner)
-        learner_rows.row(n, rec)
-        for c, col in enumerate(MATRIX_FIXED):
-            w.cell(matrix_ws, n, c, col, rec.get(col.key))
-        for unit_no, prog in sorted(view.units.items()):
-            st = prog.status
-            matrix_ws.write_string(n, first_unit_col + unit_no - 1, st, w.rag[st])
+        learners.row(rec)
+        if n <= matrix_rows:
+            for c, col in enumerate(MATRIX_FIXED):
+                w.cell(matrix_ws, n, c, col, rec.get(col.key))
+            for unit_no, prog in sorted(view.units.items()):
+                st = prog.status
+                matrix_ws.write_string(n, first_unit_col + unit_no - 1, st, w.rag[st])
         for crec in criterion_records(view, files, open_rows):
-            crow += 1
-            criteria_rows.row(crow, crec)
+            criteria.row(crec)
         if n == 1 and on_progress is not None:
             on_progress()
         s = rec["status"]
@@ -881,58 +781,60 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
         pq[0] += 1
         pq[1 + STATUSES.index(s)] += 1
         pq[4] += rec["percent"]
-    learner_rows.finish()
-    criteria_rows.finish()
+    learners.finish()
+    criteria.finish()
+    notes = [learners.note(), criteria.note()]
+    if n_learners > matrix_rows:
+        notes.append(f"{MATRIX}: the first {matrix_rows:,} learners of {n_learners:,} (one sheet's rows); "
+                     f"every learner is on {LEARNERS}.")
 
-    _table_sheet(wb, w, ISSUES, ISSUE_COLUMNS, issue_records(conn, files))
-    _table_sheet(wb, w, CONFLICTS, CONFLICT_COLUMNS, conflict_records(conn, files), freeze_cols=1)
+    notes.append(_table_sheet(wb, w, ISSUES, ISSUE_COLUMNS, issue_records(conn, files), row_limit))
+    notes.append(_table_sheet(wb, w, CONFLICTS, CONFLICT_COLUMNS, conflict_records(conn, files), row_limit,
+                              freeze_cols=1))
     if coverage is None:
         coverage = sampling_coverage(conn, register)
-    _table_sheet(wb, w, IQA_SAMPLING, IQA_COLUMNS, iqa_records(coverage), freeze_cols=1)
-    _table_sheet(wb, w, MERGE_LOG, LOG_COLUMNS, log_records(conn, files))
+    notes.append(_table_sheet(wb, w, IQA_SAMPLING, IQA_COLUMNS, iqa_records(coverage), row_limit, freeze_cols=1))
+    notes.append(_table_sheet(wb, w, MERGE_LOG, LOG_COLUMNS, log_records(conn, files), row_limit))
 
+    said = [n for n in notes if n]
     figures = _figures(conn, n_learners, status_counts, per_qual, open_per_learner, last_run)
-    _dashboard(dash, w, centre, quals, figures, per_qual, last_run)
+    _dashboard(dash, w, centre, quals, figures, per_qual, last_run, said)
     dash.activate()
     wb.close()
-    return out
+    return said
 
 
 def _figures(conn: sqlite3.Connection, n_learners: int, status_counts: Counter[str],
              per_qual: dict[str, list[Any]], open_per_learner: Counter[int],
-             last_run: Any) -> list[tuple[str, Any, str]]:
+             last_run: LG.RunInfo | None) -> list[tuple[str, Any, str]]:
     total_pct = sum(v[4] for v in per_qual.values())
-    errors = warnings = 0
-    for sev, n in conn.execute(
-            "SELECT i.severity, count(*) FROM learners l JOIN issues i ON i.file = l.last_file GROUP BY 1 "
-            "UNION ALL SELECT severity, count(*) FROM centre_issues GROUP BY 1"):
-        if sev == "error":
-            errors += int(n)
-        elif sev == "warning":
-            warnings += int(n)
-    received, quarantined = conn.execute(
-        "SELECT count(*), coalesce(sum(outcome = 'quarantined'), 0) FROM files").fetchone()
+    severities = LG.severity_counts(conn)
+    errors, warnings = severities.errors, severities.warnings
+    received, quarantined = LG.file_counts(conn)
     values: list[tuple[Any, str]] = [
         (n_learners, "int"), (status_counts[STATUS_COMPLETE], "int"), (status_counts[STATUS_IN_PROGRESS], "int"),
         (status_counts[STATUS_NOT_STARTED], "int"), (total_pct / n_learners if n_learners else 0.0, "percent"),
-        (sum(open_per_learner.values()), "int"), (errors, "int"), (warnings, "int"), (int(received), "int"),
-        (int(quarantined), "int"), (last_run[1] if last_run else None, "datetime"),
+        (sum(open_per_learner.values()), "int"), (errors, "int"), (warnings, "int"), (received, "int"),
+        (quarantined, "int"), (last_run.started if last_run else None, "datetime"),
     ]
     return [(label, v, kind) for label, (v, kind) in zip(DASHBOARD_FIGURES, values)]
 
 
 def _dashboard(ws: Any, w: _Writer, centre: Centre, quals: Qualifications, figures: list[tuple[str, Any, str]],
-               per_qual: dict[str, list[Any]], last_run: Any) -> None:
+               per_qual: dict[str, list[Any]], last_run: LG.RunInfo | None, notes: list[str]) -> None:
     ws.set_column(0, 0, 24)
     ws.set_column(1, 1, 56)
     ws.set_column(2, 6, 12)
     _print_setup(ws, fit_page=True)
     who = " ".join(p for p in (centre.name, f"({centre.number})" if centre.number else "") if p)
     ws.write_string(0, 0, f"{DASHBOARD_TITLE}{' - ' + who if who else ''}", w.title)
-    run_text = f"run {last_run[0]} on {last_run[1]}" if last_run else "no roll-up yet"
+    run_text = f"run {last_run.id} on {last_run.started}" if last_run else "no roll-up yet"
     ws.write_string(1, 0, f"Rebuilt from the centre ledger after {run_text}. Every figure is computed from the "
                           "accepted values; edits made here are lost at the next roll-up.", w.note)
     r = 3
+    for note in notes:  # long tables split over several sheets (Excel's row limit)
+        ws.write_string(r - 1, 0, note, w.note)
+        r += 1
     for label, value, kind in figures:
         ws.write_string(r, 0, label, w.label)
         if value is None:

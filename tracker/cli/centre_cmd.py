@@ -71,7 +71,7 @@ def add_parser(sub: Any) -> None:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from tracker.centre.folder import init_centre
+    from tracker.centre.create import init_centre
 
     centre, created = init_centre(args.dir, name=args.name, number=args.number)
     if created:
@@ -83,7 +83,7 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _rollup(args: argparse.Namespace) -> int:
-    from tracker.centre.merge import rollup
+    from tracker.centre.rollup_steps import rollup
 
     result = rollup(args.dir, workers=args.workers, progress=not (args.quiet or args.json))
     if args.json:
@@ -120,7 +120,7 @@ def _rollup(args: argparse.Namespace) -> int:
 
 
 def _conflicts(args: argparse.Namespace) -> int:
-    from tracker.centre.merge import open_conflicts
+    from tracker.centre.conflicts import open_conflicts
 
     rows = open_conflicts(args.dir, args.learner)
     if args.json:
@@ -168,7 +168,7 @@ def _in_words(value: Any) -> str:
 
 
 def _resolve(args: argparse.Namespace) -> int:
-    from tracker.centre.merge import resolve
+    from tracker.centre.conflicts import resolve
 
     r = resolve(args.dir, keep=args.keep, uln=args.learner, criterion=args.criterion,
                 qualification=args.qualification, conflict_id=args.conflict, note=args.note, by=args.by)
@@ -178,7 +178,7 @@ def _resolve(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from tracker.centre.export import export
+    from tracker.centre.export_tables import export
 
     for path in export(args.dir, args.format, args.output):
         print(path)

@@ -36,7 +36,7 @@ from tracker.rules.checks import ALL_CHECKS
 from tracker.rules.checks.base import Context, RowInfo, UnitView, is_used, row_text, spec_index
 from tracker.spec.models import Qualification
 from tracker.workbook.model import CriterionRow, LearnerWorkbook
-from tracker.workbook.identity import resolve_pathway
+from tracker.workbook.identity import Identity, identify
 
 if TYPE_CHECKING:
     from tracker.register import Register
@@ -95,25 +95,11 @@ class UndeclaredCode(RuntimeError):
 
 @dataclass(slots=True)
 class _Specs:
-    """Qualification look-ups and installed spec hashes, memoised for one run."""
+    """Installed spec hashes, memoised for one run."""
 
-    by_key: dict[str, tuple[Qualification | None, str]] = field(default_factory=dict)
     hashes: dict[int, str] = field(default_factory=dict)
     #: folders searched after the bundled and user ones (a centre's ``specs/``)
     dirs: tuple[Path, ...] = ()
-
-    def lookup(self, key: str) -> tuple[Qualification | None, str]:
-        """(qualification, problem) for a qualification number or id."""
-        hit = self.by_key.get(key)
-        if hit is None:
-            from tracker.spec.catalogue import load_qualification
-
-            try:
-                hit = (load_qualification(key, self.dirs), "")
-            except TrackerError as e:
-                hit = (None, str(e))
-            self.by_key[key] = hit
-        return hit
 
     def installed_hash(self, q: Qualification) -> str:
         """Content hash of the installed data file of ``q`` ('' when ``q`` is not installed)."""
@@ -132,21 +118,23 @@ class _Specs:
 
 def check_workbook(book: LearnerWorkbook, *, qualification: Qualification | None = None,
                    register: Register | None = None, reading: str | None = None,
-                   today: dt.date | None = None, _specs: _Specs | None = None) -> Task:
-    """Run every check on ``book``; returns its :class:`Task`."""
+                   today: dt.date | None = None, identity: Identity | None = None,
+                   _specs: _Specs | None = None) -> Task:
+    """Run every check on ``book``; returns its :class:`Task`.
+
+    ``identity`` -- the workbook's qualification, reading and pathway as the caller already
+    decided them (:func:`tracker.workbook.identity.identify`; the roll-up does); otherwise they
+    are decided here, from ``qualification`` when given. ``reading`` is the reading asked for (an
+    unknown one is reported by the checks).
+    """
     specs = _specs or _Specs()
-    q = qualification
-    lookup_problem = ""
-    if q is None:
-        key = book.meta.get("spec_number") or book.qualification_number or book.meta.get("spec_id", "")
-        if key:
-            q, lookup_problem = specs.lookup(key)
-        else:
-            lookup_problem = "the workbook names no qualification number"
-    ctx = Context(book=book, file=str(book.path), q=q, reading="", register=register,
-                  today=today or dt.date.today(), reading_requested=reading, lookup_problem=lookup_problem)
+    ident = identity or identify(book, qualification=qualification, reading=reading, extra_dirs=specs.dirs)
+    q = ident.qualification
+    ctx = Context(book=book, file=str(book.path), q=q, reading=ident.reading, register=register,
+                  today=today or dt.date.today(), reading_requested=reading, lookup_problem=ident.problem,
+                  pathway=ident.pathway)
     if q is not None:
-        _prepare(ctx, q, reading)
+        _prepare(ctx, q)
         ctx.installed_hash = specs.installed_hash(q)
     return Task(file=ctx.file, learner=book.learner_name, uln=book.uln,
                 qualification_number=book.qualification_number, workbook_id=book.meta.get("workbook_id", ""),
@@ -179,11 +167,9 @@ def _run_checks(ctx: Context) -> list[Issue]:
     return issues
 
 
-def _prepare(ctx: Context, q: Qualification, reading: str | None) -> None:
+def _prepare(ctx: Context, q: Qualification) -> None:
     book = ctx.book
     ctx.spec = idx = spec_index(q)
-    ctx.reading = q.pick_reading(reading, book.meta.get("reading", ""))
-    ctx.pathway = resolve_pathway(book, q)
 
     # Which sheet holds which unit.
     for us in book.units:

@@ -42,6 +42,26 @@ def unit_sheet_name(number: int) -> str:
     return f"Unit {number}"
 
 
+# Sheets that xlwings' VBA acts on when its RunPython is called on a workbook: a sheet named
+# "<project>.conf" ("xlwings.conf" for xlwings' own add-in, "_xlwings.conf" in its templates) holds
+# settings read *before* the user's own config file -- the Python interpreter to start, its
+# import path, conda --, and a sheet whose name ends in ".py" is Python code xlwings runs (its
+# embedded-code feature). A learner workbook needs neither; the Tracker add-in never reads them
+# (README, Security), and the checks report them. Excel compares sheet names ignoring case.
+XLWINGS_SETTINGS_SUFFIX = ".conf"
+XLWINGS_CODE_SUFFIX = ".py"
+
+
+def xlwings_sheet_kind(name: str) -> str | None:
+    """``"settings"`` or ``"code"`` for a sheet xlwings would act on (see above), else None."""
+    folded = name.casefold()
+    if folded.endswith(XLWINGS_SETTINGS_SUFFIX):
+        return "settings"
+    if folded.endswith(XLWINGS_CODE_SUFFIX):
+        return "code"
+    return None
+
+
 # -- dropdown lists (the reader accepts them in any letter case) ---------------------------------
 
 MET = "Met"

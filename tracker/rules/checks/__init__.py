@@ -7,6 +7,7 @@ may emit (see ``docs/issues.md`` for every code).
 from __future__ import annotations
 
 from tracker.rules.checks import (
+    addin,
     conflicts,
     dates,
     evidence,
@@ -25,6 +26,7 @@ from tracker.rules.checks.base import Check
 ALL_CHECKS: tuple[Check, ...] = (
     structure.qualification_known,
     structure.structure,
+    addin.addin_content,
     values.values,
     identifiers.learner_ids,
     identifiers.spec_ids,

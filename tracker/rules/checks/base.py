@@ -24,7 +24,7 @@ from tracker.issues import Issue, IssueType
 from tracker.spec.models import Criterion, Qualification, Unit, normalise_text
 from tracker.workbook import layout as L
 from tracker.workbook.model import Cell, CriterionRow, LearnerWorkbook, UnitSheet, name_key, split_names
-from tracker.workbook.progress import CriterionState, Get, criterion_state, is_worked
+from tracker.workbook.progress import WORK_KEYS, CriterionState, Get, criterion_state
 
 if TYPE_CHECKING:
     from tracker.register import Register
@@ -162,23 +162,20 @@ def values_of(row: CriterionRow) -> Get:
     return partial(value, row)
 
 
-def _entered(row: CriterionRow) -> Get:
-    cells = row.cells
-
-    def get(key: str) -> Any:
-        c = cells.get(key)
-        return True if c is not None and (c.value is not None or c.problem is not None) else None
-    return get
-
-
 def is_used(row: CriterionRow) -> bool:
-    """True when assessment work is recorded on the row (:func:`~tracker.workbook.progress.is_worked`).
+    """True when assessment work is recorded on the row: any of the columns that
+    :data:`tracker.workbook.progress.WORK_KEYS` names as work is filled in.
 
-    Unlike progress on normalised values, a cell whose content cannot be read counts here:
-    something was entered in it, and the row must not pass for an empty one (the values and
-    dates checks say what is wrong with the cell).
+    Unlike :func:`~tracker.workbook.progress.is_worked` (on normalised values), a cell whose
+    content cannot be read counts here: something was entered in it, and the row must not pass for
+    an empty one (the values and dates checks say what is wrong with the cell).
     """
-    return is_worked(_entered(row))
+    cells = row.cells
+    for k in WORK_KEYS:
+        c = cells.get(k)
+        if c is not None and (c.value is not None or c.problem is not None):
+            return True
+    return False
 
 
 def row_state(row: CriterionRow) -> CriterionState:

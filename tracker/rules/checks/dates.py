@@ -111,19 +111,22 @@ def dates(ctx: Context) -> Iterator[Issue]:
     today = ctx.today
     book = ctx.book
 
-    def plain(c: Cell, what: str, unit: Unit | None = None, ref: str | None = None) -> Iterator[Issue]:
-        """What is wrong with one date cell on its own: unreadable, or in the future."""
+    def plain(c: Cell, what: str, unit: Unit | None = None, ref: str | None = None) -> Issue | None:
+        """What is wrong with one date cell on its own: unreadable, or in the future (at most one
+        finding, so a plain function: a generator per date cell would cost more than the check)."""
         if c.problem is not None:
-            yield ctx.issue(UNPARSEABLE, c, unit=unit, criterion=ref, what=what, problem=c.problem)
-        elif isinstance(d := c.value, dt.date) and d > today:
+            return ctx.issue(UNPARSEABLE, c, unit=unit, criterion=ref, what=what, problem=c.problem)
+        if isinstance(d := c.value, dt.date) and d > today:
             other = _swapped(d)
-            yield ctx.issue(FUTURE, c, unit=unit, criterion=ref, what=what, date=_fmt(d), today=_fmt(today),
-                            hint=_hint("the date", d, other is not None and other <= today))
+            return ctx.issue(FUTURE, c, unit=unit, criterion=ref, what=what, date=_fmt(d), today=_fmt(today),
+                             hint=_hint("the date", d, other is not None and other <= today))
+        return None
 
     registered: dt.date | None = None
     reg = book.cover.get("registration_date")
     if reg is not None:
-        yield from plain(reg, "The registration date")
+        if (bad := plain(reg, "The registration date")) is not None:
+            yield bad
         registered = _date(reg)
         if reg.value is None and reg.problem is None:
             yield ctx.issue(REGISTRATION_MISSING, reg)
@@ -137,7 +140,8 @@ def dates(ctx: Context) -> Iterator[Issue]:
             if c is None or (c.value is None and c.problem is None):
                 continue
             what = f"{ref}'s {COLUMN_HEADERS[key]}"
-            yield from plain(c, what, info.unit, ref)
+            if (bad := plain(c, what, info.unit, ref)) is not None:
+                yield bad
             d = _date(c)
             if d is None:
                 continue
@@ -166,4 +170,6 @@ def dates(ctx: Context) -> Iterator[Issue]:
         c = er.cells.get("date")
         if c is not None and (c.value is not None or c.problem is not None):
             ref = er.value("ref")
-            yield from plain(c, f"Evidence log {header['date']}" + (f" of {ref}" if ref else f" on row {er.row}"))
+            bad = plain(c, f"Evidence log {header['date']}" + (f" of {ref}" if ref else f" on row {er.row}"))
+            if bad is not None:
+                yield bad

@@ -72,14 +72,16 @@ def progress(ctx: Context) -> Iterator[Issue]:
                 todo.append(ref)
                 continue
             row = found.row
-            used = is_used(row)
-            started = started or used
+            if not is_used(row):  # nothing entered, so no Met: not achieved, and nothing to say
+                todo.append(ref)
+                continue
+            started = True
             if row_state(row).achieved:
                 met += 1
                 continue
             todo.append(ref)
             # A Met that does not count is explained by the sign-off and IQA checks.
-            if used and value(row, "decision") != L.MET:
+            if value(row, "decision") != L.MET:
                 d = row.cells.get("decision")
                 shown = "empty" if d is None or d.value is None else str(d.value)
                 yield ctx.issue(NOT_MET, d, sheet=row.sheet, unit=unit, criterion=ref, ref=ref, decision=shown)

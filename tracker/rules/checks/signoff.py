@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from tracker.issues import Issue, Severity, issue_type
-from tracker.rules.checks.base import Context, check, value
+from tracker.rules.checks.base import Context, check
 from tracker.workbook import layout as L
 
 MET_NO_EVIDENCE = issue_type(
@@ -54,11 +54,11 @@ _REQUIRED = (("evidence_refs", MET_NO_EVIDENCE), ("method", MET_NO_METHOD), ("as
 def signoff(ctx: Context) -> Iterator[Issue]:
     """Every Met decision carries its evidence ref, method, assessor, assessor date (and evidence date)."""
     for info in ctx.row_list:
-        row = info.row
-        if value(row, "decision") != L.MET:
+        cells = info.row.cells
+        d = cells.get("decision")  # inline value(): this loop visits every criterion row
+        if d is None or d.value != L.MET or d.problem is not None:
             continue
         ref = info.criterion.ref
-        cells = row.cells
         for key, itype in _REQUIRED:
             c = cells.get(key)
             if c is not None and c.value is None and c.problem is None:

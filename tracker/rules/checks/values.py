@@ -49,11 +49,15 @@ def _short(v: object, limit: int = 40) -> str:
     return s if len(s) <= limit else s[:limit - 1] + "…"
 
 
+def _formula_text(c: Cell) -> bool:
+    raw = c.raw
+    return isinstance(raw, str) and raw[:1] == "="
+
+
 def _scan(ctx: Context, c: Cell, what: str, date: bool, unit: str | None = None,
           criterion: str | None = None) -> Iterator[Issue]:
-    raw = c.raw
-    if isinstance(raw, str) and raw[:1] == "=":
-        yield ctx.issue(FORMULA_TEXT, c, unit=unit, criterion=criterion, what=what, value=_short(raw))
+    if _formula_text(c):
+        yield ctx.issue(FORMULA_TEXT, c, unit=unit, criterion=criterion, what=what, value=_short(c.raw))
     if c.problem is not None and not date:
         yield ctx.issue(VALUE_ERROR, c, unit=unit, criterion=criterion, what=what, problem=c.problem)
 
@@ -73,10 +77,15 @@ def values(ctx: Context) -> Iterator[Issue]:
             for key, c in row.cells.items():
                 if key not in _INPUT_KEYS or (c.value is None and c.problem is None):
                     continue
+                col = _STRICT.get(key)
+                off_list = col is not None and c.problem is None and c.value not in col.choices
+                # The common case, a clean cell, costs neither a message nor a generator.
+                if not (off_list or c.problem is not None or _formula_text(c)):
+                    continue
                 what = f"{ref}'s {COLUMN_HEADERS[key]}" if ref else f"The {COLUMN_HEADERS[key]} on row {row.row}"
                 yield from _scan(ctx, c, what, key in _DATE_KEYS, unit, ref)
-                col = _STRICT.get(key)
-                if col is not None and c.problem is None and c.value not in col.choices:
+                if off_list:
+                    assert col is not None
                     yield ctx.issue(NOT_IN_LIST, c, unit=unit, criterion=ref, what=what, value=_short(c.value),
                                     choices=" / ".join(col.choices))
     for er in book.evidence:

@@ -15,6 +15,9 @@ human-readable names of the same columns.
 * Parquet (pyarrow): typed columns -- dates as dates, counts as integers, % complete as a float.
 
 pandas is imported here only, and only for Parquet.
+
+The module is not called ``export.py``: ``tracker.centre.export`` is the function (the package's
+public name), and a submodule of that name would replace it on the package once imported.
 """
 
 from __future__ import annotations
@@ -44,9 +47,9 @@ def _columns(table: str) -> tuple[M.MColumn, ...]:
 def iter_table(conn: sqlite3.Connection, centre: Centre, table: str) -> Iterator[dict[str, Any]]:
     """Rows of the ``criteria`` or ``learners`` table as dicts keyed by column key."""
     quals = M.Qualifications([centre.specs])
-    files = M.file_names(conn)
+    files = LG.file_names(conn)
     open_rows, per_learner = M.open_conflict_rows(conn)
-    counts = M.issue_counts(conn) if table == "learners" else {}
+    counts = LG.issue_counts(conn) if table == "learners" else {}
     keys = [c.key for c in _columns(table)]
     for view in M.iter_learners(conn, quals):
         if table == "learners":
@@ -69,8 +72,7 @@ def export(centre: str | Path | Centre, fmt: str, out: str | Path | None = None)
     conn = LG.connect(c.ledger, create=False)
     written: list[Path] = []
     try:
-        conn.execute("BEGIN")  # one consistent snapshot for both tables
-        try:
+        with LG.snapshot(conn):  # one consistent ledger for both tables
             for table in TABLES:
                 path = folder / f"{table}.{fmt}"
                 tmp = path.with_name(f".~{path.name}.tmp")
@@ -87,8 +89,6 @@ def export(centre: str | Path | Centre, fmt: str, out: str | Path | None = None)
                     tmp.unlink(missing_ok=True)
                     raise
                 written.append(path)
-        finally:
-            conn.execute("ROLLBACK")
     finally:
         conn.close()
     return written

@@ -1,0 +1,116 @@
+"""The merge rules: what a returned criterion row may change in the accepted one.
+
+Per criterion row (fields are the workbook's input columns):
+
+* A row the ledger has not seen, or whose accepted value is not signed off, takes the returned
+  values: new work is accepted (a cleared field is cleared).
+* A row is **signed off** by the assessor when its accepted decision is ``Met``; by the IQA when
+  it has an IQA decision. Signed fields -- decision, assessor, assessor date, evidence refs,
+  method, evidence date (assessor); IQA sampled, IQA, IQA date, IQA decision (IQA) -- may be filled
+  in where blank (and evidence refs added to), but a returned row that changes or removes a signed
+  value is a **conflict**: the accepted row stays, and the conflict records both rows, both source
+  files and the fields concerned. An IQA decision ``Referred back`` reopens the row (the assessor
+  re-assesses, the IQA re-samples), so nothing on it is guarded.
+* A cell the reader could not understand (text in a date column) or a column missing from the
+  returned sheet says nothing: the accepted value is kept. Rows missing from a return (a deleted
+  sheet) are left as they are.
+* An open conflict is closed when a later return agrees with the accepted row (``agreeing-return``),
+  replaced when a later return contradicts it differently (``superseded``), or closed by
+  :func:`tracker.centre.conflicts.resolve` (``tracker resolve``: ``kept-accepted`` or ``kept-returned``), recorded with who,
+  when and a note. A returned value an admin already rejected is not raised again.
+
+Values are compared normalised : names without letter case or extra spaces, the
+dropdown columns without letter case, evidence refs as a set.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tracker.centre.ledger import ENTRY_FIELDS, Values
+from tracker.workbook import layout as L
+from tracker.workbook.model import name_key
+
+ASSESSOR_FIELDS = ("evidence_refs", "method", "evidence_date", "decision", "assessor", "assessor_date")
+IQA_FIELDS = ("iqa_sampled", "iqa", "iqa_date", "iqa_decision")
+FIELDS = ENTRY_FIELDS
+_IDX = {f: i for i, f in enumerate(FIELDS)}
+_DECISION = _IDX["decision"]
+_IQA_DECISION = _IDX["iqa_decision"]
+_NAME_FIELDS = frozenset({"assessor", "iqa"})
+_CASELESS = frozenset({"method", "decision", "iqa_sampled", "iqa_decision"})
+
+BLANK: Values = (None,) * len(FIELDS)
+
+
+def _norm(f: str, v: str | None) -> Any:
+    if v is None:
+        return None
+    if f in _NAME_FIELDS:
+        return name_key(v)
+    if f == "evidence_refs":
+        return tuple(sorted({r.strip().casefold() for r in v.split(",") if r.strip()}))
+    if f in _CASELESS:
+        return " ".join(v.split()).casefold()
+    return " ".join(v.split())
+
+
+def _refs(v: str | None) -> set[str]:
+    return {r.strip().casefold() for r in (v or "").split(",") if r.strip()}
+
+
+def guarded_fields(accepted: Values) -> frozenset[str]:
+    """The fields of an accepted row that a return may not change (see the module doc)."""
+    if accepted[_IQA_DECISION] is not None and _norm("iqa_decision", accepted[_IQA_DECISION]) == \
+            L.REFERRED_BACK.casefold():
+        return frozenset()
+    g: set[str] = set()
+    if accepted[_DECISION] is not None and _norm("decision", accepted[_DECISION]) == L.MET.casefold():
+        g.update(ASSESSOR_FIELDS)
+    if accepted[_IQA_DECISION] is not None:
+        g.update(IQA_FIELDS)
+    return frozenset(g)
+
+
+def decide(accepted: Values, returned: Values, silent: frozenset[int] = frozenset()) -> tuple[Values, list[str]]:
+    """(candidate row, contradicted fields) for a returned row against the accepted one.
+
+    The candidate is the accepted row with every change of the return applied; when the list of
+    contradicted fields is empty it is the new accepted row.
+    """
+    guarded = guarded_fields(accepted)
+    out = list(accepted)
+    contradicted: list[str] = []
+    for i, f in enumerate(FIELDS):
+        if i in silent:
+            continue
+        a, r = accepted[i], returned[i]
+        if _norm(f, a) == _norm(f, r):
+            continue
+        out[i] = r
+        if f in guarded and a is not None:
+            if f == "evidence_refs" and _refs(a) <= _refs(r):
+                continue  # evidence added to a signed row: new work
+            contradicted.append(f)
+    return tuple(out), contradicted
+
+
+def values_json(values: Values) -> str:
+    """A row as the JSON object stored with a conflict."""
+    return json.dumps(dict(zip(FIELDS, values)), ensure_ascii=False, sort_keys=True)
+
+
+def values_from_json(text: str) -> Values:
+    """The inverse of :func:`values_json`."""
+    d = json.loads(text)
+    return tuple(d.get(f) for f in FIELDS)
+
+
+def field_label(f: str) -> str:
+    """The learner workbook's header of an entry field (Decision, Assessor date ...)."""
+    return L.column_by_key(L.CRITERION_COLUMNS, f).header
+
+
+__all__ = ["ASSESSOR_FIELDS", "BLANK", "FIELDS", "IQA_FIELDS", "Values", "decide", "field_label",
+           "guarded_fields", "values_from_json", "values_json"]

@@ -1,0 +1,350 @@
+"""The roll-up: merge every returned workbook in the inbox into the ledger, then the master.
+
+:func:`rollup` reads top to bottom as the steps below (each file is identified by the SHA-256 of
+its content, never its name):
+
+1. **Lock** the centre folder (a second roll-up refuses at once) and refuse when the master is
+   open in Excel (:class:`~tracker.errors.MasterLocked`) -- before anything is touched.
+2. **Receive** (:mod:`~tracker.centre.receive`): every file in ``inbox/`` (sub-folders too; Office
+   owner files ``~$*`` and hidden files skipped) is copied into the archive before anything else,
+   and flushed to disk before the ledger refers to it. A file whose hash the ledger already holds
+   is a no-op (one it quarantined before is looked at again -- the qualification may be installed
+   now -- but a file still not mergeable changes nothing).
+3. **Read and check** the new files (:mod:`~tracker.centre.check`, in the worker processes of
+   :mod:`~tracker.centre.pool` when there are enough files for it to pay) from their archived
+   copies: the reader, then every check of the rules engine (with the centre register and the
+   centre's reading). Unreadable files, and files that name no valid ULN or no installed
+   qualification, are **quarantined**; the rest of the roll-up goes on.
+4. **Merge** (:mod:`~tracker.centre.merge`, rules in :mod:`~tracker.centre.merge_rules`), in one
+   SQLite transaction, file by file in the order the files were last modified.
+5. **Centre checks** (:mod:`tracker.centre.iqa`) on the whole ledger. When the centre register
+   or a reading in ``centre.yaml`` changed since the last roll-up, every learner's latest return
+   is checked again (from the archive), so the Issues sheet reflects the current register; a
+   blank register (a new centre) or an unreadable one skips the staff checks.
+6. **Publish** (:mod:`~tracker.centre.publish`): the master is written to a temporary file from
+   the uncommitted ledger, then the ledger is committed, then the temporary file replaces the
+   master. A kill at any point leaves the previous ledger (SQLite rolls back) and the previous
+   master intact.
+7. **Tidy the inbox**: merged and already-received files are removed from ``inbox/`` (their copies
+   are in ``archive/``), quarantined files are moved to ``quarantine/`` (with the reason in a
+   ``.why.txt`` beside each). A file changed since it was received is left for the next roll-up.
+
+A roll-up with nothing new changes nothing (no run is recorded; the master is only rebuilt if it
+is missing or behind the ledger). Faults -- a full disk, a read-only folder -- stop it with one
+:class:`~tracker.errors.CentreError` message before the commit, leaving everything as it was.
+
+The crash test kills the roll-up at each of :data:`CHECKPOINTS` (:func:`checkpoint`).
+
+The module is not called ``rollup.py``: ``tracker.centre.rollup`` is the function (the package's
+public name), and a submodule of that name would replace it on the package once imported.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tracker.centre import ledger as LG
+from tracker.centre import publish, receive
+from tracker.centre.check import CheckContext, Checked, Job, load_register
+from tracker.centre.folder import Centre, RollupLock, check_master_writable, current_user, open_centre, plain_errors
+from tracker.centre.iqa import run_centre_checks
+from tracker.centre.merge import FileOutcome, Merger, issue_rows
+from tracker.centre.pool import Checker, auto_workers
+from tracker.centre.receive import Disposal, Received
+from tracker.centre.rollup_issues import ROLLUP_CODES
+
+if TYPE_CHECKING:
+    from tracker.register import Register
+    from tracker.issues import Issue
+
+# -- checkpoints for the crash test --------------------------------------------------------------
+
+PAUSE_ENV = "TRACKER_ROLLUP_PAUSE_AT"
+PAUSE_FILE_ENV = "TRACKER_ROLLUP_PAUSE_FILE"
+PAUSE_SECONDS_ENV = "TRACKER_ROLLUP_PAUSE_SECONDS"
+CHECKPOINTS = ("locked", "archiving", "archived", "merging", "merged", "master-writing",
+               "master-written", "committed", "replaced", "done")
+
+
+def checkpoint(name: str) -> None:
+    """Pause here when ``$TRACKER_ROLLUP_PAUSE_AT`` names this point (tests kill the process).
+
+    Costs one environment look-up when unused. ``$TRACKER_ROLLUP_PAUSE_FILE`` is written on
+    arrival so that a test knows when to kill.
+    """
+    if os.environ.get(PAUSE_ENV) != name:
+        return
+    marker = os.environ.get(PAUSE_FILE_ENV)
+    if marker:
+        Path(marker).write_text(name, encoding="utf-8")
+    time.sleep(float(os.environ.get(PAUSE_SECONDS_ENV, "60")))
+
+
+# -- results -------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class RollupResult:
+    """The outcome of a roll-up (what the CLI prints and the add-in shows)."""
+
+    centre: Path
+    master: Path
+    run_id: int | None = None  # None when nothing changed
+    files: list[FileOutcome] = field(default_factory=list)
+    master_rebuilt: bool = False
+    learners: int = 0
+    open_conflicts: int = 0
+    seconds: float = 0.0
+    workers: int = 1
+    notes: list[str] = field(default_factory=list)
+    # Seconds per phase: receive, read+check+merge, centre checks, master, publish (for benchmarks).
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def count(self, outcome: str) -> int:
+        """Number of files with this outcome."""
+        return sum(1 for f in self.files if f.outcome == outcome)
+
+    @property
+    def changed(self) -> bool:
+        """True when the ledger changed."""
+        return self.run_id is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (``tracker rollup --json``)."""
+        return {
+            "centre": str(self.centre), "master": str(self.master), "run": self.run_id,
+            "master_rebuilt": self.master_rebuilt, "learners": self.learners,
+            "open_conflicts": self.open_conflicts, "seconds": round(self.seconds, 3),
+            "workers": self.workers, "notes": self.notes,
+            "counts": {k: self.count(k) for k in ("merged", "quarantined", "duplicate")},
+            "files": [{"file": f.name, "hash": f.hash, "outcome": f.outcome, "reason": f.reason,
+                       "learner": f.learner, "uln": f.uln, "rows_accepted": f.rows_accepted,
+                       "conflicts_opened": f.conflicts_opened, "conflicts_closed": f.conflicts_closed,
+                       "errors": f.errors, "warnings": f.warnings} for f in self.files],
+        }
+
+
+@dataclass(slots=True)
+class _Plan:
+    """What this roll-up has to do, decided before the transaction opens."""
+
+    new: list[Received]  # files to check and merge, in merge order
+    requeued: set[str]  # hashes of those quarantined before (tried again)
+    fingerprint: str  # of the register and the readings
+    config_changed: bool
+    master_behind: bool
+    register: Register | None
+    register_issues: list[Issue]
+    ctx: CheckContext
+    jobs: list[Job]
+    recheck: list[Job]  # every learner's latest return, when the configuration changed
+
+
+# -- the roll-up ---------------------------------------------------------------------------------
+
+
+def rollup(centre: str | Path | Centre, *, workers: int | None = None, today: dt.date | None = None,
+           progress: bool = False) -> RollupResult:
+    """Roll up every returned workbook in the centre's inbox (see the module doc)."""
+    t0 = time.perf_counter()
+    c = centre if isinstance(centre, Centre) else open_centre(centre)
+    result = RollupResult(centre=c.root, master=c.master)
+    with RollupLock(c), plain_errors(c):
+        checkpoint("locked")
+        check_master_writable(c.master)
+        conn = LG.connect(c.ledger, create=False)
+        try:
+            _rollup_locked(c, conn, result, workers, today, progress)
+        finally:
+            conn.close()
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _rollup_locked(c: Centre, conn: sqlite3.Connection, result: RollupResult, workers: int | None,
+                   today: dt.date | None, progress: bool) -> None:
+    receive.remove_leftovers(c)
+    publish.remove_leftovers(c)
+
+    t = time.perf_counter()
+    received = receive.receive_all(c, receive.inbox_files(c.inbox), on_first=lambda: checkpoint("archiving"))
+    new, requeued = _sort_out(received, LG.file_outcomes(conn), result)
+    # Archived copies are flushed to disk in the background while the files are read; the ledger
+    # commit waits for it (the ledger must never name a copy that a power cut could lose).
+    flusher = threading.Thread(target=receive.fsync_all, args=([r.archive for r in new],), daemon=True)
+    flusher.start()
+    checkpoint("archived")
+    result.timings["receive"] = time.perf_counter() - t
+
+    plan = _plan(c, conn, new, requeued, today)
+    expected = len(plan.jobs) + len(plan.recheck)
+    n_workers = workers if workers is not None else auto_workers(expected, c.workers)
+    with Checker(plan.ctx, n_workers, expected) as checker:
+        result.workers = checker.workers
+        checked = checker.run(plan.jobs)
+        if progress and plan.jobs:
+            from tqdm import tqdm
+
+            checked = iter(tqdm(checked, total=len(plan.jobs), desc="rolling up", unit="file", leave=False,
+                                disable=None))
+        tmp = _merge_and_write_master(c, conn, result, plan, checked, flusher.join,
+                                      lambda: checker.run(plan.recheck))
+    checkpoint("committed")
+
+    if tmp is not None:
+        t = time.perf_counter()
+        publish.replace_master(tmp, c.master)
+        checkpoint("replaced")
+        note = publish.note_master_run(conn)
+        if note:
+            result.notes.append(note)
+        result.master_rebuilt = True
+        result.timings["publish"] = time.perf_counter() - t
+
+    result.notes += receive.tidy_inbox(c, received, _disposal(result.files))
+    result.learners = LG.learner_count(conn)
+    result.open_conflicts = LG.open_conflict_count(conn)
+    checkpoint("done")
+
+
+def _sort_out(received: list[Received], known: dict[str, str],
+              result: RollupResult) -> tuple[list[Received], set[str]]:
+    """The files to merge, in the order they were last modified, and those quarantined before;
+    duplicates (the same content twice in the inbox, or received before) are noted in ``result``."""
+    new: list[Received] = []
+    requeued: set[str] = set()
+    seen: set[str] = set()
+    for r in sorted(received, key=lambda r: (r.mtime_ns, r.name, r.hash)):
+        if r.hash in seen:
+            result.files.append(FileOutcome(r.name, r.hash, "duplicate", "the same file is also in the inbox"))
+            continue
+        seen.add(r.hash)
+        if known.get(r.hash) == "quarantined":
+            requeued.add(r.hash)  # tried again: the qualification may be installed now
+            new.append(r)
+        elif r.hash in known:
+            result.files.append(FileOutcome(r.name, r.hash, "duplicate", "already received"))
+        else:
+            new.append(r)
+    return new, requeued
+
+
+def _fingerprint(centre: Centre) -> str:
+    """A hash of what the checks depend on beside the files: the readings and the register."""
+    h = hashlib.sha256(json.dumps(centre.readings, sort_keys=True).encode())
+    if centre.register.is_file():
+        h.update(centre.register.read_bytes())
+    return h.hexdigest()
+
+
+def _plan(c: Centre, conn: sqlite3.Connection, new: list[Received], requeued: set[str],
+          today: dt.date | None) -> _Plan:
+    fingerprint = _fingerprint(c)
+    config_changed = LG.get_meta(conn, "fingerprint") != fingerprint
+    register, register_issues = load_register(c) if (new or config_changed) else (None, [])
+    ctx = CheckContext(extra_dirs=(str(c.specs),), readings=dict(c.readings), register=register, today=today)
+    jobs = [Job(r.hash, str(r.archive), r.name) for r in new]
+    # A changed register or reading: every learner's latest return is checked again, so that the
+    # Issues sheet shows what the current register says (the merged values do not change).
+    recheck: list[Job] = []
+    if config_changed:
+        fresh = {r.hash for r in new}
+        recheck = [Job(f.hash, str(c.root / f.archive_path), f.original_name) for f in LG.latest_returns(conn)
+                   if f.hash not in fresh]
+    return _Plan(new, requeued, fingerprint, config_changed, publish.master_behind(conn, c), register,
+                 register_issues, ctx, jobs, recheck)
+
+
+def _merge_and_write_master(c: Centre, conn: sqlite3.Connection, result: RollupResult, plan: _Plan,
+                            checked: Iterator[Checked], flushed: Callable[[], None],
+                            rechecked: Callable[[], Iterator[Checked]]) -> Path | None:
+    """Steps 4 to 6 up to the commit: the temporary master to swap in, or None."""
+    tmp: Path | None = None
+    try:
+        with LG.transaction(conn) as tx:
+            now = LG.now()
+            run_id = LG.start_run(conn, "rollup", now, current_user(), socket.gethostname())
+            merger = Merger(conn, run_id, now)
+            checkpoint("merging")
+            t = time.perf_counter()
+            for rec, res in zip(plan.new, checked):
+                result.files.append(merger.merge(rec, res, requeued=rec.hash in plan.requeued))
+            totals = merger.totals
+            changed = totals.merged > 0 or totals.quarantined > 0 or plan.config_changed
+            result.timings["read+check+merge"] = time.perf_counter() - t
+            checkpoint("merged")
+
+            t = time.perf_counter()
+            coverage = None
+            if plan.config_changed:
+                _apply_config(conn, c, merger, rechecked())
+                LG.set_meta(conn, "fingerprint", plan.fingerprint)
+            if changed:
+                coverage = run_centre_checks(conn, plan.register, plan.register_issues, c)
+                LG.finish_run(conn, run_id, LG.now(), LG.RunCounts(
+                    files_new=len(plan.new), files_merged=totals.merged, files_quarantined=totals.quarantined,
+                    files_duplicate=result.count("duplicate"), rows_accepted=totals.rows,
+                    conflicts_opened=totals.opened, conflicts_closed=totals.closed))
+            result.timings["centre checks"] = time.perf_counter() - t
+
+            t = time.perf_counter()
+            if changed:
+                tmp = publish.write_master_tmp(c, conn, plan.register, coverage,
+                                               on_progress=lambda: checkpoint("master-writing"),
+                                               notes=result.notes)
+                checkpoint("master-written")
+                check_master_writable(c.master)
+                result.run_id = run_id
+                flushed()
+            else:
+                tx.discard()  # nothing new: not even the run is recorded
+        if not changed and plan.master_behind:  # built from the committed ledger, outside any transaction
+            tmp = publish.write_master_tmp(c, conn, notes=result.notes)
+        result.timings["master"] = time.perf_counter() - t
+    except BaseException:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def _apply_config(conn: sqlite3.Connection, c: Centre, merger: Merger, rechecked: Iterable[Checked]) -> None:
+    """The register or the readings changed: record each learner's reading, and replace the issues
+    of every learner's latest return with those of a fresh check (the roll-up's own are kept)."""
+    for qid, reading in c.readings.items():
+        n = LG.set_reading(conn, qid, reading)
+        if n:
+            merger.log("configuration", f"{n} learner(s) on {qid} now under reading {reading!r}")
+    own = {t.code for t in ROLLUP_CODES}
+    n = 0
+    for res in rechecked:
+        if res.status != "ok":
+            continue  # the archived copy cannot be read now: its earlier issues stand
+        kept = [i for i in LG.file_issues(conn, res.hash) if i.code in own]
+        LG.replace_issues(conn, res.hash, kept + issue_rows(res.issues))
+        n += 1
+    merger.log("configuration", f"register or centre configuration changed: {n} latest return(s) checked again, "
+                                "centre checks recomputed")
+
+
+def _disposal(files: list[FileOutcome]) -> dict[str, Disposal]:
+    """Per inbox name, what to do with the file now (its first outcome counts)."""
+    out: dict[str, Disposal] = {}
+    for f in files:
+        out.setdefault(f.name, Disposal(f.outcome == "quarantined", f.reason))
+    return out
+
+
+__all__ = ["CHECKPOINTS", "PAUSE_ENV", "PAUSE_FILE_ENV", "PAUSE_SECONDS_ENV", "RollupResult", "checkpoint",
+           "rollup"]
