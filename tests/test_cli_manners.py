@@ -15,7 +15,7 @@ import openpyxl
 import yaml
 from fixtures import L2, REGISTERED, complete_record, record, signed, write
 
-from tracker.centre.folder import init_centre
+from tracker.centre.create import init_centre
 from tracker.spec.catalogue import BUNDLED_DIR
 from tracker.workbook import layout as L
 from tracker.workbook.reader import read_workbook

@@ -12,8 +12,9 @@ import pytest
 from test_centre_sample import drop, edit, items, roll, signed_ref
 
 import tracker
-from tracker.centre.folder import init_centre
-from tracker.centre.api import PYARROW_INSTALL, CentreData
+from tracker.centre.create import init_centre
+from tracker.centre.api import CentreData
+from tracker.centre.export_tables import PYARROW_INSTALL
 from tracker.errors import CentreError
 
 

@@ -27,7 +27,7 @@ from libreoffice import convert
 import tracker
 from corpus.make_corpus import cfb
 from tracker.centre.check import preview_inbox
-from tracker.centre.folder import init_centre
+from tracker.centre.create import init_centre
 from tracker.errors import UnreadableWorkbook
 from tracker.workbook.safety import Limits, check_spreadsheet_file, check_workbook_file
 from tracker.workbook.writer import new_workbook

@@ -23,7 +23,8 @@ ULN stays ``"0123..."``-safe text, never a number), dates and date-times as ``da
 (blank: ``NaT``), counts as nullable ``Int64``, % complete as ``float64``. Each call reads the
 ledger afresh in one read transaction (a roll-up running meanwhile is seen whole or not at all).
 
-pandas is imported here only (``import tracker`` and the command line never pay for it).
+pandas is imported here only (``import tracker`` and the command line never pay for it); Parquet
+is :mod:`tracker.centre.export_tables`' business.
 The rows come from the same functions as the master and ``tracker export``
 (:func:`tracker.centre.export_tables.iter_table` and the master's record builders), so the three never
 disagree.
@@ -37,31 +38,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tracker.errors import TrackerError
-
 if TYPE_CHECKING:
     import pandas as pd
 
     from tracker.centre.folder import Centre
     from tracker.centre.master import MColumn
-
-PYARROW_INSTALL = "pip install 'tracker[data]'"
-
-
-class MissingDependency(TrackerError):
-    """An optional package a feature needs is not installed (the message says how to install it)."""
-
-
-def require_pyarrow() -> None:
-    """Raise :class:`MissingDependency` with the install command when pyarrow is missing.
-
-    pandas writes Parquet through pyarrow, an optional dependency (the ``data`` extra).
-    """
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        raise MissingDependency(f"Parquet needs pyarrow, which is not installed; install it with: "
-                                f"{PYARROW_INSTALL}") from None
 
 
 class CentreData:
