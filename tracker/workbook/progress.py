@@ -117,7 +117,9 @@ def unit_status(required: int, achieved: int) -> str:
     """Not started / In progress / Complete for a unit with ``achieved`` of its ``required``
     criteria achieved. Counted on achieved criteria only, so that the workbook's Summary formula
     (one ``COUNTIFS``) gives the same status; work in progress shows in the criteria figures."""
-    if achieved >= required:
+    # A unit with no criterion counted (the either/or unit while the pathway is unknown) is not
+    # started: there is nothing to complete yet -- as the Summary's formula says (F=0 first).
+    if required and achieved >= required:
         return L.STATUS_COMPLETE
     return L.STATUS_IN_PROGRESS if achieved else L.STATUS_NOT_STARTED
 
