@@ -90,7 +90,10 @@ def _is(v: Any, text: str) -> bool:
 
 def is_worked(get: Get) -> bool:
     """True when assessment work is recorded (any of :data:`WORK_KEYS` filled in)."""
-    return any(not _blank(get(k)) for k in WORK_KEYS)
+    for k in WORK_KEYS:  # a loop, not any(generator): this runs per criterion row of a roll-up
+        if not _blank(get(k)):
+            return True
+    return False
 
 
 def resigned_after_referral(get: Get) -> bool:
@@ -107,8 +110,9 @@ def criterion_state(get: Get) -> CriterionState:
             return CriterionState.AWAITING_RECHECK
         return CriterionState.REFERRED_BACK
     if _is(decision, L.MET):
-        if any(_blank(get(k)) for k in SIGN_OFF_KEYS):
-            return CriterionState.MET_UNSIGNED
+        for k in SIGN_OFF_KEYS:
+            if _blank(get(k)):
+                return CriterionState.MET_UNSIGNED
         return CriterionState.ACHIEVED
     return CriterionState.IN_PROGRESS if is_worked(get) else CriterionState.NOT_STARTED
 

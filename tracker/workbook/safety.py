@@ -933,7 +933,7 @@ def _parse_sheets(workbook_xml: bytes, rels_xml: bytes) -> list[tuple[str, str, 
     try:
         wb = fromstring(workbook_xml)
         rels = fromstring(rels_xml)
-    except Exception:  # noqa: BLE001 - ParseError, DefusedXmlException, or worse on bad bytes
+    except Exception:  # noqa: BLE001 - ParseError, or worse on bad bytes
         _refuse(_MSG_STRUCTURE)
     targets: dict[str, tuple[str, str]] = {}
     for rel in rels.iter():
