@@ -532,16 +532,19 @@ def read_register_grids(file: str, names: list[str], grids: dict[str, list[list[
             if not any(texts.values()):
                 continue
             code = standard_key(texts["standard"])
-            minimum = raw["minimum"]
+            raw_min = raw["minimum"]
+            minimum = 0.0
             problem = ""
             if not code:
                 problem = "no standard code"
-            elif isinstance(minimum, bool) or not isinstance(minimum, (int, float)):
+            elif isinstance(raw_min, (int, float)) and not isinstance(raw_min, bool):
+                minimum = float(raw_min)
+            else:
                 try:
                     minimum = float(texts["minimum"])
                 except ValueError:
                     problem = f"the minimum '{texts['minimum']}' is not a number of hours"
-            if not problem and not 0 < float(minimum) < 10000:
+            if not problem and not 0 < minimum < 10000:
                 problem = f"the minimum {texts['minimum']} is not a plausible number of hours"
             starts, date_problem = parse_date(raw["starts_from"])
             if not problem and date_problem:
@@ -551,5 +554,5 @@ def read_register_grids(file: str, names: list[str], grids: dict[str, list[list[
                 issues.append(BAD_STANDARD(file=file, sheet=sheet, cell=cell_ref(r, cols.get(key, 0)), row=r + 1,
                                            problem=problem))
                 continue
-            reg.standards.append(StandardMinimum(code, float(minimum), starts, texts["source"], r + 1))
+            reg.standards.append(StandardMinimum(code, minimum, starts, texts["source"], r + 1))
     return reg, issues
