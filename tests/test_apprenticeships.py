@@ -274,3 +274,24 @@ def test_version_1_ledger_is_migrated(tmp_path: Path) -> None:
         assert LG.apprenticeships(conn) == {}
     finally:
         conn.close()
+
+
+def test_summary_otj_total_recalculates_in_libreoffice_and_log_survives_its_resave(tmp_path: Path) -> None:
+    from libreoffice import convert
+    from python_calamine import CalamineWorkbook
+
+    rec = apprentice(otj=FULL_LOG[:3], evidence=OTJ_EVIDENCE)  # 3 x 7 = 21 hours
+    p = write(tmp_path, L2, rec)
+    # Added after writing (so the cached total, 21, is stale): 1.5 hours as a number and "2h30"
+    # as text, which SUM -- like the validator -- does not count: 21 + 1.5 = 22.5; 280 - 22.5 = 257.5.
+    edit(p, {(L.OTJ, _cell("date", 7)): dt.datetime(2024, 2, 12), (L.OTJ, _cell("hours", 7)): 1.5,
+             (L.OTJ, _cell("date", 8)): dt.datetime(2024, 2, 13), (L.OTJ, _cell("hours", 8)): "2h30"})
+    out = convert(p, tmp_path / "lo")
+    wb = CalamineWorkbook.from_path(str(out))
+    rows = wb.get_sheet_by_name(L.SUMMARY).to_python()
+    by_label = {r[2]: r[3:5] for r in rows if len(r) > 4 and isinstance(r[2], str)}
+    assert by_label[L.SUMMARY_OTJ_TOTAL][0] == 22.5
+    assert by_label[L.SUMMARY_OTJ_PLANNED] == [280, "To go: 257.5"]
+    back = read_workbook(out, L2).to_record()
+    assert back.otj[:3] == rec.otj
+    assert back.otj[3] == OtjEntry(dt.date(2024, 2, 12), hours=1.5)
