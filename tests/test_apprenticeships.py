@@ -295,3 +295,27 @@ def test_summary_otj_total_recalculates_in_libreoffice_and_log_survives_its_resa
     back = read_workbook(out, L2).to_record()
     assert back.otj[:3] == rec.otj
     assert back.otj[3] == OtjEntry(dt.date(2024, 2, 12), hours=1.5)
+
+
+def test_cohort_csv_takes_the_apprenticeship_columns(tmp_path: Path) -> None:
+    from tracker.workbook.cohort import make_cohort
+
+    labels = L.COVER_LABELS
+    csv_path = tmp_path / "cohort.csv"
+    csv_path.write_text(
+        f"{labels['name']},{labels['uln']},{labels['pathway']},{labels['standard']},{labels['start_date']},"
+        f"{labels['planned_end_date']},{labels['planned_otj_hours']},{labels['english_maths']}\n"
+        "Ann Apprentice,1000000043,face-to-face,st0072,01/08/2025,31/07/2026,300,not required (aged 19+)\n"
+        "Pat Plain,1234567899,face-to-face,,,31/07/2026,,\n"
+        "Bad Code,1000000051,face-to-face,XX1,01/08/2025,31/07/2026,300,\n"
+        "Text Hours,1000000078,face-to-face,ST0072,01/08/2025,31/07/2026,2h30,\n", encoding="utf-8")
+    result = make_cohort(L2, csv_path, tmp_path / "out")
+    assert [(r.line, r.problem.split(":")[0]) for r in result.failed] == [
+        (4, "apprenticeship standard 'XX1' is not a standard code (e.g. ST0072)"), (5, "planned OTJ hours")]
+    books = {read_workbook(p, L2).to_record().learner.name: read_workbook(p, L2) for p in result.written}
+    ann = books["Ann Apprentice"].to_record().learner
+    assert (ann.standard, ann.start_date, ann.planned_otj_hours, ann.english_maths) == (
+        "ST0072", dt.date(2025, 8, 1), 300.0, L.EM_NOT_REQUIRED)
+    assert books["Ann Apprentice"].otj_sheet == L.OTJ
+    assert books["Pat Plain"].otj_sheet is None
+    assert books["Pat Plain"].to_record().learner.planned_end_date == dt.date(2026, 7, 31)

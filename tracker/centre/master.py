@@ -113,11 +113,13 @@ GATEWAY_COLUMNS: tuple[MColumn, ...] = (
     MColumn("uln", _COVER["uln"], 12), MColumn("name", _COVER["name"], 24),
     MColumn("qualification_number", _COVER["qualification_number"], 13),
     MColumn("standard", _COVER["standard"], 12), MColumn("start_date", _COVER["start_date"], 12, "date"),
-    MColumn("ready", "Gateway", 11), MColumn("missing", "Missing", 60),
+    MColumn("ready", "Gateway", 11),
     MColumn("criteria", "All criteria achieved", 11), MColumn("sampling", "Summative IQA sampling", 11),
     MColumn("otj_hours", "OTJ hours logged", 10, "int"), MColumn("otj_minimum", "OTJ minimum", 10, "int"),
     MColumn("signoff", _COVER["gateway_signoff_date"], 12, "date"),
-    MColumn("english_maths", _COVER["english_maths"], 18), MColumn("otj_how", "How the OTJ minimum was found", 60),
+    MColumn("english_maths", _COVER["english_maths"], 18), MColumn("otj_how", "How the OTJ minimum was found", 50),
+    # Last, so that a long list of missing items runs on into the empty cells to its right.
+    MColumn("missing", "Missing", 60),
 )
 
 LEARNER_COLUMNS: tuple[MColumn, ...] = (
