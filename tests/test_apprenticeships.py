@@ -174,9 +174,11 @@ def test_one_fixture_per_otj_row_rule(tmp_path: Path) -> None:
 
 def test_cover_rules_standard_dates_and_missing_log(tmp_path: Path) -> None:
     p = write(tmp_path, L2, apprentice(otj=FULL_LOG, evidence=OTJ_EVIDENCE, standard="XX12", start_date=None))
-    edit(p, {(L.COVER, _cover("gateway_signoff_date")): "soon"}, delete_sheets=[L.OTJ])
+    edit(p, {(L.COVER, _cover("gateway_signoff_date")): "soon", (L.COVER, _cover("english_maths")): "Passed"},
+         delete_sheets=[L.OTJ])
     assert found(validate(p), O.otj) == sorted([
         ("otj-standard-unknown", L.COVER, _cover("standard")),
+        ("otj-english-maths-unknown", L.COVER, _cover("english_maths")),
         ("otj-programme-dates-missing", L.COVER, _cover("start_date")),
         ("otj-cover-date-unreadable", L.COVER, _cover("gateway_signoff_date")),
         ("otj-log-missing", L.OTJ, None),

@@ -37,6 +37,12 @@ STANDARD_UNKNOWN = issue_type(
     "published by the Institute for Apprenticeships and Technical Education.",
     "Type the standard's code, e.g. ST0072 (Customer Service Practitioner) or ST0071 (Customer Service "
     "Specialist).", group=_G)
+EM_UNKNOWN = issue_type(
+    "otj-english-maths-unknown", Severity.WARNING, "English and maths status not recognised",
+    "The cover's English and maths status '{value}' is not one of: {choices}",
+    "The gateway needs English and maths recorded as one of the dropdown's statuses; anything else "
+    "counts as not recorded.",
+    "Choose the status from the cell's dropdown.", group=_G)
 COVER_DATE_BAD = issue_type(
     "otj-cover-date-unreadable", Severity.ERROR, "Apprenticeship date not understood",
     "The cover's {label}: {problem}",
@@ -155,7 +161,7 @@ def logged_hours(rows: list[EvidenceRow]) -> float:
     return total
 
 
-@check(LOG_MISSING, STANDARD_UNKNOWN, COVER_DATE_BAD, DATES_MISSING, HOURS_BAD, HOURS_NOT_POSITIVE,
+@check(LOG_MISSING, STANDARD_UNKNOWN, EM_UNKNOWN, COVER_DATE_BAD, DATES_MISSING, HOURS_BAD, HOURS_NOT_POSITIVE,
        DAY_IMPLAUSIBLE, DATE_MISSING, DATE_BAD, DATE_OUTSIDE, DATE_FUTURE, EVIDENCE_UNKNOWN, BELOW_PLAN,
        needs_spec=False)
 def otj(ctx: Context) -> Iterator[Issue]:
@@ -167,6 +173,9 @@ def otj(ctx: Context) -> Iterator[Issue]:
     sc = book.cover["standard"]
     if not _STANDARD.match(standard):
         yield ctx.issue(STANDARD_UNKNOWN, sc, value=str(sc.value))
+    em = book.cover.get("english_maths")
+    if em is not None and em.problem is None and em.value is not None and em.value not in L.ENGLISH_MATHS:
+        yield ctx.issue(EM_UNKNOWN, em, value=str(em.value), choices=", ".join(L.ENGLISH_MATHS))
     for key in ("start_date", "planned_end_date", "gateway_signoff_date"):
         c = book.cover.get(key)
         if c is not None and c.problem is not None:
