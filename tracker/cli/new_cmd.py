@@ -28,6 +28,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--tutor")
     p.add_argument("--employer")
     p.add_argument("--registration-date", help="YYYY-MM-DD or dd/mm/yyyy")
+    p.add_argument("--planned-end-date", help="YYYY-MM-DD or dd/mm/yyyy")
+    p.add_argument("--standard", help="apprenticeship standard code, e.g. ST0072 (makes the learner an apprentice)")
+    p.add_argument("--start-date", help="the apprenticeship's start date")
+    p.add_argument("--weekly-hours", help="contracted working hours a week")
+    p.add_argument("--planned-otj-hours", help="planned off-the-job training hours")
+    p.add_argument("--english-maths", help="English and maths status (see docs/apprenticeships.md)")
     p.add_argument("--reading", help="reading of an ambiguous specification (default: the spec's default)")
     p.add_argument("-o", "--output", type=Path, help="the workbook to write (one learner)")
     p.add_argument("--cohort", type=Path, help="cohort file (CSV, .xlsx, .ods, .xls): one workbook per row")
@@ -73,7 +79,10 @@ def _new(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.output} already exists; nothing was written (use --force to replace it)")
     learner = make_learner(q, name=args.learner_name, uln=args.uln, pathway=args.pathway,
                            assessor=args.assessor, iqa=args.iqa, tutor=args.tutor,
-                           employer=args.employer, registration_date=args.registration_date)
+                           employer=args.employer, registration_date=args.registration_date,
+                           planned_end_date=args.planned_end_date, standard=args.standard,
+                           start_date=args.start_date, weekly_hours=args.weekly_hours,
+                           planned_otj_hours=args.planned_otj_hours, english_maths=args.english_maths)
     path = new_workbook(q, LearnerRecord(learner), args.output, reading=reading, spec_hash=spec_hash(spec))
     print(path)
     return 0

@@ -3,7 +3,10 @@
 The cohort file (a CSV as Excel saves it in any of its encodings and separators, or an .xlsx
 sheet; see :func:`read_cohort`) has a header row that uses the cover-sheet labels (``Learner
 name``, ``ULN``, ``Pathway``, ``Assessor``, ``IQA``, ``Tutor``, ``Employer``, ``Registration
-date``); dates are real dates, YYYY-MM-DD or dd/mm/yyyy. An unknown column is an error naming it (nothing is written). A bad row is reported
+date``, and for template version 2 ``Planned end date`` and, for apprentices, ``Apprenticeship
+standard``, ``Start date``, ``Contracted weekly hours``, ``Planned OTJ hours``, ``English and
+maths``); dates are real dates, YYYY-MM-DD or dd/mm/yyyy. An unknown column is an error naming
+it (nothing is written). A bad row is reported
 by its line number and the other rows are still written.
 
 Decisions: a learner needs a valid ULN (9999999999, "not known", is accepted -- the validator
@@ -27,10 +30,13 @@ from tracker.identifiers import check_uln
 from tracker.spec.models import Qualification
 from tracker.workbook import layout as L
 from tracker.workbook.model import Learner, LearnerRecord
-from tracker.workbook.reader import parse_date
+from tracker.workbook.reader import parse_date, parse_hours
 
 # CSV columns accepted: the cover labels a person fills in (the qualification comes from -q).
-CSV_FIELDS = ("name", "uln", "pathway", "assessor", "iqa", "tutor", "employer", "registration_date")
+CSV_FIELDS = ("name", "uln", "pathway", "assessor", "iqa", "tutor", "employer", "registration_date",
+              # template version 2; the apprenticeship columns make the learner an apprentice
+              "planned_end_date", "standard", "start_date", "weekly_hours", "planned_otj_hours",
+              "english_maths")
 _CSV_LABELS = {L.COVER_LABELS[k].casefold(): k for k in CSV_FIELDS}
 
 
@@ -40,8 +46,15 @@ class LearnerError(TrackerError):
 
 def make_learner(q: Qualification, *, name: str, uln: str, pathway: str | None = None,
                  assessor: str | None = None, iqa: str | None = None, tutor: str | None = None,
-                 employer: str | None = None, registration_date: str | dt.date | None = None) -> Learner:
-    """Validated :class:`Learner` for qualification ``q`` from text values."""
+                 employer: str | None = None, registration_date: str | dt.date | None = None,
+                 planned_end_date: str | dt.date | None = None, standard: str | None = None,
+                 start_date: str | dt.date | None = None, weekly_hours: str | float | None = None,
+                 planned_otj_hours: str | float | None = None, english_maths: str | None = None) -> Learner:
+    """Validated :class:`Learner` for qualification ``q`` from text values.
+
+    A learner with a ``standard`` is an apprentice: their workbook gets the apprenticeship cover
+    fields and the Off-the-job log. The other apprenticeship values need the standard.
+    """
     name = " ".join((name or "").split())
     if not name:
         raise LearnerError("the learner's name is empty")
@@ -60,15 +73,45 @@ def make_learner(q: Qualification, *, name: str, uln: str, pathway: str | None =
     elif any(u.pathway_groups for u in q.units):
         raise LearnerError(f"{q.number} has either/or criteria: give the pathway ("
                            + ", ".join(x.id for x in q.pathways) + ")")
-    reg: dt.date | None
-    if isinstance(registration_date, dt.date) or registration_date is None:
-        reg = registration_date
-    else:
-        reg, problem = parse_date(registration_date)
-        if problem:
-            raise LearnerError(f"registration date: {problem}")
-    return Learner(name=name, uln=check.value, pathway=pathway_id, registration_date=reg,
-                   assessor=_opt(assessor), iqa=_opt(iqa), tutor=_opt(tutor), employer=_opt(employer))
+    code = "".join((standard or "").split()).upper() or None
+    if code is None and any(_opt(v if isinstance(v, str) or v is None else str(v))
+                            for v in (start_date, weekly_hours, planned_otj_hours, english_maths)):
+        raise LearnerError("apprenticeship details given without the apprenticeship standard (e.g. ST0072)")
+    if code is not None and not re.fullmatch(r"ST\d{4}", code):
+        raise LearnerError(f"apprenticeship standard {standard!r} is not a standard code (e.g. ST0072)")
+    em = _opt(english_maths)
+    if em is not None:
+        known = {v.casefold(): v for v in L.ENGLISH_MATHS}
+        if em.casefold() not in known:
+            raise LearnerError(f"English and maths {em!r} is not one of: " + ", ".join(L.ENGLISH_MATHS))
+        em = known[em.casefold()]
+    return Learner(name=name, uln=check.value, pathway=pathway_id,
+                   registration_date=_date("registration date", registration_date),
+                   assessor=_opt(assessor), iqa=_opt(iqa), tutor=_opt(tutor), employer=_opt(employer),
+                   planned_end_date=_date("planned end date", planned_end_date), standard=code,
+                   start_date=_date("start date", start_date),
+                   weekly_hours=_hours("contracted weekly hours", weekly_hours),
+                   planned_otj_hours=_hours("planned OTJ hours", planned_otj_hours), english_maths=em)
+
+
+def _date(what: str, value: str | dt.date | None) -> dt.date | None:
+    if isinstance(value, dt.date) or value is None:
+        return value
+    d, problem = parse_date(value)
+    if problem:
+        raise LearnerError(f"{what}: {problem}")
+    return d
+
+
+def _hours(what: str, value: str | float | None) -> float | None:
+    if value is None or isinstance(value, float):
+        return value
+    h, problem = parse_hours(value)
+    if problem:
+        raise LearnerError(f"{what}: {problem}")
+    if h is not None and h < 0:
+        raise LearnerError(f"{what}: {value!r} is negative")
+    return h
 
 
 def _opt(text: str | None) -> str | None:
