@@ -83,7 +83,12 @@ STAFF_COLUMNS: tuple[RegisterColumn, ...] = (
     RegisterColumn("iqa_status", "IQA status", 16, STATUSES, help="Held, Working towards, or None."),
     RegisterColumn("countersigner", "Countersigner", 26, kind="staff", strict=False,
                    help="For a trainee assessor: the qualified assessor who countersigns their decisions."),
+    # Added with template version 2 (optional: an older register without it still reads).
+    RegisterColumn("other_names", "Other names", 30,
+                   help="Other forms the person signs with (initials, other spellings), separated by ';'."),
 )
+# Staff columns an older register may lack without a "column missing" issue.
+_OPTIONAL_STAFF = frozenset({"other_names"})
 INTEREST_COLUMNS: tuple[RegisterColumn, ...] = (
     RegisterColumn("staff", "Staff member", 26, kind="staff", strict=False,
                    help="The member of staff (as on the Staff sheet) who has the interest."),
@@ -179,6 +184,7 @@ class StaffMember:
     iqa_status: str | None = None
     countersigner: str | None = None
     row: int = 0  # 1-based spreadsheet row
+    other_names: tuple[str, ...] = ()  # initials and other spellings the person signs with
 
     @property
     def is_assessor(self) -> bool:
@@ -200,6 +206,32 @@ class StaffMember:
         """Assessor qualification being worked towards: decisions need a countersignature."""
         return self.assessor_status == STATUS_WORKING
 
+    @property
+    def qualified_iqa(self) -> bool:
+        """IQA qualification held."""
+        return self.iqa_status == STATUS_HELD
+
+    @property
+    def trainee_iqa(self) -> bool:
+        """IQA qualification being worked towards: decisions need a qualified IQA's countersignature."""
+        return self.is_iqa and self.iqa_status == STATUS_WORKING
+
+
+COUNTERSIGN_NAMED = "named"
+COUNTERSIGN_ANY = "any"
+COUNTERSIGN_POLICIES = (COUNTERSIGN_NAMED, COUNTERSIGN_ANY)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The centre's IQA policy as the checks need it (set in ``centre.yaml``, see docs/iqa.md).
+
+    ``countersign``: "named" -- a trainee's decisions are countersigned only by the countersigner
+    the register names; "any" -- by any assessor whose assessor qualification is Held.
+    """
+
+    countersign: str = COUNTERSIGN_NAMED
+
 
 @dataclass(frozen=True, slots=True)
 class Interest:
@@ -219,19 +251,60 @@ class Register:
     staff: dict[str, StaffMember] = field(default_factory=dict)
     interests: list[Interest] = field(default_factory=list)
     path: str = ""
+    policy: Policy = field(default_factory=Policy)
+    # other forms of a name (initials, spellings) -> the name key of the person
+    aliases: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, staff: Iterable[StaffMember], interests: Iterable[Interest] = (), path: str = "") -> Register:
         """A register from staff members (first of each name wins) and interests."""
         reg = cls(path=path)
         for m in staff:
-            reg.staff.setdefault(name_key(m.name), m)
+            reg.add(m)
         reg.interests.extend(interests)
         return reg
 
+    def add(self, m: StaffMember) -> None:
+        """Add ``m`` (the first of each name wins) with their other names as aliases."""
+        k = name_key(m.name)
+        if k in self.staff:
+            return
+        self.staff[k] = m
+        for other in m.other_names:
+            self.aliases.setdefault(name_key(other), k)
+
     def member(self, name: str | None) -> StaffMember | None:
-        """The staff member called ``name`` (any letter case and spacing), or None."""
-        return self.staff.get(name_key(name))
+        """The staff member called ``name`` (any letter case and spacing), or known by that other
+        name (initials, another spelling) in their Other names, or None."""
+        k = name_key(name)
+        m = self.staff.get(k)
+        if m is None and k in self.aliases:
+            m = self.staff.get(self.aliases[k])
+        return m
+
+    def key_of(self, name: str | None) -> str:
+        """The name key of the person ``name`` stands for: a registered person's own key when the
+        name is one of their forms, else the name's own key (so "A. Assessor", registered as
+        Alice Assessor's initials, is the same person as "Alice Assessor" in every check)."""
+        m = self.member(name)
+        return name_key(m.name) if m is not None else name_key(name)
+
+    def initials_match(self, name: str | None) -> list[StaffMember]:
+        """Registered people whose initials and surname fit an unregistered ``name``
+        ("A. Assessor" fits Alice Assessor); empty when ``name`` is registered."""
+        if self.member(name) is not None:
+            return []
+        parts = name_key(name).replace(".", " ").split()
+        if len(parts) < 2:
+            return []
+        out = []
+        for m in self.staff.values():
+            mp = name_key(m.name).split()
+            if len(mp) < 2 or mp[-1] != parts[-1]:
+                continue
+            if all(len(p) == 1 for p in parts[:-1]) and [p[0] for p in parts[:-1]] == [x[0] for x in mp[:-1]][:len(parts) - 1]:
+                out.append(m)
+        return out
 
     def interests_for(self, uln: str | None, learner_name: str | None) -> list[Interest]:
         """Interests declared in a learner, matched by ULN or by name."""
@@ -361,7 +434,7 @@ def read_register_grids(file: str, names: list[str], grids: dict[str, list[list[
                 issues.append(SHEET_MISSING(file=file, sheet=wanted, name=wanted,
                                             headers=", ".join(c.header for c in cols)))
             return None
-        missing = [c.header for c in cols if c.key not in t[2]]
+        missing = [c.header for c in cols if c.key not in t[2] and c.key not in _OPTIONAL_STAFF]
         if missing:
             issues.append(COLUMNS_MISSING(file=file, sheet=t[0], name=t[0], columns=", ".join(f"'{h}'" for h in missing),
                                           s="s" if len(missing) > 1 else ""))
@@ -426,8 +499,9 @@ def read_register_grids(file: str, names: list[str], grids: dict[str, list[list[
                             assessor_qualification=values["assessor_qualification"][0],
                             assessor_status=statuses["assessor_status"],
                             iqa_qualification=values["iqa_qualification"][0],
-                            iqa_status=statuses["iqa_status"], countersigner=cs, row=r + 1)
-            reg.staff[k] = m
+                            iqa_status=statuses["iqa_status"], countersigner=cs, row=r + 1,
+                            other_names=tuple(n.strip() for n in values["other_names"][0].split(";") if n.strip()))
+            reg.add(m)
             if cs:
                 pending_cs.append((m, values["countersigner"][1] or ""))
         for m, c in pending_cs:

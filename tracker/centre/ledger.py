@@ -43,12 +43,17 @@ from pathlib import Path
 
 from tracker.errors import CentreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+# Entry fields added after schema 1, by the schema version that added them: an older ledger gets
+# them as new (NULL) columns when it is opened (:func:`_migrate`).
+ADDED_FIELDS: dict[int, tuple[str, ...]] = {2: ("countersigned_by", "countersign_date")}
 
 # Entry columns stored per criterion (the input columns of the learner workbook, in layout order).
 ENTRY_FIELDS: tuple[str, ...] = (
     "evidence_refs", "method", "evidence_date", "decision", "assessor", "assessor_date",
     "iqa_sampled", "iqa", "iqa_date", "iqa_decision", "comments",
+    "countersigned_by", "countersign_date",
 )
 
 SCHEMA = f"""
@@ -193,6 +198,8 @@ def connect(path: str | Path, *, create: bool = True) -> sqlite3.Connection:
                 for statement in _statements(SCHEMA):
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        elif version < SCHEMA_VERSION:
+            _migrate(conn, version)
         elif version > SCHEMA_VERSION:
             conn.close()
             raise CentreError(f"the ledger {p} was written by a newer tracker (schema {version}); "
@@ -200,6 +207,16 @@ def connect(path: str | Path, *, create: bool = True) -> sqlite3.Connection:
     except sqlite3.DatabaseError as e:
         raise CentreError(f"the ledger {p} cannot be opened: {e}") from None
     return conn
+
+
+def _migrate(conn: sqlite3.Connection, version: int) -> None:
+    """Bring a ledger of an older schema ``version`` up to :data:`SCHEMA_VERSION`, in one
+    transaction: each later version's entry fields become new columns (NULL in existing rows)."""
+    with transaction(conn):
+        for v in range(version + 1, SCHEMA_VERSION + 1):
+            for f in ADDED_FIELDS.get(v, ()):
+                conn.execute(f"ALTER TABLE criteria ADD COLUMN {f} TEXT")
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
 
 def _statements(script: str) -> Iterator[str]:

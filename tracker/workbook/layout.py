@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-TEMPLATE_VERSION = "1"
+TEMPLATE_VERSION = "2"
 
 COVER = "Cover"
 SUMMARY = "Summary"
@@ -89,6 +89,9 @@ class Column:
     strict: bool = True
     input: bool = True
     wrap: bool = False
+    # The template version that added the column: an older workbook without it still reads, and
+    # the structure check does not report it missing.
+    since: int = 1
 
 
 CRITERION_COLUMNS: tuple[Column, ...] = (
@@ -106,6 +109,9 @@ CRITERION_COLUMNS: tuple[Column, ...] = (
     Column("iqa_date", "IQA date", 10.5, kind="date"),
     Column("iqa_decision", "IQA decision", 10, kind="choice", choices=IQA_DECISIONS, wrap=True),
     Column("comments", "Comments", 22, wrap=True),
+    # Version 2: a trainee assessor's (or trainee IQA's) decision is countersigned here.
+    Column("countersigned_by", "Countersigned by", 13, wrap=True, since=2),
+    Column("countersign_date", "Countersign date", 10.5, kind="date", since=2),
 )
 # Written after the contract columns; display only (the reader never trusts it: required-ness
 # is computed from the spec and the cover's pathway).

@@ -388,7 +388,9 @@ def _with_letters(columns: dict[int, L.Column]) -> dict[int, tuple[str, str, _No
 def _read_unit(sheet: str, grid: list[list[Any]], header_row: int, columns: dict[int, L.Column]) -> UnitSheet:
     header = _read_label_block(sheet, grid, _UNIT_HEADER_BY_TEXT, header_row)
     found_keys = {c.key for c in columns.values()}
-    missing = [c.header for c in L.CRITERION_COLUMNS if c.key not in found_keys]
+    # A column added by a later template version (``since`` > 1) is optional: a workbook made
+    # before it existed reads as if the column were blank.
+    missing = [c.header for c in L.CRITERION_COLUMNS if c.key not in found_keys and c.since == 1]
     header_cells = grid[header_row]
     extra = [str(v).strip() for c, v in enumerate(header_cells)
              if c not in columns and isinstance(v, str) and v.strip()]
