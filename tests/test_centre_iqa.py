@@ -86,6 +86,12 @@ def test_sampling_coverage_per_assessor_unit_and_method(centre: Centre) -> None:
         ("Grace Okafor", "All", None, ""): (1, 1, False),
         ("Grace Okafor", "Unit", 1, ""): (1, 1, False),
         ("Grace Okafor", "Method", None, "Worksheet"): (1, 1, False),
+        # Crossed: a gap shows per unit x method even where unit and method alone look covered.
+        ("Amira Khan", "Unit x method", 1, "Worksheet"): (2, 1, False),
+        ("Amira Khan", "Unit x method", 2, "Professional discussion"): (2, 0, False),
+        ("Daniel Hughes", "Unit x method", 1, "Oral questioning"): (1, 0, True),
+        ("Daniel Hughes", "Unit x method", 1, "Worksheet"): (2, 2, True),
+        ("Grace Okafor", "Unit x method", 1, "Worksheet"): (1, 1, False),
     }
     flags = {(r.assessor, r.scope, r.unit, r.method): r.flag for r in rows if r.flag}
     assert flags[("Daniel Hughes", "All", None, "")] == "Trainee below 100%"
@@ -105,9 +111,10 @@ def test_centre_issues(centre: Centre) -> None:
         "Daniel Hughes is a trainee assessor: 2 of 3 Met decision(s) sampled (67%), but every decision of a "
         "trainee must be sampled"]
     assert sorted(by_code["centre-iqa-not-sampled"]) == [
-        "Amira Khan has 4 Met decision(s) but none sampled by an IQA on 603/4687/5 unit 2, method Professional "
-        "discussion",
-        "Daniel Hughes has 3 Met decision(s) but none sampled by an IQA on method Oral questioning"]
+        "Amira Khan has 4 Met decision(s) but none sampled summatively by an IQA on 603/4687/5 unit 2 by "
+        "Professional discussion",
+        "Daniel Hughes has 3 Met decision(s) but none sampled summatively by an IQA on 603/4687/5 unit 1 by "
+        "Oral questioning"]
     (involved,) = by_code["centre-iqa-involved"]
     assert involved.startswith("Helen Price quality-assures 1 learner(s) on 603/4687/5") and "Cat Cole (tutor)" in involved
     # Marcus Reid quality-assures Bob and Cat and did nothing else: no finding.
@@ -118,7 +125,9 @@ def test_the_master_shows_them(centre: Centre) -> None:
     issues = [x for x in sheet_dicts(centre.master, "Issues") if x["Source"] == "Centre check"]
     assert {x["Code"] for x in issues} == {"centre-trainee-under-sampled", "centre-iqa-not-sampled",
                                           "centre-iqa-involved"}
-    assert all(x["Severity"] == "warning" for x in issues)
+    # Independence is an error now (no mitigation recorded); the sampling gaps stay warnings.
+    assert {x["Code"]: x["Severity"] for x in issues}["centre-iqa-involved"] == "error"
+    assert all(x["Severity"] == "warning" for x in issues if x["Code"] != "centre-iqa-involved")
     table = sheet_dicts(centre.master, "IQA sampling")
     trainee = [x for x in table if x["Assessor"] == "Daniel Hughes" and x["Scope"] == "All"][0]
     assert trainee["Trainee"] == "Yes" and trainee["% sampled"] == pytest.approx(2 / 3) and trainee["Target"] == 1

@@ -98,7 +98,16 @@ INTEREST_COLUMNS: tuple[RegisterColumn, ...] = (
                    help="e.g. family member, friend, line manager, financial."),
     RegisterColumn("declared", "Date declared", 14, kind="date", help="dd/mm/yyyy"),
 )
-_SHEETS = ((STAFF_SHEET, STAFF_COLUMNS), (INTERESTS_SHEET, INTEREST_COLUMNS))
+MITIGATIONS_SHEET = "Mitigations"
+MITIGATION_COLUMNS: tuple[RegisterColumn, ...] = (
+    RegisterColumn("staff", "Staff member", 26, kind="staff", strict=False,
+                   help="The IQA who also assessed or taught learners on the qualification."),
+    RegisterColumn("qualification_number", "Qualification number", 18, help="e.g. 603/4688/7"),
+    RegisterColumn("mitigation", "Mitigation", 60,
+                   help="What the centre agreed with its awarding body, e.g. extra sampling by another IQA."),
+)
+_SHEETS = ((STAFF_SHEET, STAFF_COLUMNS), (INTERESTS_SHEET, INTEREST_COLUMNS),
+           (MITIGATIONS_SHEET, MITIGATION_COLUMNS))
 _REQUIRED_STAFF = ("name", "roles")
 _REQUIRED_INTERESTS = ("staff", "learner")
 
@@ -151,8 +160,9 @@ COUNTERSIGNER_UNKNOWN = issue_type(
     "Add the countersigner to the Staff sheet, or correct the name.", group=_G)
 INTEREST_INCOMPLETE = issue_type(
     "register-interest-incomplete", Severity.ERROR, "Declared interest incomplete",
-    "Row {row} of the interests list has no {missing}; it is ignored",
-    "A declared interest needs the staff member and the learner (ULN or name).",
+    "Row {row} of the {what} list has no {missing}; it is ignored",
+    "A declared interest needs the staff member and the learner (ULN or name); a mitigation needs "
+    "the staff member, the qualification number and the mitigation.",
     "Complete the row, or delete it.", group=_G)
 INTEREST_STAFF_UNKNOWN = issue_type(
     "register-interest-staff-unknown", Severity.WARNING, "Interest declared by someone not on the staff list",
@@ -231,6 +241,24 @@ class Policy:
     """
 
     countersign: str = COUNTERSIGN_NAMED
+    # Share of an assessor's decisions the IQA samples, per risk level (a trainee: always 100%).
+    rate_low: float = 0.10
+    rate_medium: float = 0.25
+    rate_high: float = 0.50
+    # Share of the planned samples taken from work in progress (interim) rather than Met decisions.
+    interim_share: float = 0.25
+    # The planning period: a plan covers this many days; planned vs done is judged over it.
+    period_days: int = 90
+    # An assessor whose first decision is this recent is a new assessor (high risk).
+    new_assessor_days: int = 180
+    # A referral rate (IQA referrals / sampled decisions) above this raises an assessor's risk.
+    referral_rate: float = 0.20
+    # A learner with this share of criteria Met or more is near completion.
+    near_completion: float = 0.80
+    # Plausibility: this many criteria or more evidenced, or signed, on one day is a warning.
+    same_day: int = 10
+    # The centre applied to use recognition of prior learning (RPL is then a typical method).
+    rpl: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +272,17 @@ class Interest:
     row: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Mitigation:
+    """What the centre agreed (with its awarding body) where an IQA is not independent of a
+    qualification: e.g. extra sampling of their learners by another IQA."""
+
+    staff: str
+    qualification_number: str
+    mitigation: str
+    row: int = 0
+
+
 @dataclass(slots=True)
 class Register:
     """The centre register: staff by name key, and declared interests."""
@@ -252,6 +291,7 @@ class Register:
     interests: list[Interest] = field(default_factory=list)
     path: str = ""
     policy: Policy = field(default_factory=Policy)
+    mitigations: list[Mitigation] = field(default_factory=list)
     # other forms of a name (initials, spellings) -> the name key of the person
     aliases: dict[str, str] = field(default_factory=dict)
 
@@ -281,6 +321,15 @@ class Register:
         if m is None and k in self.aliases:
             m = self.staff.get(self.aliases[k])
         return m
+
+    def mitigation_for(self, name: str | None, qualification_number: str) -> Mitigation | None:
+        """The mitigation recorded for person ``name`` on a qualification, if any."""
+        k = self.key_of(name)
+        qn = "".join(qualification_number.split())
+        for m in self.mitigations:
+            if self.key_of(m.staff) == k and "".join(m.qualification_number.split()) == qn:
+                return m
+        return None
 
     def key_of(self, name: str | None) -> str:
         """The name key of the person ``name`` stands for: a registered person's own key when the
@@ -510,6 +559,23 @@ def read_register_grids(file: str, names: list[str], grids: dict[str, list[list[
                 issues.append(COUNTERSIGNER_UNKNOWN(file=file, sheet=sheet, cell=c or None, name=m.name,
                                                     countersigner=m.countersigner))
 
+    mit_t = table(MITIGATIONS_SHEET, MITIGATION_COLUMNS, ("staff", "qualification_number", "mitigation"), False)
+    if mit_t is not None:
+        sheet, hr, cols = mit_t
+        grid = grids[sheet]
+        for r in range(hr + 1, len(grid)):
+            row = grid[r]
+            texts = {c.key: (_text(row[cols[c.key]]) if cols[c.key] < len(row) else "") for c in MITIGATION_COLUMNS}
+            if not any(texts.values()):
+                continue
+            absent = [c for c in MITIGATION_COLUMNS if not texts[c.key]]
+            if absent:
+                issues.append(INTEREST_INCOMPLETE(file=file, sheet=sheet, cell=cell_ref(r, cols[absent[0].key]),
+                                                  row=r + 1, missing=" or ".join(c.header.lower() for c in absent),
+                                                  what="mitigations"))
+                continue
+            reg.mitigations.append(Mitigation(texts["staff"], texts["qualification_number"], texts["mitigation"], r + 1))
+
     int_t = table(INTERESTS_SHEET, INTEREST_COLUMNS, _REQUIRED_INTERESTS, False)
     if int_t is not None:
         sheet, hr, cols = int_t
@@ -525,7 +591,8 @@ def read_register_grids(file: str, names: list[str], grids: dict[str, list[list[
             if missing:
                 first_missing = next(c.key for c in INTEREST_COLUMNS if c.header == missing[0])
                 issues.append(INTEREST_INCOMPLETE(file=file, sheet=sheet, cell=cell_ref(r, cols[first_missing]),
-                                                  row=r + 1, missing=" or ".join(m.lower() for m in missing)))
+                                                  row=r + 1, missing=" or ".join(m.lower() for m in missing),
+                                                  what="interests"))
                 continue
             declared, problem = parse_date(raw["declared"])
             if problem:

@@ -71,6 +71,7 @@ def load_register(centre: Centre) -> tuple[Register | None, list[Issue]]:
                                       reason=f"{reason} (staff checks were skipped)")]
     if not reg.staff:
         return None, issues
+    reg.policy = centre.policy
     return reg, issues
 
 

@@ -147,6 +147,17 @@ CREATE TABLE IF NOT EXISTS conflicts (
     note TEXT
 );
 CREATE INDEX IF NOT EXISTS conflicts_row ON conflicts (learner_id, ref, status);
+CREATE TABLE IF NOT EXISTS sample_plan (
+    run_id INTEGER NOT NULL,            -- the roll-up that planned it
+    planned_on TEXT NOT NULL,           -- ISO date the plan was made
+    assessor TEXT NOT NULL,
+    iqa TEXT,
+    learner_id INTEGER NOT NULL REFERENCES learners(id),
+    ref TEXT NOT NULL,
+    kind TEXT NOT NULL,                 -- interim | summative | recheck
+    reason TEXT NOT NULL,
+    PRIMARY KEY (learner_id, ref)
+);
 CREATE TABLE IF NOT EXISTS issues (
     file TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -216,6 +227,9 @@ def _migrate(conn: sqlite3.Connection, version: int) -> None:
         for v in range(version + 1, SCHEMA_VERSION + 1):
             for f in ADDED_FIELDS.get(v, ()):
                 conn.execute(f"ALTER TABLE criteria ADD COLUMN {f} TEXT")
+        # New tables (every CREATE is IF NOT EXISTS, so existing ones are left as they are).
+        for statement in _statements(SCHEMA):
+            conn.execute(statement)
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
 
@@ -737,12 +751,49 @@ class SignedDecision:
 
 @dataclass(slots=True)
 class Signers:
-    """Who signed criterion rows of a learner as assessor and as IQA (one distinct pair)."""
+    """Who signed criterion rows of a learner as assessor, countersigner and IQA (one distinct set)."""
 
     learner_id: int
     qualification_number: str
     assessor: str | None
     iqa: str | None
+    countersigner: str | None = None
+
+
+@dataclass(slots=True)
+class SamplingRow:
+    """A criterion row with an assessor, as IQA sampling and the sampling plan see it (dates ISO)."""
+
+    learner_id: int
+    learner: str
+    employer: str | None
+    learner_iqa: str | None
+    qualification_number: str
+    unit: int
+    ref: str
+    method: str | None
+    evidence_date: str | None
+    decision: str | None
+    assessor: str
+    assessor_date: str | None
+    iqa_sampled: str | None
+    iqa: str | None
+    iqa_date: str | None
+    iqa_decision: str | None
+
+
+@dataclass(slots=True)
+class PlanItem:
+    """One decision an IQA is to sample next, as the ledger keeps it across roll-ups."""
+
+    run_id: int
+    planned_on: str
+    assessor: str
+    iqa: str | None
+    learner_id: int
+    ref: str
+    kind: str
+    reason: str
 
 
 def learner_criteria(conn: sqlite3.Connection, learner_id: int) -> dict[str, Accepted]:
@@ -802,8 +853,39 @@ def signed_decisions(conn: sqlite3.Connection) -> Iterator[SignedDecision]:
 def criterion_signers(conn: sqlite3.Connection) -> list[Signers]:
     """Each distinct (learner, assessor, IQA) found on criterion rows."""
     return [Signers(*row) for row in conn.execute(
-        "SELECT DISTINCT c.learner_id, l.qualification_number, c.assessor, c.iqa FROM criteria c "
-        "JOIN learners l ON l.id = c.learner_id WHERE c.assessor IS NOT NULL OR c.iqa IS NOT NULL")]
+        "SELECT DISTINCT c.learner_id, l.qualification_number, c.assessor, c.iqa, c.countersigned_by "
+        "FROM criteria c JOIN learners l ON l.id = c.learner_id "
+        "WHERE c.assessor IS NOT NULL OR c.iqa IS NOT NULL OR c.countersigned_by IS NOT NULL")]
+
+
+def criteria_count_for(conn: sqlite3.Connection, learner_id: int) -> int:
+    """Criterion rows held for one learner."""
+    return int(conn.execute("SELECT count(*) FROM criteria WHERE learner_id = ?", (learner_id,)).fetchone()[0])
+
+
+def sampling_rows(conn: sqlite3.Connection) -> list[SamplingRow]:
+    """Every criterion row with an assessor, with its learner's name, employer and cover IQA."""
+    return [SamplingRow(*row) for row in conn.execute(
+        "SELECT c.learner_id, l.name, l.employer, l.iqa, l.qualification_number, c.unit, c.ref, c.method, "
+        "c.evidence_date, c.decision, c.assessor, c.assessor_date, c.iqa_sampled, c.iqa, c.iqa_date, "
+        "c.iqa_decision FROM criteria c JOIN learners l ON l.id = c.learner_id "
+        "WHERE c.assessor IS NOT NULL ORDER BY l.id, c.unit, c.ref")]
+
+
+def plan_items(conn: sqlite3.Connection) -> list[PlanItem]:
+    """The sampling plan the last roll-up made (oldest planned first)."""
+    return [PlanItem(*row) for row in conn.execute(
+        "SELECT run_id, planned_on, assessor, iqa, learner_id, ref, kind, reason FROM sample_plan "
+        "ORDER BY planned_on, assessor, learner_id, ref")]
+
+
+def replace_plan(conn: sqlite3.Connection, items: list[PlanItem]) -> None:
+    """Replace the stored sampling plan (inside the caller's transaction)."""
+    conn.execute("DELETE FROM sample_plan")
+    conn.executemany("INSERT OR REPLACE INTO sample_plan (run_id, planned_on, assessor, iqa, learner_id, ref, kind, "
+                     "reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                     [(i.run_id, i.planned_on, i.assessor, i.iqa, i.learner_id, i.ref, i.kind, i.reason)
+                      for i in items])
 
 
 # -- conflicts ------------------------------------------------------------------------------------

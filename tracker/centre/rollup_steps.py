@@ -243,6 +243,7 @@ def _sort_out(received: list[Received], known: dict[str, str],
 def _fingerprint(centre: Centre) -> str:
     """A hash of what the checks depend on beside the files: the readings and the register."""
     h = hashlib.sha256(json.dumps(centre.readings, sort_keys=True).encode())
+    h.update(repr(centre.policy).encode())  # the policy decides what the staff checks accept
     if centre.register.is_file():
         h.update(centre.register.read_bytes())
     return h.hexdigest()
@@ -291,7 +292,7 @@ def _merge_and_write_master(c: Centre, conn: sqlite3.Connection, result: RollupR
                 _apply_config(conn, c, merger, rechecked())
                 LG.set_meta(conn, "fingerprint", plan.fingerprint)
             if changed:
-                coverage = run_centre_checks(conn, plan.register, plan.register_issues, c)
+                coverage = run_centre_checks(conn, plan.register, plan.register_issues, c, plan.ctx.today)
                 LG.finish_run(conn, run_id, LG.now(), LG.RunCounts(
                     files_new=len(plan.new), files_merged=totals.merged, files_quarantined=totals.quarantined,
                     files_duplicate=result.count("duplicate"), rows_accepted=totals.rows,
