@@ -59,6 +59,7 @@ from tracker.centre import publish, receive
 from tracker.centre.check import CheckContext, Checked, Job, load_register
 from tracker.centre.folder import Centre, RollupLock, check_master_writable, current_user, open_centre, plain_errors
 from tracker.centre.iqa import run_centre_checks
+from tracker.centre.plan import make_plan, store_plan
 from tracker.centre.merge import FileOutcome, Merger, issue_rows
 from tracker.centre.pool import Checker, auto_workers
 from tracker.centre.receive import Disposal, Received
@@ -293,6 +294,8 @@ def _merge_and_write_master(c: Centre, conn: sqlite3.Connection, result: RollupR
                 LG.set_meta(conn, "fingerprint", plan.fingerprint)
             if changed:
                 coverage = run_centre_checks(conn, plan.register, plan.register_issues, c, plan.ctx.today)
+                # The sampling plan, kept so that the next roll-up can tell planned from done.
+                store_plan(conn, make_plan(conn, plan.register, plan.ctx.today), run_id)
                 LG.finish_run(conn, run_id, LG.now(), LG.RunCounts(
                     files_new=len(plan.new), files_merged=totals.merged, files_quarantined=totals.quarantined,
                     files_duplicate=result.count("duplicate"), rows_accepted=totals.rows,

@@ -35,6 +35,17 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar and only the summary line")
     p.set_defaults(func=_rollup)
 
+    p = sub.add_parser(
+        "plan", help="the IQA sampling plan: what each IQA should sample next, and why",
+        description="Choose, from the ledger and the sampling policy in centre.yaml, the decisions each "
+                    "IQA should sample next, each with its reason (trainee, new assessor, referral rate, "
+                    "conflict mitigation, a gap in assessor x unit x method, a learner near completion, an "
+                    "employer not covered, a referral awaiting re-check), and each assessor's risk rating "
+                    "and compliance. Read only: the roll-up stores the plan (master: Sampling plan sheet).")
+    p.add_argument("dir", metavar="DIR", help="the centre folder")
+    p.add_argument("--csv", metavar="FILE", help="write the planned items as CSV ('-' for standard output)")
+    p.set_defaults(func=_plan)
+
     p = sub.add_parser("conflicts", help="list the open merge conflicts of a centre",
                        description="List open conflicts: a returned row that contradicted an accepted "
                                    "sign-off. Close one with `tracker resolve`.")
@@ -116,6 +127,27 @@ def _rollup(args: argparse.Namespace) -> int:
         state = f"nothing new; master unchanged: {result.master}"
     print(f"{merged} merged, {quarantined} quarantined, {dup} already received; {result.learners} learner(s), "
           f"{result.open_conflicts} open conflict(s); {result.seconds:.1f} s; {state}")
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from tracker.centre.plan import RISK_HEADERS, centre_plan, plan_rows, risk_rows, write_plan_csv
+
+    plan = centre_plan(args.dir)
+    if args.csv == "-":
+        write_plan_csv(plan, sys.stdout)
+        return 0
+    if args.csv:
+        with open(args.csv, "w", encoding="utf-8", newline="") as f:
+            write_plan_csv(plan, f)
+    for r in risk_rows(plan):
+        info = dict(zip(RISK_HEADERS, r))
+        print(f"{info['Assessor']}: {info['Risk']} risk ({info['Reasons']}), rate {float(str(info['Rate'])):.0%}, "
+              f"{info['Sampled']} of {info['Met decisions']} sampled, {info['Planned']} planned, "
+              f"compliant: {info['Compliant']}")
+    for iqa, assessor, learner, qn, unit, ref, kind, reason, _on in plan_rows(plan):
+        print(f"  {iqa or '(no IQA)'} samples {learner} {ref} (unit {unit}, {qn}) by {assessor}: {kind}, {reason}")
+    print(f"{len(plan.items)} decision(s) planned for sampling")
     return 0
 
 
