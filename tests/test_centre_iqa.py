@@ -144,3 +144,56 @@ def test_same_learner_iqa_and_tutor_is_left_to_the_workbook_check(tmp_path: Path
     codes = {x["Code"] for x in sheet_dicts(c.master, "Issues")}
     assert "centre-iqa-involved" not in codes
     assert "coi-iqa-is-tutor" in codes  # the per-workbook independence check
+
+
+def test_independence_is_an_error_unless_a_mitigation_is_recorded(centre: Centre) -> None:
+    from tracker.register import Mitigation
+
+    reg = read_register(centre.register)[0]
+    conn = LG.connect(centre.ledger, create=False)
+    try:
+        (plain,) = involvement_issues(conn, reg)
+        reg.mitigations.append(Mitigation("helen  price", L2.number, "Marcus Reid samples 10% extra"))
+        (mitigated,) = involvement_issues(conn, reg)
+        # Look-alike: a mitigation for another qualification leaves the error.
+        reg.mitigations[0] = Mitigation("Helen Price", "600/0000/0", "elsewhere")
+        (other,) = involvement_issues(conn, reg)
+    finally:
+        conn.close()
+    assert (plain.code, plain.severity.value) == ("centre-iqa-involved", "error")
+    assert (mitigated.code, mitigated.severity.value) == ("centre-iqa-involved-mitigated", "warning")
+    assert "mitigation recorded: Marcus Reid samples 10% extra" in mitigated.message
+    assert other.code == "centre-iqa-involved"
+
+
+def test_sampled_yes_without_a_decision_is_not_sampled(tmp_path: Path) -> None:
+    c = make_centre(tmp_path / "c")
+    u1 = [cr.ref for cr in L2.units[0].criteria]
+    yes_only = CriterionEntry(evidence_refs=("E1",), method="Worksheet", evidence_date=D, decision=L.MET,
+                              assessor="Daniel Hughes / Amira Khan", assessor_date=D, iqa_sampled=L.YES)
+    drop(c, [_learner("Dee Dean", "1000000043", "Daniel Hughes", "Marcus Reid", "Sarah Bennett",
+                      {u1[0]: yes_only}, 9)], names=["dee.xlsx"])  # type: ignore[list-item]
+    roll(c)
+    (line,) = [r for r in _coverage(c) if r.scope == "All"]
+    assert (line.decisions, line.sampled, line.flag) == (1, 0, "Trainee below 100%")  # a trainee is not at 100%
+    codes = {x["Code"] for x in sheet_dicts(c.master, "Issues")}
+    assert {"centre-learner-not-sampled", "centre-employer-not-sampled"} <= codes  # 1 criterion: no claim yet
+    assert "centre-learner-claim-unsampled" not in codes
+
+
+def test_a_complete_learner_without_a_summative_sample_is_an_error(tmp_path: Path) -> None:
+    import dataclasses
+
+    from fixtures import complete_record
+
+    c = make_centre(tmp_path / "c")
+    done = complete_record(L2, "face-to-face")
+    unsampled = {ref: dataclasses.replace(e, assessor="Amira Khan", iqa_sampled=None, iqa=None, iqa_date=None,
+                                          iqa_decision=None) for ref, e in done.entries.items()}
+    _q, s, rec = _learner("Eve Eddy", "1000000043", "Amira Khan", "Marcus Reid", "Sarah Bennett", unsampled, 10)
+    rec = dataclasses.replace(rec, evidence=done.evidence)
+    drop(c, [(L2, s, rec)], names=["eve.xlsx"])  # type: ignore[list-item]
+    roll(c)
+    issues = {x["Code"]: x for x in sheet_dicts(c.master, "Issues") if x["Source"] == "Centre check"}
+    assert issues["centre-learner-claim-unsampled"]["Severity"] == "error"
+    assert "centre-learner-not-sampled" not in issues

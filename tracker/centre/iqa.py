@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 
 from tracker.centre import ledger as LG
 from tracker.centre.folder import Centre
+from tracker.errors import TrackerError
 from tracker.issues import Issue, Severity, issue_type
 from tracker.register import Policy
 from tracker.workbook import layout as L
@@ -43,6 +44,7 @@ from tracker.workbook.model import name_key, split_names
 
 if TYPE_CHECKING:
     from tracker.register import Register
+    from tracker.spec.models import Qualification
 
 IQA_INVOLVED = issue_type(
     "centre-iqa-involved", Severity.ERROR, "IQA also assessed or taught learners on the qualification",
@@ -272,19 +274,44 @@ def coverage_issues(rows: list[CoverageRow]) -> list[Issue]:
     return issues
 
 
-def learner_issues(conn: sqlite3.Connection) -> list[Issue]:
-    """Learners (and employers) with Met decisions but no summative sample."""
+def required_refs(conn: sqlite3.Connection, extra_dirs: tuple[str, ...] = ()) -> dict[int, frozenset[str]]:
+    """Learner id -> the criteria their qualification requires on their pathway and reading (a
+    learner whose qualification cannot be loaded, or whose pathway is unknown, is left out)."""
+    from tracker.spec.catalogue import load_qualification
+
+    quals: dict[str, Qualification | None] = {}
+    out: dict[int, frozenset[str]] = {}
+    for lid, qn, pathway, reading in LG.learner_pathways(conn):
+        if qn not in quals:
+            try:
+                quals[qn] = load_qualification(qn, extra_dirs)
+            except TrackerError:
+                quals[qn] = None
+        q = quals[qn]
+        if q is None or (q.pathways and not pathway):
+            continue
+        try:
+            out[lid] = frozenset(ref for u in q.units for ref in q.required(u, pathway, reading or None))
+        except (KeyError, ValueError, TrackerError):
+            continue
+    return out
+
+
+def learner_issues(conn: sqlite3.Connection, extra_dirs: tuple[str, ...] = ()) -> list[Issue]:
+    """Learners (and employers) with Met decisions but no summative sample; an error for a learner
+    whose required criteria are all Met (a claim is due) without one."""
     met: dict[int, int] = defaultdict(int)
-    rows_of: dict[int, int] = defaultdict(int)
+    met_refs: dict[int, set[str]] = defaultdict(set)
     summative: set[int] = set()
     about: dict[int, tuple[str, str, str | None]] = {}
     for row in LG.sampling_rows(conn):
         about[row.learner_id] = (row.learner, row.qualification_number, row.employer)
-        rows_of[row.learner_id] += 1
         if is_met(row.decision):
             met[row.learner_id] += 1
+            met_refs[row.learner_id].add(row.ref)
             if iqa_decided(row.iqa_decision):
                 summative.add(row.learner_id)
+    required = required_refs(conn, extra_dirs)
     issues: list[Issue] = []
     emp_met: dict[str, int] = defaultdict(int)
     emp_sampled: set[str] = set()
@@ -299,7 +326,8 @@ def learner_issues(conn: sqlite3.Connection) -> list[Issue]:
                 emp_sampled.add(ek)
         if lid in summative:
             continue
-        complete = n == rows_of[lid] and LG.criteria_count_for(conn, lid) <= n
+        req = required.get(lid)
+        complete = bool(req) and req is not None and req <= met_refs[lid]
         itype = LEARNER_CLAIM_UNSAMPLED if complete else LEARNER_NOT_SAMPLED
         issues.append(itype(learner=name, qualification=qn, decisions=n))
     for ek, n in sorted(emp_met.items()):
@@ -381,7 +409,8 @@ def run_centre_checks(conn: sqlite3.Connection, register: Register | None, regis
     transaction). Problems found in the centre register are stored with them. Returns the
     sampling coverage table (for the master)."""
     coverage = sampling_coverage(conn, register, today)
-    issues = involvement_issues(conn, register) + coverage_issues(coverage) + learner_issues(conn)
+    issues = (involvement_issues(conn, register) + coverage_issues(coverage)
+              + learner_issues(conn, (str(centre.specs),)))
     rows = [LG.CentreIssue(i.code, i.severity.value, i.message, "centre", None, i.sheet, i.cell) for i in issues]
     reg_name = centre.register.name
     rows += [LG.CentreIssue(i.code, i.severity.value, i.message, REGISTER_PROBLEM_NOTE, reg_name, i.sheet, i.cell)

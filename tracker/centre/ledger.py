@@ -858,9 +858,10 @@ def criterion_signers(conn: sqlite3.Connection) -> list[Signers]:
         "WHERE c.assessor IS NOT NULL OR c.iqa IS NOT NULL OR c.countersigned_by IS NOT NULL")]
 
 
-def criteria_count_for(conn: sqlite3.Connection, learner_id: int) -> int:
-    """Criterion rows held for one learner."""
-    return int(conn.execute("SELECT count(*) FROM criteria WHERE learner_id = ?", (learner_id,)).fetchone()[0])
+def learner_pathways(conn: sqlite3.Connection) -> list[tuple[int, str, str | None, str | None]]:
+    """(learner id, qualification number, pathway, reading) of every learner."""
+    return [(int(r[0]), str(r[1]), r[2], r[3]) for r in conn.execute(
+        "SELECT id, qualification_number, pathway, reading FROM learners")]
 
 
 def sampling_rows(conn: sqlite3.Connection) -> list[SamplingRow]:

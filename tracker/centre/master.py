@@ -891,7 +891,8 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
     _table_sheet(wb, w, IQA_SAMPLING, IQA_COLUMNS, iqa_records(coverage), freeze_cols=1)
     from tracker.centre.plan import make_plan, master_records
 
-    _table_sheet(wb, w, SAMPLING_PLAN, PLAN_COLUMNS, master_records(make_plan(conn, register)), freeze_cols=2)
+    _table_sheet(wb, w, SAMPLING_PLAN, PLAN_COLUMNS, master_records(make_plan(conn, register, None, (str(centre.specs),))),
+                 freeze_cols=2)
     _table_sheet(wb, w, MERGE_LOG, LOG_COLUMNS, log_records(conn, files))
 
     figures = _figures(conn, n_learners, status_counts, per_qual, open_per_learner, last_run)

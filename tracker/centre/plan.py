@@ -36,7 +36,7 @@ from typing import IO, TYPE_CHECKING
 
 from tracker.centre import ledger as LG
 from tracker.centre.folder import Centre
-from tracker.centre.iqa import first_decisions, involvement, iqa_decided, is_met, person_key
+from tracker.centre.iqa import first_decisions, involvement, iqa_decided, is_met, person_key, required_refs
 from tracker.register import Policy
 from tracker.workbook import layout as L
 from tracker.workbook.model import name_key, split_names
@@ -117,8 +117,10 @@ def _awaiting_recheck(r: LG.SamplingRow) -> bool:
     return a is not None and i is not None and a > i
 
 
-def make_plan(conn: sqlite3.Connection, register: Register | None, today: dt.date | None = None) -> SamplingPlan:
-    """The sampling plan from the ledger under the register's policy (see the module docstring)."""
+def make_plan(conn: sqlite3.Connection, register: Register | None, today: dt.date | None = None,
+              extra_dirs: tuple[str, ...] = ()) -> SamplingPlan:
+    """The sampling plan from the ledger under the register's policy (see the module docstring);
+    ``extra_dirs``: where the centre's own qualifications are (for "near completion")."""
     policy = register.policy if register is not None else Policy()
     today = today or dt.date.today()
     rows = LG.sampling_rows(conn)
@@ -141,14 +143,13 @@ def make_plan(conn: sqlite3.Connection, register: Register | None, today: dt.dat
             shown.setdefault(k, names[0])
 
     # Learner-level facts: Met share, summative sample, employer coverage.
-    met_of: dict[int, int] = defaultdict(int)
-    rows_of: dict[int, int] = defaultdict(int)
+    met_of: dict[int, set[str]] = defaultdict(set)
     summative: set[int] = set()
     employer_sampled: set[str] = set()
+    required = required_refs(conn, extra_dirs)
     for r in rows:
-        rows_of[r.learner_id] += 1
         if is_met(r.decision):
-            met_of[r.learner_id] += 1
+            met_of[r.learner_id].add(r.ref)
             if iqa_decided(r.iqa_decision):
                 summative.add(r.learner_id)
                 if r.employer:
@@ -238,8 +239,9 @@ def make_plan(conn: sqlite3.Connection, register: Register | None, today: dt.dat
         # first of their unsampled decisions not yet planned.
         for r in unsampled:
             lid = r.learner_id
-            if (lid not in summative and lid not in learners_planned and rows_of[lid]
-                    and met_of[lid] / rows_of[lid] >= policy.near_completion):
+            req = required.get(lid)
+            if (lid not in summative and lid not in learners_planned and req
+                    and len(met_of[lid] & req) / len(req) >= policy.near_completion):
                 learners_planned.add(lid)
                 if not any(i.learner_id == lid for i in plan.items):
                     add(r, KIND_SUMMATIVE, REASON_NEAR, who)
@@ -315,7 +317,7 @@ def centre_plan(centre: str | Path | Centre, today: dt.date | None = None) -> Sa
         register = _Register(policy=c.policy)
     conn = LG.connect(c.ledger, create=False)
     try:
-        return make_plan(conn, register, today)
+        return make_plan(conn, register, today, (str(c.specs),))
     finally:
         conn.close()
 
