@@ -177,3 +177,33 @@ def test_ledger_of_schema_1_is_migrated(tmp_path: Path) -> None:
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
     conn.close()
     assert sqlite3.sqlite_version_info >= (3, 35)
+
+
+def test_plausibility_warnings(tmp_path: Path) -> None:
+    from fixtures import evidence_for
+
+    from tracker.rules.checks import plausibility as P
+    from tracker.workbook.model import EvidenceEntry
+
+    # Ten criteria signed on one day (the policy's same_day default); K1.1 evidenced on day 1.
+    day = dt.date(2024, 5, 1)
+    refs = [c.ref for u in L3.units[:3] for c in u.criteria][:10]
+    assert len(refs) == 10
+    e = {ref: signed(L3, ref, i + 1, assessor_date=day) for i, ref in enumerate(refs)}
+    rec = record(e, pathway=None)
+    log = list(evidence_for(e))
+    # E1 (cited by K1.1) logged after the sign-off; E2 (cited by K1.2) logged as another method.
+    log[0] = dataclasses.replace(log[0], date=day + dt.timedelta(days=3))
+    log[1] = dataclasses.replace(log[1], method="Witness testimony")
+    rec = dataclasses.replace(rec, evidence=tuple(log))
+    p = write(tmp_path, L3, rec)
+    assert found(validate(p), P.plausibility) == norm([
+        ("plausible-same-day", "Unit 1", "I12"),             # Assessor date of the first of the ten
+        ("plausible-evidence-after-signoff", "Unit 1", "D12"),
+        ("plausible-method-differs", "Unit 1", "E13"),
+    ])
+    # Look-alike: nine on one day, the log agreeing: clean.
+    e = {ref: signed(L3, ref, i + 1, assessor_date=day) for i, ref in enumerate(refs[:9])}
+    p = write(tmp_path, L3, record(e, pathway=None), name="nine.xlsx")
+    assert found(validate(p), P.plausibility) == []
+    assert EvidenceEntry  # imported for the reader of this test: the log rows are EvidenceEntry

@@ -36,6 +36,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "iqa": ("Internal quality assurance", "IQA sign-off on each criterion row."),
     "conflicts": ("Conflicts of interest", "Independence of assessment and IQA within a learner's workbook."),
     "staff": ("Staff", "Signers against the centre register (only with `--register`)."),
+    "plausibility": ("Plausibility", "What an external quality assurer looks twice at (warnings)."),
     "register": ("Centre register", "Bad rows in the centre register workbook."),
     "centre": ("Centre roll-up", "Findings of the roll-up across a centre's returned workbooks."),
     "internal": ("Internal", "Defects in tracker itself."),

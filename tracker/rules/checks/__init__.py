@@ -13,6 +13,7 @@ from tracker.rules.checks import (
     identifiers,
     iqa,
     pathways,
+    plausibility,
     progress,
     signoff,
     staff,
@@ -39,6 +40,7 @@ ALL_CHECKS: tuple[Check, ...] = (
     conflicts.conflicts,
     conflicts.declared_interests,
     staff.staff,
+    plausibility.plausibility,
 )
 
 __all__ = ["ALL_CHECKS", "Check"]
