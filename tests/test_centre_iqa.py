@@ -197,3 +197,27 @@ def test_a_complete_learner_without_a_summative_sample_is_an_error(tmp_path: Pat
     issues = {x["Code"]: x for x in sheet_dicts(c.master, "Issues") if x["Source"] == "Centre check"}
     assert issues["centre-learner-claim-unsampled"]["Severity"] == "error"
     assert "centre-learner-not-sampled" not in issues
+
+
+def test_validate_inside_the_centre_checks_independence_from_the_ledger(
+        centre: Centre, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from tracker.cli import main
+    from tracker.sample import write_workbooks
+
+    u1 = [cr.ref for cr in L2.units[0].criteria]
+    folder = centre.root / "checking"
+    folder.mkdir()
+    new = _learner("Fay Ford", "1000000086", "Grace Okafor", "Helen Price", "Sarah Bennett",
+                   {u1[0]: _entry("Grace Okafor", "Worksheet")}, 11)
+    ok = _learner("Gus Gray", "1000000094", "Grace Okafor", "Marcus Reid", "Sarah Bennett",
+                  {u1[0]: _entry("Grace Okafor", "Worksheet")}, 12)
+    (p_new, p_ok) = write_workbooks([new, ok], folder, names=["fay.xlsx", "gus.xlsx"])  # type: ignore[list-item]
+    main(["validate", "--json", str(p_new), str(p_ok)])
+    report = json.loads(capsys.readouterr().out)
+    by_file = {Path(t["file"]).name: [(i["code"], i["sheet"], i["cell"]) for i in t["issues"]
+                                      if i["code"].startswith("centre-")] for t in report["files"]}
+    # Helen Price tutors Cat Cole on this qualification: her IQA role for Fay is an error at the
+    # cover's IQA cell (row 10); Marcus Reid did nothing else: Gus is clean.
+    assert by_file == {"fay.xlsx": [("centre-iqa-involved", "Cover", "B10")], "gus.xlsx": []}

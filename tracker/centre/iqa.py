@@ -389,6 +389,39 @@ class Involvement:
     mitigation: str | None
 
 
+def involvement_of(conn: sqlite3.Connection, register: Register | None, qualification_number: str,
+                   uln: str | None, iqa_names: list[str]) -> list[tuple[str, list[str], str | None]]:
+    """For one learner's workbook being validated: each of its IQAs who assessed, countersigned or
+    taught *other* learners on the qualification in the ledger, as (IQA, "Learner (roles)" list,
+    mitigation or None)."""
+    me = LG.find_learner(conn, uln, qualification_number) if uln else None
+    wanted = {person_key(register, n): n for n in iqa_names}
+    found: dict[str, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
+    names: dict[int, str] = {}
+
+    def note(text: str | None, role: str, qn: str, lid: int) -> None:
+        if qn != qualification_number or (me is not None and lid == me.id):
+            return
+        for n in split_names(text):
+            k = person_key(register, n)
+            if k in wanted:
+                found[k][lid].add(role)
+
+    for lp in LG.learner_people(conn):
+        names[lp.id] = lp.name
+        note(lp.assessor, "assessor", lp.qualification_number, lp.id)
+        note(lp.tutor, "tutor", lp.qualification_number, lp.id)
+    for sg in LG.criterion_signers(conn):
+        note(sg.assessor, "assessor", sg.qualification_number, sg.learner_id)
+        note(sg.countersigner, "countersigner", sg.qualification_number, sg.learner_id)
+    out = []
+    for k, others in sorted(found.items()):
+        who = sorted(f"{names[lid]} ({' and '.join(sorted(roles))})" for lid, roles in others.items())
+        mit = register.mitigation_for(wanted[k], qualification_number) if register is not None else None
+        out.append((wanted[k], who, mit.mitigation if mit else None))
+    return out
+
+
 def involvement_issues(conn: sqlite3.Connection, register: Register | None = None) -> list[Issue]:
     """An error per IQA not independent of a qualification; a warning quoting the mitigation."""
     issues: list[Issue] = []

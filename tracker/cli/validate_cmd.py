@@ -77,7 +77,15 @@ def run(args: argparse.Namespace) -> int:
         if reg_issues:
             reg_task = Task(file=str(args.register), issues=reg_issues)
 
-    report = validate_paths(files, register=register, reading=args.reading, today=args.today, progress=True)
+    from tracker.centre.check import find_centre, validate_in_centre
+
+    # Inside a centre folder (and no --reading asked for) a workbook is checked as its centre
+    # checks it, with the centre-wide independence check from the ledger.
+    centre = find_centre(args.paths[0]) if args.reading is None else None
+    if centre is not None:
+        report = validate_in_centre(files, centre, register, args.today)
+    else:
+        report = validate_paths(files, register=register, reading=args.reading, today=args.today, progress=True)
     if reg_task is not None:
         report.tasks.insert(0, reg_task)
 
