@@ -207,3 +207,28 @@ def test_plausibility_warnings(tmp_path: Path) -> None:
     p = write(tmp_path, L3, record(e, pathway=None), name="nine.xlsx")
     assert found(validate(p), P.plausibility) == []
     assert EvidenceEntry  # imported for the reader of this test: the log rows are EvidenceEntry
+
+
+def test_typical_methods_are_the_specifications_lists(tmp_path: Path) -> None:
+    from tracker.register import Register
+    from tracker.rules.checks import evidence as E
+    from tracker.spec.models import Kind
+
+    # As the specification text lists them ("Examples of evidence"), written out by hand.
+    assert L3.typical_methods == {
+        Kind.KNOWLEDGE: ["Worksheet", "Oral questioning", "Written questioning", "Assignment or project",
+                 "Candidate or peer report", "Professional discussion"],
+        Kind.SKILL: ["Observation", "Witness testimony", "Professional discussion", "Candidate or peer report"],
+        Kind.BEHAVIOUR: ["Observation", "Witness testimony", "Professional discussion", "Candidate or peer report"],
+    }
+    e = {"K1.1": signed(L3, "K1.1", 1, method="Recognition of prior learning"),
+         "K1.2": signed(L3, "K1.2", 2, method="Product evidence")}
+    p = write(tmp_path, L3, record(e, pathway=None))
+    assert found(validate(p), "evidence-method-atypical") == norm([
+        ("evidence-method-atypical", "Unit 1", "E12"), ("evidence-method-atypical", "Unit 1", "E13")])
+    # A centre that applied to use RPL: RPL is typical, product evidence for knowledge still not.
+    reg = staff_register()
+    reg.policy = Policy(rpl=True)
+    assert found(validate(p, register=reg), "evidence-method-atypical") == [
+        ("evidence-method-atypical", "Unit 1", "E13")]
+    assert E and Register

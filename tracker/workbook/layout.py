@@ -59,16 +59,9 @@ METHODS = (
     "Product evidence",
     "Recognition of prior learning",
 )
-# Methods the specifications list as typical per criterion kind; any other method is allowed
-# when valid and reliable, so an atypical method is a warning, never an error.
-TYPICAL_METHODS = {
-    "K": ("Worksheet", "Oral questioning", "Written questioning", "Assignment or project",
-          "Candidate or peer report", "Professional discussion", "Recognition of prior learning"),
-    "S": ("Observation", "Witness testimony", "Professional discussion", "Candidate or peer report",
-          "Product evidence", "Recognition of prior learning"),
-    "B": ("Observation", "Witness testimony", "Professional discussion", "Candidate or peer report",
-          "Recognition of prior learning"),
-}
+RPL_METHOD = "Recognition of prior learning"
+# The methods typical of each criterion kind are qualification data (Qualification.typical_methods),
+# not layout: each specification lists its own.
 REQUIRED_YES = "Yes"
 REQUIRED_NO = "Not required"
 PATHWAY_UNSET = "Choose pathway"
