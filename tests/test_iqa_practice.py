@@ -232,3 +232,26 @@ def test_typical_methods_are_the_specifications_lists(tmp_path: Path) -> None:
     assert found(validate(p, register=reg), "evidence-method-atypical") == [
         ("evidence-method-atypical", "Unit 1", "E13")]
     assert E and Register
+
+
+def test_unit_17_wording_and_reading(tmp_path: Path) -> None:
+    from fixtures import L2, edit
+
+    from tracker.rules.checks import tampering as T
+
+    face = ("Present a professional image in line with the organisational dress code and code of conduct")
+    non = ("Demonstrate a positive attitude and welcoming approach consistently when dealing with customers")
+    p = write(tmp_path, L2, record({}, pathway="face-to-face"))
+    ws = openpyxl.load_workbook(p)["Unit 17"]
+    assert ws["A12"].value == "B17.1" and ws["B12"].value == face       # only the learner's wording
+    assert ws["B9"].value.startswith("Reading applied (criteria-table): Unit 17 as its criteria table")
+    assert found(validate(p), T.tampering) == []
+    edit(p, {("Unit 17", "B12"): non})                                     # the other pathway's wording
+    assert found(validate(p), T.tampering) == [("tamper-other-pathway-wording", "Unit 17", "B12")]
+    # Pathway not chosen yet: both wordings (the specification's text), and no warning.
+    p = write(tmp_path, L2, record({}, pathway=None), name="unset.xlsx")
+    text = openpyxl.load_workbook(p)["Unit 17"]["B12"].value
+    assert "Face-to-face" in text and "Non-facing" in text
+    assert found(validate(p), T.tampering) == []
+    # Units that no reading changes state none.
+    assert "Reading applied" not in str(openpyxl.load_workbook(p)["Unit 1"]["B9"].value)

@@ -252,6 +252,11 @@ def _bullets(text: str) -> str:
 
 def _guidance_text(q: Qualification, unit: Unit, reading: str) -> str:
     parts = []
+    # A unit whose criteria depend on the reading (L2 Unit 17) states the reading applied.
+    if len({tuple(g.id for g in q.active_groups(unit, rd.id)) for rd in q.readings}) > 1:
+        rd = next((x for x in q.readings if x.id == reading), None)
+        if rd is not None:
+            parts.append(f"Reading applied ({rd.id}): {rd.description}")
     for g in q.active_groups(unit, reading):
         opts = "; ".join(
             f"{p.label.lower()} learners take {', '.join(g.options.get(p.id, []))}"
@@ -343,7 +348,9 @@ def _write_unit(ws: Worksheet, f: _Formats, q: Qualification, unit: Unit, record
             if c.key == "ref":
                 ws.write_string(r, i, crit.ref, f.cell_bold)
             elif c.key == "text":
-                ws.write_string(r, i, crit.text, f.cell)
+                # A criterion worded per pathway shows only the learner's wording once the pathway
+                # is known; both (the specification's text) while it is unset.
+                ws.write_string(r, i, crit.variants.get(record.learner.pathway or "", crit.text), f.cell)
             elif c.key == "kind":
                 ws.write_string(r, i, crit.kind.label, f.cell)
             elif c.key == "required":
