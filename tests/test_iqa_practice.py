@@ -255,3 +255,20 @@ def test_unit_17_wording_and_reading(tmp_path: Path) -> None:
     assert found(validate(p), T.tampering) == []
     # Units that no reading changes state none.
     assert "Reading applied" not in str(openpyxl.load_workbook(p)["Unit 1"]["B9"].value)
+
+
+def test_init_records_the_reading_and_the_clarification(tmp_path: Path, capsys: object) -> None:
+    from fixtures import L2
+
+    from tracker.centre.folder import open_centre
+    from tracker.cli import main
+
+    assert main(["init", str(tmp_path / "c"), "--reading", "unit-guidance",
+                 "--clarification", "Highfield email of 3 March 2025: B17.1 or B17.2 by pathway"]) == 0
+    c = open_centre(tmp_path / "c")
+    assert c.readings == {L2.id: "unit-guidance"}
+    text = (tmp_path / "c" / "centre.yaml").read_text(encoding="utf-8")
+    assert "awarding body's clarification: Highfield email of 3 March 2025" in text
+    # Look-alike: no --reading (not a terminal) keeps the default reading.
+    assert main(["init", str(tmp_path / "d")]) == 0
+    assert open_centre(tmp_path / "d").readings == {L2.id: "criteria-table"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 
@@ -18,6 +19,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument("dir", metavar="DIR", help="the centre folder (created if missing)")
     p.add_argument("--name", default="", help="the centre's name")
     p.add_argument("--number", default="", help="the centre's awarding-body number")
+    p.add_argument("--reading", default=None, metavar="ID",
+                   help="the reading the centre uses where a specification is ambiguous (e.g. criteria-table "
+                        "or unit-guidance for L2 Unit 17); asked when not given on a terminal")
+    p.add_argument("--clarification", default="", metavar="TEXT",
+                   help="the awarding body's clarification of that reading, recorded in centre.yaml")
     p.set_defaults(func=_init)
 
     p = sub.add_parser(
@@ -81,10 +87,32 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=_export)
 
 
+def _ask_reading() -> str | None:
+    """Ask, on a terminal, which reading the centre uses for each ambiguous qualification (one
+    answer for all; Enter keeps each qualification's default)."""
+    from tracker.spec.catalogue import list_qualifications
+
+    qs = [q for q in list_qualifications() if q.readings]
+    if not qs:
+        return None
+    for q in qs:
+        print(f"{q.title} ({q.number}) is ambiguous; readings:")
+        for r in q.readings:
+            print(f"  {r.id}{' (default)' if r.default else ''}: {r.description}")
+    answer = input("Reading this centre uses (Enter for the default): ").strip()
+    return answer or None
+
+
 def _init(args: argparse.Namespace) -> int:
     from tracker.centre.create import init_centre
 
-    centre, created = init_centre(args.dir, name=args.name, number=args.number)
+    reading = args.reading
+    if reading is None and sys.stdin.isatty() and not (Path(args.dir) / "centre.yaml").exists():
+        reading = _ask_reading()
+    centre, created = init_centre(args.dir, name=args.name, number=args.number, reading=reading,
+                                  clarification=args.clarification)
+    for qid, rd in sorted(centre.readings.items()):
+        print(f"reading for {qid}: {rd}")
     if created:
         print(f"centre folder {centre.root}: created {', '.join(created)}")
     else:
