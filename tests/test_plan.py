@@ -4,8 +4,10 @@ items expected, each with its reason, through the roll-up, `tracker plan` (CSV) 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import io
+from pathlib import Path
 
 import pytest
 from test_centre_sample import L2, TODAY, drop, make_centre, roll, sheet_dicts
@@ -114,3 +116,38 @@ def test_csv_for_scripts(centre: Centre, capsys: pytest.CaptureFixture[str]) -> 
     assert main(["plan", str(centre.root)]) == 0
     out = capsys.readouterr().out
     assert "Daniel Hughes: high risk (trainee assessor)" in out and "6 decision(s) planned for sampling" in out
+
+
+def test_planned_versus_done_across_rollups(centre: Centre, tmp_path: Path) -> None:
+    import shutil
+
+    from tracker.centre.check import load_register
+    from tracker.centre.plan import make_plan
+
+    copy = tmp_path / "ledger.sqlite"
+    shutil.copy(centre.ledger, copy)
+    conn = LG.connect(copy, create=False)
+    try:
+        items = LG.plan_items(conn)
+        # Amira's gap item was planned 100 days ago (the policy's period is 90) and is still undone.
+        old = [dataclasses.replace(i, planned_on=(TODAY - dt.timedelta(days=100)).isoformat())
+               if i.assessor == "Amira Khan" else i for i in items]
+        LG.replace_plan(conn, old)
+        register, _ = load_register(centre)
+        plan = make_plan(conn, register, TODAY)
+    finally:
+        conn.close()
+    overdue = {r.assessor: r.overdue for r in plan.risks}
+    assert overdue == {"Amira Khan": 1, "Daniel Hughes": 0, "Grace Okafor": 0}
+    (amira,) = [i for i in plan.items if i.assessor == "Amira Khan"]
+    assert amira.planned_on == TODAY - dt.timedelta(days=100)  # kept from the earlier plan
+
+
+def test_compliance_rule() -> None:
+    from tracker.centre.plan import AssessorRisk
+
+    # 1 of 10 sampled reaches a 10% rate (ceil(1.0) = 1); 1 of 11 does not (ceil(1.1) = 2).
+    assert AssessorRisk("A", "low", [], 0.10, 10, 1).compliant
+    assert not AssessorRisk("A", "low", [], 0.10, 11, 1).compliant
+    assert not AssessorRisk("A", "low", [], 0.10, 10, 1, gaps=1).compliant
+    assert not AssessorRisk("A", "low", [], 0.10, 10, 1, overdue=1).compliant
