@@ -344,13 +344,14 @@ def _write_unit(ws: Worksheet, f: _Formats, q: Qualification, unit: Unit, record
     for n, crit in enumerate(unit.criteria):
         r = first + n
         entry = record.entries.get(crit.ref, _BLANK)
+        shown = crit.variants.get(record.learner.pathway or "", crit.text)
         for i, c in enumerate(cols):
             if c.key == "ref":
                 ws.write_string(r, i, crit.ref, f.cell_bold)
             elif c.key == "text":
                 # A criterion worded per pathway shows only the learner's wording once the pathway
                 # is known; both (the specification's text) while it is unset.
-                ws.write_string(r, i, crit.variants.get(record.learner.pathway or "", crit.text), f.cell)
+                ws.write_string(r, i, shown, f.cell)
             elif c.key == "kind":
                 ws.write_string(r, i, crit.kind.label, f.cell)
             elif c.key == "required":
@@ -364,7 +365,7 @@ def _write_unit(ws: Worksheet, f: _Formats, q: Qualification, unit: Unit, record
             else:
                 _write_entry_value(ws, r, i, c, getattr(entry, c.key), f)
         # Rows are sized for the criterion text (Excel does not auto-size rows it did not lay out).
-        ws.set_row(r, 13.5 * max(_lines(crit.text, int(text_width * 1.1)), 2) + 3)
+        ws.set_row(r, 13.5 * max(_lines(shown, int(text_width * 1.1)), 2) + 3)
     _table_validations(ws, cols, first, last)
     # All rules share one range, in priority order: LibreOffice applies only the first true
     # rule of a range and ignores other ranges over the same cell; Excel merges all true rules.
