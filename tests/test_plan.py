@@ -104,6 +104,9 @@ def test_the_rollup_stores_the_plan_and_the_master_shows_it(centre: Centre) -> N
     assert [(x["Assessor"], x["Ref"], x["Reason"]) for x in sheet] == [(a, ref, reason) for _i, a, _l, ref, _k, reason
                                                                        in EXPECTED]
     assert {x["Compliant"] for x in sheet} == {"No"}
+    # The same plan as the roll-up made (its today): Grace Okafor is a new, high-risk assessor there.
+    assert {(x["Assessor"], x["Risk"]) for x in sheet} == {("Amira Khan", "low"), ("Daniel Hughes", "high"),
+                                                           ("Grace Okafor", "high")}
 
 
 def test_csv_for_scripts(centre: Centre, capsys: pytest.CaptureFixture[str]) -> None:

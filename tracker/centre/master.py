@@ -889,10 +889,11 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
     if coverage is None:
         coverage = sampling_coverage(conn, register)
     _table_sheet(wb, w, IQA_SAMPLING, IQA_COLUMNS, iqa_records(coverage), freeze_cols=1)
-    from tracker.centre.plan import make_plan, master_records
+    from tracker.centre.plan import make_plan, master_records, plan_date
 
-    _table_sheet(wb, w, SAMPLING_PLAN, PLAN_COLUMNS, master_records(make_plan(conn, register, None, (str(centre.specs),))),
-                 freeze_cols=2)
+    # The plan as of the roll-up that made it (the same day, so the same plan).
+    sampling_plan = make_plan(conn, register, plan_date(conn), (str(centre.specs),))
+    _table_sheet(wb, w, SAMPLING_PLAN, PLAN_COLUMNS, master_records(sampling_plan), freeze_cols=2)
     _table_sheet(wb, w, MERGE_LOG, LOG_COLUMNS, log_records(conn, files))
 
     figures = _figures(conn, n_learners, status_counts, per_qual, open_per_learner, last_run)

@@ -279,11 +279,21 @@ def make_plan(conn: sqlite3.Connection, register: Register | None, today: dt.dat
     return plan
 
 
-def store_plan(conn: sqlite3.Connection, plan: SamplingPlan, run_id: int) -> None:
+PLAN_DATE_KEY = "plan_date"
+
+
+def store_plan(conn: sqlite3.Connection, plan: SamplingPlan, run_id: int, today: dt.date | None = None) -> None:
     """Keep the plan in the ledger (inside the caller's transaction), each item with the day it
-    was first planned, so that the next roll-up can tell planned from done and overdue."""
+    was first planned, so that the next roll-up can tell planned from done and overdue; and the
+    day it was made (:func:`plan_date`), so that the master shows the same plan."""
+    LG.set_meta(conn, PLAN_DATE_KEY, (today or dt.date.today()).isoformat())
     LG.replace_plan(conn, [LG.PlanItem(run_id, (i.planned_on or dt.date.today()).isoformat(), i.assessor, i.iqa or None,
                                        i.learner_id, i.ref, i.kind, i.reason) for i in plan.items])
+
+
+def plan_date(conn: sqlite3.Connection) -> dt.date | None:
+    """The day the stored plan was made (None before the first roll-up that planned)."""
+    return _d(LG.get_meta(conn, PLAN_DATE_KEY)) if LG.get_meta(conn, PLAN_DATE_KEY) else None
 
 
 PLAN_HEADERS = ("IQA", "Assessor", "Learner", "Qualification number", "Unit", "Ref", "Kind", "Reason",

@@ -295,7 +295,8 @@ def _merge_and_write_master(c: Centre, conn: sqlite3.Connection, result: RollupR
             if changed:
                 coverage = run_centre_checks(conn, plan.register, plan.register_issues, c, plan.ctx.today)
                 # The sampling plan, kept so that the next roll-up can tell planned from done.
-                store_plan(conn, make_plan(conn, plan.register, plan.ctx.today, (str(c.specs),)), run_id)
+                store_plan(conn, make_plan(conn, plan.register, plan.ctx.today, (str(c.specs),)), run_id,
+                           plan.ctx.today)
                 LG.finish_run(conn, run_id, LG.now(), LG.RunCounts(
                     files_new=len(plan.new), files_merged=totals.merged, files_quarantined=totals.quarantined,
                     files_duplicate=result.count("duplicate"), rows_accepted=totals.rows,
