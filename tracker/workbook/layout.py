@@ -11,7 +11,8 @@ Workbook contract (the README's "The learner workbook" section describes it for 
 * ``Cover`` -- labels in column A, values in column B.
 * ``Summary`` -- per unit: criteria required / met, % complete, status, as live formulas.
 * ``Unit N`` (one per unit) -- a header block (unit number, reference, level, GLH, credit,
-  learning outcomes, guidance), then the criterion table with the 14 contract headers plus a
+  learning outcomes, guidance), then the criterion table with the 14 contract headers (16 since template version 2: Countersigned by,
+  Countersign date) plus a
   ``Required`` column (a formula on the cover's pathway: "Yes" / "Not required").
 * ``Evidence`` -- the evidence log.
 * ``_tracker`` -- very hidden key/value metadata (workbook id, spec id/number/version/hash,
