@@ -93,7 +93,11 @@ def test_trainee_iqa_needs_a_qualified_iqa(tmp_path: Path) -> None:
          "K1.2": dataclasses.replace(signed(L3, "K1.2", 2, sampled=True, iqa=TRAINEE_IQA), countersigned_by=IQA,
                                      countersign_date=signed(L3, "K1.2", 2, sampled=True).iqa_date)}
     p = write(tmp_path, L3, record(e, pathway=None))
-    assert found(validate(p, register=_reg()), S.staff) == [("staff-trainee-iqa-not-countersigned", "Unit 1", "K12")]
+    task = validate(p, register=_reg())
+    assert found(task, S.staff) == [("staff-trainee-iqa-not-countersigned", "Unit 1", "K12")]
+    # Ian Iqa (the cover's IQA) countersigning a trainee IQA's decision quality-assures; he did
+    # not assess, so it is no IQA-is-assessor conflict.
+    assert found(task, C.conflicts) == []
 
 
 def test_countersigner_is_subject_to_conflict_checks(tmp_path: Path) -> None:

@@ -24,7 +24,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from tracker.issues import Issue, Severity, issue_type
-from tracker.rules.checks.base import Context, check
+from tracker.rules.checks.base import Context, Person, check
+from tracker.workbook.model import split_names
 
 IQA_IS_ASSESSOR = issue_type(
     "coi-iqa-is-assessor", Severity.ERROR, "IQA also assessed the learner",
@@ -58,11 +59,34 @@ DECLARED_INTEREST = issue_type(
     "name.", group="conflicts")
 
 
+def assessment_countersigners(ctx: Context) -> dict[str, Person]:
+    """Countersigners of assessment decisions: the Countersigned by names, less a qualified IQA
+    countersigning a trainee IQA's decision on the row (that is quality assurance, not assessment;
+    told apart only with a register)."""
+    people = ctx.people("countersigner")
+    reg = ctx.register
+    if reg is None:
+        return people
+    out: dict[str, Person] = {}
+    for k, p in people.items():
+        m = reg.member(p.name)
+        keep = []
+        for info, c in zip(p.rows, p.cells):
+            iqa = info.row.cells.get("iqa")
+            names = split_names(str(iqa.value)) if iqa is not None and iqa.value and iqa.problem is None else []
+            trainee_iqa = any((x := reg.member(n)) is not None and x.trainee_iqa for n in names)
+            if not (trainee_iqa and m is not None and m.is_iqa and not m.is_assessor):
+                keep.append((info, c))
+        if keep:
+            out[k] = Person(p.name, keep[0][1], rows=[i for i, _ in keep], cells=[c for _, c in keep])
+    return out
+
+
 @check(IQA_IS_ASSESSOR, IQA_IS_TUTOR, LEARNER_SIGNED)
 def conflicts(ctx: Context) -> Iterator[Issue]:
     """IQA vs assessor and tutor; the learner as signer."""
     assessors = ctx.people("assessor")
-    countersigners = ctx.people("countersigner")
+    countersigners = assessment_countersigners(ctx)
     iqas = ctx.people("iqa")
     tutors = {ctx.name_key(n) for n in ctx.cover_names("tutor")}
     for k, p in iqas.items():
