@@ -276,3 +276,21 @@ def test_init_records_the_reading_and_the_clarification(tmp_path: Path, capsys: 
     # Look-alike: no --reading (not a terminal) keeps the default reading.
     assert main(["init", str(tmp_path / "d")]) == 0
     assert open_centre(tmp_path / "d").readings == {L2.id: "criteria-table"}
+
+
+def test_policy_in_centre_yaml(tmp_path: Path) -> None:
+    import pytest
+
+    from tracker.centre.create import init_centre
+    from tracker.centre.folder import open_centre
+    from tracker.errors import CentreError
+
+    c, _ = init_centre(tmp_path / "c")
+    assert c.policy == Policy()  # the commented example in a new centre.yaml changes nothing
+    cfg = tmp_path / "c" / "centre.yaml"
+    cfg.write_text(cfg.read_text(encoding="utf-8") + "policy:\n  countersign: any\n  rate_low: 0.2\n  rpl: true\n",
+                   encoding="utf-8")
+    assert open_centre(tmp_path / "c").policy == Policy(countersign="any", rate_low=0.2, rpl=True)
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace("rate_low: 0.2", "rate_low: 20"), encoding="utf-8")
+    with pytest.raises(CentreError, match="policy.rate_low must be a share between 0 and 1"):
+        open_centre(tmp_path / "c")

@@ -157,6 +157,13 @@ def config_text(name: str, number: str, readings: dict[str, str],
         "# Processes that read and check returned workbooks during a roll-up (0 = automatic:",
         "# two when there are enough files for it to pay, 1 = no extra processes).",
         "workers: 0",
+        "# The IQA and sampling policy (docs/iqa.md lists every setting and its default), e.g.:",
+        "# policy:",
+        "#   countersign: named      # or any: any qualified assessor may countersign a trainee",
+        "#   rate_low: 0.10          # share of Met decisions sampled per risk level",
+        "#   rate_medium: 0.25",
+        "#   rate_high: 0.50",
+        "#   same_day: 10            # criteria on one day that is a plausibility warning",
     ]
     if demo:
         lines += ["# Made by `python -m tracker.demo`; the demo may delete and rebuild this folder.",
