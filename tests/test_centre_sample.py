@@ -32,7 +32,7 @@ from tracker.sample import (
     write_workbooks,
 )
 from tracker.spec.catalogue import load_qualification
-from tracker.spec.models import Qualification
+from tracker.spec.models import Kind, Qualification
 from tracker.workbook import layout as L
 from tracker.workbook.model import CriterionEntry, LearnerRecord
 
@@ -169,7 +169,7 @@ def test_records_are_realistic(seed: int) -> None:
             if e.iqa_decision is not None:
                 assert e.decision == L.MET and e.iqa_date is not None and e.assessor_date is not None
                 assert e.assessor_date <= e.iqa_date <= AS_OF
-            assert e.method in L.TYPICAL_METHODS[ref[0]]
+            assert e.method in q.typical_methods[Kind(ref[0])]
 
 
 def test_progress_is_spread_and_trainee_fully_sampled() -> None:

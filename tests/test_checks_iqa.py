@@ -20,7 +20,7 @@ def test_iqa_rows(tmp_path: Path) -> None:
         "K1.1": signed(L3, "K1.1", 1, sampled=True, iqa=None),                       # no IQA name
         "K1.2": signed(L3, "K1.2", 2, sampled=True, iqa_date=None),                  # no IQA date
         "K1.5": signed(L3, "K1.5", 3, sampled=True, iqa_sampled=L.NO),               # said not sampled
-        "K1.6": signed(L3, "K1.6", 4, iqa_sampled=L.YES),                        # sampling unfinished
+        "K1.6": signed(L3, "K1.6", 4, iqa_sampled=L.YES),                        # sampled Yes, no decision
         "K2.1": signed(L3, "K2.1", 5, sampled=True),                                 # fine
         # IQA signed a criterion the assessor has not signed.
         "K2.2": CriterionEntry(evidence_refs=("E6",), iqa_sampled=L.YES, iqa=IQA, iqa_date=d,
@@ -36,7 +36,7 @@ def test_iqa_rows(tmp_path: Path) -> None:
         ("iqa-no-name", *at(L3, "K1.1", "iqa")),
         ("iqa-no-date", *at(L3, "K1.2", "iqa_date")),
         ("iqa-not-sampled", *at(L3, "K1.5", "iqa_sampled")),
-        ("iqa-no-decision", *at(L3, "K1.6", "iqa_decision")),
+        ("iqa-sampled-no-decision", *at(L3, "K1.6", "iqa_decision")),
         ("iqa-before-assessment", *at(L3, "K2.2", "iqa_decision")),
         ("iqa-referred-back-open", *at(L3, "K2.3", "iqa_decision")),
         ("iqa-awaiting-recheck", *at(L3, "K2.4", "iqa_decision")),

@@ -47,15 +47,18 @@ def test_trainee_countersignature(tmp_path: Path) -> None:
     e = {
         "K1.1": signed(L3, "K1.1", 1, assessor=TRAINEE),                                   # not countersigned
         "K1.2": signed(L3, "K1.2", 2, assessor=f"{TRAINEE} / {ASSESSOR}"),                 # countersigned in Assessor
-        "K1.5": signed(L3, "K1.5", 3, assessor=TRAINEE, comments=f"Countersigned by {ASSESSOR.lower()} 2/3/24"),
+        # A name in Comments is not a countersignature (it used to count as a substring).
+        "K1.5": signed(L3, "K1.5", 3, assessor=TRAINEE, comments=f"Awaiting countersignature by {ASSESSOR}"),
         "K1.6": signed(L3, "K1.6", 4, assessor=TRAINEE, decision="Not yet met", assessor_date=None),  # not Met
         "K2.1": signed(L3, "K2.1", 5, assessor=TRAINEE, comments="Countersigned by Someone Else"),
     }
     p = write(tmp_path, L3, record(e, pathway=None))
     reg = staff_register(_m(TRAINEE, {"assessor"}, "Working towards", cs=ASSESSOR))
+    # Assessor is column H; the first criterion row of a unit sheet is row 12 (K1.5 is unit 1's 3rd).
     assert found(validate(p, register=reg), S.staff) == norm([
-        ("staff-trainee-not-countersigned", *at(L3, "K1.1", "assessor")),
-        ("staff-trainee-not-countersigned", *at(L3, "K2.1", "assessor")),
+        ("staff-trainee-not-countersigned", "Unit 1", "H12"),
+        ("staff-trainee-not-countersigned", "Unit 1", "H14"),
+        ("staff-trainee-not-countersigned", "Unit 2", "H12"),
     ])
     # No countersigner named in the register: once per trainee, at the first Met decision.
     reg = staff_register(_m(TRAINEE, {"assessor"}, "Working towards"))

@@ -45,8 +45,14 @@ def test_criterion_text_ref_and_type_changed(tmp_path: Path) -> None:
 def test_b17_1_pathway_wording_is_accepted(tmp_path: Path) -> None:
     b171 = L2.unit(17).criterion("B17.1")  # type: ignore[union-attr]
     assert b171 is not None
-    p = edit(_complete(tmp_path), {at(L2, "B17.1", "text"): b171.variants["non-facing"]})
+    # The learner's own pathway wording, and the specification's full text, are accepted ...
+    p = edit(_complete(tmp_path), {at(L2, "B17.1", "text"): b171.variants["face-to-face"]})
     assert found(validate(p), T.tampering) == []
+    p = edit(_complete(tmp_path, "full.xlsx"), {at(L2, "B17.1", "text"): b171.text})
+    assert found(validate(p), T.tampering) == []
+    # ... the other pathway's wording is a warning (issue 13).
+    p = edit(_complete(tmp_path, "other.xlsx"), {at(L2, "B17.1", "text"): b171.variants["non-facing"]})
+    assert found(validate(p), T.tampering) == [("tamper-other-pathway-wording", *at(L2, "B17.1", "text"))]
 
 
 def test_rows_missing_unknown_duplicated_moved(tmp_path: Path) -> None:

@@ -44,8 +44,9 @@ def _fill(path: Path, staff: list[dict[str, object]], interests: list[dict[str, 
 def test_new_register_has_headers_and_dropdowns(tmp_path: Path) -> None:
     p = new_register(tmp_path / "register.xlsx")
     wb = openpyxl.load_workbook(p)
-    # The blank register has the optional apprenticeship standards sheet too (empty).
-    assert wb.sheetnames == [STAFF_SHEET, INTERESTS_SHEET, "Apprenticeship standards"]
+    # The blank register has the optional Mitigations and apprenticeship standards sheets (empty).
+    assert wb.sheetnames == [STAFF_SHEET, INTERESTS_SHEET, "Mitigations", "Apprenticeship standards"]
+    assert [c.value for c in wb["Mitigations"][1]] == ["Staff member", "Qualification number", "Mitigation"]
     assert [c.value for c in wb[STAFF_SHEET][1]] == [c.header for c in STAFF_COLUMNS]
     assert [c.value for c in wb[INTERESTS_SHEET][1]] == [c.header for c in INTEREST_COLUMNS]
     lists = {str(dv.sqref).split(":")[0]: dv.formula1 for dv in wb[STAFF_SHEET].data_validations.dataValidation
@@ -161,3 +162,26 @@ def test_register_commands(tmp_path: Path) -> None:
     r = _tracker("register", "check", str(out))
     assert r.returncode == 1
     assert "[register-unknown-role]" in r.stdout
+
+
+def test_other_names_and_mitigations_are_read(tmp_path: Path) -> None:
+    from tracker.register import read_register_grids
+
+    grids = {
+        "Staff": [["Name", "Roles", "Assessor status", "IQA status", "Other names"],
+                  ["Ann Assessor", "assessor, IQA", "Held", "Held", "A. Assessor; Ann Assesor"]],
+        "Mitigations": [["Staff member", "Qualification number", "Mitigation"],
+                        ["A. Assessor", "603/4688/7", "Extra 10% sampling by Ian Iqa"],
+                        ["Ann Assessor", "", ""]],
+    }
+    reg, issues = read_register_grids("r.xlsx", list(grids), grids)
+    assert reg.member("ann assesor") is reg.member("A. Assessor") is reg.member("Ann Assessor")
+    m = reg.mitigation_for("Ann Assessor", "603 / 4688 / 7".replace(" ", ""))
+    assert m is not None and m.mitigation == "Extra 10% sampling by Ian Iqa"
+    # The incomplete mitigation row is reported at its first blank cell (B3) and left out.
+    assert [(i.code, i.sheet, i.cell) for i in issues if i.code == "register-interest-incomplete"] == [
+        ("register-interest-incomplete", "Mitigations", "B3")]
+    # An older register without the Other names column reads without a missing-column issue.
+    old = {"Staff": [["Name", "Roles"], ["Ann Assessor", "assessor"]]}
+    _reg, old_issues = read_register_grids("r.xlsx", list(old), old)
+    assert not [i for i in old_issues if "Other names" in i.message]

@@ -259,9 +259,9 @@ def test_decide_rules() -> None:
     assert guarded_fields(_row()) == frozenset()
     assert guarded_fields(_row(decision="Not yet met", assessor="A")) == frozenset()
     assert "decision" in guarded_fields(SIGNED) and "iqa" not in guarded_fields(SIGNED)
-    iqa = SIGNED[:6] + ("Yes", "Helen Price", "2025-02-01", "Agreed", None)
+    iqa = SIGNED[:6] + ("Yes", "Helen Price", "2025-02-01", "Agreed", None, None, None)  # + countersign
     assert {"iqa", "iqa_decision", "decision"} <= guarded_fields(iqa)
-    referred = iqa[:9] + ("Referred back", None)
+    referred = iqa[:9] + ("Referred back", None, None, None)
     assert guarded_fields(referred) == frozenset()
 
     same, conflicts = decide(SIGNED, SIGNED)
@@ -271,7 +271,7 @@ def test_decide_rules() -> None:
                    decision="MET", assessor="  amira   KHAN ", assessor_date="2025-01-03")
     assert decide(SIGNED, respelt) == (SIGNED, [])
     # Filling in a blank is new work, even on a signed row; adding evidence too.
-    filled = SIGNED[:10] + ("note",)
+    filled = SIGNED[:10] + ("note",) + SIGNED[11:]
     assert decide(SIGNED, filled) == (filled, [])
     more = ("E1, E2, E3",) + SIGNED[1:]
     assert decide(SIGNED, more) == (more, [])

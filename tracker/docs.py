@@ -38,6 +38,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "conflicts": ("Conflicts of interest", "Independence of assessment and IQA within a learner's workbook."),
     "staff": ("Staff", "Signers checked against the centre register (the add-in and the roll-up use the "
                        "centre's register; on the command line, `tracker validate --register`)."),
+    "plausibility": ("Plausibility", "What an external quality assurer looks twice at (warnings)."),
     "register": ("Centre register", "Bad rows in the centre register workbook."),
     "centre": ("Centre roll-up", "Findings of the roll-up across a centre's returned workbooks."),
     "internal": ("Internal", "Defects in tracker itself."),

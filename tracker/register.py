@@ -88,7 +88,12 @@ STAFF_COLUMNS: tuple[RegisterColumn, ...] = (
     RegisterColumn("iqa_status", "IQA status", 16, STATUSES, help="Held, Working towards, or None."),
     RegisterColumn("countersigner", "Countersigner", 26, kind="staff", strict=False,
                    help="For a trainee assessor: the qualified assessor who countersigns their decisions."),
+    # Added with template version 2 (optional: an older register without it still reads).
+    RegisterColumn("other_names", "Other names", 30,
+                   help="Other forms the person signs with (initials, other spellings), separated by ';'."),
 )
+# Staff columns an older register may lack without a "column missing" issue.
+_OPTIONAL_STAFF = frozenset({"other_names"})
 INTEREST_COLUMNS: tuple[RegisterColumn, ...] = (
     RegisterColumn("staff", "Staff member", 26, kind="staff", strict=False,
                    help="The member of staff (as on the Staff sheet) who has the interest."),
@@ -107,7 +112,16 @@ STANDARD_COLUMNS: tuple[RegisterColumn, ...] = (
                    help="dd/mm/yyyy: the first start date the figure applies to (e.g. 01/08/2025)."),
     RegisterColumn("source", "Source", 50, help="Where the figure was copied from (address and date read)."),
 )
-_SHEETS = ((STAFF_SHEET, STAFF_COLUMNS), (INTERESTS_SHEET, INTEREST_COLUMNS), (STANDARDS_SHEET, STANDARD_COLUMNS))
+MITIGATIONS_SHEET = "Mitigations"
+MITIGATION_COLUMNS: tuple[RegisterColumn, ...] = (
+    RegisterColumn("staff", "Staff member", 26, kind="staff", strict=False,
+                   help="The IQA who also assessed or taught learners on the qualification."),
+    RegisterColumn("qualification_number", "Qualification number", 18, help="e.g. 603/4688/7"),
+    RegisterColumn("mitigation", "Mitigation", 60,
+                   help="What the centre agreed with its awarding body, e.g. extra sampling by another IQA."),
+)
+_SHEETS = ((STAFF_SHEET, STAFF_COLUMNS), (INTERESTS_SHEET, INTEREST_COLUMNS),
+           (MITIGATIONS_SHEET, MITIGATION_COLUMNS), (STANDARDS_SHEET, STANDARD_COLUMNS))
 _REQUIRED_STAFF = ("name", "roles")
 _REQUIRED_INTERESTS = ("staff", "learner")
 
@@ -162,8 +176,9 @@ COUNTERSIGNER_UNKNOWN = issue_type(
     "Add the countersigner to the Staff sheet, or correct the name.", group=_G)
 INTEREST_INCOMPLETE = issue_type(
     "register-interest-incomplete", Severity.ERROR, "Declared interest incomplete",
-    "Row {row} of the interests list has no {missing}; it is ignored",
-    "A declared interest needs the staff member and the learner (ULN or name).",
+    "Row {row} of the {what} list has no {missing}; it is ignored",
+    "A declared interest needs the staff member and the learner (ULN or name); a mitigation needs "
+    "the staff member, the qualification number and the mitigation.",
     "Complete the row, or delete it.", group=_G)
 INTEREST_STAFF_UNKNOWN = issue_type(
     "register-interest-staff-unknown", Severity.WARNING, "Interest declared by someone not on the staff list",
@@ -203,6 +218,7 @@ class StaffMember:
     iqa_status: str | None = None
     countersigner: str | None = None
     row: int = 0  # 1-based spreadsheet row
+    other_names: tuple[str, ...] = ()  # initials and other spellings the person signs with
 
     @property
     def is_assessor(self) -> bool:
@@ -223,6 +239,50 @@ class StaffMember:
     def trainee_assessor(self) -> bool:
         """Assessor qualification being worked towards: decisions need a countersignature."""
         return self.assessor_status == STATUS_WORKING
+
+    @property
+    def qualified_iqa(self) -> bool:
+        """IQA qualification held."""
+        return self.iqa_status == STATUS_HELD
+
+    @property
+    def trainee_iqa(self) -> bool:
+        """IQA qualification being worked towards: decisions need a qualified IQA's countersignature."""
+        return self.is_iqa and self.iqa_status == STATUS_WORKING
+
+
+COUNTERSIGN_NAMED = "named"
+COUNTERSIGN_ANY = "any"
+COUNTERSIGN_POLICIES = (COUNTERSIGN_NAMED, COUNTERSIGN_ANY)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The centre's IQA policy as the checks need it (set in ``centre.yaml``, see docs/iqa.md).
+
+    ``countersign``: "named" -- a trainee's decisions are countersigned only by the countersigner
+    the register names; "any" -- by any assessor whose assessor qualification is Held.
+    """
+
+    countersign: str = COUNTERSIGN_NAMED
+    # Share of an assessor's decisions the IQA samples, per risk level (a trainee: always 100%).
+    rate_low: float = 0.10
+    rate_medium: float = 0.25
+    rate_high: float = 0.50
+    # Share of the planned samples taken from work in progress (interim) rather than Met decisions.
+    interim_share: float = 0.25
+    # The planning period: a plan covers this many days; planned vs done is judged over it.
+    period_days: int = 90
+    # An assessor whose first decision is this recent is a new assessor (high risk).
+    new_assessor_days: int = 180
+    # A referral rate (IQA referrals / sampled decisions) above this raises an assessor's risk.
+    referral_rate: float = 0.20
+    # A learner with this share of criteria Met or more is near completion.
+    near_completion: float = 0.80
+    # Plausibility: this many criteria or more evidenced, or signed, on one day is a warning.
+    same_day: int = 10
+    # The centre applied to use recognition of prior learning (RPL is then a typical method).
+    rpl: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +313,17 @@ def standard_key(code: str | None) -> str:
 
 
 @dataclass(slots=True)
+class Mitigation:
+    """What the centre agreed (with its awarding body) where an IQA is not independent of a
+    qualification: e.g. extra sampling of their learners by another IQA."""
+
+    staff: str
+    qualification_number: str
+    mitigation: str
+    row: int = 0
+
+
+@dataclass(slots=True)
 class Register:
     """The centre register: staff by name key, declared interests, recorded OTJ minimums."""
 
@@ -260,6 +331,10 @@ class Register:
     interests: list[Interest] = field(default_factory=list)
     path: str = ""
     standards: list[StandardMinimum] = field(default_factory=list)
+    policy: Policy = field(default_factory=Policy)
+    mitigations: list[Mitigation] = field(default_factory=list)
+    # other forms of a name (initials, spellings) -> the name key of the person
+    aliases: dict[str, str] = field(default_factory=dict)
 
     def otj_minimum(self, standard: str | None, start: dt.date | None) -> StandardMinimum | None:
         """The recorded minimum for ``standard`` that applies to a start on ``start``: the row with
@@ -280,13 +355,60 @@ class Register:
         """A register from staff members (first of each name wins) and interests."""
         reg = cls(path=path)
         for m in staff:
-            reg.staff.setdefault(name_key(m.name), m)
+            reg.add(m)
         reg.interests.extend(interests)
         return reg
 
+    def add(self, m: StaffMember) -> None:
+        """Add ``m`` (the first of each name wins) with their other names as aliases."""
+        k = name_key(m.name)
+        if k in self.staff:
+            return
+        self.staff[k] = m
+        for other in m.other_names:
+            self.aliases.setdefault(name_key(other), k)
+
     def member(self, name: str | None) -> StaffMember | None:
-        """The staff member called ``name`` (any letter case and spacing), or None."""
-        return self.staff.get(name_key(name))
+        """The staff member called ``name`` (any letter case and spacing), or known by that other
+        name (initials, another spelling) in their Other names, or None."""
+        k = name_key(name)
+        m = self.staff.get(k)
+        if m is None and k in self.aliases:
+            m = self.staff.get(self.aliases[k])
+        return m
+
+    def mitigation_for(self, name: str | None, qualification_number: str) -> Mitigation | None:
+        """The mitigation recorded for person ``name`` on a qualification, if any."""
+        k = self.key_of(name)
+        qn = "".join(qualification_number.split())
+        for m in self.mitigations:
+            if self.key_of(m.staff) == k and "".join(m.qualification_number.split()) == qn:
+                return m
+        return None
+
+    def key_of(self, name: str | None) -> str:
+        """The name key of the person ``name`` stands for: a registered person's own key when the
+        name is one of their forms, else the name's own key (so "A. Assessor", registered as
+        Alice Assessor's initials, is the same person as "Alice Assessor" in every check)."""
+        m = self.member(name)
+        return name_key(m.name) if m is not None else name_key(name)
+
+    def initials_match(self, name: str | None) -> list[StaffMember]:
+        """Registered people whose initials and surname fit an unregistered ``name``
+        ("A. Assessor" fits Alice Assessor); empty when ``name`` is registered."""
+        if self.member(name) is not None:
+            return []
+        parts = name_key(name).replace(".", " ").split()
+        if len(parts) < 2:
+            return []
+        out = []
+        for m in self.staff.values():
+            mp = name_key(m.name).split()
+            if len(mp) < 2 or mp[-1] != parts[-1]:
+                continue
+            if all(len(p) == 1 for p in parts[:-1]) and [p[0] for p in parts[:-1]] == [x[0] for x in mp[:-1]][:len(parts) - 1]:
+                out.append(m)
+        return out
 
     def interests_for(self, uln: str | None, learner_name: str | None) -> list[Interest]:
         """Interests declared in a learner, matched by ULN or by name."""
@@ -419,7 +541,7 @@ def read_register_grids(file: str, names: list[str], grids: dict[str, list[list[
                 issues.append(SHEET_MISSING(file=file, sheet=wanted, name=wanted,
                                             headers=", ".join(c.header for c in cols)))
             return None
-        missing = [c.header for c in cols if c.key not in t[2]]
+        missing = [c.header for c in cols if c.key not in t[2] and c.key not in _OPTIONAL_STAFF]
         if missing:
             issues.append(COLUMNS_MISSING(file=file, sheet=t[0], name=t[0], columns=", ".join(f"'{h}'" for h in missing),
                                           s="s" if len(missing) > 1 else ""))
@@ -484,8 +606,9 @@ def read_register_grids(file: str, names: list[str], grids: dict[str, list[list[
                             assessor_qualification=values["assessor_qualification"][0],
                             assessor_status=statuses["assessor_status"],
                             iqa_qualification=values["iqa_qualification"][0],
-                            iqa_status=statuses["iqa_status"], countersigner=cs, row=r + 1)
-            reg.staff[k] = m
+                            iqa_status=statuses["iqa_status"], countersigner=cs, row=r + 1,
+                            other_names=tuple(n.strip() for n in values["other_names"][0].split(";") if n.strip()))
+            reg.add(m)
             if cs:
                 pending_cs.append((m, values["countersigner"][1] or ""))
         for m, c in pending_cs:
@@ -493,6 +616,23 @@ def read_register_grids(file: str, names: list[str], grids: dict[str, list[list[
             if name_key(m.countersigner) not in reg.staff:
                 issues.append(COUNTERSIGNER_UNKNOWN(file=file, sheet=sheet, cell=c or None, name=m.name,
                                                     countersigner=m.countersigner))
+
+    mit_t = table(MITIGATIONS_SHEET, MITIGATION_COLUMNS, ("staff", "qualification_number", "mitigation"), False)
+    if mit_t is not None:
+        sheet, hr, cols = mit_t
+        grid = grids[sheet]
+        for r in range(hr + 1, len(grid)):
+            row = grid[r]
+            texts = {c.key: (_text(row[cols[c.key]]) if cols[c.key] < len(row) else "") for c in MITIGATION_COLUMNS}
+            if not any(texts.values()):
+                continue
+            absent = [c for c in MITIGATION_COLUMNS if not texts[c.key]]
+            if absent:
+                issues.append(INTEREST_INCOMPLETE(file=file, sheet=sheet, cell=cell_ref(r, cols[absent[0].key]),
+                                                  row=r + 1, missing=" or ".join(c.header.lower() for c in absent),
+                                                  what="mitigations"))
+                continue
+            reg.mitigations.append(Mitigation(texts["staff"], texts["qualification_number"], texts["mitigation"], r + 1))
 
     int_t = table(INTERESTS_SHEET, INTEREST_COLUMNS, _REQUIRED_INTERESTS, False)
     if int_t is not None:
@@ -509,7 +649,8 @@ def read_register_grids(file: str, names: list[str], grids: dict[str, list[list[
             if missing:
                 first_missing = next(c.key for c in INTEREST_COLUMNS if c.header == missing[0])
                 issues.append(INTEREST_INCOMPLETE(file=file, sheet=sheet, cell=cell_ref(r, cols[first_missing]),
-                                                  row=r + 1, missing=" or ".join(m.lower() for m in missing)))
+                                                  row=r + 1, missing=" or ".join(m.lower() for m in missing),
+                                                  what="interests"))
                 continue
             declared, problem = parse_date(raw["declared"])
             if problem:

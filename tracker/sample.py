@@ -200,7 +200,7 @@ def timeline(q: Qualification, s: SampleLearner, *, reading: str | None = None, 
         # A steady pace: criterion n is signed off at the matching share of the time so far.
         day = start + dt.timedelta(days=int(span * (n + 1) / max(reached, 1) * 0.97))
         ev_date = max(start, day - dt.timedelta(days=rng.randint(0, 10)))
-        methods = L.TYPICAL_METHODS[crit.kind.value]
+        methods = q.typical_methods.get(crit.kind) or list(L.METHODS)
         method = methods[rng.randrange(min(len(methods), 4))]
         ref = f"E{n + 1:03d}"
         loc = EVIDENCE_LOCATIONS[rng.randrange(len(EVIDENCE_LOCATIONS))].format(n=n + 3, ref=ref)

@@ -71,6 +71,7 @@ def load_register(centre: Centre) -> tuple[Register | None, list[Issue]]:
                                       reason=f"{reason} (staff checks were skipped)")]
     if not reg.staff:
         return None, issues
+    reg.policy = centre.policy
     return reg, issues
 
 
@@ -81,8 +82,49 @@ def check_in_centre(book: LearnerWorkbook, centre: Centre | None, register: Regi
 
     if centre is None:
         return check_workbook(book, register=register, today=today)
-    return check_workbook(book, register=register, today=today,
+    task = check_workbook(book, register=register, today=today,
                           identity=identify_in_centre(book, [centre.specs], centre.readings))
+    task.issues.extend(ledger_independence(book, centre, register))
+    return task
+
+
+def ledger_independence(book: LearnerWorkbook, centre: Centre, register: Register | None) -> list[Issue]:
+    """The centre-wide independence check for one workbook, from the centre's ledger: the
+    workbook's IQA (cover or rows) assessed, countersigned or taught other learners on the same
+    qualification (nothing when the centre has no ledger yet)."""
+    from tracker.centre import ledger as LG
+    from tracker.centre.iqa import IQA_INVOLVED, IQA_INVOLVED_MITIGATED, involvement_of
+    from tracker.workbook.model import split_names
+
+    qn_cell = book.cover.get("qualification_number")
+    qn = "".join(str(qn_cell.value).split()) if qn_cell is not None and qn_cell.value else ""
+    if not qn or not centre.ledger.is_file():
+        return []
+    iqa_cell = book.cover.get("iqa")
+    names = split_names(str(iqa_cell.value)) if iqa_cell is not None and iqa_cell.value else []
+    for row in book.rows():
+        c = row.cells.get("iqa")
+        if c is not None and c.value and c.problem is None:
+            names += [n for n in split_names(str(c.value)) if n not in names]
+    if not names:
+        return []
+    conn = LG.connect(centre.ledger, create=False)
+    try:
+        found = involvement_of(conn, register, qn, book.uln, names)
+    finally:
+        conn.close()
+    sheet = iqa_cell.sheet if iqa_cell is not None else None
+    ref = iqa_cell.ref if iqa_cell is not None else None
+    out: list[Issue] = []
+    for iqa, who, mitigation in found:
+        text = ", ".join(who[:6]) + (f" and {len(who) - 6} more" if len(who) > 6 else "")
+        if mitigation:
+            out.append(IQA_INVOLVED_MITIGATED(file=str(book.path), sheet=sheet, cell=ref, iqa=iqa, n=1,
+                                              qualification=qn, who=text, mitigation=mitigation))
+        else:
+            out.append(IQA_INVOLVED(file=str(book.path), sheet=sheet, cell=ref, iqa=iqa, n=1, qualification=qn,
+                                    who=text))
+    return out
 
 
 def identify_in_centre(book: LearnerWorkbook, extra_dirs: Iterable[str | Path],
@@ -94,6 +136,25 @@ def identify_in_centre(book: LearnerWorkbook, extra_dirs: Iterable[str | Path],
     if q is None or q.id not in readings:
         return ident
     return identify(book, qualification=q, reading=readings[q.id])
+
+
+def validate_in_centre(files: Iterable[Path], centre: Centre, register: Register | None = None,
+                       today: dt.date | None = None) -> Report:
+    """``tracker validate`` on workbooks inside a centre folder: each checked as the centre checks
+    it (its qualifications, readings, register and policy), plus the centre-wide independence
+    check from the ledger. The register's own problems come first when it is the centre's."""
+    from tracker.rules.engine import read_or_task
+
+    problems: list[Issue] = []
+    if register is None:
+        register, problems = load_register(centre)
+    report = Report()
+    if problems:
+        report.tasks.append(Task(file=str(centre.register), learner="Centre register", issues=problems))
+    for p in files:
+        book = read_or_task(p)
+        report.tasks.append(book if isinstance(book, Task) else check_in_centre(book, centre, register, today))
+    return report
 
 
 def preview_inbox(centre: Centre, register: Register | None = None, register_issues: Iterable[Issue] = (),
@@ -290,4 +351,4 @@ def _rows(book: LearnerWorkbook, q: Qualification) -> list[Row]:
 
 
 __all__ = ["COVER_KEYS", "CheckContext", "Checked", "Job", "check_in_centre", "check_returned", "find_centre",
-           "load_register", "preview_inbox", "identify_in_centre"]
+           "ledger_independence", "load_register", "preview_inbox", "identify_in_centre", "validate_in_centre"]

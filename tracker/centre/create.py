@@ -35,8 +35,13 @@ def default_readings(extra_dirs: list[Path]) -> tuple[dict[str, str], dict[str, 
     return readings, notes
 
 
-def init_centre(root: str | Path, *, name: str = "", number: str = "", demo: bool = False) -> tuple[Centre, list[str]]:
+def init_centre(root: str | Path, *, name: str = "", number: str = "", demo: bool = False,
+                reading: str | None = None, clarification: str = "") -> tuple[Centre, list[str]]:
     """Create a centre folder at ``root``, or complete one: nothing that exists is overwritten.
+
+    ``reading``: the reading the centre uses (e.g. ``unit-guidance`` for L2 Unit 17), recorded in
+    centre.yaml for every qualification that has it (the default reading otherwise);
+    ``clarification``: the awarding body's clarification, if the centre has one, recorded beside it.
 
     Returns the opened centre and the list of things created (for the CLI to print).
     """
@@ -55,6 +60,19 @@ def init_centre(root: str | Path, *, name: str = "", number: str = "", demo: boo
     else:
         specs = r / DEFAULT_PATHS["specs"]
         readings, notes = default_readings([specs])
+        if reading is not None:
+            from tracker.spec.catalogue import list_qualifications
+
+            having = [q for q in list_qualifications([specs]) if reading in {r.id for r in q.readings}]
+            if not having:
+                known = sorted({r.id for q in list_qualifications([specs]) for r in q.readings})
+                raise CentreError(f"no installed qualification has a reading {reading!r} "
+                                  f"(readings: {', '.join(known) or 'none'})")
+            for q in having:
+                readings[q.id] = reading
+                if clarification.strip():
+                    notes[q.id] = (notes.get(q.id, "") + " -- awarding body's clarification: "
+                                   + " ".join(clarification.split()))
         write_bytes_atomically(cfg, config_text(name, number, readings, notes, demo=demo).encode("utf-8"),
                                fsync=True)
         created.append(CONFIG_NAME)

@@ -21,6 +21,7 @@ and checked, and a mistake gives a message naming the file and the key.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import getpass
 import json
@@ -36,6 +37,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from tracker.errors import CentreError, MasterLocked, TrackerError
+from tracker.register import COUNTERSIGN_POLICIES, Policy
 
 CONFIG_NAME = "centre.yaml"
 LOCK_NAME = ".tracker-rollup.lock"
@@ -66,6 +68,8 @@ class Centre:
     paths: dict[str, Path] = field(default_factory=dict)
     # Processes used to read and check returned workbooks; 0 = decide from the number of files.
     workers: int = 0
+    # The IQA and sampling policy (centre.yaml's ``policy``; docs/iqa.md lists the settings).
+    policy: Policy = field(default_factory=Policy)
 
     def path(self, key: str) -> Path:
         """The resolved path of ``key`` (inbox, archive, quarantine, ledger, master, ...)."""
@@ -153,6 +157,13 @@ def config_text(name: str, number: str, readings: dict[str, str],
         "# Processes that read and check returned workbooks during a roll-up (0 = automatic:",
         "# two when there are enough files for it to pay, 1 = no extra processes).",
         "workers: 0",
+        "# The IQA and sampling policy (docs/iqa.md lists every setting and its default), e.g.:",
+        "# policy:",
+        "#   countersign: named      # or any: any qualified assessor may countersign a trainee",
+        "#   rate_low: 0.10          # share of Met decisions sampled per risk level",
+        "#   rate_medium: 0.25",
+        "#   rate_high: 0.50",
+        "#   same_day: 10            # criteria on one day that is a plausibility warning",
     ]
     if demo:
         lines += ["# Made by `python -m tracker.demo`; the demo may delete and rebuild this folder.",
@@ -191,7 +202,7 @@ def open_centre(root: str | Path, *, check_readings: bool = True) -> Centre:
     r = Path(root).absolute()
     data = load_config(r)
     cfg = r / CONFIG_NAME
-    known = {"version", "name", "number", "readings", "paths", "workers", "demo"}
+    known = {"version", "name", "number", "readings", "paths", "workers", "demo", "policy"}
     unknown = sorted(str(k) for k in data if k not in known)
     if unknown:
         raise CentreError(f"{cfg}: unknown setting(s) {', '.join(unknown)} "
@@ -217,10 +228,41 @@ def open_centre(root: str | Path, *, check_readings: bool = True) -> Centre:
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 0:
         raise CentreError(f"{cfg}: 'workers' must be a whole number (0 = automatic)")
     centre = Centre(root=r, name=_text_value(data, "name", cfg), number=_text_value(data, "number", cfg),
-                    readings=readings, paths=paths, workers=workers)
+                    readings=readings, paths=paths, workers=workers, policy=parse_policy(data.get("policy"), cfg))
     if check_readings:
         _check_readings(centre)
     return centre
+
+
+def parse_policy(raw: Any, cfg: Path) -> Policy:
+    """The :class:`~tracker.register.Policy` of centre.yaml's ``policy`` mapping (defaults for
+    what it leaves out); CentreError naming the setting when a value is of the wrong kind."""
+    if raw is None:
+        return Policy()
+    if not isinstance(raw, dict):
+        raise CentreError(f"{cfg}: 'policy' must map settings to values (see docs/iqa.md)")
+    defaults = {f.name: f.default for f in dataclasses.fields(Policy)}
+    bad = sorted(str(k) for k in raw if k not in defaults)
+    if bad:
+        raise CentreError(f"{cfg}: unknown policy setting(s) {', '.join(bad)} (known: {', '.join(defaults)})")
+    values: dict[str, Any] = {}
+    for key, v in raw.items():
+        d = defaults[key]
+        if key == "countersign":
+            if v not in COUNTERSIGN_POLICIES:
+                raise CentreError(f"{cfg}: policy.countersign must be one of {', '.join(COUNTERSIGN_POLICIES)}")
+        elif isinstance(d, bool):
+            if not isinstance(v, bool):
+                raise CentreError(f"{cfg}: policy.{key} must be true or false")
+        elif isinstance(d, int):
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise CentreError(f"{cfg}: policy.{key} must be a whole number of at least 1")
+        elif isinstance(d, float):
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= 1:
+                raise CentreError(f"{cfg}: policy.{key} must be a share between 0 and 1 (e.g. 0.25)")
+            v = float(v)
+        values[key] = v
+    return Policy(**values)
 
 
 def _check_readings(centre: Centre) -> None:

@@ -44,12 +44,18 @@ from pathlib import Path
 from tracker.errors import CentreError
 
 SCHEMA_VERSION = 2
-# Schema history: 2 added the ``apprenticeships`` table (a version-1 ledger gets it on open).
+# Schema history: 2 added the ``apprenticeships`` table and the countersign entry fields (a
+# version-1 ledger gets both on open).
+
+# Entry fields added after schema 1, by the schema version that added them: an older ledger gets
+# them as new (NULL) columns when it is opened (:func:`_migrate`).
+ADDED_FIELDS: dict[int, tuple[str, ...]] = {2: ("countersigned_by", "countersign_date")}
 
 # Entry columns stored per criterion (the input columns of the learner workbook, in layout order).
 ENTRY_FIELDS: tuple[str, ...] = (
     "evidence_refs", "method", "evidence_date", "decision", "assessor", "assessor_date",
     "iqa_sampled", "iqa", "iqa_date", "iqa_decision", "comments",
+    "countersigned_by", "countersign_date",
 )
 
 # Version 2: what the latest return says about an apprentice (cover fields and the OTJ log's
@@ -161,6 +167,17 @@ CREATE TABLE IF NOT EXISTS conflicts (
     note TEXT
 );
 CREATE INDEX IF NOT EXISTS conflicts_row ON conflicts (learner_id, ref, status);
+CREATE TABLE IF NOT EXISTS sample_plan (
+    run_id INTEGER NOT NULL,            -- the roll-up that planned it
+    planned_on TEXT NOT NULL,           -- ISO date the plan was made
+    assessor TEXT NOT NULL,
+    iqa TEXT,
+    learner_id INTEGER NOT NULL REFERENCES learners(id),
+    ref TEXT NOT NULL,
+    kind TEXT NOT NULL,                 -- interim | summative | recheck
+    reason TEXT NOT NULL,
+    PRIMARY KEY (learner_id, ref)
+);
 CREATE TABLE IF NOT EXISTS issues (
     file TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -224,11 +241,19 @@ def connect(path: str | Path, *, create: bool = True) -> sqlite3.Connection:
 
 
 def _migrate(conn: sqlite3.Connection, version: int) -> None:
-    """Bring an older ledger up to :data:`SCHEMA_VERSION` (in one transaction)."""
+    """Bring a ledger of an older schema ``version`` up to :data:`SCHEMA_VERSION`, in one
+    transaction: each later version's entry fields become new columns (NULL in existing rows)."""
     with transaction(conn):
-        if version < 2:
-            for statement in _statements(APPRENTICESHIPS):
-                conn.execute(statement)
+        # Only columns the table lacks: a ledger half-way between versions (or a test's fake of
+        # an old one) must still migrate.
+        have = {str(r[1]) for r in conn.execute("PRAGMA table_info(criteria)")}
+        for v in range(version + 1, SCHEMA_VERSION + 1):
+            for f in ADDED_FIELDS.get(v, ()):
+                if f not in have:
+                    conn.execute(f"ALTER TABLE criteria ADD COLUMN {f} TEXT")
+        # New tables (every CREATE is IF NOT EXISTS, so existing ones are left as they are).
+        for statement in _statements(SCHEMA):
+            conn.execute(statement)
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
 
@@ -788,12 +813,49 @@ class SignedDecision:
 
 @dataclass(slots=True)
 class Signers:
-    """Who signed criterion rows of a learner as assessor and as IQA (one distinct pair)."""
+    """Who signed criterion rows of a learner as assessor, countersigner and IQA (one distinct set)."""
 
     learner_id: int
     qualification_number: str
     assessor: str | None
     iqa: str | None
+    countersigner: str | None = None
+
+
+@dataclass(slots=True)
+class SamplingRow:
+    """A criterion row with an assessor, as IQA sampling and the sampling plan see it (dates ISO)."""
+
+    learner_id: int
+    learner: str
+    employer: str | None
+    learner_iqa: str | None
+    qualification_number: str
+    unit: int
+    ref: str
+    method: str | None
+    evidence_date: str | None
+    decision: str | None
+    assessor: str
+    assessor_date: str | None
+    iqa_sampled: str | None
+    iqa: str | None
+    iqa_date: str | None
+    iqa_decision: str | None
+
+
+@dataclass(slots=True)
+class PlanItem:
+    """One decision an IQA is to sample next, as the ledger keeps it across roll-ups."""
+
+    run_id: int
+    planned_on: str
+    assessor: str
+    iqa: str | None
+    learner_id: int
+    ref: str
+    kind: str
+    reason: str
 
 
 def learner_criteria(conn: sqlite3.Connection, learner_id: int) -> dict[str, Accepted]:
@@ -853,8 +915,40 @@ def signed_decisions(conn: sqlite3.Connection) -> Iterator[SignedDecision]:
 def criterion_signers(conn: sqlite3.Connection) -> list[Signers]:
     """Each distinct (learner, assessor, IQA) found on criterion rows."""
     return [Signers(*row) for row in conn.execute(
-        "SELECT DISTINCT c.learner_id, l.qualification_number, c.assessor, c.iqa FROM criteria c "
-        "JOIN learners l ON l.id = c.learner_id WHERE c.assessor IS NOT NULL OR c.iqa IS NOT NULL")]
+        "SELECT DISTINCT c.learner_id, l.qualification_number, c.assessor, c.iqa, c.countersigned_by "
+        "FROM criteria c JOIN learners l ON l.id = c.learner_id "
+        "WHERE c.assessor IS NOT NULL OR c.iqa IS NOT NULL OR c.countersigned_by IS NOT NULL")]
+
+
+def learner_pathways(conn: sqlite3.Connection) -> list[tuple[int, str, str | None, str | None]]:
+    """(learner id, qualification number, pathway, reading) of every learner."""
+    return [(int(r[0]), str(r[1]), r[2], r[3]) for r in conn.execute(
+        "SELECT id, qualification_number, pathway, reading FROM learners")]
+
+
+def sampling_rows(conn: sqlite3.Connection) -> list[SamplingRow]:
+    """Every criterion row with an assessor, with its learner's name, employer and cover IQA."""
+    return [SamplingRow(*row) for row in conn.execute(
+        "SELECT c.learner_id, l.name, l.employer, l.iqa, l.qualification_number, c.unit, c.ref, c.method, "
+        "c.evidence_date, c.decision, c.assessor, c.assessor_date, c.iqa_sampled, c.iqa, c.iqa_date, "
+        "c.iqa_decision FROM criteria c JOIN learners l ON l.id = c.learner_id "
+        "WHERE c.assessor IS NOT NULL ORDER BY l.id, c.unit, c.ref")]
+
+
+def plan_items(conn: sqlite3.Connection) -> list[PlanItem]:
+    """The sampling plan the last roll-up made (oldest planned first)."""
+    return [PlanItem(*row) for row in conn.execute(
+        "SELECT run_id, planned_on, assessor, iqa, learner_id, ref, kind, reason FROM sample_plan "
+        "ORDER BY planned_on, assessor, learner_id, ref")]
+
+
+def replace_plan(conn: sqlite3.Connection, items: list[PlanItem]) -> None:
+    """Replace the stored sampling plan (inside the caller's transaction)."""
+    conn.execute("DELETE FROM sample_plan")
+    conn.executemany("INSERT OR REPLACE INTO sample_plan (run_id, planned_on, assessor, iqa, learner_id, ref, kind, "
+                     "reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                     [(i.run_id, i.planned_on, i.assessor, i.iqa, i.learner_id, i.ref, i.kind, i.reason)
+                      for i in items])
 
 
 # -- conflicts ------------------------------------------------------------------------------------

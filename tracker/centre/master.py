@@ -69,11 +69,13 @@ CRITERIA = "Criteria"
 ISSUES = "Issues"
 CONFLICTS = "Conflicts"
 IQA_SAMPLING = "IQA sampling"
+SAMPLING_PLAN = "Sampling plan"
 MERGE_LOG = "Merge log"
 GATEWAY = "Gateway"
-SHEETS = (DASHBOARD, LEARNERS, MATRIX, CRITERIA, ISSUES, CONFLICTS, IQA_SAMPLING, GATEWAY, MERGE_LOG)
+SHEETS = (DASHBOARD, LEARNERS, MATRIX, CRITERIA, ISSUES, CONFLICTS, IQA_SAMPLING, SAMPLING_PLAN, GATEWAY, MERGE_LOG)
 TABLE_NAMES = {LEARNERS: "Learners", CRITERIA: "Criteria", ISSUES: "Issues", CONFLICTS: "Conflicts",
-               IQA_SAMPLING: "IQASampling", MERGE_LOG: "MergeLog", GATEWAY: "Gateway"}
+               IQA_SAMPLING: "IQASampling", SAMPLING_PLAN: "SamplingPlan", MERGE_LOG: "MergeLog",
+               GATEWAY: "Gateway"}
 
 STATUS_NOT_STARTED = WL.STATUS_NOT_STARTED
 STATUS_IN_PROGRESS = WL.STATUS_IN_PROGRESS
@@ -175,6 +177,15 @@ CRITERIA_COLUMNS: tuple[MColumn, ...] = (
     MColumn("conflict", "Conflict", 8),
 )
 
+# The Sampling plan sheet (rows: tracker.centre.plan.master_records).
+PLAN_COLUMNS: tuple[MColumn, ...] = (
+    MColumn("iqa", "IQA", 20), MColumn("assessor", "Assessor", 20), MColumn("risk", "Risk", 8),
+    MColumn("risk_reasons", "Risk reasons", 30), MColumn("rate", "Rate", 7, "percent"),
+    MColumn("compliant", "Compliant", 10), MColumn("learner", "Learner", 20),
+    MColumn("qualification_number", "Qualification number", 13), MColumn("unit", "Unit", 6, "int"),
+    MColumn("ref", "Ref", 8), MColumn("kind", "Kind", 10), MColumn("reason", "Reason", 44),
+    MColumn("planned_on", "Planned on", 11, "date"),
+)
 ISSUE_COLUMNS: tuple[MColumn, ...] = (
     MColumn("severity", "Severity", 9),
     MColumn("code", "Code", 26),
@@ -720,6 +731,7 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
 
         try:
             register = read_register(centre.register)[0]
+            register.policy = centre.policy
         except TrackerError:
             register = None
     out = Path(path)
@@ -814,6 +826,12 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
     if coverage is None:
         coverage = sampling_coverage(conn, register)
     notes.append(_table_sheet(wb, w, IQA_SAMPLING, IQA_COLUMNS, iqa_records(coverage), row_limit, freeze_cols=1))
+    from tracker.centre.plan import make_plan, master_records, plan_date
+
+    # The plan as of the roll-up that made it (the same day, so the same plan).
+    sampling_plan = make_plan(conn, register, plan_date(conn), (str(centre.specs),))
+    notes.append(_table_sheet(wb, w, SAMPLING_PLAN, PLAN_COLUMNS, master_records(sampling_plan), row_limit,
+                              freeze_cols=2))
     notes.append(_table_sheet(wb, w, GATEWAY, GATEWAY_COLUMNS, gateway_rows, row_limit, freeze_cols=2))
     notes.append(_table_sheet(wb, w, MERGE_LOG, LOG_COLUMNS, log_records(conn, files), row_limit))
 

@@ -59,6 +59,7 @@ from tracker.centre import publish, receive
 from tracker.centre.check import CheckContext, Checked, Job, load_register
 from tracker.centre.folder import Centre, RollupLock, check_master_writable, current_user, open_centre, plain_errors
 from tracker.centre.iqa import run_centre_checks
+from tracker.centre.plan import make_plan, store_plan
 from tracker.centre.merge import FileOutcome, Merger, issue_rows
 from tracker.centre.pool import Checker, auto_workers
 from tracker.centre.receive import Disposal, Received
@@ -243,6 +244,7 @@ def _sort_out(received: list[Received], known: dict[str, str],
 def _fingerprint(centre: Centre) -> str:
     """A hash of what the checks depend on beside the files: the readings and the register."""
     h = hashlib.sha256(json.dumps(centre.readings, sort_keys=True).encode())
+    h.update(repr(centre.policy).encode())  # the policy decides what the staff checks accept
     if centre.register.is_file():
         h.update(centre.register.read_bytes())
     return h.hexdigest()
@@ -291,7 +293,10 @@ def _merge_and_write_master(c: Centre, conn: sqlite3.Connection, result: RollupR
                 _apply_config(conn, c, merger, rechecked())
                 LG.set_meta(conn, "fingerprint", plan.fingerprint)
             if changed:
-                coverage = run_centre_checks(conn, plan.register, plan.register_issues, c)
+                coverage = run_centre_checks(conn, plan.register, plan.register_issues, c, plan.ctx.today)
+                # The sampling plan, kept so that the next roll-up can tell planned from done.
+                store_plan(conn, make_plan(conn, plan.register, plan.ctx.today, (str(c.specs),)), run_id,
+                           plan.ctx.today)
                 LG.finish_run(conn, run_id, LG.now(), LG.RunCounts(
                     files_new=len(plan.new), files_merged=totals.merged, files_quarantined=totals.quarantined,
                     files_duplicate=result.count("duplicate"), rows_accepted=totals.rows,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 
@@ -18,6 +19,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument("dir", metavar="DIR", help="the centre folder (created if missing)")
     p.add_argument("--name", default="", help="the centre's name")
     p.add_argument("--number", default="", help="the centre's awarding-body number")
+    p.add_argument("--reading", default=None, metavar="ID",
+                   help="the reading the centre uses where a specification is ambiguous (e.g. criteria-table "
+                        "or unit-guidance for L2 Unit 17); asked when not given on a terminal")
+    p.add_argument("--clarification", default="", metavar="TEXT",
+                   help="the awarding body's clarification of that reading, recorded in centre.yaml")
     p.set_defaults(func=_init)
 
     p = sub.add_parser(
@@ -34,6 +40,17 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print the outcome as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar and only the summary line")
     p.set_defaults(func=_rollup)
+
+    p = sub.add_parser(
+        "plan", help="the IQA sampling plan: what each IQA should sample next, and why",
+        description="Choose, from the ledger and the sampling policy in centre.yaml, the decisions each "
+                    "IQA should sample next, each with its reason (trainee, new assessor, referral rate, "
+                    "conflict mitigation, a gap in assessor x unit x method, a learner near completion, an "
+                    "employer not covered, a referral awaiting re-check), and each assessor's risk rating "
+                    "and compliance. Read only: the roll-up stores the plan (master: Sampling plan sheet).")
+    p.add_argument("dir", metavar="DIR", help="the centre folder")
+    p.add_argument("--csv", metavar="FILE", help="write the planned items as CSV ('-' for standard output)")
+    p.set_defaults(func=_plan)
 
     p = sub.add_parser("conflicts", help="list the open merge conflicts of a centre",
                        description="List open conflicts: a returned row that contradicted an accepted "
@@ -70,10 +87,32 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=_export)
 
 
+def _ask_reading() -> str | None:
+    """Ask, on a terminal, which reading the centre uses for each ambiguous qualification (one
+    answer for all; Enter keeps each qualification's default)."""
+    from tracker.spec.catalogue import list_qualifications
+
+    qs = [q for q in list_qualifications() if q.readings]
+    if not qs:
+        return None
+    for q in qs:
+        print(f"{q.title} ({q.number}) is ambiguous; readings:")
+        for r in q.readings:
+            print(f"  {r.id}{' (default)' if r.default else ''}: {r.description}")
+    answer = input("Reading this centre uses (Enter for the default): ").strip()
+    return answer or None
+
+
 def _init(args: argparse.Namespace) -> int:
     from tracker.centre.create import init_centre
 
-    centre, created = init_centre(args.dir, name=args.name, number=args.number)
+    reading = args.reading
+    if reading is None and sys.stdin.isatty() and not (Path(args.dir) / "centre.yaml").exists():
+        reading = _ask_reading()
+    centre, created = init_centre(args.dir, name=args.name, number=args.number, reading=reading,
+                                  clarification=args.clarification)
+    for qid, rd in sorted(centre.readings.items()):
+        print(f"reading for {qid}: {rd}")
     if created:
         print(f"centre folder {centre.root}: created {', '.join(created)}")
     else:
@@ -116,6 +155,27 @@ def _rollup(args: argparse.Namespace) -> int:
         state = f"nothing new; master unchanged: {result.master}"
     print(f"{merged} merged, {quarantined} quarantined, {dup} already received; {result.learners} learner(s), "
           f"{result.open_conflicts} open conflict(s); {result.seconds:.1f} s; {state}")
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from tracker.centre.plan import RISK_HEADERS, centre_plan, plan_rows, risk_rows, write_plan_csv
+
+    plan = centre_plan(args.dir)
+    if args.csv == "-":
+        write_plan_csv(plan, sys.stdout)
+        return 0
+    if args.csv:
+        with open(args.csv, "w", encoding="utf-8", newline="") as f:
+            write_plan_csv(plan, f)
+    for r in risk_rows(plan):
+        info = dict(zip(RISK_HEADERS, r))
+        print(f"{info['Assessor']}: {info['Risk']} risk ({info['Reasons']}), rate {float(str(info['Rate'])):.0%}, "
+              f"{info['Sampled']} of {info['Met decisions']} sampled, {info['Planned']} planned, "
+              f"compliant: {info['Compliant']}")
+    for iqa, assessor, learner, qn, unit, ref, kind, reason, _on in plan_rows(plan):
+        print(f"  {iqa or '(no IQA)'} samples {learner} {ref} (unit {unit}, {qn}) by {assessor}: {kind}, {reason}")
+    print(f"{len(plan.items)} decision(s) planned for sampling")
     return 0
 
 

@@ -220,6 +220,49 @@ def slugify_title(title: str) -> str:
     return "-".join(w for w in words if w not in _STOP_WORDS) or "qualification"
 
 
+# The specifications' "Examples of evidence" bullets, as the workbook's method names (layout.METHODS).
+# A bullet is matched by the words it contains; one bullet may name two methods.
+METHOD_VOCABULARY: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("worksheet", ("Worksheet",)),
+    ("oral and written questioning", ("Oral questioning", "Written questioning")),
+    ("oral questioning", ("Oral questioning",)),
+    ("written questioning", ("Written questioning",)),
+    ("assignment", ("Assignment or project",)),
+    ("candidate and peer report", ("Candidate or peer report",)),
+    ("professional discussion", ("Professional discussion",)),
+    ("observation", ("Observation",)),
+    ("witness testimony", ("Witness testimony",)),
+    ("product", ("Product evidence",)),
+)
+
+
+def typical_methods_in(text: str) -> dict[str, list[str]]:
+    """Criterion kind -> the methods the "Examples of evidence" lists name, in their order.
+
+    Read from the whitespace-normalised text (line breaks do not matter): the bullets after
+    "Knowledge criteria:" up to "Skills and behaviour criteria:", then those up to the next
+    sentence that is not a bullet ("Assessors can use other methods ...")."""
+    flat = normalise_text(text)
+    low = flat.casefold()
+    out: dict[str, list[str]] = {}
+    k = low.find("knowledge criteria:")
+    sb = low.find("skills and behaviour criteria:", k + 1) if k >= 0 else -1
+    if k < 0 or sb < 0:
+        return out
+    stop = low.find("assessors can use other methods", sb)
+    sections = ((("K",), low[k + len("knowledge criteria:"):sb]),
+                (("S", "B"), low[sb + len("skills and behaviour criteria:"):stop if stop > 0 else sb + 600]))
+    for kinds, body in sections:
+        for bullet in body.split("•")[1:]:
+            for words, methods in METHOD_VOCABULARY:
+                if words in bullet:
+                    for kind in kinds:
+                        lst = out.setdefault(kind, [])
+                        lst.extend(m for m in methods if m not in lst)
+                    break
+    return out
+
+
 def _pathways_in(text: str) -> list[str]:
     """Pathway ids named in ``text``, in vocabulary order."""
     return [pid for pid, _, rx in _PATHWAY_RES if rx.search(text)]
@@ -658,6 +701,7 @@ class _Importer:
             "tqt": int(facts["tqt"][0]) if "tqt" in facts else 0,
             "source": self.source,
             "pathways": pathways,
+            "typical_methods": typical_methods_in(self.src.text),
             "readings": readings,
         }
         if self.questions:

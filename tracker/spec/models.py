@@ -172,6 +172,9 @@ class Qualification(_Model):
     tqt: int
     source: str = ""
     pathways: list[Pathway] = Field(default_factory=list)
+    # Criterion kind (K / S / B) -> the assessment methods the specification lists as typical;
+    # empty when the specification lists none (then no method is reported as atypical).
+    typical_methods: dict[Kind, list[str]] = Field(default_factory=dict)
     readings: list[Reading] = Field(default_factory=list)
     questions: list[Question] = Field(default_factory=list)
     units: list[Unit] = Field(min_length=1)

@@ -11,7 +11,8 @@ Workbook contract (the README's "The learner workbook" section describes it for 
 * ``Cover`` -- labels in column A, values in column B.
 * ``Summary`` -- per unit: criteria required / met, % complete, status, as live formulas.
 * ``Unit N`` (one per unit) -- a header block (unit number, reference, level, GLH, credit,
-  learning outcomes, guidance), then the criterion table with the 14 contract headers plus a
+  learning outcomes, guidance), then the criterion table with the 14 contract headers (16 since template version 2: Countersigned by,
+  Countersign date) plus a
   ``Required`` column (a formula on the cover's pathway: "Yes" / "Not required").
 * ``Evidence`` -- the evidence log.
 * ``Off-the-job`` -- (apprentices only, template version 2) the off-the-job training log.
@@ -85,16 +86,9 @@ METHODS = (
     "Product evidence",
     "Recognition of prior learning",
 )
-# Methods the specifications list as typical per criterion kind; any other method is allowed
-# when valid and reliable, so an atypical method is a warning, never an error.
-TYPICAL_METHODS = {
-    "K": ("Worksheet", "Oral questioning", "Written questioning", "Assignment or project",
-          "Candidate or peer report", "Professional discussion", "Recognition of prior learning"),
-    "S": ("Observation", "Witness testimony", "Professional discussion", "Candidate or peer report",
-          "Product evidence", "Recognition of prior learning"),
-    "B": ("Observation", "Witness testimony", "Professional discussion", "Candidate or peer report",
-          "Recognition of prior learning"),
-}
+RPL_METHOD = "Recognition of prior learning"
+# The methods typical of each criterion kind are qualification data (Qualification.typical_methods),
+# not layout: each specification lists its own.
 REQUIRED_YES = "Yes"
 REQUIRED_NO = "Not required"
 PATHWAY_UNSET = "Choose pathway"
@@ -135,6 +129,9 @@ CRITERION_COLUMNS: tuple[Column, ...] = (
     Column("iqa_date", "IQA date", 10.5, kind="date"),
     Column("iqa_decision", "IQA decision", 10, kind="choice", choices=IQA_DECISIONS, wrap=True),
     Column("comments", "Comments", 22, wrap=True),
+    # Version 2: a trainee assessor's (or trainee IQA's) decision is countersigned here.
+    Column("countersigned_by", "Countersigned by", 13, wrap=True, since=2),
+    Column("countersign_date", "Countersign date", 10.5, kind="date", since=2),
 )
 # Written after the contract columns; display only (the reader never trusts it: required-ness
 # is computed from the spec and the cover's pathway).

@@ -99,6 +99,8 @@ class CriterionEntry:
     iqa_date: dt.date | None = None
     iqa_decision: str | None = None
     comments: str | None = None
+    countersigned_by: str | None = None
+    countersign_date: dt.date | None = None
 
     def is_blank(self) -> bool:
         """True when nothing has been recorded."""

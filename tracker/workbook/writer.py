@@ -286,6 +286,11 @@ def _bullets(text: str) -> str:
 
 def _guidance_text(q: Qualification, unit: Unit, reading: str) -> str:
     parts = []
+    # A unit whose criteria depend on the reading (L2 Unit 17) states the reading applied.
+    if len({tuple(g.id for g in q.active_groups(unit, rd.id)) for rd in q.readings}) > 1:
+        rd = next((x for x in q.readings if x.id == reading), None)
+        if rd is not None:
+            parts.append(f"Reading applied ({rd.id}): {rd.description}")
     for g in q.active_groups(unit, reading):
         opts = "; ".join(
             f"{p.label.lower()} learners take {', '.join(g.options.get(p.id, []))}"
@@ -373,11 +378,14 @@ def _write_unit(ws: Worksheet, f: _Formats, q: Qualification, unit: Unit, record
     for n, crit in enumerate(unit.criteria):
         r = first + n
         entry = record.entries.get(crit.ref, _BLANK)
+        shown = crit.variants.get(record.learner.pathway or "", crit.text)
         for i, c in enumerate(cols):
             if c.key == "ref":
                 ws.write_string(r, i, crit.ref, f.cell_bold)
             elif c.key == "text":
-                ws.write_string(r, i, crit.text, f.cell)
+                # A criterion worded per pathway shows only the learner's wording once the pathway
+                # is known; both (the specification's text) while it is unset.
+                ws.write_string(r, i, shown, f.cell)
             elif c.key == "kind":
                 ws.write_string(r, i, crit.kind.label, f.cell)
             elif c.key == "required":
@@ -391,7 +399,7 @@ def _write_unit(ws: Worksheet, f: _Formats, q: Qualification, unit: Unit, record
             else:
                 _write_entry_value(ws, r, i, c, getattr(entry, c.key), f)
         # Rows are sized for the criterion text (Excel does not auto-size rows it did not lay out).
-        ws.set_row(r, 13.5 * max(_lines(crit.text, int(text_width * 1.1)), 2) + 3)
+        ws.set_row(r, 13.5 * max(_lines(shown, int(text_width * 1.1)), 2) + 3)
     _table_validations(ws, cols, first, last)
     # All rules share one range, in priority order: LibreOffice applies only the first true
     # rule of a range and ignores other ranges over the same cell; Excel merges all true rules.

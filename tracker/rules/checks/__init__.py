@@ -15,6 +15,7 @@ from tracker.rules.checks import (
     iqa,
     otj,
     pathways,
+    plausibility,
     progress,
     signoff,
     staff,
@@ -44,6 +45,7 @@ ALL_CHECKS: tuple[Check, ...] = (
     staff.staff,
     otj.otj,
     otj.otj_minimum_hours,
+    plausibility.plausibility,
 )
 
 __all__ = ["ALL_CHECKS", "Check"]

@@ -234,21 +234,30 @@ class Context:
             return []
         return split_names(str(c.value))
 
+    def name_key(self, name: str | None) -> str:
+        """The key a person is compared by: the register's person when the name is one of their
+        registered forms (initials, other spellings), else :func:`name_key` of the name."""
+        if self.register is not None:
+            return self.register.key_of(name)
+        return name_key(name)
+
     def people(self, role: str) -> dict[str, Person]:
-        """name_key -> :class:`Person` for ``role`` "assessor" or "iqa", cover first, then rows."""
+        """key -> :class:`Person` for ``role`` "assessor", "iqa" or "countersigner" (the rows'
+        Countersigned by column), cover first, then rows; keyed by :meth:`name_key`."""
         out: dict[str, Person] = {}
-        cover = self.book.cover.get(role)
+        column = PEOPLE_COLUMNS[role]
+        cover = self.book.cover.get(role) if role in L.COVER_LABELS else None
         if cover is not None:
             for n in self.cover_names(role):
-                k = name_key(n)
+                k = self.name_key(n)
                 if k and k not in out:
                     out[k] = Person(n, cover, on_cover=True)
         for info in self.row_list:
-            c = info.row.cells.get(role)
+            c = info.row.cells.get(column)
             if c is None or c.problem is not None or c.value is None:
                 continue
             for n in split_names(str(c.value)):
-                k = name_key(n)
+                k = self.name_key(n)
                 if not k:
                     continue
                 p = out.get(k)
@@ -258,6 +267,10 @@ class Context:
                     p.rows.append(info)
                     p.cells.append(c)
         return out
+
+
+# The criterion column each signing role is read from.
+PEOPLE_COLUMNS = {"assessor": "assessor", "iqa": "iqa", "countersigner": "countersigned_by"}
 
 
 def row_text(row: CriterionRow) -> str | None:

@@ -1,7 +1,8 @@
 """Evidence: refs on criterion rows exist in the evidence log; methods fit the criterion's kind.
 
 Evidence refs are compared ignoring letter case and spacing (``e12`` matches ``E12``). The
-specifications list typical methods per criterion kind (:data:`tracker.workbook.layout.TYPICAL_METHODS`)
+specifications list typical methods per criterion kind (the qualification's ``typical_methods``;
+recognition of prior learning too where the centre policy's ``rpl`` says the centre applied to use it)
 but allow any valid and reliable method, so an atypical or unlisted method is a warning only.
 """
 
@@ -74,6 +75,9 @@ def evidence(ctx: Context) -> Iterator[Issue]:
             yield ctx.issue(LOG_DUPLICATE, rows[1].cells.get("ref"), sheet=rows[1].sheet,
                             evidence=str(rows[0].value("ref")), rows=", ".join(str(r.row) for r in rows))
     check_refs = book.evidence_sheet is not None
+    rpl = ctx.register is not None and ctx.register.policy.rpl
+    typical = {k.value: [*v, *([L.RPL_METHOD] if rpl else [])]
+               for k, v in (ctx.q.typical_methods.items() if ctx.q is not None else ())}
     for info in ctx.row_list:
         row = info.row
         ref = info.criterion.ref
@@ -89,6 +93,6 @@ def evidence(ctx: Context) -> Iterator[Issue]:
         kind = info.criterion.kind.value
         if method not in _METHODS:
             yield ctx.issue(METHOD_UNLISTED, m, unit=info.unit, criterion=ref, ref=ref, method=method)
-        elif method not in L.TYPICAL_METHODS[kind]:
+        elif typical.get(kind) and method not in typical[kind]:
             yield ctx.issue(METHOD_ATYPICAL, m, unit=info.unit, criterion=ref, ref=ref, kind=_KINDS[kind],
-                            method=method.lower(), typical=", ".join(t.lower() for t in L.TYPICAL_METHODS[kind]))
+                            method=method.lower(), typical=", ".join(t.lower() for t in typical[kind]))

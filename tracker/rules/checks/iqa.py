@@ -1,8 +1,13 @@
 """IQA on each criterion row: a complete sign-off, on an assessed criterion, referrals followed up.
 
 * an IQA decision needs the IQA's name and date (errors);
-* an IQA name or date without a decision is sampling left unfinished (warning), and a decision on
-  a row marked "IQA sampled: No" contradicts itself (warning);
+* an IQA name or date without a decision is sampling left unfinished (warning); "IQA sampled:
+  Yes" with no decision is its own warning (the row is *not* counted as sampled: sampling means a
+  recorded IQA decision); a decision on a row marked "IQA sampled: No" contradicts itself
+  (warning), and a decision with IQA sampled left blank is a warning of its own;
+* "Agreed" on a criterion whose decision is not Met is interim sampling of work in progress: it
+  says nothing about an achievement decision (information), and only a later Agreed on the Met
+  decision is a summative sample;
 * the IQA may only sign off a criterion the assessor has signed: Decision, Assessor and Assessor
   date all present (error);
 * "Referred back" stays open until the IQA records Agreed over it (the criterion does not count
@@ -46,6 +51,27 @@ NOT_SAMPLED = issue_type(
     "{ref} has an IQA decision ({decision}) but IQA sampled says No",
     "The row says it was not sampled, yet carries an IQA decision.",
     "Set IQA sampled to Yes, or clear the IQA decision if the criterion was not sampled.", group="iqa")
+SAMPLED_NO_DECISION = issue_type(
+    "iqa-sampled-no-decision", Severity.WARNING, "Marked sampled but no IQA decision",
+    "{ref} says IQA sampled: Yes but has no IQA decision, so it does not count as sampled",
+    "Sampling means a recorded IQA decision. 'IQA sampled: Yes' alone records a plan or an "
+    "unfinished sample; tracker does not count it in the IQA's coverage.",
+    "The IQA records the outcome (Agreed or Referred back) with their name and date, or sets IQA "
+    "sampled back to blank until the sample is done.", group="iqa")
+SAMPLED_BLANK = issue_type(
+    "iqa-sampled-blank", Severity.WARNING, "IQA decision with IQA sampled left blank",
+    "{ref} has an IQA decision ({decision}) but IQA sampled is blank",
+    "The row carries an IQA decision, but its IQA sampled column was not filled in. The decision "
+    "still counts as a sample; the column keeps the sampling record readable for an EQA.",
+    "Set IQA sampled to Yes.", group="iqa")
+AGREED_NOT_MET = issue_type(
+    "iqa-agreed-not-met", Severity.INFO, "Agreed on a criterion not yet Met (interim sample)",
+    "{ref} has IQA decision Agreed but its assessment decision is {decision}: an interim sample only",
+    "The IQA agreed with work in progress (the criterion is not Met). That is interim sampling: it "
+    "does not quality-assure an achievement decision, so it is not a summative sample of this "
+    "criterion.",
+    "Nothing is wrong. When the criterion is marked Met, the IQA may sample it again summatively.",
+    group="iqa")
 BEFORE_ASSESSMENT = issue_type(
     "iqa-before-assessment", Severity.ERROR, "IQA sign-off on a criterion not yet signed by the assessor",
     "{ref} has an IQA sign-off but the assessor has not signed it ({missing})",
@@ -78,7 +104,8 @@ def _fmt(d: dt.date) -> str:
     return d.strftime("%d/%m/%Y")
 
 
-@check(NO_NAME, NO_DATE, NO_DECISION, NOT_SAMPLED, BEFORE_ASSESSMENT, REFERRAL_OPEN, AWAITING_RECHECK)
+@check(NO_NAME, NO_DATE, NO_DECISION, SAMPLED_NO_DECISION, NOT_SAMPLED, SAMPLED_BLANK, AGREED_NOT_MET,
+       BEFORE_ASSESSMENT, REFERRAL_OPEN, AWAITING_RECHECK)
 def iqa(ctx: Context) -> Iterator[Issue]:
     """Per-row IQA rules."""
     for info in ctx.row_list:
@@ -102,8 +129,16 @@ def iqa(ctx: Context) -> Iterator[Issue]:
                 yield emit(NO_NAME, c, decision=decision)
             if date is None and date_cell is not None and date_cell.problem is None:
                 yield emit(NO_DATE, date_cell, decision=decision)
+            sc = cells.get("iqa_sampled")
             if sampled == L.NO:
-                yield emit(NOT_SAMPLED, cells.get("iqa_sampled"), decision=decision)
+                yield emit(NOT_SAMPLED, sc, decision=decision)
+            elif sampled is None and sc is not None and sc.problem is None:
+                yield emit(SAMPLED_BLANK, sc, decision=decision)
+            assessed = value(row, "decision")
+            if decision == L.AGREED and assessed is not None and assessed != L.MET:
+                yield emit(AGREED_NOT_MET, cells.get("iqa_decision"), decision=assessed)
+        elif name is None and date is None:
+            yield emit(SAMPLED_NO_DECISION, cells.get("iqa_decision"))
         else:
             what = ", ".join(w for w, v in (("sampled Yes", sampled == L.YES), ("name", name is not None),
                                              ("date", date is not None)) if v)

@@ -30,6 +30,13 @@ CRITERION_TEXT = issue_type(
     "specification's exact wording, so the row no longer shows what is being assessed.",
     "Restore the criterion text from the specification (or from a newly generated workbook); criterion "
     "cells are normally locked.", group="tampering")
+OTHER_PATHWAY_WORDING = issue_type(
+    "tamper-other-pathway-wording", Severity.WARNING, "Criterion shows another pathway's wording",
+    "{ref} shows the {other} wording, but the learner's pathway is {pathway}",
+    "A criterion worded per pathway shows only the learner's pathway wording once the pathway is "
+    "set; this row shows the other pathway's, so the learner may be assessed against the wrong one.",
+    "Restore the wording of the learner's pathway (a newly generated workbook has it), or correct the "
+    "cover's Pathway.", group="tampering")
 CRITERION_REF = issue_type(
     "tamper-criterion-ref", Severity.ERROR, "Criterion reference changed",
     "The row with {ref}'s text shows the reference '{found}' instead of {ref}",
@@ -109,7 +116,7 @@ def _short(text: str, limit: int = 70) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-@check(CRITERION_TEXT, CRITERION_REF, CRITERION_MISSING, CRITERION_UNKNOWN, CRITERION_DUPLICATE,
+@check(CRITERION_TEXT, OTHER_PATHWAY_WORDING, CRITERION_REF, CRITERION_MISSING, CRITERION_UNKNOWN, CRITERION_DUPLICATE,
        CRITERION_MOVED, CRITERION_KIND, UNIT_MISSING, UNIT_DUPLICATE, UNIT_UNKNOWN, SPEC_VERSION, NO_METADATA)
 def tampering(ctx: Context) -> Iterator[Issue]:
     """Units, criterion rows, references, texts and the specification version."""
@@ -183,6 +190,13 @@ def tampering(ctx: Context) -> Iterator[Issue]:
         if t is not None and t not in texts[crit.ref]:
             yield ctx.issue(CRITERION_TEXT, row.cells.get("text"), sheet=row.sheet, unit=info.unit, criterion=crit.ref,
                             ref=crit.ref, found=_short(t), expected=_short(crit.text))
+        elif t is not None and ctx.pathway and crit.variants and ctx.pathway in crit.variants:
+            other = [p for p, v in crit.variants.items() if p != ctx.pathway and v.casefold() == t.casefold()]
+            if other and q is not None:
+                labels = {p.id: p.label for p in q.pathways}
+                yield ctx.issue(OTHER_PATHWAY_WORDING, row.cells.get("text"), sheet=row.sheet, unit=info.unit,
+                                criterion=crit.ref, ref=crit.ref, other=labels.get(other[0], other[0]).lower(),
+                                pathway=labels.get(ctx.pathway, ctx.pathway).lower())
         k = row.cells.get("kind")
         if k is not None and k.problem is None and k.value is not None:
             found = str(k.value).strip()
