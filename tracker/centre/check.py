@@ -160,6 +160,7 @@ class Checked:
     reading: str = ""
     cover: tuple[str | None, ...] = ()  # in COVER_KEYS order
     rows: list[Row] = field(default_factory=list)
+    base_stamp: str = ""  # the hidden stamp of a re-issued workbook (``tracker issue``), or ""
 
 
 COVER_KEYS = ("registration_date", "assessor", "iqa", "tutor", "employer")
@@ -187,7 +188,8 @@ def _check_returned(job: Job, ctx: CheckContext) -> Checked:
     ident = check_uln(book.cover_value("uln"))
     qn = book.qualification_number.strip()
     base = Checked(job.hash, "ok", uln=ident.value or uln, qualification_number=qn,
-                   workbook_id=book.meta.get("workbook_id", "").strip(), name=book.learner_name.strip())
+                   workbook_id=book.meta.get("workbook_id", "").strip(), name=book.learner_name.strip(),
+                   base_stamp=book.meta.get("base", "").strip())
     if not ident.ok:
         base.status, base.code = "quarantine", UNKNOWN_LEARNER.code
         base.reason = ident.problem if ident.value else "the cover sheet gives no ULN"

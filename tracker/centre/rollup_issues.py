@@ -65,9 +65,28 @@ WORKBOOK_SHARED = issue_type(
     "Check every sign-off in this workbook belongs to this learner; generate new learners' "
     "workbooks with `tracker new` rather than copying.", group="centre")
 
+BASE_UNTRUSTED = issue_type(
+    "centre-base-untrusted", Severity.WARNING, "Workbook's issue stamp not recognised",
+    "The hidden stamp saying which issue of the ledger this workbook came from {why}; it was merged "
+    "as a workbook with no base (every change compared with the accepted values)",
+    "A workbook written by `tracker issue` carries a stamp of the ledger revision it was issued "
+    "from, so that a field the workbook did not change never contradicts newer work on another "
+    "copy. This stamp does not match anything this centre issued (altered, or from another "
+    "centre's ledger), so it was not trusted.",
+    "Nothing to do if the workbook is genuine; conflicts it raised are listed on the Conflicts sheet.",
+    group="centre")
+BASE_FUTURE = issue_type(
+    "centre-base-future", Severity.ERROR, "Workbook issued from a ledger revision not reached",
+    "{name} was not merged: its stamp says it was issued from ledger revision {revision}, but the "
+    "ledger is at revision {current}",
+    "A workbook cannot have been issued from a revision the ledger has not reached: the ledger was "
+    "probably restored from an old copy, or the stamp was altered. The file was quarantined.",
+    "If the ledger was restored from a backup, run `tracker rebuild`; then drop the file into the "
+    "inbox again.", group="centre")
+
 ROLLUP_CODES = (UNKNOWN_LEARNER, UNKNOWN_QUALIFICATION, UNREADABLE, IDENTITY_MISMATCH, NAME_CHANGED,
-                NEW_WORKBOOK, WORKBOOK_SHARED)
+                NEW_WORKBOOK, WORKBOOK_SHARED, BASE_UNTRUSTED, BASE_FUTURE)
 
 
-__all__ = ["IDENTITY_MISMATCH", "NAME_CHANGED", "NEW_WORKBOOK", "ROLLUP_CODES", "UNKNOWN_LEARNER",
+__all__ = ["BASE_FUTURE", "BASE_UNTRUSTED", "IDENTITY_MISMATCH", "NAME_CHANGED", "NEW_WORKBOOK", "ROLLUP_CODES", "UNKNOWN_LEARNER",
            "UNKNOWN_QUALIFICATION", "UNREADABLE", "WORKBOOK_SHARED"]

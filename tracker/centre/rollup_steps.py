@@ -21,6 +21,8 @@ its content, never its name):
    or a reading in ``centre.yaml`` changed since the last roll-up, every learner's latest return
    is checked again (from the archive), so the Issues sheet reflects the current register; a
    blank register (a new centre) or an unreadable one skips the staff checks.
+   Each file received is then listed in the centre's journal (:mod:`~tracker.centre.journal`),
+   which ``tracker rebuild`` replays.
 6. **Publish** (:mod:`~tracker.centre.publish`): the master is written to a temporary file from
    the uncommitted ledger, then the ledger is committed, then the temporary file replaces the
    master. A kill at any point leaves the previous ledger (SQLite rolls back) and the previous
@@ -59,6 +61,7 @@ from tracker.centre import publish, receive
 from tracker.centre.check import CheckContext, Checked, Job, load_register
 from tracker.centre.folder import Centre, RollupLock, check_master_writable, current_user, open_centre, plain_errors
 from tracker.centre.iqa import run_centre_checks
+from tracker.centre.journal import append_journal, open_ledger
 from tracker.centre.merge import FileOutcome, Merger, issue_rows
 from tracker.centre.pool import Checker, auto_workers
 from tracker.centre.receive import Disposal, Received
@@ -163,7 +166,7 @@ def rollup(centre: str | Path | Centre, *, workers: int | None = None, today: dt
     with RollupLock(c), plain_errors(c):
         checkpoint("locked")
         check_master_writable(c.master)
-        conn = LG.connect(c.ledger, create=False)
+        conn = open_ledger(c)  # a damaged ledger is refused (run `tracker rebuild`)
         try:
             _rollup_locked(c, conn, result, workers, today, progress)
         finally:
@@ -201,6 +204,10 @@ def _rollup_locked(c: Centre, conn: sqlite3.Connection, result: RollupResult, wo
         tmp = _merge_and_write_master(c, conn, result, plan, checked, flusher.join,
                                       lambda: checker.run(plan.recheck))
     checkpoint("committed")
+    if result.run_id is not None:
+        # The archive's manifest, in merge order, for `tracker rebuild` (after the commit: see journal.py).
+        append_journal(c, [{"kind": "file", "hash": r.hash, "archive": r.archive_rel, "name": r.name}
+                           for r in plan.new if r.hash not in plan.requeued])
 
     if tmp is not None:
         t = time.perf_counter()
@@ -240,7 +247,7 @@ def _sort_out(received: list[Received], known: dict[str, str],
     return new, requeued
 
 
-def _fingerprint(centre: Centre) -> str:
+def config_fingerprint(centre: Centre) -> str:
     """A hash of what the checks depend on beside the files: the readings and the register."""
     h = hashlib.sha256(json.dumps(centre.readings, sort_keys=True).encode())
     if centre.register.is_file():
@@ -250,7 +257,7 @@ def _fingerprint(centre: Centre) -> str:
 
 def _plan(c: Centre, conn: sqlite3.Connection, new: list[Received], requeued: set[str],
           today: dt.date | None) -> _Plan:
-    fingerprint = _fingerprint(c)
+    fingerprint = config_fingerprint(c)
     config_changed = LG.get_meta(conn, "fingerprint") != fingerprint
     register, register_issues = load_register(c) if (new or config_changed) else (None, [])
     ctx = CheckContext(extra_dirs=(str(c.specs),), readings=dict(c.readings), register=register, today=today)
@@ -346,5 +353,5 @@ def _disposal(files: list[FileOutcome]) -> dict[str, Disposal]:
     return out
 
 
-__all__ = ["CHECKPOINTS", "PAUSE_ENV", "PAUSE_FILE_ENV", "PAUSE_SECONDS_ENV", "RollupResult", "checkpoint",
+__all__ = ["CHECKPOINTS", "config_fingerprint", "PAUSE_ENV", "PAUSE_FILE_ENV", "PAUSE_SECONDS_ENV", "RollupResult", "checkpoint",
            "rollup"]

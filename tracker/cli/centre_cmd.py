@@ -1,4 +1,5 @@
-"""``tracker init``, ``rollup``, ``conflicts``, ``resolve`` and ``export``: the centre folder."""
+"""``tracker init``, ``rollup``, ``conflicts``, ``resolve``, ``issue``, ``rebuild`` and ``export``: the centre
+folder."""
 
 from __future__ import annotations
 
@@ -59,6 +60,27 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--note", default="", help="why (recorded in the ledger and shown in the master)")
     p.add_argument("--by", default=None, metavar="NAME", help="who decided (default: the logged-in user)")
     p.set_defaults(func=_resolve)
+
+    p = sub.add_parser(
+        "issue", help="re-issue learners' current workbooks from the ledger, stamped with their base",
+        description="Write each learner's current workbook from the ledger (every accepted value, the "
+                    "cover details and the evidence log in place, protected as `tracker new` writes it) "
+                    "into OUT/<assessor>/ (default DIR/outbox). Each is stamped with the ledger revision "
+                    "it was issued from, so that its return is merged three-way: a field the holder did "
+                    "not change never contradicts work returned on another copy meanwhile.")
+    p.add_argument("dir", metavar="DIR", help="the centre folder")
+    p.add_argument("--learner", action="append", metavar="ULN", help="only this learner (repeatable)")
+    p.add_argument("-o", "--output", metavar="OUT", help="output folder (default: DIR/outbox)")
+    p.set_defaults(func=_issue)
+
+    p = sub.add_parser(
+        "rebuild", help="rebuild the ledger and the master from the archive and the journal",
+        description="Make the ledger and the master again from DIR/archive (every received file, replayed "
+                    "in the order received, each verified by its hash) and DIR/journal.jsonl (every admin "
+                    "decision and every re-issue). Use it when a command says the ledger is damaged. The "
+                    "old ledger is kept beside the new one, never deleted.")
+    p.add_argument("dir", metavar="DIR", help="the centre folder")
+    p.set_defaults(func=_rebuild)
 
     p = sub.add_parser(
         "export", help="export the criteria and learners tables as CSV, JSON or Parquet",
@@ -145,6 +167,28 @@ def _resolve(args: argparse.Namespace) -> int:
     r = resolve(args.dir, keep=args.keep, uln=args.learner, criterion=args.criterion,
                 qualification=args.qualification, conflict_id=args.conflict, note=args.note, by=args.by)
     print(f"conflict #{r.conflict_id} ({r.learner}, ULN {r.uln}, {r.criterion}) closed: kept the {r.kept} value; "
+          f"master rebuilt: {r.master}")
+    return 0
+
+
+def _issue(args: argparse.Namespace) -> int:
+    from tracker.centre.reissue import issue_workbooks
+
+    r = issue_workbooks(args.dir, ulns=args.learner, out=args.output)
+    for w in r.workbooks:
+        print(w.path)
+    print(f"{len(r.workbooks)} workbook(s) issued from ledger revision {r.revision} into {r.outbox}")
+    return 0
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    from tracker.centre.rebuild import rebuild
+
+    r = rebuild(args.dir)
+    for problem in r.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    kept = f"; the old ledger was kept as {r.kept_old}" if r.kept_old else ""
+    print(f"ledger rebuilt from {r.files} archived file(s), {r.decisions} decision(s) and {r.bases} issue(s){kept}; "
           f"master rebuilt: {r.master}")
     return 0
 
