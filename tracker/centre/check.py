@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from tracker.centre.folder import Centre, is_centre, open_centre
 from tracker.centre.ledger import ENTRY_FIELDS, Values
 from tracker.centre.receive import inbox_files
-from tracker.centre.rollup_issues import UNKNOWN_LEARNER, UNKNOWN_QUALIFICATION, UNREADABLE
+from tracker.centre.rollup_issues import COPIES_DISAGREE, UNKNOWN_LEARNER, UNKNOWN_QUALIFICATION, UNREADABLE
 from tracker.errors import TrackerError, UnreadableWorkbook
 from tracker.identifiers import check_uln
 from tracker.issues import Issue, Report, Task
@@ -35,7 +35,7 @@ from tracker.workbook.identity import Identity, identify
 if TYPE_CHECKING:
     from tracker.register import Register
     from tracker.spec.models import Qualification
-    from tracker.workbook.model import LearnerWorkbook
+    from tracker.workbook.model import CriterionRow, LearnerWorkbook
 
 
 def find_centre(path: str | Path) -> Centre | None:
@@ -216,7 +216,7 @@ def _check_returned(job: Job, ctx: CheckContext) -> Checked:
     task = check_workbook(book, register=ctx.register, today=ctx.today, identity=identity)
     base.issues = task.issues
     base.cover = tuple(_cover_text(book, k) for k in COVER_KEYS)
-    base.rows = _rows(book, q)
+    base.rows = _rows(book, q, base.issues)
     return base
 
 
@@ -237,33 +237,68 @@ def _cover_text(book: LearnerWorkbook, key: str) -> str | None:
     return _iso(c.value) if key == "registration_date" else str(c.value)
 
 
-def _rows(book: LearnerWorkbook, q: Qualification) -> list[Row]:
+def _same(a: str | None, b: str | None) -> bool:
+    return " ".join((a or "").split()).casefold() == " ".join((b or "").split()).casefold()
+
+
+def _rows(book: LearnerWorkbook, q: Qualification, issues: list[Issue]) -> list[Row]:
+    """The criterion rows to merge. A criterion on two sheets (a unit sheet copied with Excel's
+    Move or Copy) is taken from the copy that holds work; copies that both hold work and differ
+    are an error at both cells (appended to ``issues``) and the row says nothing (all fields
+    silent: the accepted values stay). Never silently the first copy only."""
     unit_of = {c.ref: u.number for u in q.units for c in u.criteria}
-    out: list[Row] = []
-    seen: set[str] = set()
+    found: dict[str, list[tuple[Row, str, str]]] = {}  # ref -> (row, sheet, decision cell)
+    order: list[str] = []
     for row in book.rows():
         ref = row.ref.strip()
         if ref not in unit_of:
             ref = ref.upper()
             if ref not in unit_of:
                 continue  # not a criterion of this qualification (the checks report it)
-        if ref in seen:
-            continue  # a duplicated row: the first one counts (the checks report it)
-        seen.add(ref)
-        values: list[str | None] = []
-        silent: set[int] = set()
-        for i, key in enumerate(ENTRY_FIELDS):
-            c = row.cells.get(key)
-            if c is None or c.problem:
-                values.append(None)
-                silent.add(i)
-            elif key == "evidence_refs":
-                refs = c.value or ()
-                values.append(", ".join(refs) if refs else None)
-            else:
-                values.append(_iso(c.value) if c.value is not None else None)
-        out.append((ref, unit_of[ref], tuple(values), frozenset(silent)))
+        values, silent = _values(row)
+        sheet = row.sheet
+        if any(found_sheet == sheet for _r, found_sheet, _c in found.get(ref, [])):
+            continue  # a row repeated on one sheet: the first one counts (the checks report it)
+        at = row.cells.get("decision")
+        if ref not in found:
+            order.append(ref)
+        found.setdefault(ref, []).append(((ref, unit_of[ref], values, silent), sheet, at.ref if at else ""))
+    out: list[Row] = []
+    for ref in order:
+        copies = found[ref]
+        with_work = [c for c in copies if any(v is not None for v in c[0][2])]
+        if len(with_work) <= 1:
+            out.append((with_work or copies)[0][0])
+            continue
+        first = with_work[0]
+        differ = [ENTRY_FIELDS[i] for i in range(len(ENTRY_FIELDS))
+                  if any(not _same(first[0][2][i], other[0][2][i]) for other in with_work[1:])]
+        if not differ:
+            out.append(first[0])
+            continue
+        for (_row, sheet, where) in with_work:
+            other = next(s for _r, s, _c in with_work if s != sheet)
+            issues.append(COPIES_DISAGREE(sheet=sheet, cell=where or None, criterion=ref, ref=ref, other=other,
+                                          fields=", ".join(differ)))
+        out.append((ref, unit_of[ref], (None,) * len(ENTRY_FIELDS), frozenset(range(len(ENTRY_FIELDS)))))
     return out
+
+
+def _values(row: CriterionRow) -> tuple[tuple[str | None, ...], frozenset[int]]:
+    """A criterion row's entry fields as stored, and the indices of those that said nothing."""
+    values: list[str | None] = []
+    silent: set[int] = set()
+    for i, key in enumerate(ENTRY_FIELDS):
+        c = row.cells.get(key)
+        if c is None or c.problem:
+            values.append(None)
+            silent.add(i)
+        elif key == "evidence_refs":
+            refs = c.value or ()
+            values.append(", ".join(refs) if refs else None)
+        else:
+            values.append(_iso(c.value) if c.value is not None else None)
+    return tuple(values), frozenset(silent)
 
 
 __all__ = ["COVER_KEYS", "CheckContext", "Checked", "Job", "check_in_centre", "check_returned", "find_centre",

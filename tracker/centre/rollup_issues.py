@@ -84,9 +84,19 @@ BASE_FUTURE = issue_type(
     "If the ledger was restored from a backup, run `tracker rebuild`; then drop the file into the "
     "inbox again.", group="centre")
 
+COPIES_DISAGREE = issue_type(
+    "centre-copies-disagree", Severity.ERROR, "Two copies of a unit sheet disagree",
+    "Criterion {ref} is on sheet '{sheet}' and again on sheet '{other}' with different entries "
+    "({fields}); neither was merged",
+    "The workbook holds a unit sheet twice (Excel's Move or Copy puts the copy before the original). "
+    "Work found on only one copy is merged from it; but here both copies hold entries for this "
+    "criterion and they differ, so it is unclear which is genuine. The accepted values stay.",
+    "Keep one copy of the sheet with the right entries, delete the other, and return the workbook again.",
+    group="centre")
+
 ROLLUP_CODES = (UNKNOWN_LEARNER, UNKNOWN_QUALIFICATION, UNREADABLE, IDENTITY_MISMATCH, NAME_CHANGED,
-                NEW_WORKBOOK, WORKBOOK_SHARED, BASE_UNTRUSTED, BASE_FUTURE)
+                NEW_WORKBOOK, WORKBOOK_SHARED, BASE_UNTRUSTED, BASE_FUTURE, COPIES_DISAGREE)
 
 
-__all__ = ["BASE_FUTURE", "BASE_UNTRUSTED", "IDENTITY_MISMATCH", "NAME_CHANGED", "NEW_WORKBOOK", "ROLLUP_CODES", "UNKNOWN_LEARNER",
+__all__ = ["BASE_FUTURE", "BASE_UNTRUSTED", "COPIES_DISAGREE", "IDENTITY_MISMATCH", "NAME_CHANGED", "NEW_WORKBOOK", "ROLLUP_CODES", "UNKNOWN_LEARNER",
            "UNKNOWN_QUALIFICATION", "UNREADABLE", "WORKBOOK_SHARED"]
