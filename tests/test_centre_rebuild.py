@@ -252,3 +252,17 @@ def test_schema_1_ledger_is_migrated_on_open(tmp_path: Path) -> None:
     assert "base" in cols and conn.execute("SELECT count(*) FROM bases").fetchone()[0] == 0
     conn.close()
     assert query(c, "SELECT * FROM criteria") == before
+
+
+def test_recheck_verifies_archive_copies_by_hash(rolled: tuple[Centre, bytes]) -> None:
+    """A changed register makes the roll-up check every latest return again from the archive:
+    a copy altered or missing since it was received is reported, not checked."""
+    from tracker.sample import sample_staff, write_register
+
+    c, _ = rolled
+    copies = sorted((p for p in c.archive.glob("*/*") if p.is_file()), key=lambda p: p.name)
+    copies[0].write_bytes(copies[0].read_bytes() + b"x")
+    copies[1].unlink()
+    write_register(c.register, sample_staff()[:-1])  # the configuration changed: everything is checked again
+    r = roll(c)
+    assert sum("was altered" in n for n in r.notes) == 1 and sum("is missing" in n for n in r.notes) == 1

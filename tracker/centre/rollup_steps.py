@@ -202,6 +202,7 @@ def _rollup_locked(c: Centre, conn: sqlite3.Connection, result: RollupResult, wo
     result.timings["receive"] = time.perf_counter() - t
 
     plan = _plan(c, conn, new, requeued, today, decisions)
+    plan.recheck = _verified(plan.recheck, result)
     expected = len(plan.jobs) + len(plan.recheck)
     n_workers = workers if workers is not None else auto_workers(expected, c.workers)
     with Checker(plan.ctx, n_workers, expected) as checker:
@@ -336,6 +337,28 @@ def _merge_and_write_master(c: Centre, conn: sqlite3.Connection, result: RollupR
             tmp.unlink(missing_ok=True)
         raise
     return tmp
+
+
+def _verified(jobs: list[Job], result: RollupResult) -> list[Job]:
+    """The archived copies to check again whose content still has their hash; a missing or
+    altered copy is reported in ``result.notes`` and left out (its earlier issues stand)."""
+    out: list[Job] = []
+    for j in jobs:
+        p = Path(j.archive)
+        try:
+            h = hashlib.sha256()
+            with open(p, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+        except OSError:
+            result.notes.append(f"the archived copy of {j.name} ({p.name}) is missing; it was not checked again")
+            continue
+        if h.hexdigest() != j.hash:
+            result.notes.append(f"the archived copy of {j.name} ({p.name}) was altered (its hash no longer matches); "
+                                "it was not checked again")
+            continue
+        out.append(j)
+    return out
 
 
 def _apply_decisions(conn: sqlite3.Connection, plan: _Plan, result: RollupResult) -> None:
