@@ -71,3 +71,27 @@ def test_copies_that_disagree_are_an_error_at_both_cells_and_merge_nothing(tmp_p
     assert found == sorted([(sheet, cell), (f"{sheet} (2)", cell)])
     (row,) = [r for r in res.rows if r[0] == REF]
     assert row[2] == (None,) * len(ENTRY_FIELDS) and row[3] == frozenset(range(len(ENTRY_FIELDS)))  # says nothing
+
+
+def test_header_twice_is_an_error_naming_both_columns_and_neither_is_merged(tmp_path: Path) -> None:
+    """A hidden column headed Decision beside the visible one: neither is preferred silently."""
+    from fixtures import col
+
+    path = write(tmp_path, L2, record({}))
+    sheet, cell = at(L2, REF, "decision")
+    wb = openpyxl.load_workbook(path)
+    ws = wb[sheet]
+    extra = len(L.UNIT_TABLE_COLUMNS) + 1  # 1-based: the first column after the table
+    ws.cell(row=L.UNIT_FIRST_DATA_ROW, column=extra, value="Decision")  # the header row is just above the data
+    ws[cell].value = L.NOT_YET_MET
+    ws.cell(row=ws[cell].row, column=extra, value=L.MET)
+    letter = openpyxl.utils.get_column_letter(extra)
+    ws.column_dimensions[letter].hidden = True
+    wb.save(path)
+    res = check_returned(Job("h", str(path), path.name), CTX)
+    (issue,) = [i for i in res.issues if i.code == "centre-header-twice"]
+    visible = openpyxl.utils.get_column_letter(col("decision") + 1)
+    assert f"columns {visible} and {letter}" in issue.message and issue.sheet == sheet
+    (row,) = [r for r in res.rows if r[0] == REF]
+    i = ENTRY_FIELDS.index("decision")
+    assert row[2][i] is None and i in row[3]  # the decision says nothing: the accepted value stays

@@ -26,10 +26,11 @@ from typing import TYPE_CHECKING, Any
 from tracker.centre.folder import Centre, is_centre, open_centre
 from tracker.centre.ledger import ENTRY_FIELDS, Values
 from tracker.centre.receive import inbox_files
-from tracker.centre.rollup_issues import COPIES_DISAGREE, UNKNOWN_LEARNER, UNKNOWN_QUALIFICATION, UNREADABLE
+from tracker.centre.rollup_issues import COPIES_DISAGREE, HEADER_TWICE, UNKNOWN_LEARNER, UNKNOWN_QUALIFICATION, UNREADABLE
 from tracker.errors import TrackerError, UnreadableWorkbook
 from tracker.identifiers import check_uln
 from tracker.issues import Issue, Report, Task
+from tracker.workbook import layout as L
 from tracker.workbook.identity import Identity, identify
 
 if TYPE_CHECKING:
@@ -247,6 +248,16 @@ def _rows(book: LearnerWorkbook, q: Qualification, issues: list[Issue]) -> list[
     are an error at both cells (appended to ``issues``) and the row says nothing (all fields
     silent: the accepted values stay). Never silently the first copy only."""
     unit_of = {c.ref: u.number for u in q.units for c in u.criteria}
+    # A header found twice on a sheet: an error naming both columns, and that field says nothing
+    # on the sheet's rows (neither column is preferred silently).
+    twice: dict[str, frozenset[int]] = {}
+    for u in book.units:
+        if u.duplicate_columns:
+            twice[u.sheet] = frozenset(ENTRY_FIELDS.index(k) for k in u.duplicate_columns if k in ENTRY_FIELDS)
+            for k, letters in u.duplicate_columns.items():
+                issues.append(HEADER_TWICE(sheet=u.sheet, cell=f"{letters[0]}{u.header_row}", name=u.sheet,
+                                           header=L.column_by_key(L.CRITERION_COLUMNS, k).header,
+                                           columns=" and ".join(letters)))
     found: dict[str, list[tuple[Row, str, str]]] = {}  # ref -> (row, sheet, decision cell)
     order: list[str] = []
     for row in book.rows():
@@ -257,6 +268,9 @@ def _rows(book: LearnerWorkbook, q: Qualification, issues: list[Issue]) -> list[
                 continue  # not a criterion of this qualification (the checks report it)
         values, silent = _values(row)
         sheet = row.sheet
+        if sheet in twice:
+            silent = silent | twice[sheet]
+            values = tuple(None if i in twice[sheet] else v for i, v in enumerate(values))
         if any(found_sheet == sheet for _r, found_sheet, _c in found.get(ref, [])):
             continue  # a row repeated on one sheet: the first one counts (the checks report it)
         at = row.cells.get("decision")

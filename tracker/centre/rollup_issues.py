@@ -93,10 +93,17 @@ COPIES_DISAGREE = issue_type(
     "criterion and they differ, so it is unclear which is genuine. The accepted values stay.",
     "Keep one copy of the sheet with the right entries, delete the other, and return the workbook again.",
     group="centre")
+HEADER_TWICE = issue_type(
+    "centre-header-twice", Severity.ERROR, "A column header appears twice on a sheet",
+    "Sheet '{name}' has the header '{header}' in columns {columns}; neither column was merged",
+    "The criterion table has two columns with the same header (for example a hidden column headed "
+    "Decision beside the visible one), so it is unclear which one holds the real entries. Neither is "
+    "preferred: the accepted values stay for that column.",
+    "Delete the extra column (unhide columns to find it) and return the workbook again.", group="centre")
 
 ROLLUP_CODES = (UNKNOWN_LEARNER, UNKNOWN_QUALIFICATION, UNREADABLE, IDENTITY_MISMATCH, NAME_CHANGED,
-                NEW_WORKBOOK, WORKBOOK_SHARED, BASE_UNTRUSTED, BASE_FUTURE, COPIES_DISAGREE)
+                NEW_WORKBOOK, WORKBOOK_SHARED, BASE_UNTRUSTED, BASE_FUTURE, COPIES_DISAGREE, HEADER_TWICE)
 
 
-__all__ = ["BASE_FUTURE", "BASE_UNTRUSTED", "COPIES_DISAGREE", "IDENTITY_MISMATCH", "NAME_CHANGED", "NEW_WORKBOOK", "ROLLUP_CODES", "UNKNOWN_LEARNER",
+__all__ = ["BASE_FUTURE", "BASE_UNTRUSTED", "COPIES_DISAGREE", "HEADER_TWICE", "IDENTITY_MISMATCH", "NAME_CHANGED", "NEW_WORKBOOK", "ROLLUP_CODES", "UNKNOWN_LEARNER",
            "UNKNOWN_QUALIFICATION", "UNREADABLE", "WORKBOOK_SHARED"]
