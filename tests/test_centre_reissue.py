@@ -205,3 +205,32 @@ def test_base_from_the_future_quarantines_that_file_only(issued: tuple[Centre, I
     assert outcome["fine.xlsx"][0] == "merged"
     assert outcome["future.xlsx"][0] == "quarantined" and "revision 99" in outcome["future.xlsx"][1]
     assert "future.xlsx" in outcome["future.xlsx"][1]
+
+
+def test_cli_issue_then_damage_then_rebuild(tmp_path: Path) -> None:
+    """`tracker issue` and `tracker rebuild` as an admin types them; a 0-byte ledger in between
+    is refused with one line naming `tracker rebuild` (exit code 1)."""
+    import subprocess
+    import sys
+
+    def tracker(*args: str) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([sys.executable, "-m", "tracker", *args], capture_output=True, text=True, timeout=300)
+        assert "Traceback" not in proc.stderr, proc.stderr
+        return proc
+
+    c = make_centre(tmp_path / "centre")
+    batch = items(2)
+    drop(c, batch)
+    roll(c)
+    uln = batch[0][1].learner.uln
+    p = tracker("issue", str(c.root), "--learner", uln, "-o", str(tmp_path / "out"))
+    assert p.returncode == 0 and "1 workbook(s) issued from ledger revision 2" in p.stdout
+    (issued,) = (tmp_path / "out").glob("*/*.xlsx")
+    assert uln in issued.name and read_workbook(issued).meta["base"]
+    assert tracker("issue", str(c.root), "--learner", "1234567890").returncode == 1
+    c.ledger.write_bytes(b"")
+    p = tracker("rollup", str(c.root))
+    assert p.returncode == 1 and "tracker rebuild" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    p = tracker("rebuild", str(c.root))
+    assert p.returncode == 0 and "ledger rebuilt from 2 archived file(s), 0 decision(s) and 1 issue(s)" in p.stdout
+    assert tracker("rollup", str(c.root)).returncode == 0

@@ -136,7 +136,8 @@ def _rollup(args: argparse.Namespace) -> int:
         state = f"nothing new; master rebuilt from the ledger: {result.master}"
     else:
         state = f"nothing new; master unchanged: {result.master}"
-    print(f"{merged} merged, {quarantined} quarantined, {dup} already received; {result.learners} learner(s), "
+    decided = f"{result.decisions} decision(s) from the Conflicts sheet applied; " if result.decisions else ""
+    print(f"{merged} merged, {quarantined} quarantined, {dup} already received; {decided}{result.learners} learner(s), "
           f"{result.open_conflicts} open conflict(s); {result.seconds:.1f} s; {state}")
     return 0
 
@@ -154,8 +155,9 @@ def _conflicts(args: argparse.Namespace) -> int:
     for r in rows:
         acc = "; ".join(f"{k}={v!s}" for k, v in r["accepted"].items())
         ret = "; ".join(f"{k}={v!s}" for k, v in r["returned"].items())
+        base = ("  base " + "; ".join(f"{k}={v!s}" for k, v in r["base"].items())) if r["base"] is not None else ""
         print(f"#{r['id']}  {r['learner']} (ULN {r['uln']}, {r['qualification_number']}) {r['criterion']}: "
-              f"accepted {acc} [{r['accepted_file']}]  returned {ret} [{r['returned_file']}]")
+              f"accepted {acc} [{r['accepted_file']}]  returned {ret} [{r['returned_file']}]{base}")
     print(f"{len(rows)} open conflict(s); close one with: tracker resolve {args.dir} --conflict ID "
           "--keep accepted|returned")
     return 0
