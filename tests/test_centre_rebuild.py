@@ -266,3 +266,15 @@ def test_recheck_verifies_archive_copies_by_hash(rolled: tuple[Centre, bytes]) -
     write_register(c.register, sample_staff()[:-1])  # the configuration changed: everything is checked again
     r = roll(c)
     assert sum("was altered" in n for n in r.notes) == 1 and sum("is missing" in n for n in r.notes) == 1
+
+
+def test_init_on_a_centre_whose_ledger_was_lost_refuses(rolled: tuple[Centre, bytes]) -> None:
+    """`tracker init` creates what is missing -- but never a new, empty ledger beside an archive."""
+    from tracker.centre.create import init_centre
+
+    c, _ = rolled
+    master = c.master.read_bytes()
+    c.ledger.unlink()
+    with pytest.raises(CentreError, match="tracker rebuild"):
+        init_centre(c.root)
+    assert not c.ledger.exists() and c.master.read_bytes() == master
