@@ -55,6 +55,10 @@ def test_init_rollup_conflicts_resolve(tmp_path: Path) -> None:
 
     p = tracker("conflicts", str(root))
     assert p.returncode == 0 and f"ULN {s.learner.uln}" in p.stdout and ref in p.stdout
+    # In words: the column's header, both values quoted, no Python (decision=..., None).
+    assert '    Decision: accepted "Met", returned "Not yet met"' in p.stdout
+    assert "the contradicting one from second.xlsx" in p.stdout
+    assert "=" not in p.stdout and "None" not in p.stdout
     listed = json.loads(tracker("conflicts", str(root), "--json").stdout)
     assert [(k["uln"], k["criterion"], k["fields"]) for k in listed] == [(s.learner.uln, ref, ["decision"])]
     assert listed[0]["accepted"] == {"decision": "Met"} and listed[0]["returned"] == {"decision": "Not yet met"}

@@ -84,3 +84,35 @@ def test_text_dates_in_uk_form_are_understood(tmp_path: Path) -> None:
     p = edit(write(tmp_path, L3, record(e, pathway=None)), {
         at(L3, "K1.1", "evidence_date"): "01/03/2024", at(L3, "K1.1", "assessor_date"): "2 March 2024"})
     assert found(validate(p), D.dates) == []
+
+
+def test_an_order_error_that_swapping_day_and_month_would_mend_says_so(tmp_path: Path) -> None:
+    # As a UK assessor types them into a spreadsheet set to US dates: "06/05/2024" meant as 6 May
+    # is stored as 5 June; "20/05/2024" is no US date, stays text and reads as 20 May.
+    tail = "; set the spreadsheet to UK dates, as the cover sheet says, and type it again)"
+    e = {"K1.1": signed(L3, "K1.1", 1, evidence_date=dt.date(2024, 6, 5), assessor_date=dt.date(2024, 5, 20)),
+         # 20 and 15 cannot be months: no hint
+         "K1.2": signed(L3, "K1.2", 2, evidence_date=dt.date(2024, 3, 20), assessor_date=dt.date(2024, 3, 15)),
+         # IQA "04/05/2024" meant as 4 May, stored as 5 April, before the assessor's 10 April
+         "K1.5": signed(L3, "K1.5", 3, sampled=True, evidence_date=dt.date(2024, 4, 1),
+                        assessor_date=dt.date(2024, 4, 10), iqa_date=dt.date(2024, 4, 5)),
+         # "12/03/2025" meant as 12 March, stored as 3 December: in the future on 30 June 2025
+         "K1.6": signed(L3, "K1.6", 4, evidence_date=dt.date(2025, 3, 1), assessor_date=dt.date(2025, 12, 3)),
+         # registered 8 January 2024; "01/03/2024" meant as 1 March, stored as 3 January
+         "K2.1": signed(L3, "K2.1", 5, evidence_date=dt.date(2024, 1, 3), assessor_date=dt.date(2024, 3, 2))}
+    task = validate(write(tmp_path, L3, record(e, pathway=None)), today=TODAY)
+    msgs = {(i.code, i.criterion): i.message for i in task.issues if i.code.startswith("date-")}
+    assert msgs[("date-assessed-before-evidence", "K1.1")] == (
+        "K1.1 was signed off on 20/05/2024, before its evidence date 05/06/2024 (possibly typed as month/day: "
+        "if the evidence date was meant as 6 May 2024, it is in order" + tail)
+    assert msgs[("date-assessed-before-evidence", "K1.2")] == \
+        "K1.2 was signed off on 15/03/2024, before its evidence date 20/03/2024"
+    assert msgs[("date-iqa-before-assessment", "K1.5")] == (
+        "K1.5's IQA date 05/04/2024 is before the assessor's date 10/04/2024 (possibly typed as month/day: "
+        "if the IQA date was meant as 4 May 2024, it is in order" + tail)
+    assert msgs[("date-future", "K1.6")].endswith(
+        "(today is 30/06/2025) (possibly typed as month/day: if the date was meant as 12 March 2025, it is in order"
+        + tail)
+    assert msgs[("date-before-registration", "K2.1")].endswith(
+        "registration date 08/01/2024 (possibly typed as month/day: if the date was meant as 1 March 2024, it is in "
+        "order" + tail)

@@ -81,8 +81,8 @@ def test_cohort_csv(tmp_path: Path) -> None:
     out = tmp_path / "out"
     r = tracker("new", "-q", "603/4687/5", "--cohort", str(csv), "--out-dir", str(out))
     assert r.returncode == 1  # two bad rows
-    assert f"{csv}:3:" in r.stderr and "check digit" in r.stderr
-    assert f"{csv}:7:" in r.stderr and "already on line 2" in r.stderr
+    assert f"{csv}, line 3:" in r.stderr and "check digit" in r.stderr
+    assert f"{csv}, line 7:" in r.stderr and "already on line 2" in r.stderr
     files = sorted(p.name for p in out.glob("*.xlsx"))
     assert files == ["Jo_Bloggs_1000000043.xlsx", "Jo_Bloggs_1234567899.xlsx", "Kim_Lee_9999999999.xlsx"]
     assert "3 workbook(s) written" in r.stdout

@@ -48,7 +48,9 @@ def test_json_shape_and_unreadable_files(tmp_path: Path) -> None:
     r = tracker("validate", tmp_path, "--json", "--today", TODAY.isoformat())
     assert r.returncode == 1
     data = json.loads(r.stdout)
-    assert set(data) == {"files", "counts"}
+    assert set(data) == {"files", "counts", "skipped"}
+    assert data["skipped"] == [{"file": str(tmp_path / "~$a.xlsx"),
+                                "reason": "an Office lock file (the workbook is open in Excel or LibreOffice)"}]
     assert set(data["counts"]) == {"files", "error", "warning", "info"}
     assert data["counts"]["files"] == 2
     a, b = data["files"]
@@ -89,7 +91,10 @@ def test_mark_writes_validation_sheet_and_is_repeatable(tmp_path: Path) -> None:
     for _ in range(2):
         r = tracker("validate", tmp_path, "--mark", "--today", TODAY.isoformat())
         assert r.returncode == 1
-        assert "not marked" not in r.stderr
+        # What was marked and what was not, and why, on stderr.
+        assert f"marked      {p}: 0 errors, 1 warning" in r.stderr or f"marked      {p}:" in r.stderr
+        assert f"not marked  {bad}: it could not be read" in r.stderr
+        assert "1 workbook(s) marked, 1 not marked" in r.stderr
     wb = openpyxl.load_workbook(p)
     assert wb.sheetnames.count(L.VALIDATION) == 1
     assert bad.read_text() == "nope"  # an unreadable file is left alone

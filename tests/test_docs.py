@@ -44,3 +44,27 @@ def test_check_mode(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "tracker.docs", "--check", "-o", str(stale)],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
+
+
+def test_messages_show_no_python_format_codes() -> None:
+    # ‹known!r› and ‹n:,› were Python's conversion and format codes leaking into the page.
+    t = IssueType("zz-codes", Severity.INFO, "T", "{known!r} has {n:,} rows in {label_lower}", "D.", "F.", "zz")
+    assert "“‹known› has ‹n› rows in ‹label lower›”" in render({"zz-codes": t})
+    text = DEFAULT_PATH.read_text(encoding="utf-8")
+    for placeholder in text.split("‹")[1:]:
+        name = placeholder.split("›", 1)[0]
+        if name == "…":
+            continue  # the page's own explanation of ‹…›
+        assert name and all(ch.isalnum() or ch == " " for ch in name), name
+
+
+def test_fixes_give_the_excel_way_before_any_command() -> None:
+    # An admin who only uses Excel must be able to act on every fix: a command is offered only
+    # beside the add-in's way, or where there is none (said so), or for what only the command line
+    # can cause.
+    for code, t in load_all().items():
+        if "`tracker" not in t.fix:
+            continue
+        excel_first = t.fix.find("add-in") != -1 and t.fix.find("add-in") < t.fix.find("`tracker")
+        no_excel_way = "no way to do this from Excel" in t.fix or "whoever looks after tracker" in t.fix
+        assert excel_first or no_excel_way or "command line" in t.description, code

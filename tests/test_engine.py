@@ -35,6 +35,7 @@ from tracker.rules.engine import (
     UndeclaredCode,
     check_workbook,
     expand_paths,
+    scan_paths,
     validate_file,
     validate_paths,
 )
@@ -92,14 +93,24 @@ def test_folder_expansion_skips_lock_and_temp_files(tmp_path: Path) -> None:
     for name in ("b.xlsx", "a.XLSM", "~$b.xlsx", ".~tracker-123.xlsx", "notes.txt", "c.xls"):
         (tmp_path / name).write_bytes(b"x")
     (tmp_path / "sub.xlsx").mkdir()
+    (tmp_path / "t.xltx").write_bytes(b"x")
     got = [p.name for p in expand_paths([tmp_path, tmp_path / "~$b.xlsx"])]
-    assert got == ["a.XLSM", "b.xlsx", "~$b.xlsx"]  # a file named explicitly is always taken
+    # .xls (and .ods) are workbooks too; a file named explicitly is always taken
+    assert got == ["a.XLSM", "b.xlsx", "c.xls", "~$b.xlsx"]
+    files, skipped = scan_paths([tmp_path])
+    assert [(p.name, why.split(" (")[0].split(":")[0]) for p, why in skipped] == [
+        (".~tracker-123.xlsx", "a temporary file tracker is writing or left behind"),
+        ("notes.txt", "not a spreadsheet"),
+        ("sub.xlsx", "a folder"),
+        ("t.xltx", "an Excel template, not a workbook"),
+        ("~$b.xlsx", "an Office lock file"),
+    ]
 
 
 def test_every_check_declares_catalogued_documented_codes() -> None:
     codes = [t.code for chk in ALL_CHECKS for t in chk.codes] + [t.code for t in ENGINE_CODES]
     assert len(codes) == len(set(codes)), "a code is declared by two checks"
-    pattern = re.compile(r"^(file|structure|value|id|tamper|pathway|completion|date|evidence|iqa|coi|staff|"
+    pattern = re.compile(r"^(file|structure|value|id|tamper|pathway|completion|date|evidence|iqa|coi|staff|otj|"
                          r"internal)-[a-z0-9]+(-[a-z0-9]+)*$")
     for code in codes:
         assert pattern.match(code), code

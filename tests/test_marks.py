@@ -209,8 +209,11 @@ def test_refuses_macro_files_and_foreign_validation_sheets(tmp_path: Path) -> No
     plan = plan_marks(validate(p))
     xlsm = tmp_path / "w.xlsm"
     shutil.copy(p, xlsm)
-    with pytest.raises(MarkError, match="only .xlsx"):
+    with pytest.raises(MarkError, match="never re-saves a file with macros"):
         apply_marks_to_file(xlsm, plan)
+    for suffix in (".ods", ".xls"):  # refused by name before anything opens them: save as .xlsx
+        with pytest.raises(MarkError, match=r"marks only \.xlsx workbooks; save a copy as \.xlsx"):
+            apply_marks_to_file(tmp_path / f"w{suffix}", plan)
     wb = openpyxl.load_workbook(p)
     wb.create_sheet(L.VALIDATION)["A1"] = "Our own validation notes"
     wb.save(p)

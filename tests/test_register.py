@@ -44,7 +44,8 @@ def _fill(path: Path, staff: list[dict[str, object]], interests: list[dict[str, 
 def test_new_register_has_headers_and_dropdowns(tmp_path: Path) -> None:
     p = new_register(tmp_path / "register.xlsx")
     wb = openpyxl.load_workbook(p)
-    assert wb.sheetnames == [STAFF_SHEET, INTERESTS_SHEET]
+    # The blank register has the optional apprenticeship standards sheet too (empty).
+    assert wb.sheetnames == [STAFF_SHEET, INTERESTS_SHEET, "Apprenticeship standards"]
     assert [c.value for c in wb[STAFF_SHEET][1]] == [c.header for c in STAFF_COLUMNS]
     assert [c.value for c in wb[INTERESTS_SHEET][1]] == [c.header for c in INTEREST_COLUMNS]
     lists = {str(dv.sqref).split(":")[0]: dv.formula1 for dv in wb[STAFF_SHEET].data_validations.dataValidation

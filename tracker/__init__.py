@@ -11,6 +11,8 @@ a master. The public API, imported lazily so that ``import tracker`` stays cheap
     book = read_workbook("jo.xlsx")             # every value with its sheet and cell
     report = validate(["jo.xlsx"])              # tracker.issues.Report
     result = rollup("centre/")                  # merge the centre's inbox into its ledger and master
+    centre = open_centre("centre/")             # its data as pandas DataFrames (tracker.centre.api)
+    centre.criteria(); centre.learners(); centre.issues(); centre.conflicts()
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ _API = {
     "validate": ("tracker.rules.engine", "validate_paths"),
     "check_workbook": ("tracker.rules.engine", "check_workbook"),
     "rollup": ("tracker.centre.rollup_steps", "rollup"),
+    "open_centre": ("tracker.centre.api", "open_centre"),
 }
 
 __all__ = ["__version__", *_API]

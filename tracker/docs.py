@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from pathlib import Path
 
@@ -35,7 +36,8 @@ GROUPS: dict[str, tuple[str, str]] = {
     "evidence": ("Evidence", "Evidence refs and assessment methods."),
     "iqa": ("Internal quality assurance", "IQA sign-off on each criterion row."),
     "conflicts": ("Conflicts of interest", "Independence of assessment and IQA within a learner's workbook."),
-    "staff": ("Staff", "Signers against the centre register (only with `--register`)."),
+    "staff": ("Staff", "Signers checked against the centre register (the add-in and the roll-up use the "
+                       "centre's register; on the command line, `tracker validate --register`)."),
     "register": ("Centre register", "Bad rows in the centre register workbook."),
     "centre": ("Centre roll-up", "Findings of the roll-up across a centre's returned workbooks."),
     "internal": ("Internal", "Defects in tracker itself."),
@@ -70,9 +72,15 @@ def render(catalogue: dict[str, IssueType]) -> str:
         "Every finding of `tracker validate` (and of the add-in's **Validate** button and the centre "
         "roll-up) has a stable code, a severity and a location (file, sheet, cell, unit, criterion).",
         "",
-        "* **error** -- something is wrong and must be fixed; `tracker validate` exits with 1;",
+        "* **error** -- something is wrong and must be fixed;",
         "* **warning** -- worth a look, may be right (an atypical method, a 'not known' ULN);",
         "* **info** -- progress and facts, nothing to fix.",
+        "",
+        "In Excel, the add-in's **Validate** button highlights each problem cell and lists the problems "
+        "on a Validation sheet, with links to the cells. In the messages below, ‹…› stands for what is "
+        "filled in from the workbook: a criterion reference, a date, a name. Where a fix needs a "
+        "command (there is no way to do it in Excel), the command is given for whoever looks after "
+        "tracker at the centre.",
         "",
         f"{len(catalogue)} codes in {len(groups)} groups:",
         "",
@@ -108,8 +116,16 @@ def render(catalogue: dict[str, IssueType]) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?:![rsa])?(?::[^{}]*)?\}")
+
+
 def _template(template: str) -> str:
-    return "\u201c" + template.replace("{", "‹").replace("}", "›") + "\u201d"
+    """A message template for people: each ``{name!r:...}`` becomes ‹name›, without Python's
+    conversion and format codes, underscores as spaces."""
+    def word(m: re.Match[str]) -> str:
+        return "‹" + m.group(1).replace("_", " ") + "›"
+
+    return "\u201c" + _PLACEHOLDER.sub(word, template) + "\u201d"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -53,5 +53,9 @@ class MasterLocked(CentreError):
     """The centre master workbook is open in another program (Excel keeps a lock on it)."""
 
 
+class MissingDependency(TrackerError):
+    """An optional package a feature needs is not installed (the message says how to install it)."""
+
+
 class UsageError(TrackerError):
     """A command was called with arguments that cannot work (exit code 2)."""

@@ -8,7 +8,11 @@ Layout (described once, here):
   qualification, IQA status (Held / Working towards / None), Countersigner (for a trainee
   assessor: the qualified assessor who countersigns their decisions);
 * sheet ``Interests``, header row 1: Staff member, Learner ULN or name, Nature of interest, Date
-  declared.
+  declared;
+* sheet ``Apprenticeship standards`` (optional; only centres delivering apprenticeships need it),
+  header row 1: Standard, Minimum OTJ hours, For starts from, Source -- the minimum off-the-job
+  hours the Department for Education publishes for each standard the centre delivers, as the
+  centre recorded it (the package never ships such a figure; docs/apprenticeships.md).
 
 Columns are found by their header text (any letter case; columns may be moved or added), dropdown
 values are accepted in any letter case, and names are compared with
@@ -37,6 +41,7 @@ from tracker.workbook.model import name_key, split_names
 
 STAFF_SHEET = "Staff"
 INTERESTS_SHEET = "Interests"
+STANDARDS_SHEET = "Apprenticeship standards"
 
 ROLE_ASSESSOR = "assessor"
 ROLE_IQA = "IQA"
@@ -65,7 +70,7 @@ class RegisterColumn:
     header: str
     width: float
     choices: tuple[str, ...] = ()
-    kind: str = "text"  # text / date / staff (a name from the Staff sheet)
+    kind: str = "text"  # text / date / number / staff (a name from the Staff sheet)
     strict: bool = True
     help: str = ""
 
@@ -93,7 +98,16 @@ INTEREST_COLUMNS: tuple[RegisterColumn, ...] = (
                    help="e.g. family member, friend, line manager, financial."),
     RegisterColumn("declared", "Date declared", 14, kind="date", help="dd/mm/yyyy"),
 )
-_SHEETS = ((STAFF_SHEET, STAFF_COLUMNS), (INTERESTS_SHEET, INTEREST_COLUMNS))
+STANDARD_COLUMNS: tuple[RegisterColumn, ...] = (
+    RegisterColumn("standard", "Standard", 14, help="The apprenticeship standard's code, e.g. ST0072."),
+    RegisterColumn("minimum", "Minimum OTJ hours", 14, kind="number",
+                   help="The minimum off-the-job hours the DfE publishes for this standard (starts from "
+                        "1 August 2025), copied from the standard's page on GOV.UK."),
+    RegisterColumn("starts_from", "For starts from", 14, kind="date",
+                   help="dd/mm/yyyy: the first start date the figure applies to (e.g. 01/08/2025)."),
+    RegisterColumn("source", "Source", 50, help="Where the figure was copied from (address and date read)."),
+)
+_SHEETS = ((STAFF_SHEET, STAFF_COLUMNS), (INTERESTS_SHEET, INTEREST_COLUMNS), (STANDARDS_SHEET, STANDARD_COLUMNS))
 _REQUIRED_STAFF = ("name", "roles")
 _REQUIRED_INTERESTS = ("staff", "learner")
 
@@ -105,7 +119,9 @@ SHEET_MISSING = issue_type(
     "The register has no '{name}' sheet (with the headers {headers})",
     "The centre register needs a Staff sheet (and an Interests sheet for declared interests), "
     "found by name or by their header row.",
-    "Create the register with `tracker register new FILE.xlsx` and copy the staff list into it.",
+    "Copy the missing sheet back, with its header row, from an earlier copy of the register (right-click "
+    "its tab, Move or Copy). If there is none, ask whoever looks after tracker for a blank register "
+    "(`tracker register new FILE.xlsx`) and copy the staff list into it.",
     group=_G)
 COLUMNS_MISSING = issue_type(
     "register-columns-missing", Severity.ERROR, "Register column missing",
@@ -161,8 +177,16 @@ BAD_DATE = issue_type(
     "The date an interest was declared is not a date.",
     "Type the date as dd/mm/yyyy.", group=_G)
 
+BAD_STANDARD = issue_type(
+    "register-standard-bad", Severity.ERROR, "Apprenticeship standard row not understood",
+    "Row {row} of the apprenticeship standards: {problem}; the row is ignored",
+    "Each row records the minimum off-the-job hours the DfE publishes for one standard: the standard's "
+    "code, the hours as a number, and the first start date they apply to.",
+    "Correct the row: a code such as ST0072, the hours as a number, the date as dd/mm/yyyy.", group=_G)
+
 REGISTER_CODES = (SHEET_MISSING, COLUMNS_MISSING, NAME_MISSING, DUPLICATE_STAFF, UNKNOWN_ROLE, NO_ROLE,
-                  BAD_STATUS, COUNTERSIGNER_UNKNOWN, INTEREST_INCOMPLETE, INTEREST_STAFF_UNKNOWN, BAD_DATE)
+                  BAD_STATUS, COUNTERSIGNER_UNKNOWN, INTEREST_INCOMPLETE, INTEREST_STAFF_UNKNOWN, BAD_DATE,
+                  BAD_STANDARD)
 
 # -- the model ---------------------------------------------------------------------------------------
 
@@ -212,13 +236,44 @@ class Interest:
     row: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class StandardMinimum:
+    """The published minimum off-the-job hours of one standard, as the centre recorded it."""
+
+    standard: str  # upper case, spaces removed (ST0072)
+    minimum: float
+    starts_from: dt.date | None = None  # None: for every start the fixed-minimum rule covers
+    source: str = ""
+    row: int = 0
+
+
+def standard_key(code: str | None) -> str:
+    """A standard code for comparison: spaces removed, upper case ("st 0072" -> "ST0072")."""
+    return "".join((code or "").split()).upper()
+
+
 @dataclass(slots=True)
 class Register:
-    """The centre register: staff by name key, and declared interests."""
+    """The centre register: staff by name key, declared interests, recorded OTJ minimums."""
 
     staff: dict[str, StaffMember] = field(default_factory=dict)
     interests: list[Interest] = field(default_factory=list)
     path: str = ""
+    standards: list[StandardMinimum] = field(default_factory=list)
+
+    def otj_minimum(self, standard: str | None, start: dt.date | None) -> StandardMinimum | None:
+        """The recorded minimum for ``standard`` that applies to a start on ``start``: the row with
+        the latest "for starts from" date on or before it (a row without a date applies to any)."""
+        key = standard_key(standard)
+        best: StandardMinimum | None = None
+        for m in self.standards:
+            if m.standard != key:
+                continue
+            if m.starts_from is not None and (start is None or m.starts_from > start):
+                continue
+            if best is None or (m.starts_from or dt.date.min) >= (best.starts_from or dt.date.min):
+                best = m
+        return best
 
     @classmethod
     def of(cls, staff: Iterable[StaffMember], interests: Iterable[Interest] = (), path: str = "") -> Register:
@@ -276,6 +331,9 @@ def new_register(path: str | Path) -> Path:
                                  "error_title": c.header[:32],
                                  "error_message": "Choose a value from the list." if c.strict else
                                  "This is not one of the listed values; keep it only if it is right."})
+                elif c.kind == "number":
+                    opts.update({"validate": "decimal", "criteria": ">", "value": 0,
+                                 "error_message": "Enter the number of hours."})
                 elif c.kind == "date":
                     opts.update({"validate": "date", "criteria": "between",
                                  "minimum": dt.date(2000, 1, 1), "maximum": dt.date(2100, 12, 31),
@@ -463,4 +521,40 @@ def read_register_grids(file: str, names: list[str], grids: dict[str, list[list[
                     issues.append(INTEREST_STAFF_UNKNOWN(file=file, sheet=sheet, cell=cell_ref(r, cols["staff"]),
                                                          name=person, row=r + 1))
                 reg.interests.append(Interest(person, texts["learner"], texts["nature"], declared, r + 1))
+
+    std_t = table(STANDARDS_SHEET, STANDARD_COLUMNS, ("standard", "minimum"), False)
+    if std_t is not None:
+        sheet, hr, cols = std_t
+        grid = grids[sheet]
+        for r in range(hr + 1, len(grid)):
+            row = grid[r]
+            raw = {c.key: (row[cols[c.key]] if c.key in cols and cols[c.key] < len(row) else None)
+                   for c in STANDARD_COLUMNS}
+            texts = {k: _text(v) for k, v in raw.items()}
+            if not any(texts.values()):
+                continue
+            code = standard_key(texts["standard"])
+            raw_min = raw["minimum"]
+            minimum = 0.0
+            problem = ""
+            if not code:
+                problem = "no standard code"
+            elif isinstance(raw_min, (int, float)) and not isinstance(raw_min, bool):
+                minimum = float(raw_min)
+            else:
+                try:
+                    minimum = float(texts["minimum"])
+                except ValueError:
+                    problem = f"the minimum '{texts['minimum']}' is not a number of hours"
+            if not problem and not 0 < minimum < 10000:
+                problem = f"the minimum {texts['minimum']} is not a plausible number of hours"
+            starts, date_problem = parse_date(raw["starts_from"])
+            if not problem and date_problem:
+                problem = f"for starts from: {date_problem}"
+            if problem:
+                key = "standard" if not code else ("minimum" if "minimum" in problem else "starts_from")
+                issues.append(BAD_STANDARD(file=file, sheet=sheet, cell=cell_ref(r, cols.get(key, 0)), row=r + 1,
+                                           problem=problem))
+                continue
+            reg.standards.append(StandardMinimum(code, minimum, starts, texts["source"], r + 1))
     return reg, issues

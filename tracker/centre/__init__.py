@@ -24,6 +24,7 @@ Modules, lowest layer first (each imports only modules above it in this list):
 * :mod:`tracker.centre.conflicts` -- open conflicts and ``tracker resolve``.
 * :mod:`tracker.centre.rollup_steps` -- the roll-up, step by step.
 * :mod:`tracker.centre.export_tables` -- the criteria and learners tables as CSV, JSON or Parquet.
+* :mod:`tracker.centre.api` -- the centre's tables as pandas DataFrames (``tracker.open_centre``).
 
 The names below are imported lazily so that ``import tracker.centre`` stays cheap.
 """

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tracker.centre.folder import Centre, is_centre, open_centre
-from tracker.centre.ledger import ENTRY_FIELDS, Values
+from tracker.centre.ledger import ENTRY_FIELDS, Apprenticeship, Values
 from tracker.centre.receive import inbox_files
 from tracker.centre.rollup_issues import COPIES_DISAGREE, HEADER_TWICE, UNKNOWN_LEARNER, UNKNOWN_QUALIFICATION, UNREADABLE
 from tracker.errors import TrackerError, UnreadableWorkbook
@@ -161,6 +161,7 @@ class Checked:
     reading: str = ""
     cover: tuple[str | None, ...] = ()  # in COVER_KEYS order
     rows: list[Row] = field(default_factory=list)
+    apprenticeship: Apprenticeship | None = None  # None: not an apprentice
     base_stamp: str = ""  # the hidden stamp of a re-issued workbook (``tracker issue``), or ""
 
 
@@ -218,7 +219,28 @@ def _check_returned(job: Job, ctx: CheckContext) -> Checked:
     base.issues = task.issues
     base.cover = tuple(_cover_text(book, k) for k in COVER_KEYS)
     base.rows = _rows(book, q, base.issues)
+    base.apprenticeship = apprenticeship_of(book)
     return base
+
+
+def apprenticeship_of(book: LearnerWorkbook) -> Apprenticeship | None:
+    """The apprenticeship a returned workbook records (None when the learner is not an apprentice)."""
+    from tracker.rules.checks.otj import logged_hours
+
+    standard = _cover_text(book, "standard")
+    if not standard:
+        return None
+
+    def number(key: str) -> float | None:
+        c = book.cover.get(key)
+        return c.value if c is not None and c.problem is None and isinstance(c.value, float) else None
+
+    return Apprenticeship(
+        standard="".join(standard.split()).upper(), start_date=_cover_text(book, "start_date"),
+        planned_end_date=_cover_text(book, "planned_end_date"), weekly_hours=number("weekly_hours"),
+        planned_otj_hours=number("planned_otj_hours"), otj_hours=logged_hours(book.otj),
+        gateway_signoff_date=_cover_text(book, "gateway_signoff_date"),
+        english_maths=_cover_text(book, "english_maths"))
 
 
 def _iso(v: Any) -> str | None:
@@ -235,7 +257,10 @@ def _cover_text(book: LearnerWorkbook, key: str) -> str | None:
     c = book.cover.get(key)
     if c is None or c.problem or c.value is None:
         return None
-    return _iso(c.value) if key == "registration_date" else str(c.value)
+    return _iso(c.value) if key in _DATE_KEYS else str(c.value)
+
+
+_DATE_KEYS = frozenset({"registration_date", "start_date", "planned_end_date", "gateway_signoff_date"})
 
 
 def _same(a: str | None, b: str | None) -> bool:

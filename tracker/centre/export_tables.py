@@ -119,7 +119,23 @@ def _write_json(path: Path, rows: Iterator[dict[str, Any]]) -> None:
         f.write("\n]\n")
 
 
+PYARROW_INSTALL = "pip install 'tracker[data]'"
+
+
+def require_pyarrow() -> None:
+    """Raise :class:`~tracker.errors.MissingDependency` with the install command when pyarrow is
+    missing (pandas writes Parquet through it; it is the ``data`` extra, not a core dependency)."""
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        from tracker.errors import MissingDependency
+
+        raise MissingDependency(f"Parquet needs pyarrow, which is not installed; install it with: "
+                                f"{PYARROW_INSTALL}") from None
+
+
 def _write_parquet(path: Path, table: str, rows: Iterator[dict[str, Any]]) -> None:
+    require_pyarrow()  # a one-line message with the install command, not a traceback
     import pandas as pd
 
     cols = _columns(table)

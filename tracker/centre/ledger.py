@@ -43,16 +43,34 @@ from pathlib import Path
 
 from tracker.errors import CentreError
 
-SCHEMA_VERSION = 2
-# Schema 2 (issue 11): ``bases`` -- the rows of every workbook issued by ``tracker issue``, so that
-# a return is merged three-way against what it was issued with. A schema-1 ledger is migrated on
-# open (the new table is created; nothing else changes).
+SCHEMA_VERSION = 3
+# Schema history: 2 added the ``apprenticeships`` table; 3 (issue 11) the ``bases`` table (the rows
+# of every workbook issued by ``tracker issue``, for the three-way merge) and ``conflicts.base``.
+# An older ledger is migrated on open (:func:`connect`).
 
 # Entry columns stored per criterion (the input columns of the learner workbook, in layout order).
 ENTRY_FIELDS: tuple[str, ...] = (
     "evidence_refs", "method", "evidence_date", "decision", "assessor", "assessor_date",
     "iqa_sampled", "iqa", "iqa_date", "iqa_decision", "comments",
 )
+
+# Version 2: what the latest return says about an apprentice (cover fields and the OTJ log's
+# total). A learner who is not an apprentice has no row. The OTJ log is one log the learner and
+# employer keep, not a set of signed decisions: the latest return's total stands (no three-way merge).
+APPRENTICESHIPS = """
+CREATE TABLE IF NOT EXISTS apprenticeships (
+    learner_id INTEGER PRIMARY KEY REFERENCES learners(id),
+    standard TEXT NOT NULL,
+    start_date TEXT,
+    planned_end_date TEXT,
+    weekly_hours REAL,
+    planned_otj_hours REAL,
+    otj_hours REAL NOT NULL,
+    gateway_signoff_date TEXT,
+    english_maths TEXT,
+    source_file TEXT NOT NULL
+);
+"""
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (
@@ -186,7 +204,7 @@ CREATE TABLE IF NOT EXISTS merge_log (
     action TEXT NOT NULL,
     detail TEXT NOT NULL
 );
-"""
+{APPRENTICESHIPS}"""
 
 
 def connect(path: str | Path, *, create: bool = True) -> sqlite3.Connection:
@@ -205,9 +223,10 @@ def connect(path: str | Path, *, create: bool = True) -> sqlite3.Connection:
             conn.close()
             raise CentreError(f"the ledger {p} is empty or damaged; run `tracker rebuild` on the centre folder")
         if version < SCHEMA_VERSION:
-            # New (0) or older: CREATE ... IF NOT EXISTS adds what a later schema has (the migration).
+            # New (0) or older: CREATE ... IF NOT EXISTS adds every table a later schema has
+            # (apprenticeships: 2, bases: 3); the one new column is added where it is missing.
             with transaction(conn):
-                if version == 1:  # schema 1 -> 2: the conflict's base value
+                if version and "base" not in {r[1] for r in conn.execute("PRAGMA table_info(conflicts)")}:
                     conn.execute("ALTER TABLE conflicts ADD COLUMN base TEXT")
                 for statement in _statements(SCHEMA):
                     conn.execute(statement)
@@ -732,6 +751,44 @@ def learner_people(conn: sqlite3.Connection) -> list[LearnerPeople]:
     """Every learner with the assessor, IQA and tutor named on their cover."""
     return [LearnerPeople(*row) for row in conn.execute(
         "SELECT id, name, qualification_number, assessor, iqa, tutor FROM learners")]
+
+
+# -- apprenticeships ------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Apprenticeship:
+    """An apprentice's programme as the latest return gives it (dates ISO text, hours numbers)."""
+
+    standard: str
+    start_date: str | None
+    planned_end_date: str | None
+    weekly_hours: float | None
+    planned_otj_hours: float | None
+    otj_hours: float
+    gateway_signoff_date: str | None
+    english_maths: str | None
+
+
+_APP_COLS = ("standard", "start_date", "planned_end_date", "weekly_hours", "planned_otj_hours", "otj_hours",
+             "gateway_signoff_date", "english_maths")
+
+
+def set_apprenticeship(conn: sqlite3.Connection, learner_id: int, app: Apprenticeship | None,
+                       source_file: str) -> None:
+    """Record what a return says about the learner's apprenticeship (None: not an apprentice)."""
+    if app is None:
+        conn.execute("DELETE FROM apprenticeships WHERE learner_id = ?", (learner_id,))
+        return
+    conn.execute(f"INSERT OR REPLACE INTO apprenticeships (learner_id, {', '.join(_APP_COLS)}, source_file) "
+                 f"VALUES ({', '.join('?' * (len(_APP_COLS) + 2))})",
+                 (learner_id, *(getattr(app, c) for c in _APP_COLS), source_file))
+
+
+def apprenticeships(conn: sqlite3.Connection) -> dict[int, Apprenticeship]:
+    """learner id -> their apprenticeship, for every apprentice."""
+    return {int(row[0]): Apprenticeship(*row[1:]) for row in conn.execute(
+        f"SELECT learner_id, {', '.join(_APP_COLS)} FROM apprenticeships")}
 
 
 # -- criteria -------------------------------------------------------------------------------------

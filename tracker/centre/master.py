@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tracker.centre import gateway
 from tracker.centre import ledger as LG
 from tracker.centre.xlsx_rows import EXCEL_MAX_ROWS, RowStream, add_table, split_sheets
 from tracker.centre.folder import Centre
@@ -69,9 +70,10 @@ ISSUES = "Issues"
 CONFLICTS = "Conflicts"
 IQA_SAMPLING = "IQA sampling"
 MERGE_LOG = "Merge log"
-SHEETS = (DASHBOARD, LEARNERS, MATRIX, CRITERIA, ISSUES, CONFLICTS, IQA_SAMPLING, MERGE_LOG)
+GATEWAY = "Gateway"
+SHEETS = (DASHBOARD, LEARNERS, MATRIX, CRITERIA, ISSUES, CONFLICTS, IQA_SAMPLING, GATEWAY, MERGE_LOG)
 TABLE_NAMES = {LEARNERS: "Learners", CRITERIA: "Criteria", ISSUES: "Issues", CONFLICTS: "Conflicts",
-               IQA_SAMPLING: "IQASampling", MERGE_LOG: "MergeLog"}
+               IQA_SAMPLING: "IQASampling", MERGE_LOG: "MergeLog", GATEWAY: "Gateway"}
 
 STATUS_NOT_STARTED = WL.STATUS_NOT_STARTED
 STATUS_IN_PROGRESS = WL.STATUS_IN_PROGRESS
@@ -105,6 +107,20 @@ def _wl(key: str, **kw: Any) -> MColumn:
 
 
 _COVER = WL.COVER_LABELS
+
+# The Gateway sheet (apprentices only; rows from tracker.centre.gateway).
+GATEWAY_COLUMNS: tuple[MColumn, ...] = (
+    MColumn("uln", _COVER["uln"], 12), MColumn("name", _COVER["name"], 24),
+    MColumn("qualification_number", _COVER["qualification_number"], 13),
+    MColumn("standard", _COVER["standard"], 12), MColumn("start_date", _COVER["start_date"], 12, "date"),
+    MColumn("ready", "Gateway", 11),
+    MColumn("criteria", "All criteria achieved", 11), MColumn("sampling", "Summative IQA sampling", 11),
+    MColumn("otj_hours", "OTJ hours logged", 10, "int"), MColumn("otj_minimum", "OTJ minimum", 10, "int"),
+    MColumn("signoff", _COVER["gateway_signoff_date"], 12, "date"),
+    MColumn("english_maths", _COVER["english_maths"], 18), MColumn("otj_how", "How the OTJ minimum was found", 50),
+    # Last, so that a long list of missing items runs on into the empty cells to its right.
+    MColumn("missing", "Missing", 60),
+)
 
 LEARNER_COLUMNS: tuple[MColumn, ...] = (
     MColumn("uln", _COVER["uln"], 12),
@@ -783,6 +799,8 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
     # Streamed: one learner at a time into Learners, Matrix and Criteria.
     per_qual: dict[str, list[Any]] = defaultdict(lambda: [0, 0, 0, 0, 0.0])  # n, ns, ip, c, sum %
     status_counts: Counter[str] = Counter()
+    apprentices = LG.apprenticeships(conn)
+    gateway_rows: list[dict[str, Any]] = []
     for n, view in enumerate(iter_learners(conn, quals), start=1):
         rec = learner_record(view, files, counts, open_per_learner)
         learners.row(rec)
@@ -794,6 +812,8 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
                 matrix_ws.write_string(n, first_unit_col + unit_no - 1, st, w.rag[st])
         for crec in criterion_records(view, files, open_rows):
             criteria.row(crec)
+        if (app := apprentices.get(view.id)) is not None:
+            gateway_rows.append(_gateway_record(view, app, register))
         if n == 1 and on_progress is not None:
             on_progress()
         s = rec["status"]
@@ -816,6 +836,7 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
     if coverage is None:
         coverage = sampling_coverage(conn, register)
     notes.append(_table_sheet(wb, w, IQA_SAMPLING, IQA_COLUMNS, iqa_records(coverage), row_limit, freeze_cols=1))
+    notes.append(_table_sheet(wb, w, GATEWAY, GATEWAY_COLUMNS, gateway_rows, row_limit, freeze_cols=2))
     notes.append(_table_sheet(wb, w, MERGE_LOG, LOG_COLUMNS, log_records(conn, files), row_limit))
 
     said = [n for n in notes if n]
@@ -824,6 +845,17 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
     dash.activate()
     wb.close()
     return said
+
+
+def _gateway_record(view: LearnerView, app: LG.Apprenticeship, register: Register | None) -> dict[str, Any]:
+    """A Gateway-sheet row: the readiness rules are tracker.centre.gateway's; progress is the view's."""
+    row = gateway.readiness(app, criteria_achieved=view.status == STATUS_COMPLETE,
+                            unit_sampled={n: u.sampled for n, u in view.units.items()},
+                            iqa_decisions=[a.values[_I_IQA_DECISION] for a in view.criteria.values()],
+                            register=register)
+    q = view.qualification
+    return {**gateway.gateway_record(view.learner, q.title if q else "", row), "standard": app.standard,
+            "start_date": app.start_date}
 
 
 def _figures(conn: sqlite3.Connection, n_learners: int, status_counts: Counter[str],

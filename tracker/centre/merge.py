@@ -197,6 +197,7 @@ class Merger:
         else:
             learner_id = found.id
             LG.update_learner(conn, learner_id, details)
+        LG.set_apprenticeship(conn, learner_id, res.apprenticeship, rec.hash)
         if res.workbook_id and res.workbook_id not in workbooks:
             LG.add_learner_workbook(conn, learner_id, res.workbook_id, rec.hash)
         out = FileOutcome(rec.name, rec.hash, "merged", "", res.name, res.uln)

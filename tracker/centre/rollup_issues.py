@@ -18,23 +18,25 @@ UNKNOWN_LEARNER = issue_type(
 UNKNOWN_QUALIFICATION = issue_type(
     "centre-unknown-qualification", Severity.ERROR, "Returned workbook names no installed qualification",
     "{name} was not merged: {reason}",
-    "The workbook's qualification number (cover sheet, or hidden metadata) is missing or is not "
+    "The workbook's qualification number (on the cover sheet, or on the workbook's hidden details "
+    "sheet) is missing or is not "
     "an installed qualification, so its criteria cannot be checked; it was moved to the "
     "quarantine folder.",
-    "Install the qualification (`tracker spec add`) or correct the qualification number, then drop "
-    "the file into the inbox again.", group="centre")
+    "Correct the qualification number on the workbook's cover and drop the file into the inbox again. "
+    "If the qualification is new to the centre, whoever looks after tracker installs it first (there "
+    "is no way to do this from Excel: `tracker spec add FILE.yaml --centre CENTRE`).", group="centre")
 UNREADABLE = issue_type(
     "centre-unreadable", Severity.ERROR, "Returned file cannot be read",
     "{name} was not merged: {reason}",
-    "The file is not a learner workbook tracker can open (corrupt, truncated, an old .xls, password "
-    "protected, not a spreadsheet, or refused by the safety gate). It was moved to the quarantine "
+    "The file is not a learner workbook tracker can open (damaged, cut short, password "
+    "protected, not a spreadsheet, or built to harm the computer that opens it). It was moved to the quarantine "
     "folder; the rest of the roll-up went on.",
-    "Open it in Excel; if it opens, save it as an Excel Workbook (.xlsx) without a password and drop "
+    "Open it in Excel or LibreOffice; if it opens, save it as an Excel Workbook (.xlsx) without a password and drop "
     "it into the inbox again. Otherwise ask the assessor for the file again.", group="centre")
 IDENTITY_MISMATCH = issue_type(
     "centre-identity-mismatch", Severity.ERROR, "ULN belongs to another learner",
-    "{name} was not merged: its ULN {uln} is on file for {known!r}, but this workbook names "
-    "{learner!r} and is not a workbook seen for them before",
+    "{name} was not merged: its ULN {uln} is on file for '{known}', but this workbook names "
+    "'{learner}' and is not a workbook seen for them before",
     "Two people must never be merged into one record. The ULN in this workbook is already held by "
     "a learner with a different name, and the workbook is a different one from theirs, so it is "
     "probably another learner's workbook with a mistyped (or copied) ULN.",
@@ -43,8 +45,8 @@ IDENTITY_MISMATCH = issue_type(
     group="centre")
 NAME_CHANGED = issue_type(
     "centre-name-changed", Severity.WARNING, "Learner's name changed",
-    "The learner's name changed from {old!r} to {new!r} in a workbook already on file for ULN {uln}",
-    "The same workbook (same workbook id and ULN) now gives a different learner name. The return "
+    "The learner's name changed from '{old}' to '{new}' in a workbook already on file for ULN {uln}",
+    "The same workbook (tracker tells workbooks apart by a hidden id) for the same ULN now gives a different learner name. The return "
     "was merged and the new name used.",
     "If the change is a correction, nothing to do. If not, correct the name on the cover sheet.",
     group="centre")
@@ -62,8 +64,8 @@ WORKBOOK_SHARED = issue_type(
     "was probably copied from theirs",
     "Each learner's workbook is generated with its own id. The same id for two learners means one "
     "workbook was copied to start another, and may still hold the first learner's sign-offs.",
-    "Check every sign-off in this workbook belongs to this learner; generate new learners' "
-    "workbooks with `tracker new` rather than copying.", group="centre")
+    "Check every sign-off in this workbook belongs to this learner; make each new learner's "
+    "workbook with the add-in's New learner workbook button rather than copying another's.", group="centre")
 
 BASE_UNTRUSTED = issue_type(
     "centre-base-untrusted", Severity.WARNING, "Workbook's issue stamp not recognised",
@@ -81,8 +83,8 @@ BASE_FUTURE = issue_type(
     "ledger is at revision {current}",
     "A workbook cannot have been issued from a revision the ledger has not reached: the ledger was "
     "probably restored from an old copy, or the stamp was altered. The file was quarantined.",
-    "If the ledger was restored from a backup, run `tracker rebuild`; then drop the file into the "
-    "inbox again.", group="centre")
+    "There is no way to do this from Excel: if the ledger was restored from a backup, whoever looks "
+    "after tracker runs `tracker rebuild`; then drop the file into the inbox again.", group="centre")
 
 COPIES_DISAGREE = issue_type(
     "centre-copies-disagree", Severity.ERROR, "Two copies of a unit sheet disagree",

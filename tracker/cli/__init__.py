@@ -12,6 +12,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from tracker.errors import TrackerError, UsageError
 
@@ -39,23 +40,67 @@ def build_parser() -> argparse.ArgumentParser:
         "Tracking workbooks for portfolio-assessed qualifications: create learner workbooks, "
         "validate returned ones, roll a centre's returns up into its master workbook. "
         "`tracker COMMAND --help` explains each command."))
+    from tracker import __version__
+
+    parser.add_argument("--version", action="version", version=f"tracker {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name == name:  # that command is not built yet
-                continue
-            raise
-        module.add_parser(sub)
+        importlib.import_module(name).add_parser(sub)
+    _remember_parsers(parser)
     return parser
+
+
+def _remember_parsers(parser: argparse.ArgumentParser) -> None:
+    """Set ``_parser`` on the namespace to the deepest sub-command parser that parsed it.
+
+    argparse hands an option no sub-command knows up to the top-level parser, which then shows
+    the top-level usage; with this, :func:`main` reports it with the sub-command's own usage.
+    (A sub-parser's defaults are copied onto the namespace after its parent's, so the deepest
+    wins.)
+    """
+    parser.set_defaults(_parser=parser)
+    for action in parser._actions:  # argparse keeps sub-parsers only here
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                _remember_parsers(child)
+
+
+def _unknown_options(parser: argparse.ArgumentParser, extras: list[str]) -> str:
+    """'unrecognized arguments: --jsn (did you mean --json?)'."""
+    import difflib
+
+    known = [o for a in parser._actions for o in a.option_strings]
+    hints = []
+    for extra in extras:
+        close = difflib.get_close_matches(extra.split("=", 1)[0], known, n=1) if extra.startswith("-") else []
+        hints.append(f"{extra} (did you mean {close[0]}?)" if close else extra)
+    return "unrecognized arguments: " + " ".join(hints)
+
+
+def centre_spec_dirs(centre: str | None, *near: str | Path) -> list[Path]:
+    """The qualification folders of the centre a command works in: ``--centre DIR`` when given,
+    else the centre folder holding the current directory, else the one holding the first of
+    ``near`` (the files the command works on). Empty outside any centre."""
+    from tracker.centre.check import find_centre
+    from tracker.centre.folder import open_centre
+
+    if centre is not None:
+        return [open_centre(centre).specs]
+    for place in (Path.cwd(), *near[:1]):
+        found = find_centre(place)
+        if found is not None:
+            return [found.specs]
+    return []
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        sub: argparse.ArgumentParser = getattr(args, "_parser", parser)
+        sub.error(_unknown_options(sub, extras))
     try:
         code = args.func(args)
     except UsageError as e:
@@ -71,5 +116,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run() -> None:
-    """Console-script wrapper: exit with main()'s code."""
-    sys.exit(main())
+    """Console-script wrapper: exit with main()'s code.
+
+    A reader that goes away (``tracker validate DIR | head``) closes the pipe: that ends the
+    command quietly with exit code 1 instead of a BrokenPipeError traceback. What is still
+    buffered cannot be written, so stdout is pointed at the null device before Python's own
+    flush at exit tries again (the recipe of the Python documentation, "Note on SIGPIPE").
+    """
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = 1
+    sys.exit(code)

@@ -153,14 +153,42 @@ def _conflicts(args: argparse.Namespace) -> int:
         print("no open conflicts")
         return 0
     for r in rows:
-        acc = "; ".join(f"{k}={v!s}" for k, v in r["accepted"].items())
-        ret = "; ".join(f"{k}={v!s}" for k, v in r["returned"].items())
-        base = ("  base " + "; ".join(f"{k}={v!s}" for k, v in r["base"].items())) if r["base"] is not None else ""
-        print(f"#{r['id']}  {r['learner']} (ULN {r['uln']}, {r['qualification_number']}) {r['criterion']}: "
-              f"accepted {acc} [{r['accepted_file']}]  returned {ret} [{r['returned_file']}]{base}")
+        print(f"#{r['id']}  {r['learner']} (ULN {r['uln']}, {r['qualification_number']}), {r['criterion']}: "
+              f"the accepted row is from {r['accepted_file'] or 'an earlier return'}, "
+              f"the contradicting one from {r['returned_file'] or 'a later return'}")
+        for f in r["fields"]:
+            base = f", as issued {_in_words(r['base'].get(f))}" if r["base"] is not None else ""
+            print(f"    {_field_name(f)}: accepted {_in_words(r['accepted'].get(f))}, "
+                  f"returned {_in_words(r['returned'].get(f))}{base}")
     print(f"{len(rows)} open conflict(s); close one with: tracker resolve {args.dir} --conflict ID "
           "--keep accepted|returned")
     return 0
+
+
+def _field_name(key: str) -> str:
+    """A criterion-row field by its column header in the workbook ('iqa_sampled' -> 'IQA sampled')."""
+    from tracker.workbook import layout as L
+
+    try:
+        return L.column_by_key(L.CRITERION_COLUMNS, key).header
+    except KeyError:
+        return key.replace("_", " ")
+
+
+def _in_words(value: Any) -> str:
+    """A ledger value as a person reads it: 'blank', "Met", 03/02/2025, "E1, E2"."""
+    import datetime as dt
+
+    if value is None or value == "" or value == [] or value == ():
+        return "blank"
+    if isinstance(value, (list, tuple)):
+        return '"' + ", ".join(map(str, value)) + '"'
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value).strftime("%d/%m/%Y")
+        except ValueError:
+            return f'"{value}"'
+    return str(value)
 
 
 def _resolve(args: argparse.Namespace) -> int:

@@ -20,6 +20,9 @@ def add_parser(sub: Any) -> None:
     spec_sub.required = True
 
     ls = spec_sub.add_parser("list", help="one line per installed qualification")
+    ls.add_argument("--centre", metavar="DIR",
+                    help="include the centre folder's added qualifications (default: the centre folder "
+                         "holding the current folder, if any)")
     ls.set_defaults(func=_list)
 
     show = spec_sub.add_parser("show", help="units and criteria of one qualification")
@@ -38,17 +41,24 @@ def add_parser(sub: Any) -> None:
                      help="write the YAML here (default: stdout)")
     imp.set_defaults(func=_import)
 
-    add = spec_sub.add_parser("add", help="validate a qualification data file and install it")
+    add = spec_sub.add_parser(
+        "add", help="validate a qualification data file and install it",
+        description="Validate a qualification data file and install it for this user, or with --centre "
+                    "into a centre folder's specs/ (then every command working in that centre sees it).")
     add.add_argument("file", metavar="FILE.yaml")
+    add.add_argument("--centre", metavar="DIR", help="install into this centre folder's specs/")
     add.set_defaults(func=_add)
 
 
 def _list(args: argparse.Namespace) -> int:
     from tracker.spec.catalogue import broken_spec_files, list_qualifications
 
-    for q in list_qualifications():
+    from tracker.cli import centre_spec_dirs
+
+    dirs = centre_spec_dirs(args.centre)
+    for q in list_qualifications(dirs):
         print(f"{q.number}  {q.title}  ({len(q.units)} units, {q.criterion_count()} criteria)")
-    for problem in broken_spec_files():
+    for problem in broken_spec_files(dirs):
         print(f"skipped (broken): {problem}", file=sys.stderr)
     return 0
 
@@ -91,6 +101,11 @@ def _import(args: argparse.Namespace) -> int:
 def _add(args: argparse.Namespace) -> int:
     from tracker.spec.importer import add_spec
 
-    dest = add_spec(Path(args.file))
+    folder = None
+    if args.centre:
+        from tracker.centre.folder import open_centre
+
+        folder = open_centre(args.centre).specs
+    dest = add_spec(Path(args.file), folder)
     print(f"installed {args.file} as {dest}")
     return 0

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from tracker.errors import TrackerError, UsageError
 
-_NOT_MARKED = frozenset({"file-unreadable", "internal-error"})
+_NOT_MARKED = frozenset({"file-unreadable", "internal-error", "file-not-learner-workbook"})
 
 
 def _date(text: str) -> dt.date:
@@ -24,29 +25,34 @@ def add_parser(sub: Any) -> None:
     """Add ``validate`` to the top-level sub-parsers."""
     p = sub.add_parser(
         "validate", help="check learner workbooks against their qualification's rules",
-        description="Check learner workbooks (files, or folders of .xlsx/.xlsm files) against their "
-                    "qualification's rules. Every problem is listed with a stable code, its severity and "
-                    "its sheet and cell (see docs/issues.md). Exit code 0 when no errors were found "
-                    "(warnings allowed), 1 when any error was found, 2 when the command is misused.")
+        description="Check learner workbooks (files, or folders of .xlsx, .xlsm, .ods and .xls files) "
+                    "against their qualification's rules. Every problem is listed with a stable code, "
+                    "its severity and its sheet and cell (see docs/issues.md); the files of a folder "
+                    "that were skipped are listed with the reason. Exit code 0 when no errors were "
+                    "found (warnings allowed), 1 when any error was found, 2 when the command is misused.")
     p.add_argument("paths", nargs="+", metavar="FILE_OR_DIR", help="learner workbooks or folders of them")
     p.add_argument("--register", metavar="REGISTER.xlsx",
                    help="centre register (staff, declared interests) for the staff and interest checks")
+    p.add_argument("--centre", metavar="DIR",
+                   help="centre folder whose added qualifications (DIR/specs) are known too (default: the "
+                        "centre folder holding the current folder or the first workbook, if any)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--mark", action="store_true",
-                   help="write the results into each workbook: a Validation sheet and highlighted cells")
+                   help="write the results into each .xlsx workbook: a Validation sheet and highlighted cells")
     p.add_argument("--reading", metavar="ID",
                    help="reading of an ambiguous specification to apply (default: the workbook's, else "
                         "the qualification's default)")
     p.add_argument("--today", type=_date, metavar="YYYY-MM-DD",
                    help="the date that counts as today for the 'date in the future' check")
-    p.add_argument("-q", "--quiet", action="store_true", help="leave information (progress) out of the text")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="only the files with errors or warnings (no information), and the total")
     p.set_defaults(func=run)
 
 
-def _check_reading(reading: str) -> None:
+def _check_reading(reading: str, spec_dirs: list[Path]) -> None:
     from tracker.spec.catalogue import list_qualifications
 
-    known = {r.id for q in list_qualifications() for r in q.readings}
+    known = {r.id for q in list_qualifications(spec_dirs) for r in q.readings}
     if reading not in known:
         raise UsageError(f"no installed qualification has a reading {reading!r} "
                          f"(readings: {', '.join(sorted(known)) or 'none'})")
@@ -54,18 +60,23 @@ def _check_reading(reading: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Validate, render, mark; returns the exit code."""
-    from tracker.rules.engine import expand_paths, validate_paths
+    from tracker.cli import centre_spec_dirs
     from tracker.issues import Severity, Task
-    from tracker.rules.render import render_json, render_text
+    from tracker.rules.engine import scan_paths, validate_paths
+    from tracker.rules.render import render_text
 
     for p in args.paths:
         if not Path(p).exists():
             raise UsageError(f"no such file or folder: {p}")
-    files = list(expand_paths(args.paths))
+    files, skipped = scan_paths(args.paths)
+    if not args.json:
+        for path, why in skipped:
+            print(f"skipped  {path}: {why}", file=sys.stderr)
     if not files:
-        raise UsageError("no workbooks (.xlsx, .xlsm) found in " + ", ".join(args.paths))
+        raise UsageError("no workbooks (.xlsx, .xlsm, .ods, .xls) found in " + ", ".join(args.paths))
+    spec_dirs = centre_spec_dirs(args.centre, *args.paths)
     if args.reading is not None:
-        _check_reading(args.reading)
+        _check_reading(args.reading, spec_dirs)
     register = None
     reg_task: Task | None = None
     if args.register:
@@ -77,25 +88,54 @@ def run(args: argparse.Namespace) -> int:
         if reg_issues:
             reg_task = Task(file=str(args.register), issues=reg_issues)
 
-    report = validate_paths(files, register=register, reading=args.reading, today=args.today, progress=True)
+    report = validate_paths(files, register=register, reading=args.reading, today=args.today, progress=True,
+                            spec_dirs=spec_dirs)
     if reg_task is not None:
         report.tasks.insert(0, reg_task)
 
     mark_failed = False
     if args.mark:
-        from tracker.workbook.marks import apply_marks_to_file, plan_marks
-
-        for task in report.tasks:
-            if task is reg_task or any(i.code in _NOT_MARKED for i in task.issues):
-                continue
-            try:
-                apply_marks_to_file(task.file, plan_marks(task))
-            except TrackerError as e:
-                print(f"tracker: not marked: {e}", file=sys.stderr)
-                mark_failed = True
+        mark_failed = _mark(report.tasks, reg_task)
 
     if args.json:
-        sys.stdout.write(render_json(report))
+        data = report.to_dict()  # render_json's shape, plus the files of folders that were skipped
+        data["skipped"] = [{"file": str(path), "reason": why} for path, why in skipped]
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    elif args.quiet:
+        sys.stdout.write(render_text(report, min_severity=Severity.WARNING, only_problems=True))
     else:
-        sys.stdout.write(render_text(report, min_severity=Severity.WARNING if args.quiet else Severity.INFO))
+        sys.stdout.write(render_text(report))
     return 0 if report.valid and not mark_failed else 1
+
+
+def _mark(tasks: list[Any], reg_task: Any) -> bool:
+    """Mark every workbook that can be; say on stderr what was marked, what not and why.
+
+    Returns True when any workbook asked for could not be marked."""
+    from tracker.issues import counts_text
+    from tracker.workbook.marks import apply_marks_to_file, mark_refusal, plan_marks
+
+    marked = refused = 0
+    for task in tasks:
+        if task is reg_task:
+            continue
+        if any(i.code in _NOT_MARKED for i in task.issues):
+            print(f"not marked  {task.file}: it could not be read as a learner workbook (see above)",
+                  file=sys.stderr)
+            refused += 1
+            continue
+        why = mark_refusal(task.file)
+        if why is not None:
+            print(f"not marked  {task.file}: {why}", file=sys.stderr)
+            refused += 1
+            continue
+        try:
+            apply_marks_to_file(task.file, plan_marks(task))
+        except TrackerError as e:
+            print(f"not marked  {task.file}: {e}", file=sys.stderr)
+            refused += 1
+            continue
+        marked += 1
+        print(f"marked      {task.file}: {counts_text(task.counts)}", file=sys.stderr)
+    print(f"{marked} workbook(s) marked, {refused} not marked", file=sys.stderr)
+    return refused > 0

@@ -3,8 +3,9 @@
 * :func:`check_workbook` -- one workbook already read (the add-in reads the open book itself);
 * :func:`validate_file` -- read then check; a file that cannot be read becomes a Task with one
   ``file-unreadable`` error naming the file and the reason, never an exception;
-* :func:`validate_paths` -- files and folders (each folder's ``*.xlsx`` / ``*.xlsm``, skipping
-  Office lock files ``~$*`` and tracker's own ``.~tracker-*`` temporary files) into a Report.
+* :func:`validate_paths` -- files and folders (each folder's ``*.xlsx`` / ``*.xlsm`` / ``*.ods`` /
+  ``*.xls``, skipping Office lock files ``~$*`` and tracker's own ``.~tracker-*`` temporary files)
+  into a Report; :func:`scan_paths` also says which files of a folder were skipped and why.
 
 The engine builds one :class:`~tracker.rules.checks.base.Context` per workbook: the
 qualification (given, or looked up from the workbook's hidden metadata or its cover's
@@ -40,16 +41,26 @@ from tracker.workbook.identity import Identity, identify
 if TYPE_CHECKING:
     from tracker.register import Register
 
-WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".ods", ".xls")
 _SKIP_PREFIXES = ("~$", TEMP_PREFIX)  # Office lock files; our own half-written files
+# Why a file in a folder is not validated, by its name ending (anything else: not a spreadsheet).
+_SKIP_REASONS = {
+    ".xltx": "an Excel template, not a workbook: make learner workbooks with tracker new",
+    ".xltm": "an Excel template, not a workbook: make learner workbooks with tracker new",
+    ".ots": "a LibreOffice template, not a workbook: make learner workbooks with tracker new",
+    ".xlsb": "an Excel binary workbook (.xlsb): open it in Excel and save it as .xlsx",
+    ".xlam": "an Excel add-in, not a workbook",
+    ".csv": "a CSV text file, not a workbook",
+}
 
 FILE_UNREADABLE = issue_type(
     "file-unreadable", Severity.ERROR, "Workbook cannot be read",
     "{path} cannot be read: {reason}",
-    "The file is not a workbook tracker can open: corrupt or truncated, an old .xls, password "
-    "protected, not a spreadsheet at all, or refused by the safety gate (zip bomb, XML entity "
-    "expansion). Nothing in it was checked; the other files were still validated.",
-    "Open the file in Excel; if it opens, save it again as an Excel Workbook (.xlsx) without a "
+    "The file is not a workbook tracker can open: damaged or cut short, password protected, an Excel "
+    "5.0/95 file, not a spreadsheet at all, or built to harm the computer that opens it (tracker "
+    "refuses such files without opening them). Nothing in it was checked; the other files were still "
+    "validated.",
+    "Open the file in Excel or LibreOffice; if it opens, save it again as an Excel Workbook (.xlsx) without a "
     "password. If it does not open, ask the assessor for the file again.", group="file")
 INTERNAL_ERROR = issue_type(
     "internal-error", Severity.ERROR, "Internal error while reading",
@@ -65,7 +76,17 @@ CHECK_FAILED = issue_type(
     "is a defect in tracker.",
     "Report the message and, if you can, the workbook to whoever maintains tracker.", group="internal")
 
-ENGINE_CODES = (FILE_UNREADABLE, INTERNAL_ERROR, CHECK_FAILED)
+NOT_LEARNER_WORKBOOK = issue_type(
+    "file-not-learner-workbook", Severity.ERROR, "Not a learner workbook",
+    "{path} is {what}, not a learner workbook, so it was not checked{hint}",
+    "The file opened, but it is not a learner's tracking workbook: it has no unit sheets and none of "
+    "the hidden details tracker writes into every learner workbook. A centre master or a centre "
+    "register is checked in other ways.",
+    "For a centre master, use the add-in's Validate button on the master (it checks what is waiting "
+    "in the inbox). For a centre register, open it with the add-in and press Validate. Otherwise "
+    "choose the learner's own workbook.", group="file")
+
+ENGINE_CODES = (FILE_UNREADABLE, INTERNAL_ERROR, CHECK_FAILED, NOT_LEARNER_WORKBOOK)
 
 
 class UndeclaredCode(RuntimeError):
@@ -77,6 +98,8 @@ class _Specs:
     """Installed spec hashes, memoised for one run."""
 
     hashes: dict[int, str] = field(default_factory=dict)
+    #: folders searched after the bundled and user ones (a centre's ``specs/``)
+    dirs: tuple[Path, ...] = ()
 
     def installed_hash(self, q: Qualification) -> str:
         """Content hash of the installed data file of ``q`` ('' when ``q`` is not installed)."""
@@ -85,7 +108,7 @@ class _Specs:
             from tracker.spec.catalogue import find_spec_file, load_file, spec_hash
 
             try:
-                f = find_spec_file(q.number)
+                f = find_spec_file(q.number, self.dirs)
                 h = spec_hash(f) if load_file(f) is q else ""
             except TrackerError:
                 h = ""
@@ -105,7 +128,7 @@ def check_workbook(book: LearnerWorkbook, *, qualification: Qualification | None
     unknown one is reported by the checks).
     """
     specs = _specs or _Specs()
-    ident = identity or identify(book, qualification=qualification, reading=reading)
+    ident = identity or identify(book, qualification=qualification, reading=reading, extra_dirs=specs.dirs)
     q = ident.qualification
     ctx = Context(book=book, file=str(book.path), q=q, reading=ident.reading, register=register,
                   today=today or dt.date.today(), reading_requested=reading, lookup_problem=ident.problem,
@@ -225,12 +248,43 @@ def read_or_task(path: str | Path, qualification: Qualification | None = None) -
 
     p = Path(path)
     try:
-        return read_workbook(p, qualification)
+        book = read_workbook(p, qualification)
     except UnreadableWorkbook as e:
         return Task(file=str(p), issues=[FILE_UNREADABLE(file=str(p), sheet=e.sheet, cell=e.cell,
                                                          path=p.name, reason=e.reason)])
     except Exception as e:  # a reader defect must not stop a folder's validation
         return Task(file=str(p), issues=[INTERNAL_ERROR(file=str(p), path=p.name, error=f"{type(e).__name__}: {e}"[:200])])
+    other = other_workbook_kind(book)
+    if other is not None:
+        what, hint = other
+        return Task(file=str(p), issues=[NOT_LEARNER_WORKBOOK(file=str(p), path=p.name, what=what, hint=hint)])
+    return book
+
+
+def other_workbook_kind(book: LearnerWorkbook) -> tuple[str, str] | None:
+    """(what it is, a hint) for a workbook that is no learner workbook; None for a learner's.
+
+    A workbook with tracker's hidden metadata is a learner's (even with every unit sheet deleted).
+    Without it, a centre master (its sheets: its Criteria table has a unit table's headers) or a
+    register (its Staff and Interests sheets) would otherwise be read as a learner whose cover is
+    the Learners sheet ("ULN 'Learner name' is not 10 digits"); a workbook with neither a cover
+    nor a unit sheet is nothing tracker knows.
+    """
+    if book.meta:
+        return None
+    from tracker.register import INTERESTS_SHEET, STAFF_SHEET
+    from tracker.workbook import layout as L
+
+    names = {n.casefold() for n in book.sheet_names}
+    # All but at most two of the master's sheets: a master written by an older version lacks the
+    # sheets added since (the Gateway sheet came with apprenticeships).
+    if len({s.casefold() for s in L.MASTER_SHEETS} & names) >= len(L.MASTER_SHEETS) - 2:
+        return "a centre master workbook", "; validate the learner workbooks or the centre's inbox folder instead"
+    if {STAFF_SHEET.casefold(), INTERESTS_SHEET.casefold()} <= names:
+        return "a centre register", "; check it with: tracker register check FILE"
+    if book.cover_sheet is None and not book.units:
+        return "a workbook with no cover sheet and no unit sheets", ""
+    return None
 
 
 def is_workbook_name(name: str) -> bool:
@@ -238,28 +292,63 @@ def is_workbook_name(name: str) -> bool:
     return name.lower().endswith(WORKBOOK_SUFFIXES) and not name.startswith(_SKIP_PREFIXES)
 
 
+def skip_reason(path: Path) -> str | None:
+    """Why the file ``path`` found in a folder is not validated; None when it is."""
+    name = path.name
+    if name.startswith("~$"):
+        return "an Office lock file (the workbook is open in Excel or LibreOffice)"
+    if name.startswith(TEMP_PREFIX):
+        return "a temporary file tracker is writing or left behind"
+    if path.is_dir():
+        return "a folder (folders inside folders are not searched)"
+    if not path.is_file():
+        return "not an ordinary file"
+    suffix = path.suffix.lower()
+    if suffix in WORKBOOK_SUFFIXES:
+        return None
+    return _SKIP_REASONS.get(suffix, "not a spreadsheet (.xlsx, .xlsm, .ods or .xls)")
+
+
+def scan_paths(paths: Iterable[Path | str]) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """(files to validate, (file, why) of each file of a folder that was skipped).
+
+    Files named explicitly are validated whatever their name; folders give their workbook files
+    (not recursive), in name order.
+    """
+    files: list[Path] = []
+    skipped: list[tuple[Path, str]] = []
+    for p in map(Path, paths):
+        if not p.is_dir():
+            files.append(p)
+            continue
+        try:
+            names = sorted(os.listdir(p))
+        except OSError:
+            files.append(p)  # reported as unreadable by validate_file
+            continue
+        for n in names:
+            why = skip_reason(p / n)
+            if why is None:
+                files.append(p / n)
+            else:
+                skipped.append((p / n, why))
+    return files, skipped
+
+
 def expand_paths(paths: Iterable[Path | str]) -> Iterator[Path]:
     """Files as given; folders as their workbook files (not recursive), in name order."""
-    for p in map(Path, paths):
-        if p.is_dir():
-            try:
-                names = sorted(os.listdir(p))
-            except OSError:
-                yield p  # reported as unreadable by validate_file
-                continue
-            for n in names:
-                if is_workbook_name(n) and (p / n).is_file():
-                    yield p / n
-        else:
-            yield p
+    yield from scan_paths(paths)[0]
 
 
 def validate_paths(paths: Iterable[Path | str], *, register: Register | None = None,
                    reading: str | None = None, today: dt.date | None = None,
-                   progress: bool = False) -> Report:
-    """Validate every workbook in ``paths`` (files and folders) into one :class:`Report`."""
+                   progress: bool = False, spec_dirs: Iterable[Path | str] = ()) -> Report:
+    """Validate every workbook in ``paths`` (files and folders) into one :class:`Report`.
+
+    ``spec_dirs``: more folders of qualification data files (a centre's ``specs/``).
+    """
     files = list(expand_paths(paths))
-    specs = _Specs()
+    specs = _Specs(dirs=tuple(Path(d) for d in spec_dirs))
     it: Iterable[Path] = files
     if progress and len(files) > 1:
         from tqdm import tqdm

@@ -41,12 +41,15 @@ def task_heading(task: Task) -> str:
     return f"{task.file} - {who}{qn}"
 
 
-def render_text(report: Report, *, min_severity: Severity = Severity.INFO) -> str:
-    """The report as text for a terminal; issues less severe than ``min_severity`` are left out."""
+def render_text(report: Report, *, min_severity: Severity = Severity.INFO, only_problems: bool = False) -> str:
+    """The report as text for a terminal; issues less severe than ``min_severity`` are left out,
+    and with ``only_problems`` so are the files with nothing left to show (the total stays)."""
     lines: list[str] = []
     for task in report.tasks:
-        lines.append(task_heading(task))
         shown = [i for i in task.sorted_issues() if i.severity.rank <= min_severity.rank]
+        if only_problems and not shown:
+            continue
+        lines.append(task_heading(task))
         width = max((len(location(i)) for i in shown), default=0)
         width = min(max(width, 8), 24)
         for i in shown:

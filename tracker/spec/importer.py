@@ -816,8 +816,9 @@ def write_yaml(result: ImportResult | dict[str, Any], path: str | Path) -> Path:
 # -- installing --------------------------------------------------------------------------------
 
 
-def add_spec(path: str | Path) -> Path:
-    """Validate a qualification data file and install it in the user spec folder.
+def add_spec(path: str | Path, folder: str | Path | None = None) -> Path:
+    """Validate a qualification data file and install it in ``folder`` (default: the user spec
+    folder; a centre passes its ``specs/``).
 
     The copy is named ``<id>.yaml`` in :func:`tracker.spec.catalogue.user_spec_dir` (which honours
     ``$TRACKER_SPEC_DIR``); installing a file with the same id again replaces it. Raises
@@ -826,7 +827,7 @@ def add_spec(path: str | Path) -> Path:
     """
     src = Path(path)
     qualification = catalogue.load_file(src)  # raises SpecError naming the file
-    folder = catalogue.user_spec_dir()
+    folder = Path(folder) if folder is not None else catalogue.user_spec_dir()
     dest = folder / f"{qualification.id}.yaml"
     if folder.is_dir():
         for other in sorted(folder.glob("*.yaml")):

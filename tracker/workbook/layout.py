@@ -14,6 +14,7 @@ Workbook contract (the README's "The learner workbook" section describes it for 
   learning outcomes, guidance), then the criterion table with the 14 contract headers plus a
   ``Required`` column (a formula on the cover's pathway: "Yes" / "Not required").
 * ``Evidence`` -- the evidence log.
+* ``Off-the-job`` -- (apprentices only, template version 2) the off-the-job training log.
 * ``_tracker`` -- very hidden key/value metadata (workbook id, spec id/number/version/hash,
   template version, pathway, reading).
 """
@@ -24,13 +25,18 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-TEMPLATE_VERSION = "1"
+TEMPLATE_VERSION = "2"
 
 COVER = "Cover"
 SUMMARY = "Summary"
 EVIDENCE = "Evidence"
 META = "_tracker"
 VALIDATION = "Validation"
+# The centre master's sheets, so that lower layers (the rules engine) can tell a master given to
+# `tracker validate` from a learner workbook without importing tracker.centre. They are the same
+# names as tracker.centre.master.SHEETS (a test keeps the two equal).
+MASTER_SHEETS = ("Dashboard", "Learners", "Matrix", "Criteria", "Issues", "Conflicts", "IQA sampling", "Gateway",
+                 "Merge log")
 
 
 def unit_sheet_name(number: int) -> str:
@@ -93,7 +99,7 @@ REQUIRED_YES = "Yes"
 REQUIRED_NO = "Not required"
 PATHWAY_UNSET = "Choose pathway"
 
-ValueKind = Literal["text", "date", "choice", "refs", "int"]
+ValueKind = Literal["text", "date", "choice", "refs", "int", "hours"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +115,9 @@ class Column:
     strict: bool = True
     input: bool = True
     wrap: bool = False
+    # The template version that added the column: a workbook made before it may lack it, and
+    # the structure check must not report it missing there.
+    since: int = 1
 
 
 CRITERION_COLUMNS: tuple[Column, ...] = (
@@ -166,11 +175,36 @@ COVER_FIELDS: tuple[tuple[str, str], ...] = (
     ("iqa", "IQA"),
     ("tutor", "Tutor"),
     ("employer", "Employer"),
+    # Template version 2 (added at the end; a version-1 workbook lacks them and still reads).
+    ("planned_end_date", "Planned end date"),
+    # Apprentices only: written when the learner has an apprenticeship standard.
+    ("standard", "Apprenticeship standard"),
+    ("start_date", "Start date"),
+    ("weekly_hours", "Contracted weekly hours"),
+    ("planned_otj_hours", "Planned OTJ hours"),
+    ("gateway_signoff_date", "Employer gateway sign-off"),
+    ("english_maths", "English and maths"),
 )
 COVER_LABELS = {key: label for key, label in COVER_FIELDS}
+# Cover fields a version-1 workbook does not have: never reported missing by the structure check.
+COVER_SINCE_V2 = frozenset({"planned_end_date", "standard", "start_date", "weekly_hours", "planned_otj_hours",
+                            "gateway_signoff_date", "english_maths"})
+# Cover fields written only for an apprentice (a learner with an apprenticeship standard).
+COVER_APPRENTICE = frozenset({"standard", "start_date", "weekly_hours", "planned_otj_hours",
+                              "gateway_signoff_date", "english_maths"})
+COVER_NUMBER_KEYS = frozenset({"weekly_hours", "planned_otj_hours"})
+# English and maths status on the cover (a dropdown; the centre's policy decides which statuses
+# count for the gateway, see tracker.centre.gateway). Since February 2025 English and maths are
+# no longer mandatory for apprentices aged 19 or over, so "Not required" is a status of its own.
+EM_ACHIEVED = "Achieved"
+EM_EXEMPT = "Exempt (prior attainment)"
+EM_NOT_REQUIRED = "Not required (aged 19+)"
+EM_IN_PROGRESS = "In progress"
+EM_NOT_STARTED = "Not started"
+ENGLISH_MATHS = (EM_ACHIEVED, EM_EXEMPT, EM_NOT_REQUIRED, EM_IN_PROGRESS, EM_NOT_STARTED)
 # Cover values the writer locks (they come from the specification).
 COVER_LOCKED = frozenset({"qualification", "qualification_number"})
-COVER_DATE_KEYS = frozenset({"registration_date"})
+COVER_DATE_KEYS = frozenset({"registration_date", "planned_end_date", "start_date", "gateway_signoff_date"})
 COVER_TITLE_ROW = 0  # 0-based rows and columns below, as xlsxwriter takes them
 COVER_FIRST_ROW = 2
 COVER_LABEL_COL = 0
@@ -181,6 +215,43 @@ def cover_row(key: str) -> int:
     """0-based row of a cover field as written."""
     return COVER_FIRST_ROW + [k for k, _ in COVER_FIELDS].index(key)
 
+
+# -- off-the-job training log (apprentices only) --------------------------------------------------
+
+OTJ = "Off-the-job"
+# Kinds of off-the-job activity, after the examples the DfE funding rules give (teaching of theory,
+# practical training, learning support, writing assignments). A loose dropdown: other activities
+# are allowed if they are off-the-job training, so the list only guides.
+OTJ_TYPES = (
+    "Teaching of theory",
+    "Practical training",
+    "Shadowing or mentoring",
+    "Online learning",
+    "Simulation or role play",
+    "Industry visit",
+    "Writing assignments",
+    "Learning support",
+    "Other",
+)
+OTJ_COLUMNS: tuple[Column, ...] = (
+    Column("date", "Date", 11, kind="date", since=2),
+    Column("activity", "Activity", 40, wrap=True, since=2),
+    Column("otj_type", "Type of activity", 20, kind="choice", choices=OTJ_TYPES, strict=False, wrap=True,
+           since=2),
+    Column("hours", "Hours", 8, kind="hours", since=2),
+    # "Evidence refs", not "Evidence ref": the reader finds the evidence log by an
+    # "Evidence ref" header, and this sheet must never be mistaken for it.
+    Column("evidence_refs", "Evidence refs", 12, kind="refs", wrap=True, since=2),
+    Column("learner_confirmed", "Learner confirmed", 10, kind="choice", choices=YES_NO, since=2),
+    Column("confirmed_by", "Confirmed by (provider or employer)", 22, wrap=True, since=2),
+)
+# The headers that make a sheet the OTJ log (the reader's test, before the evidence log's).
+OTJ_KEY_HEADERS = ("Activity", "Hours")
+OTJ_HEADER_ROW = 2
+OTJ_BLANK_ROWS = 200
+# Hours typed per day above this are implausible (a policy limit of the package, not a DfE
+# figure: a full working day plus a little); a centre can only lower its hours, never raise them.
+OTJ_MAX_HOURS_PER_DAY = 10.0
 
 # -- unit sheet header block ---------------------------------------------------------------------
 
@@ -212,6 +283,9 @@ SUMMARY_HEADERS = ("Unit", "Unit reference", "Title", "Credit", "Criteria requir
                    "Criteria met", "% complete", "Status")
 SUMMARY_WIDTHS = (8, 14, 46, 8, 11, 11, 11, 14)
 SUMMARY_HEADER_ROW = 2
+# The Summary's off-the-job lines (apprentices only), below the qualification line.
+SUMMARY_OTJ_TOTAL = "Off-the-job hours logged"
+SUMMARY_OTJ_PLANNED = "Planned OTJ hours"
 STATUS_NOT_STARTED = "Not started"
 STATUS_IN_PROGRESS = "In progress"
 STATUS_COMPLETE = "Complete"

@@ -25,8 +25,9 @@ Everything else -- values (text starting with "=" stays text), styles, dropdowns
 validation), conditional formats, sheet protection, hidden and very hidden sheets, defined names
 (print areas and titles) -- is loaded and saved as it was. openpyxl does not keep formulas'
 cached results, so the workbook is saved with "recalculate on open" (Excel and LibreOffice show
-the Summary's figures again when it is opened). Macro-enabled workbooks (.xlsm) are not marked:
-tracker never rewrites a file with macros. The file is written to a temporary name in the same
+the Summary's figures again when it is opened). Only .xlsx workbooks are marked: tracker never
+rewrites a file with macros (.xlsm), and openpyxl writes neither .ods nor .xls (see
+:func:`mark_refusal`). The file is written to a temporary name in the same
 folder and renamed over the original.
 """
 
@@ -308,11 +309,32 @@ def _validation_sheet(wb: Any, plan: MarkPlan) -> None:
     wb.active = 0
 
 
+# Why a file is not marked, by its name ending. openpyxl, which marks, writes .xlsx only; a
+# macro-enabled file re-saved by it would lose its macros.
+_NOT_MARKABLE = {
+    ".xlsm": "it holds macros (.xlsm) and tracker never re-saves a file with macros; its problems "
+             "are listed above",
+    ".ods": "it is a LibreOffice (.ods) spreadsheet and tracker marks only .xlsx workbooks; save a "
+            "copy as .xlsx (LibreOffice: File > Save As, file type 'Excel 2007-365') and mark that",
+    ".xls": "it is an old Excel 97-2003 (.xls) workbook and tracker marks only .xlsx workbooks; save "
+            "a copy as .xlsx (Excel: File > Save As > Excel Workbook) and mark that",
+}
+
+
+def mark_refusal(path: str | Path) -> str | None:
+    """Why the workbook at ``path`` cannot be marked (by its kind), or None when it can."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".xlsx":
+        return None
+    return _NOT_MARKABLE.get(suffix, "tracker marks only .xlsx workbooks; save a copy as .xlsx and mark that")
+
+
 def apply_marks_to_file(path: str | Path, plan: MarkPlan) -> None:
     """Write ``plan`` into the workbook at ``path`` (replacing earlier marks); see the module doc."""
     p = Path(path)
-    if p.suffix.lower() != ".xlsx":
-        raise MarkError(f"{p}: only .xlsx workbooks are marked (tracker never rewrites a file with macros)")
+    refusal = mark_refusal(p)
+    if refusal is not None:
+        raise MarkError(f"{p}: not marked: {refusal}")
     from tracker.workbook.safety import check_workbook_file
 
     check_workbook_file(p)

@@ -55,6 +55,33 @@ class Learner:
     iqa: str | None = None
     tutor: str | None = None
     employer: str | None = None
+    # Template version 2.
+    planned_end_date: dt.date | None = None
+    # Apprentices only (a learner with a standard is an apprentice; the rest stay None).
+    standard: str | None = None  # apprenticeship standard code, e.g. ST0072
+    start_date: dt.date | None = None  # the apprenticeship's start date
+    weekly_hours: float | None = None  # contracted working hours a week
+    planned_otj_hours: float | None = None
+    gateway_signoff_date: dt.date | None = None  # the employer's gateway sign-off
+    english_maths: str | None = None  # one of layout.ENGLISH_MATHS
+
+    @property
+    def apprentice(self) -> bool:
+        """True when the learner is on an apprenticeship standard (the OTJ log applies)."""
+        return bool(self.standard)
+
+
+@dataclass(frozen=True, slots=True)
+class OtjEntry:
+    """One row of the off-the-job training log."""
+
+    date: dt.date | None = None
+    activity: str | None = None
+    otj_type: str | None = None
+    hours: float | None = None
+    evidence_refs: tuple[str, ...] = ()
+    learner_confirmed: str | None = None
+    confirmed_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +126,17 @@ class LearnerRecord:
     learner: Learner
     entries: dict[str, CriterionEntry] = field(default_factory=dict)  # criterion ref -> entry
     evidence: tuple[EvidenceEntry, ...] = ()
+    otj: tuple[OtjEntry, ...] = ()  # the off-the-job log (apprentices only)
+
+
+def _otj_entry(r: EvidenceRow) -> OtjEntry:
+    """An OTJ log row as an :class:`OtjEntry` (values with problems become None)."""
+    kw: dict[str, Any] = {}
+    for c in layout.OTJ_COLUMNS:
+        cl = r.cells.get(c.key)
+        v = None if cl is None or cl.problem else cl.value
+        kw[c.key] = tuple(v or ()) if c.key == "evidence_refs" else v
+    return OtjEntry(**kw)
 
 
 # -- the located view ----------------------------------------------------------------------------
@@ -222,6 +260,9 @@ class LearnerWorkbook:
     # Pathway id resolved from the cover's Pathway text against the qualification (None when
     # blank or not recognised; the cover cell keeps what was typed).
     pathway: str | None = None
+    # The off-the-job log (template version 2, apprentices only): rows keyed by layout.OTJ_COLUMNS.
+    otj: list[EvidenceRow] = field(default_factory=list)
+    otj_sheet: str | None = None
 
     def cover_value(self, key: str) -> Any:
         """The normalised cover value for ``key`` (None when missing or blank)."""
@@ -259,6 +300,14 @@ class LearnerWorkbook:
             c = self.cover.get(key)
             return None if c is None or c.problem or c.value is None else str(c.value)
 
+        def date(key: str) -> dt.date | None:
+            c = self.cover.get(key)
+            return None if c is None or c.problem or not isinstance(c.value, dt.date) else c.value
+
+        def number(key: str) -> float | None:
+            c = self.cover.get(key)
+            return None if c is None or c.problem or not isinstance(c.value, float) else c.value
+
         reg = self.cover.get("registration_date")
         learner = Learner(
             name=self.learner_name,
@@ -269,6 +318,13 @@ class LearnerWorkbook:
             iqa=text("iqa"),
             tutor=text("tutor"),
             employer=text("employer"),
+            planned_end_date=date("planned_end_date"),
+            standard=text("standard"),
+            start_date=date("start_date"),
+            weekly_hours=number("weekly_hours"),
+            planned_otj_hours=number("planned_otj_hours"),
+            gateway_signoff_date=date("gateway_signoff_date"),
+            english_maths=text("english_maths"),
         )
         entries: dict[str, CriterionEntry] = {}
         for row in self.rows():
@@ -286,4 +342,5 @@ class LearnerWorkbook:
             for r in self.evidence
             if r.value("ref")
         )
-        return LearnerRecord(learner=learner, entries=entries, evidence=evidence)
+        otj = tuple(_otj_entry(r) for r in self.otj)
+        return LearnerRecord(learner=learner, entries=entries, evidence=evidence, otj=otj)

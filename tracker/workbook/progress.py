@@ -90,7 +90,10 @@ def _is(v: Any, text: str) -> bool:
 
 def is_worked(get: Get) -> bool:
     """True when assessment work is recorded (any of :data:`WORK_KEYS` filled in)."""
-    return any(not _blank(get(k)) for k in WORK_KEYS)
+    for k in WORK_KEYS:  # a loop, not any(generator): this runs per criterion row of a roll-up
+        if not _blank(get(k)):
+            return True
+    return False
 
 
 def resigned_after_referral(get: Get) -> bool:
@@ -107,8 +110,9 @@ def criterion_state(get: Get) -> CriterionState:
             return CriterionState.AWAITING_RECHECK
         return CriterionState.REFERRED_BACK
     if _is(decision, L.MET):
-        if any(_blank(get(k)) for k in SIGN_OFF_KEYS):
-            return CriterionState.MET_UNSIGNED
+        for k in SIGN_OFF_KEYS:
+            if _blank(get(k)):
+                return CriterionState.MET_UNSIGNED
         return CriterionState.ACHIEVED
     return CriterionState.IN_PROGRESS if is_worked(get) else CriterionState.NOT_STARTED
 
@@ -117,7 +121,9 @@ def unit_status(required: int, achieved: int) -> str:
     """Not started / In progress / Complete for a unit with ``achieved`` of its ``required``
     criteria achieved. Counted on achieved criteria only, so that the workbook's Summary formula
     (one ``COUNTIFS``) gives the same status; work in progress shows in the criteria figures."""
-    if achieved >= required:
+    # A unit with no criterion counted (the either/or unit while the pathway is unknown) is not
+    # started: there is nothing to complete yet -- as the Summary's formula says (F=0 first).
+    if required and achieved >= required:
         return L.STATUS_COMPLETE
     return L.STATUS_IN_PROGRESS if achieved else L.STATUS_NOT_STARTED
 

@@ -2,8 +2,8 @@
 
 Reading goes through python-calamine (Rust): it reads cached values only -- formulas are never
 evaluated, macros never run -- and it is several times faster than openpyxl. Every file first
-passes :func:`tracker.workbook.safety.check_workbook_file` (size, zip-bomb, entity and row
-limits), so the parser only ever sees files it can handle in bounded time and memory.
+passes :func:`tracker.workbook.safety.check_spreadsheet_file` (size, zip-bomb, entity and row
+limits; .xlsx, .ods and .xls alike), so the parser only ever sees files it can handle in bounded time and memory.
 
 The reader locates things by their text, never by fixed cells:
 
@@ -46,10 +46,13 @@ _UNIT_HEADER_BY_TEXT = {label.casefold(): key for key, label in L.UNIT_HEADER_FI
 _COVER_BY_TEXT = {label.casefold(): key for key, label in L.COVER_FIELDS}
 _TABLE_BY_TEXT = {c.header.casefold(): c for c in L.UNIT_TABLE_COLUMNS}
 _EVIDENCE_BY_TEXT = {c.header.casefold(): c for c in L.EVIDENCE_COLUMNS}
+_OTJ_BY_TEXT = {c.header.casefold(): c for c in L.OTJ_COLUMNS}
+_OTJ_KEYS = frozenset(h.casefold() for h in L.OTJ_KEY_HEADERS)
 _REF_HEADER = L.column_by_key(L.CRITERION_COLUMNS, "ref").header.casefold()
 _EVIDENCE_REF_HEADER = L.column_by_key(L.EVIDENCE_COLUMNS, "ref").header.casefold()
-_CHOICES = {c.key: {v.casefold(): v for v in c.choices} for c in (*L.UNIT_TABLE_COLUMNS, *L.EVIDENCE_COLUMNS)
-            if c.choices}
+_CHOICES = {c.key: {v.casefold(): v for v in c.choices}
+            for c in (*L.UNIT_TABLE_COLUMNS, *L.EVIDENCE_COLUMNS, *L.OTJ_COLUMNS) if c.choices}
+_COVER_CHOICES = {"english_maths": {v.casefold(): v for v in L.ENGLISH_MATHS}}
 _REFS_SPLIT = re.compile(r"[,;\n]+")
 
 _MONTHS = {m: i for i, m in enumerate(
@@ -132,10 +135,61 @@ def _text(raw: Any) -> tuple[str | None, str | None]:
     return (text or None), None
 
 
+_HOURS_TEXT = re.compile(
+    r"^(?:(\d+(?:\.\d+)?)\s*(?:h|hrs?|hours?)\.?\s*)?(?:(\d+)\s*(?:m|mins?|minutes?)?\.?)?$", re.IGNORECASE)
+_PLAIN_NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
+_HOURS_COLON = re.compile(r"^(\d+):([0-5]\d)$")
+
+
+def hours_in_text(text: str) -> float | None:
+    """The hours a person meant by text such as "2h30", "2.5 hours", "2:30", "45 mins" (None when
+    it does not read as hours). Only used to *suggest* the number in an issue: text is never
+    counted as hours, because "2.30" typed as text could mean 2.3 or 2 and a half."""
+    t = " ".join(text.split())
+    m = _HOURS_COLON.match(t)
+    if m:
+        return int(m.group(1)) + int(m.group(2)) / 60
+    m = _HOURS_TEXT.match(t)
+    if not m or not t or (m.group(1) is None and not re.search(r"[a-z]", t, re.IGNORECASE)):
+        return None
+    h = float(m.group(1) or 0)
+    minutes = int(m.group(2) or 0)
+    if m.group(1) is None:
+        return minutes / 60  # "45 mins"
+    return h + minutes / 60
+
+
+def parse_hours(raw: Any) -> tuple[float | None, str | None]:
+    """(hours, problem) for an Hours cell: a number; text is a problem that says what to type."""
+    if raw is None or raw == "":
+        return None, None
+    if isinstance(raw, bool):
+        return None, f"'{raw}' is not a number of hours"
+    if isinstance(raw, (int, float)):
+        return float(raw), None
+    if isinstance(raw, CellError):
+        return None, f"formula error {raw}"
+    if isinstance(raw, (dt.time, dt.timedelta)):
+        # A cell formatted as a time: Excel stores hh:mm as a fraction of a day.
+        return None, "a time of day, not a number of hours (type e.g. 2.5 for two and a half hours)"
+    text = str(raw).strip()
+    if not text:
+        return None, None
+    if _PLAIN_NUMBER.match(text):
+        return float(text), None  # a plain number stored as text (e.g. pasted): unambiguous
+    meant = hours_in_text(text)
+    if meant is not None:
+        shown = f"{meant:.2f}".rstrip("0").rstrip(".")
+        return None, f"hours typed as text '{text}' (type the number {shown})"
+    return None, f"'{text}' is not a number of hours"
+
+
 def normalise(kind: str, key: str, raw: Any) -> tuple[Any, str | None]:
     """(value, problem) for a raw cell value in a column of ``kind`` with model ``key``."""
     if kind == "date":
         return parse_date(raw)
+    if kind == "hours":
+        return parse_hours(raw)
     text, problem = _text(raw)
     if text is None:
         return None, problem
@@ -154,15 +208,28 @@ def normalise(kind: str, key: str, raw: Any) -> tuple[Any, str | None]:
 # -- the reader ----------------------------------------------------------------------------------
 
 
-def _open(path: Path) -> tuple[Any, SafeInfo]:
-    """Run the safety gate, then open with calamine; any failure becomes UnreadableWorkbook."""
-    from tracker.workbook.safety import check_workbook_file
+# File name endings calamine takes each format by (it chooses its parser by the name).
+_SUFFIXES = {"xlsx": (".xlsx", ".xlsm"), "ods": (".ods",), "xls": (".xls",)}
 
-    info = check_workbook_file(path)
+
+def _open(path: Path) -> tuple[Any, SafeInfo]:
+    """Run the safety gate, then open with calamine; any failure becomes UnreadableWorkbook.
+
+    .xlsx/.xlsm, .ods (LibreOffice's own format) and .xls (Excel 97-2003) are read alike; the
+    gate tells them apart by content. calamine picks its parser by the file name, so a file
+    whose name does not match its content (an .ods saved as "x.xlsx") is handed over as bytes,
+    which calamine identifies by content.
+    """
+    from tracker.workbook.safety import check_spreadsheet_file
+
+    info = check_spreadsheet_file(path)
     import python_calamine
 
     try:
-        return python_calamine.CalamineWorkbook.from_path(str(path)), info
+        if path.suffix.lower() in _SUFFIXES.get(info.format, ()):
+            return python_calamine.CalamineWorkbook.from_path(str(path)), info
+        with open(path, "rb") as f:
+            return python_calamine.CalamineWorkbook.from_filelike(f), info
     except Exception as e:  # calamine raises several unrelated types for corrupt files
         raise UnreadableWorkbook(path, f"not a readable spreadsheet ({_short(e)})") from None
 
@@ -238,6 +305,8 @@ def read_grids(path: Path, names: list[str], grids: dict[str, list[list[Any]]],
     broken: dict[str, str] = {}
     evidence_sheet: str | None = None
     evidence: list[EvidenceRow] = []
+    otj_sheet: str | None = None
+    otj: list[EvidenceRow] = []
     for name in names:
         if name in (L.META, cover_sheet):
             continue
@@ -249,6 +318,12 @@ def read_grids(path: Path, names: list[str], grids: dict[str, list[list[Any]]],
                     c.key == "decision" for c in columns.values()):
                 units.append(_read_unit(name, grid, header_row, columns))
                 continue
+        # The OTJ log before the evidence log: it has an "Evidence refs" column of its own.
+        ot = _find_otj_table(grid) if otj_sheet is None else None
+        if ot is not None:
+            otj_sheet = name
+            otj = _read_evidence(name, grid, *ot)
+            continue
         ev = _find_evidence_table(grid)
         if ev is not None and evidence_sheet is None:
             evidence_sheet = name
@@ -261,7 +336,8 @@ def read_grids(path: Path, names: list[str], grids: dict[str, list[list[Any]]],
                             + ", ".join(c.header for c in L.CRITERION_COLUMNS) + ")")
     book = LearnerWorkbook(
         path=path, sheet_names=names, meta=meta, cover=cover, cover_sheet=cover_sheet, units=units,
-        evidence=evidence, evidence_sheet=evidence_sheet, broken_sheets=broken, has_macros=has_macros)
+        evidence=evidence, evidence_sheet=evidence_sheet, broken_sheets=broken, has_macros=has_macros,
+        otj=otj, otj_sheet=otj_sheet)
     # Structural only: the pathway id is resolved here when the caller names the qualification;
     # otherwise tracker.workbook.identity resolves it once the qualification is known.
     book.pathway = resolve_pathway(book, qualification) if qualification is not None else None
@@ -303,6 +379,11 @@ def _cover_value(key: str, raw: Any) -> tuple[Any, str | None]:
         return parse_date(raw)
     if key in ("number", "level", "glh", "credit"):
         return normalise("int", key, raw)
+    if key in L.COVER_NUMBER_KEYS:
+        return parse_hours(raw)
+    if key in _COVER_CHOICES:
+        text, problem = _text(raw)
+        return (None, problem) if text is None else (_COVER_CHOICES[key].get(_fold(text), text), None)
     return _text(raw)
 
 
@@ -326,6 +407,14 @@ def _find_table(grid: list[list[Any]]) -> tuple[int, dict[int, L.Column]] | None
         # A real header row holds several contract headers (a stray "IQA" label does not count).
         if len(cols) >= 4:
             return r, cols
+    return None
+
+
+def _find_otj_table(grid: list[list[Any]]) -> tuple[int, dict[int, L.Column]] | None:
+    for r, row in enumerate(grid[:_SCAN_ROWS]):
+        texts = [_header_text(v) for v in row[:_SCAN_COLS]]
+        if _OTJ_KEYS.issubset(texts):
+            return r, {c: _OTJ_BY_TEXT[t] for c, t in enumerate(texts) if t in _OTJ_BY_TEXT}
     return None
 
 
@@ -388,7 +477,8 @@ def _with_letters(columns: dict[int, L.Column]) -> dict[int, tuple[str, str, _No
 def _read_unit(sheet: str, grid: list[list[Any]], header_row: int, columns: dict[int, L.Column]) -> UnitSheet:
     header = _read_label_block(sheet, grid, _UNIT_HEADER_BY_TEXT, header_row)
     found_keys = {c.key for c in columns.values()}
-    missing = [c.header for c in L.CRITERION_COLUMNS if c.key not in found_keys]
+    # A column added in a later template version is optional: a workbook made before it lacks it.
+    missing = [c.header for c in L.CRITERION_COLUMNS if c.key not in found_keys and c.since == 1]
     header_cells = grid[header_row]
     extra = [str(v).strip() for c, v in enumerate(header_cells)
              if c not in columns and isinstance(v, str) and v.strip()]

@@ -17,7 +17,8 @@ What it looks at, in order:
    sizes that unpack to too much (a zip bomb), members overlapping each other (the "non-recursive"
    zip bomb), zip-level encryption, exotic compression methods, duplicate part names, what kind of
    document it is (an ``.ods``, a Word file, an ``.xlsb``, an arbitrary zip);
-4. ``xl/workbook.xml`` and its relationships, after an entity scan, parsed with defusedxml to map
+4. ``xl/workbook.xml`` and its relationships, after an entity scan, parsed with the standard
+   library's C parser (safe once the scan found no DTD) to map
    each sheet's name to its part;
 5. every member, decompressed in 64 KiB chunks, never more than its declared size: the CRC of
    every member (so a damaged file is caught here, not half-way through a roll-up), XML entity
@@ -52,7 +53,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Final, NoReturn
+from typing import Any, BinaryIO, Final, NoReturn
 
 from tracker.errors import UnreadableWorkbook
 
@@ -60,7 +61,10 @@ __all__ = [
     "DEFAULT_LIMITS",
     "Limits",
     "SafeInfo",
+    "check_ods_file",
+    "check_spreadsheet_file",
     "check_workbook_file",
+    "check_xls_file",
     "check_xml_safe",
     "scan_xml_chunks",
 ]
@@ -117,6 +121,8 @@ class SafeInfo:
     #: python-calamine turn these into empty strings, which would make ``#REF!`` look like a blank
     #: cell; the reader puts the text back (see :mod:`tracker.workbook.reader`).
     error_cells: tuple[tuple[str, str, str], ...] = ()
+    #: what the file is, by its content: "xlsx" (also .xlsm), "ods" or "xls"
+    format: str = "xlsx"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -932,7 +938,7 @@ def _parse_sheets(workbook_xml: bytes, rels_xml: bytes) -> list[tuple[str, str, 
     try:
         wb = fromstring(workbook_xml)
         rels = fromstring(rels_xml)
-    except Exception:  # noqa: BLE001 - ParseError, DefusedXmlException, or worse on bad bytes
+    except Exception:  # noqa: BLE001 - ParseError, or worse on bad bytes
         _refuse(_MSG_STRUCTURE)
     targets: dict[str, tuple[str, str]] = {}
     for rel in rels.iter():
@@ -1054,7 +1060,7 @@ def _check_zip(p: Path, f: BinaryIO, size: int, limits: Limits) -> SafeInfo:
         _refuse(_MSG_NO_CONTENT_TYPES)
     total = _check_members(infos, limits)
 
-    # Structure first (small parts, whole in memory, entity-scanned before defusedxml parses).
+    # Structure first (small parts, whole in memory, entity-scanned before the parser sees them).
     wb_info = by_name["xl/workbook.xml"]
     rels_info = by_name.get("xl/_rels/workbook.xml.rels")
     if rels_info is None:
@@ -1144,3 +1150,439 @@ def _looks_like_xml(name: str, head: bytes) -> bool:
         return True
     start = head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
     return not start or start.startswith((b"<", b"\xff\xfe", b"\xfe\xff", b"\x00<"))
+
+
+# ---------------------------------------------------------------------------------------------
+# OpenDocument spreadsheets (.ods) and old Excel workbooks (.xls)
+#
+# LibreOffice saves .ods by default and many centres still have Excel 97-2003 .xls files;
+# python-calamine reads both. They get gates of their own, with the same limits as an .xlsx:
+# an .ods is a zip of XML (so the zip checks, the CRCs and the entity scan apply to every part,
+# and content.xml is walked for rows, columns and formula errors), an .xls is an OLE2 compound
+# file holding a stream of BIFF8 records (walked for sheets, rows, encryption and formula errors).
+# :func:`check_spreadsheet_file` tells the three formats apart by their bytes, not their names.
+# ---------------------------------------------------------------------------------------------
+
+_ODS_MIMETYPE: Final = b"application/vnd.oasis.opendocument.spreadsheet"
+_NS_TABLE: Final = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
+_NS_OFFICE: Final = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+_NS_CALCEXT: Final = "urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0"
+_NS_TEXT: Final = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
+#: Excel's widest sheet; a cell with content beyond it is no workbook's
+_MAX_COLUMNS: Final = 16_384
+#: cells a reader would have to hold, counting repeats (``number-rows-repeated`` and
+#: ``number-columns-repeated`` let a few bytes stand for millions of cells: the ODS "repeat
+#: bomb"). A filled Level 2 workbook is about 90,000.
+_MAX_GRID_CELLS: Final = 5_000_000
+_MSG_ODS_ENCRYPTED: Final = (
+    "this spreadsheet is password-protected; open it in LibreOffice, choose File > Save As, "
+    "untick 'Save with password', save, and send it again"
+)
+_MSG_XLS_ENCRYPTED: Final = (
+    "this old Excel .xls workbook is password-protected; open it in Excel, remove the password "
+    "(File > Info > Protect Workbook > Encrypt with Password), save it as .xlsx and send it again"
+)
+_MSG_XLS_OLD: Final = (
+    "this is an Excel 5.0/95 workbook, older than tracker can read; open it in Excel or "
+    "LibreOffice and save it as .xlsx (File > Save As > Excel Workbook)"
+)
+_MSG_GRID_BOMB: Final = (
+    "the sheet repeats cells so often that it would fill {cells:,} cells, far beyond any learner "
+    "workbook; it may be damaged or malicious - ask for the original workbook"
+)
+
+
+def check_spreadsheet_file(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> SafeInfo:
+    """The gate for any returned workbook: .xlsx/.xlsm, .ods or .xls, told apart by content.
+
+    An OpenDocument spreadsheet goes to :func:`check_ods_file`, an OLE2 compound file (an .xls,
+    or an encrypted .xlsx, which Office wraps in OLE2) to :func:`check_xls_file`, everything else
+    to :func:`check_workbook_file` (which refuses what is not an .xlsx with its own messages).
+    ``SafeInfo.format`` says which it was.
+    """
+    kind = _sniff(Path(path))
+    if kind == "ods":
+        return check_ods_file(path, limits)
+    if kind == "ole":
+        return check_xls_file(path, limits)
+    return check_workbook_file(path, limits)
+
+
+def _sniff(p: Path) -> str:
+    """'ods', 'ole' or 'other' from the first bytes; any failure is 'other' (reported later)."""
+    try:
+        with open(p, "rb") as f:
+            head = f.read(_LOCAL_HEADER.size + 8 + len(_ODS_MIMETYPE))
+    except (OSError, ValueError):
+        return "other"
+    if head.startswith(_CFB_MAGIC):
+        return "ole"
+    # OpenDocument puts a stored member named "mimetype" first, holding the media type, so that
+    # a file's kind shows in its first bytes (ODF 1.2 part 3, section 3.3).
+    if head.startswith(b"PK\x03\x04") and head[_LOCAL_HEADER.size:].startswith(b"mimetype" + _ODS_MIMETYPE):
+        return "ods"
+    return "other"
+
+
+def _basic_stat(p: Path, limits: Limits) -> int:
+    """The checks every format shares on the file itself; returns its size."""
+    try:
+        st = os.stat(p)
+    except (OSError, ValueError):
+        _refuse("file not found; check the file name and the folder it is in")
+    if not stat.S_ISREG(st.st_mode):
+        _refuse("this is not an ordinary file; choose the workbook file")
+    if st.st_size == 0:
+        _refuse(f"the file is empty (0 bytes), so it was not saved or copied completely; {_ASK_AGAIN}")
+    if st.st_size > limits.max_file_size:
+        _refuse(
+            f"the file is {_mb(st.st_size)}, far larger than any learner workbook (limit "
+            f"{_mb(limits.max_file_size)}); check it is the right file"
+        )
+    return st.st_size
+
+
+def check_ods_file(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> SafeInfo:
+    """Decide whether the OpenDocument spreadsheet at ``path`` may be handed to calamine.
+
+    The zip checks of an .xlsx (central directory, member count, sizes, ratios, overlaps, zip
+    encryption, CRCs) and the XML entity scan of every part, then, walking ``content.xml`` as it
+    is inflated: sheet names, the last row and column holding content (counting repeats), the
+    cells a reader would expand repeats into, and formula-error cells (calamine reads an ODS
+    error as an empty string, as it does in an .xlsx). Refuses a password-protected document.
+    """
+    p = Path(path)
+    try:
+        size = _basic_stat(p, limits)
+        with open(p, "rb") as f:
+            try:
+                return _check_ods(p, f, size, limits)
+            except _ZIP_ERRORS:
+                _refuse(_MSG_DAMAGED)
+    except _Refuse as r:
+        raise UnreadableWorkbook(p, r.reason, sheet=_printable(r.sheet) if r.sheet else None) from None
+    except OSError:
+        raise UnreadableWorkbook(p, "the file cannot be opened; check you are allowed to read it") from None
+
+
+def _check_ods(p: Path, f: BinaryIO, size: int, limits: Limits) -> SafeInfo:
+    _precheck_central_directory(f, size, limits)
+    f.seek(0)
+    with zipfile.ZipFile(f) as zf:
+        infos = zf.infolist()
+    if len(infos) > limits.max_members:
+        _refuse(f"the file holds {len(infos):,} internal parts, far more than any workbook; it may be "
+                "malicious, so it was not opened - ask for the original workbook")
+    by_name: dict[str, zipfile.ZipInfo] = {}
+    for info in infos:
+        key = info.filename.lower()
+        if key in by_name:
+            _refuse(f"the file holds two copies of its internal part {_printable(info.filename)}, which "
+                    "real spreadsheets never do; it may be malicious - ask for the original workbook")
+        by_name[key] = info
+    total = _check_members(infos, limits)
+    content = by_name.get("content.xml")
+    manifest = by_name.get("meta-inf/manifest.xml")
+    if content is None:
+        _refuse(_MSG_DAMAGED)
+    if manifest is not None:
+        data = _read_member(f, manifest, _STRUCTURE_CAP, _MSG_DAMAGED)
+        check_xml_safe(data, manifest.filename)
+        # An encrypted document keeps its parts as ciphertext and says so in the manifest.
+        if b"encryption-data" in data:
+            _refuse(_MSG_ODS_ENCRYPTED)
+    walker = _OdsWalker(limits)
+    for info in sorted(infos, key=lambda i: i.header_offset):
+        key = info.filename.lower()
+        if info.is_dir() or info is manifest:
+            continue
+        scanner = _XmlScanner(info.filename) if key.endswith(".xml") or key.endswith(".rdf") else None
+        for chunk in _iter_member(f, info):
+            if scanner is not None:
+                # Entity scan first: the walker's parser only ever gets bytes the scanner has
+                # passed (a declaration split across chunks is completed, and refused, by the
+                # scanner before expat could act on it).
+                scanner.feed(chunk)
+                if info is content:
+                    walker.feed(chunk)
+        if scanner is not None:
+            scanner.close()
+    walker.close()
+    has_macros = any(k.startswith(("basic/", "scripts/")) for k in by_name)
+    return SafeInfo(
+        path=p, size=size, has_macros=has_macros,
+        sheets=tuple((name, "content.xml") for name in walker.sheets),
+        uncompressed_total=total, members=len(infos), max_rows=tuple(walker.max_rows),
+        error_cells=tuple(walker.error_cells), format="ods",
+    )
+
+
+class _OdsWalker:
+    """Walks ``content.xml`` as it is inflated: tables, repeated rows and cells, error cells.
+
+    Memory stays bounded: each element is cleared once its end is seen, and the root's children
+    (the tables' finished rows) are dropped as they complete.
+    """
+
+    def __init__(self, limits: Limits) -> None:
+        from xml.etree.ElementTree import XMLPullParser
+
+        self.limits = limits
+        self.parser: Any = XMLPullParser(events=("start", "end"))  # events are (str, Element) here
+        self.sheets: list[str] = []
+        self.max_rows: list[tuple[str, int]] = []
+        self.error_cells: list[tuple[str, str, str]] = []
+        self.cells = 0  # cells a reader holds, repeats counted
+        self._sheet: str | None = None
+        self._row = 0  # rows of the current table before the current row element
+        self._row_repeat = 1
+        self._col = 0
+        self._last_content_row = 0
+        self._row_last_col = 0  # last column holding content in the current row
+        self._depth_in_cell = 0
+
+    def feed(self, data: bytes) -> None:
+        """Parse the next piece of content.xml."""
+        try:
+            self.parser.feed(data)
+        except Exception:  # noqa: BLE001 - a ParseError (or worse) on broken XML
+            _refuse(_MSG_DAMAGED)
+        self._events()
+
+    def close(self) -> None:
+        """The end of content.xml."""
+        try:
+            self.parser.close()
+        except Exception:  # noqa: BLE001
+            _refuse(_MSG_DAMAGED)
+        self._events()
+        if not self.sheets:
+            _refuse(_MSG_STRUCTURE)
+
+    def _events(self) -> None:
+        table, row, cell = f"{{{_NS_TABLE}}}table", f"{{{_NS_TABLE}}}table-row", f"{{{_NS_TABLE}}}table-cell"
+        covered = f"{{{_NS_TABLE}}}covered-table-cell"
+        for event, el in self.parser.read_events():
+            tag = el.tag
+            if event == "start":
+                if tag == table:
+                    self._sheet = el.get(f"{{{_NS_TABLE}}}name", f"Sheet{len(self.sheets) + 1}")
+                    self.sheets.append(self._sheet)
+                    self._row, self._last_content_row = 0, 0
+                elif tag == row:
+                    self._row_repeat = _repeat(el.get(f"{{{_NS_TABLE}}}number-rows-repeated"))
+                    self._col, self._row_last_col = 0, 0
+                continue
+            if tag in (cell, covered):
+                self._end_cell(el)
+            elif tag == row:
+                self._end_row()
+                el.clear()
+            elif tag == table and self._sheet is not None:
+                self.max_rows.append((self._sheet, self._last_content_row))
+                self._sheet = None
+                el.clear()
+
+    def _end_cell(self, el: Any) -> None:
+        repeat = _repeat(el.get(f"{{{_NS_TABLE}}}number-columns-repeated"))
+        has_content = el.get(f"{{{_NS_OFFICE}}}value-type") is not None or len(el) > 0
+        if has_content:
+            last = self._col + repeat
+            if last > _MAX_COLUMNS:
+                _refuse(f"the sheet has content beyond column {_MAX_COLUMNS:,}, which no spreadsheet "
+                        "program writes; it may be damaged or malicious - ask for the original workbook",
+                        sheet=self._sheet)
+            self._row_last_col = last
+            if el.get(f"{{{_NS_CALCEXT}}}value-type") == "error" and len(self.error_cells) < MAX_ERROR_CELLS:
+                text = "".join(el.itertext()).strip()
+                if text and self._sheet is not None:
+                    ref = f"{_col_letters(self._col)}{self._row + 1}"
+                    self.error_cells.append((self._sheet, ref, _printable(text, 32)))
+        self._col += repeat
+        el.clear()
+
+    def _end_row(self) -> None:
+        if self._row_last_col:
+            last_row = self._row + self._row_repeat
+            if last_row > self.limits.max_rows:
+                _refuse(
+                    f"the sheet reaches row {last_row:,}, far beyond any learner workbook (limit "
+                    f"{self.limits.max_rows:,} rows); it may be damaged or malicious - ask for the "
+                    "original workbook, or delete the unused rows below the table and save it again",
+                    sheet=self._sheet,
+                )
+            self._last_content_row = last_row
+            self.cells += self._row_last_col * self._row_repeat
+            if self.cells > _MAX_GRID_CELLS:
+                _refuse(_MSG_GRID_BOMB.format(cells=self.cells), sheet=self._sheet)
+        self._row += self._row_repeat
+
+
+def _repeat(text: str | None) -> int:
+    """A ``number-*-repeated`` attribute (1 when absent or not a sane number)."""
+    if text is None:
+        return 1
+    try:
+        n = int(text)
+    except ValueError:
+        _refuse(_MSG_DAMAGED)
+    if n < 1:
+        _refuse(_MSG_DAMAGED)
+    return n
+
+
+def _col_letters(index: int) -> str:
+    """0-based column index -> A1 letters (kept here: the gate imports nothing of tracker's layout)."""
+    letters = ""
+    n = index + 1
+    while n:
+        n, r = divmod(n - 1, 26)
+        letters = chr(65 + r) + letters
+    return letters
+
+
+# -- .xls: BIFF8 records in an OLE2 compound file -----------------------------------------------
+
+_BIFF_BOF: Final = 0x0809
+_BIFF_EOF: Final = 0x000A
+_BIFF_FILEPASS: Final = 0x002F
+_BIFF_BOUNDSHEET: Final = 0x0085
+_BIFF_FORMULA: Final = 0x0006
+_BIFF_BOOLERR: Final = 0x0205
+#: records whose data starts with the cell's row and column (u16 each) [MS-XLS 2.4]
+_BIFF_CELL_RECORDS: Final = frozenset({0x0006, 0x0201, 0x0203, 0x0204, 0x0205, 0x027E, 0x00FD, 0x00BD, 0x00BE, 0x0208})
+#: BErr values [MS-XLS 2.5.10]
+_BIFF_ERRORS: Final = {0x00: "#NULL!", 0x07: "#DIV/0!", 0x0F: "#VALUE!", 0x17: "#REF!", 0x1D: "#NAME?",
+                       0x24: "#NUM!", 0x2A: "#N/A", 0x2B: "#GETTING_DATA"}
+_BIFF_RECORD: Final = struct.Struct("<HH")
+
+
+def check_xls_file(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> SafeInfo:
+    """Decide whether the OLE2 file at ``path`` is an Excel 97-2003 workbook calamine may read.
+
+    The container is listed with olefile (a password-protected .xlsx, a Word file or an Excel
+    5.0/95 book are refused, each with its own message); the ``Workbook`` stream (at most the
+    file's size) is then walked record by record: a FILEPASS record (a password) is refused, the
+    BOUNDSHEET records give the sheets, and each sheet's cell records give its last row (against
+    ``limits.max_rows``) and its formula-error cells (calamine reads them as empty strings).
+    """
+    p = Path(path)
+    try:
+        size = _basic_stat(p, limits)
+        return _check_xls(p, size, limits)
+    except _Refuse as r:
+        raise UnreadableWorkbook(p, r.reason, sheet=_printable(r.sheet) if r.sheet else None) from None
+
+
+def _check_xls(p: Path, size: int, limits: Limits) -> SafeInfo:
+    import olefile
+
+    try:
+        ole = olefile.OleFileIO(str(p))
+    except Exception:  # noqa: BLE001 - a third-party parser on hostile bytes
+        _refuse(_MSG_DAMAGED)
+    try:
+        names = {"/".join(entry).lower() for entry in ole.listdir(streams=True, storages=True)}
+        if "encryptedpackage" in names:
+            _refuse(_MSG_ENCRYPTED)
+        if "workbook" not in names:
+            if "book" in names:
+                _refuse(_MSG_XLS_OLD)
+            _refuse(_MSG_OLE_OTHER)
+        try:
+            if ole.get_size("Workbook") > size:
+                _refuse(_MSG_DAMAGED)
+            stream = ole.openstream("Workbook").read()
+        except _Refuse:
+            raise
+        except Exception:  # noqa: BLE001
+            _refuse(_MSG_DAMAGED)
+        has_macros = any(n.startswith("_vba_project_cur") for n in names)
+    finally:
+        ole.close()
+    sheets, macro_sheets = _biff_globals(stream)
+    max_rows: list[tuple[str, int]] = []
+    errors: list[tuple[str, str, str]] = []
+    for name, offset in sheets:
+        max_rows.append((name, _biff_sheet(stream, offset, name, limits, errors)))
+    return SafeInfo(
+        path=p, size=size, has_macros=has_macros or macro_sheets,
+        sheets=tuple((name, "Workbook") for name, _ in sheets), uncompressed_total=len(stream),
+        members=1, max_rows=tuple(max_rows), error_cells=tuple(errors), format="xls",
+    )
+
+
+def _biff_records(stream: bytes, pos: int) -> Iterator[tuple[int, int, int]]:
+    """(record type, data start, data length) from ``pos`` to the end of the substream."""
+    end = len(stream)
+    while pos + _BIFF_RECORD.size <= end:
+        rtype, length = _BIFF_RECORD.unpack_from(stream, pos)
+        start = pos + _BIFF_RECORD.size
+        if start + length > end:
+            _refuse(_MSG_DAMAGED)
+        yield rtype, start, length
+        if rtype == _BIFF_EOF:
+            return
+        pos = start + length
+    _refuse(_MSG_DAMAGED)  # no EOF record: the stream was cut short
+
+
+def _biff_globals(stream: bytes) -> tuple[list[tuple[str, int]], bool]:
+    """The sheets (name, offset of their BOF) and whether there is an Excel 4.0 macro sheet."""
+    records = _biff_records(stream, 0)
+    first = next(records, None)
+    if first is None or first[0] != _BIFF_BOF or first[2] < 4:
+        _refuse(_MSG_DAMAGED)
+    version = struct.unpack_from("<H", stream, first[1])[0]
+    if version != 0x0600:  # BIFF8; Excel 5.0/95 wrote BIFF5 (0x0500)
+        _refuse(_MSG_XLS_OLD)
+    sheets: list[tuple[str, int]] = []
+    macro = False
+    for rtype, start, length in records:
+        if rtype == _BIFF_FILEPASS:
+            _refuse(_MSG_XLS_ENCRYPTED)
+        if rtype != _BIFF_BOUNDSHEET:
+            continue
+        if length < 8:
+            _refuse(_MSG_STRUCTURE)
+        offset, _state, kind, cch, high = struct.unpack_from("<IBBBB", stream, start)
+        raw = stream[start + 8 : start + length]
+        name = raw[: cch * 2].decode("utf-16-le", "replace") if high & 1 else raw[:cch].decode("latin-1")
+        if kind == 1:
+            macro = True
+        if kind == 0 and offset < len(stream):  # worksheets; charts and VBA modules hold no cells
+            sheets.append((name, offset))
+    if not sheets:
+        _refuse(_MSG_STRUCTURE)
+    return sheets, macro
+
+
+def _biff_sheet(stream: bytes, offset: int, name: str, limits: Limits, errors: list[tuple[str, str, str]]) -> int:
+    """Walk one sheet's records: its last row (refused past the limit); error cells appended."""
+    last = 0
+    records = _biff_records(stream, offset)
+    first = next(records, None)
+    if first is None or first[0] != _BIFF_BOF:
+        _refuse(_MSG_STRUCTURE, sheet=name)
+    for rtype, start, length in records:
+        if rtype not in _BIFF_CELL_RECORDS or length < 4:
+            continue
+        row, col = struct.unpack_from("<HH", stream, start)
+        if row + 1 > last:
+            last = row + 1
+            if last > limits.max_rows:
+                _refuse(
+                    f"the sheet reaches row {last:,}, far beyond any learner workbook (limit "
+                    f"{limits.max_rows:,} rows); it may be damaged or malicious - ask for the "
+                    "original workbook, or delete the unused rows below the table and save it again",
+                    sheet=name,
+                )
+        code: int | None = None
+        if rtype == _BIFF_BOOLERR and length >= 8 and stream[start + 7] == 1:
+            code = stream[start + 6]
+        elif rtype == _BIFF_FORMULA and length >= 14 and stream[start + 12 : start + 14] == b"\xff\xff" \
+                and stream[start + 6] == 2:
+            code = stream[start + 8]  # FormulaValue of an error result: 02 00 BErr 00 00 00 FF FF
+        if code is not None and len(errors) < MAX_ERROR_CELLS:
+            errors.append((name, f"{_col_letters(col)}{row + 1}", _BIFF_ERRORS.get(code, "#ERROR")))
+    return last

@@ -30,7 +30,7 @@ from tracker.files import replaced_atomically
 from tracker.spec.models import Qualification, Unit
 from tracker.workbook import layout as L
 from tracker.workbook import progress
-from tracker.workbook.model import CriterionEntry, EvidenceEntry, Learner, LearnerRecord
+from tracker.workbook.model import CriterionEntry, EvidenceEntry, Learner, LearnerRecord, OtjEntry
 
 _BLANK = CriterionEntry()
 _LAST_COL = len(L.UNIT_TABLE_COLUMNS) - 1
@@ -159,6 +159,7 @@ def _write(q: Qualification, record: LearnerRecord, reading: str, meta: dict[str
     summary = wb.add_worksheet(L.SUMMARY, _Sheet)
     unit_sheets = [(u, wb.add_worksheet(L.unit_sheet_name(u.number), _Sheet)) for u in q.units]
     evidence = wb.add_worksheet(L.EVIDENCE, _Sheet)
+    otj = wb.add_worksheet(L.OTJ, _Sheet) if record.learner.apprentice else None
     meta_ws = wb.add_worksheet(L.META, _Sheet)
 
     _write_cover(cover, f, q, record.learner, reading)
@@ -167,6 +168,8 @@ def _write(q: Qualification, record: LearnerRecord, reading: str, meta: dict[str
         _write_unit(ws, f, q, unit, record, reading)
     _write_summary(summary, f, q, record, reading, rows_per_unit)
     _write_evidence(evidence, f, record.evidence)
+    if otj is not None:
+        _write_otj(otj, f, record.otj)
     _write_meta(meta_ws, meta)
     cover.activate()
     wb.close()
@@ -201,15 +204,33 @@ def _write_cover(ws: Worksheet, f: _Formats, q: Qualification, learner: Learner,
         "iqa": learner.iqa,
         "tutor": learner.tutor,
         "employer": learner.employer,
+        "planned_end_date": learner.planned_end_date,
+        "standard": learner.standard,
+        "start_date": learner.start_date,
+        "weekly_hours": learner.weekly_hours,
+        "planned_otj_hours": learner.planned_otj_hours,
+        "gateway_signoff_date": learner.gateway_signoff_date,
+        "english_maths": learner.english_maths,
     }
+    last_row = 0
     for key, label in L.COVER_FIELDS:
-        r = L.cover_row(key)
+        if key in L.COVER_APPRENTICE and not learner.apprentice:
+            continue  # a learner who is not an apprentice sees none of the apprenticeship fields
+        r = last_row = L.cover_row(key)
         ws.write_string(r, L.COVER_LABEL_COL, label, f.label)
         v = values[key]
         locked = key in L.COVER_LOCKED or (key == "pathway" and not q.pathways)
         if key in L.COVER_DATE_KEYS:
             _write_date(ws, r, L.COVER_VALUE_COL, v, f.date_input)
             _date_validation(ws, r, L.COVER_VALUE_COL, r, L.COVER_VALUE_COL)
+        elif key in L.COVER_NUMBER_KEYS:
+            if isinstance(v, (int, float)):
+                ws.write_number(r, L.COVER_VALUE_COL, v, f.value_input)
+            else:
+                ws.write_blank(r, L.COVER_VALUE_COL, None, f.value_input)
+            ws.data_validation(r, L.COVER_VALUE_COL, r, L.COVER_VALUE_COL, {
+                "validate": "decimal", "criteria": ">=", "value": 0,
+                "error_title": label, "error_message": "Enter a number of hours, e.g. 30 or 37.5."})
         elif key == "uln":
             # Text format: a ULN is an identifier, not a number (no 1.00E+09, no lost digits).
             ws.write_string(r, L.COVER_VALUE_COL, v or "", f.value_input_text)
@@ -221,18 +242,31 @@ def _write_cover(ws: Worksheet, f: _Formats, q: Qualification, learner: Learner,
             "validate": "list", "source": [p.label for p in q.pathways],
             "input_title": "Pathway", "input_message": "The learner's role decides the either/or criteria.",
         })
+    if learner.apprentice:
+        r = L.cover_row("english_maths")
+        _list_validation(ws, r, L.COVER_VALUE_COL, r, L.COVER_VALUE_COL, L.ENGLISH_MATHS,
+                         "English and maths", strict=True)
     notes = [
         "How to use this workbook",
         "Yellow cells and the white cells of each unit table are for you to fill in; the rest is locked.",
         "Record each criterion's evidence refs (as listed on the Evidence sheet), method, evidence date, "
         "decision, your name and the date you signed it off. The IQA records sampling on the same row.",
-        "Dates as dd/mm/yyyy. Criteria marked 'Not required' are not on this learner's pathway.",
+        "Dates as dd/mm/yyyy, day first. Criteria marked 'Not required' are not on this learner's pathway.",
+        # A US locale silently stores 06/05/2025 as 5 June (LibreOffice's default on many installs).
+        "If your spreadsheet shows a date you typed with day and month swapped, set it to UK dates. "
+        "LibreOffice: Tools > Options > Language Settings > Languages > Locale setting: English (UK). "
+        "Excel follows the computer: Windows Settings > Time & language > Language & region > Regional "
+        "format: English (United Kingdom); on a Mac, System Settings > General > Language & Region > "
+        "Region: United Kingdom.",
         "The Summary sheet shows progress; the centre's tracker validates the workbook when it is returned.",
     ]
     for rd in q.readings:
         if rd.id == reading:
             notes.append(f"Reading of the specification used: {rd.description}")
-    first = L.cover_row(L.COVER_FIELDS[-1][0]) + 2
+    if learner.apprentice:
+        notes.append("Apprentice: log off-the-job training on the Off-the-job sheet (hours as a number, "
+                     "e.g. 2.5); the Summary shows the total against the planned hours.")
+    first = last_row + 2
     ws.write_string(first, 0, notes[0], f.label)
     for i, text in enumerate(notes[1:], start=1):
         ws.merge_range(first + i, 0, first + i, 1, text, f.note_wrap)
@@ -528,6 +562,8 @@ def _write_summary(ws: Worksheet, f: _Formats, q: Qualification, record: Learner
     condition = f'AND({all_units},{_pathway_cell()}<>"")' if has_groups else all_units
     ws.write_formula(t + 4, 3, f'=IF({condition},"{L.QUALIFICATION_ACHIEVED}","{L.STATUS_IN_PROGRESS}")',
                      f.value, done)
+    if record.learner.apprentice:
+        _summary_otj(ws, f, t + 6, record)
     ws.conditional_format(first, 7, last, 7, {"type": "cell", "criteria": "==",
                                               "value": f'"{L.STATUS_COMPLETE}"', "format": f.green})
     ws.conditional_format(first, 7, last, 7, {"type": "cell", "criteria": "==",
@@ -562,6 +598,67 @@ def _write_evidence(ws: Worksheet, f: _Formats, entries: tuple[EvidenceEntry, ..
         for i, c in enumerate(cols):
             _write_entry_value(ws, first + n, i, c, getattr(e, c.key), f)
     _table_validations(ws, cols, first, last)
+    _table_borders(ws, f, first, last, len(cols) - 1)
+    ws.autofilter(hr, 0, last, len(cols) - 1)
+    ws.freeze_panes(first, 1)
+    ws.repeat_rows(hr)
+    ws.protect("", {"format_columns": True, "format_rows": True, "autofilter": True})
+    _print_setup(ws, landscape=True, last_col=len(cols) - 1)
+
+
+# -- off-the-job log (apprentices only) -----------------------------------------------------------
+
+
+def _otj_range() -> str:
+    """Absolute reference of the OTJ log's whole Hours column below its header (for the Summary)."""
+    i = L.OTJ_COLUMNS.index(L.column_by_key(L.OTJ_COLUMNS, "hours"))
+    c = L.col_letter(i)
+    return f"{L.quote_sheet(L.OTJ)}!${c}${L.OTJ_HEADER_ROW + 2}:${c}$1048576"
+
+
+def _summary_otj(ws: Worksheet, f: _Formats, r: int, record: LearnerRecord) -> None:
+    """The live OTJ total and the plan (the cover's Planned OTJ hours) on the Summary."""
+    # SUM ignores text, so hours typed as text ("2h30") are not counted here either; the
+    # validator reports them at their cell.
+    logged = sum(e.hours for e in record.otj if isinstance(e.hours, (int, float)))
+    planned = record.learner.planned_otj_hours
+    cover_planned = f"{L.quote_sheet(L.COVER)}!${L.col_letter(L.COVER_VALUE_COL)}${L.cover_row('planned_otj_hours') + 1}"
+    ws.write_string(r, 2, L.SUMMARY_OTJ_TOTAL, f.label)
+    ws.write_formula(r, 3, f"=SUM({_otj_range()})", f.number, logged)
+    ws.write_string(r + 1, 2, L.SUMMARY_OTJ_PLANNED, f.label)
+    ws.write_formula(r + 1, 3, f'=IF({cover_planned}="","",{cover_planned})', f.number,
+                     planned if planned is not None else "")
+    ws.write_formula(r + 1, 4, f'=IF(D{r + 2}="","",IF(D{r + 1}>=D{r + 2},"Plan met",'
+                               f'"To go: "&TEXT(D{r + 2}-D{r + 1},"0.0")))', f.value,
+                     "" if planned is None else ("Plan met" if logged >= planned else f"To go: {planned - logged:.1f}"))
+
+
+def _write_otj(ws: Worksheet, f: _Formats, entries: tuple[OtjEntry, ...]) -> None:
+    cols = L.OTJ_COLUMNS
+    _set_columns(ws, f, cols)
+    ws.set_row(0, 22)
+    ws.write_string(0, 0, "Off-the-job training log", f.title)
+    ws.write_string(1, 0, "One row per activity. Hours as a number (2.5, not 2h30). Quote the Evidence ref "
+                          "from the Evidence sheet.", f.note)
+    hr = L.OTJ_HEADER_ROW
+    ws.set_row(hr, 30)
+    for i, c in enumerate(cols):
+        ws.write_string(hr, i, c.header, f.header)
+    first = hr + 1
+    last = first + max(L.OTJ_BLANK_ROWS, len(entries) + 50) - 1
+    hours_col = cols.index(L.column_by_key(cols, "hours"))
+    for n, e in enumerate(entries):
+        for i, c in enumerate(cols):
+            v = getattr(e, c.key)
+            if c.kind == "hours" and isinstance(v, (int, float)):
+                ws.write_number(first + n, i, v, f.input)
+            else:
+                _write_entry_value(ws, first + n, i, c, v, f)
+    _table_validations(ws, cols, first, last)
+    ws.data_validation(first, hours_col, last, hours_col, {
+        "validate": "decimal", "criteria": "between", "minimum": 0, "maximum": L.OTJ_MAX_HOURS_PER_DAY,
+        "error_type": "warning", "error_title": "Hours",
+        "error_message": f"Hours as a number from 0 to {L.OTJ_MAX_HOURS_PER_DAY:g} (2.5 for two and a half hours)."})
     _table_borders(ws, f, first, last, len(cols) - 1)
     ws.autofilter(hr, 0, last, len(cols) - 1)
     ws.freeze_panes(first, 1)

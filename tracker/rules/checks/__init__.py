@@ -13,6 +13,7 @@ from tracker.rules.checks import (
     evidence,
     identifiers,
     iqa,
+    otj,
     pathways,
     progress,
     signoff,
@@ -41,6 +42,8 @@ ALL_CHECKS: tuple[Check, ...] = (
     conflicts.conflicts,
     conflicts.declared_interests,
     staff.staff,
+    otj.otj,
+    otj.otj_minimum_hours,
 )
 
 __all__ = ["ALL_CHECKS", "Check"]

@@ -31,24 +31,24 @@ UNPARSEABLE = issue_type(
     "Type the date as dd/mm/yyyy (or pick it in Excel's date format).", group="dates")
 FUTURE = issue_type(
     "date-future", Severity.ERROR, "Date in the future",
-    "{what} is {date}, which is in the future (today is {today})",
+    "{what} is {date}, which is in the future (today is {today}){hint}",
     "Evidence, decisions and IQA sampling can only be dated on or before the day they happen.",
     "Correct the date (a typing slip in the year or month is the usual cause).", group="dates")
 BEFORE_REGISTRATION = issue_type(
     "date-before-registration", Severity.ERROR, "Date before the learner's registration",
-    "{what} is {date}, before the learner's registration date {registered}",
+    "{what} is {date}, before the learner's registration date {registered}{hint}",
     "Assessment evidence, decisions and IQA cannot predate the learner's registration on the "
     "qualification (evidence gathered by Recognition of prior learning is exempt).",
     "Correct the date, or the registration date on the cover if that is the one that is wrong.",
     group="dates")
 ASSESSED_BEFORE_EVIDENCE = issue_type(
     "date-assessed-before-evidence", Severity.ERROR, "Signed off before the evidence date",
-    "{ref} was signed off on {assessed}, before its evidence date {evidence}",
+    "{ref} was signed off on {assessed}, before its evidence date {evidence}{hint}",
     "An assessor's decision must come after the evidence it is based on.",
     "Correct the evidence date or the assessor date, whichever is wrong.", group="dates")
 IQA_BEFORE_ASSESSMENT = issue_type(
     "date-iqa-before-assessment", Severity.ERROR, "IQA dated before the assessor's sign-off",
-    "{ref}'s IQA date {iqa} is before the assessor's date {assessed}",
+    "{ref}'s IQA date {iqa} is before the assessor's date {assessed}{hint}",
     "Internal quality assurance samples decisions already made, so its date must be on or after the "
     "assessor's date. On a row the IQA referred back the assessor signs again after the IQA's date: "
     "that is expected and not reported; when the IQA then records Agreed, the IQA date is updated too.",
@@ -63,6 +63,39 @@ REGISTRATION_MISSING = issue_type(
 
 def _fmt(d: dt.date) -> str:
     return d.strftime("%d/%m/%Y")
+
+
+def _swapped(d: dt.date) -> dt.date | None:
+    """``d`` with day and month exchanged, when that is another real date.
+
+    A date typed dd/mm in a spreadsheet set to a US locale (LibreOffice's default on many
+    installs) is stored month first: 06/05/2025 meant as 6 May becomes 5 June, silently. tracker
+    cannot tell such a date from a real one, but when exchanging day and month would make an
+    order error disappear, it says so.
+    """
+    if d.day > 12 or d.day == d.month:
+        return None
+    return dt.date(d.year, d.day, d.month)
+
+
+def _hint(what: str, d: dt.date, fits: bool) -> str:
+    """The 'possibly typed as month/day' tail of a message ('' when swapping would not help)."""
+    other = _swapped(d)
+    if other is None or not fits:
+        return ""
+    return (f" (possibly typed as month/day: if {what} was meant as {other.day} {other:%B %Y}, it is in order; "
+            "set the spreadsheet to UK dates, as the cover sheet says, and type it again)")
+
+
+def _order_hint(first: tuple[str, dt.date], second: tuple[str, dt.date]) -> str:
+    """The hint for ``first`` <= ``second`` broken: which of the two, swapped, would mend it."""
+    (fname, f), (sname, s) = first, second
+    f2, s2 = _swapped(f), _swapped(s)
+    if s2 is not None and f <= s2:
+        return _hint(sname, s, True)
+    if f2 is not None and f2 <= s:
+        return _hint(fname, f, True)
+    return ""
 
 
 def _date(c: Cell) -> dt.date | None:
@@ -84,7 +117,9 @@ def dates(ctx: Context) -> Iterator[Issue]:
         if c.problem is not None:
             return ctx.issue(UNPARSEABLE, c, unit=unit, criterion=ref, what=what, problem=c.problem)
         if isinstance(d := c.value, dt.date) and d > today:
-            return ctx.issue(FUTURE, c, unit=unit, criterion=ref, what=what, date=_fmt(d), today=_fmt(today))
+            other = _swapped(d)
+            return ctx.issue(FUTURE, c, unit=unit, criterion=ref, what=what, date=_fmt(d), today=_fmt(today),
+                             hint=_hint("the date", d, other is not None and other <= today))
         return None
 
     registered: dt.date | None = None
@@ -114,17 +149,21 @@ def dates(ctx: Context) -> Iterator[Issue]:
             if registered is not None and d < registered:
                 if key == "evidence_date" and value(row, "method") == RPL:
                     continue
+                other = _swapped(d)
                 yield ctx.issue(BEFORE_REGISTRATION, c, unit=info.unit, criterion=ref, what=what, date=_fmt(d),
-                                registered=_fmt(registered))
+                                registered=_fmt(registered),
+                                hint=_hint("the date", d, other is not None and registered <= other <= today))
         e, a, i = found.get("evidence_date"), found.get("assessor_date"), found.get("iqa_date")
         if e is not None and a is not None and a < e:
             yield ctx.issue(ASSESSED_BEFORE_EVIDENCE, row.cells["assessor_date"], unit=info.unit, criterion=ref,
-                            ref=ref, assessed=_fmt(a), evidence=_fmt(e))
+                            ref=ref, assessed=_fmt(a), evidence=_fmt(e),
+                            hint=_order_hint(("the evidence date", e), ("the assessor date", a)))
         # A referred-back row re-signed by the assessor is dated after the IQA: expected (the IQA's
         # Agreed over it comes with a new IQA date, and is checked again then).
         if a is not None and i is not None and i < a and value(row, "iqa_decision") != L.REFERRED_BACK:
             yield ctx.issue(IQA_BEFORE_ASSESSMENT, row.cells["iqa_date"], unit=info.unit, criterion=ref, ref=ref,
-                            iqa=_fmt(i), assessed=_fmt(a))
+                            iqa=_fmt(i), assessed=_fmt(a),
+                            hint=_order_hint(("the assessor date", a), ("the IQA date", i)))
 
     header = {c.key: c.header for c in L.EVIDENCE_COLUMNS}
     for er in book.evidence:

@@ -57,9 +57,10 @@ QN_MISMATCH = issue_type(
     "id-qualification-number-mismatch", Severity.ERROR, "Qualification number does not match",
     "The cover says qualification {found}, but the workbook is checked as {expected} ({title})",
     "The qualification number on the cover differs from the qualification the workbook was made for "
-    "(its hidden metadata) or was validated against.",
-    "Put back the qualification number of the workbook's qualification, or make a new workbook for the "
-    "other qualification with `tracker new`.", group="identifiers")
+    "(recorded on its hidden details sheet) or was validated against.",
+    "Put back the qualification number of the workbook's qualification. If the learner is really on "
+    "the other qualification, make them a workbook for it with the add-in's New learner workbook button (or `tracker new`) and copy the entries into it.",
+    group="identifiers")
 UNIT_REF_INVALID = issue_type(
     "id-unit-ref-invalid", Severity.ERROR, "Unit reference not valid",
     "Unit {number}'s reference: {problem}",

@@ -49,22 +49,27 @@ OPTION_MISMATCH = issue_type(
 READING_UNKNOWN = issue_type(
     "pathway-reading-unknown", Severity.ERROR, "Unknown reading requested",
     "{qualification} has no reading '{reading}' (readings: {known}); validated under '{applied}'",
-    "The reading of the specification asked for (--reading) is not one the qualification defines.",
-    "Use one of the readings listed (`tracker spec show NUMBER` describes them).", group="pathways")
+    "A reading is how tracker takes a part of the specification that can be read two ways (such as L2 "
+    "Unit 17). The reading asked for on the command line is not one this qualification has; the add-in "
+    "and the roll-up never ask for one of their own.",
+    "Ask for one of the readings the message lists (`tracker spec show NUMBER` describes each).",
+    group="pathways")
 READING_RECORDED_UNKNOWN = issue_type(
     "pathway-reading-recorded-unknown", Severity.WARNING, "Workbook made under an unknown reading",
     "The workbook was made under a reading '{reading}' that {qualification} does not define; "
     "validated under '{applied}'",
-    "The workbook's hidden metadata names a reading of the specification that the installed "
-    "qualification does not know (an older or edited specification).",
-    "Re-create the workbook with `tracker new`, or validate it with --reading.", group="pathways")
+    "The workbook's hidden details sheet names a reading of the specification (how a part that can be "
+    "read two ways is taken) that the installed qualification does not know: an older or edited "
+    "specification.",
+    "Make the learner a new workbook with the add-in's New learner workbook button (or `tracker new`) and copy the entries into it.", group="pathways")
 READING_DIFFERS = issue_type(
     "pathway-reading-differs", Severity.WARNING, "Validated under another reading",
     "Validated under the '{applied}' reading, but the workbook was made under '{recorded}': its "
     "Required column and summary count the criteria of the other reading",
     "The reading asked for differs from the one recorded in the workbook, so what the workbook shows "
     "as required may differ from what was checked.",
-    "Validate with the centre's chosen reading consistently, or re-create the workbook under it.",
+    "Use the centre's chosen reading for every learner (it is set once, in the centre folder's "
+    "centre.yaml). For this learner, a new workbook made with the add-in's New learner workbook button (or `tracker new`) shows the right Required column.",
     group="pathways")
 
 

@@ -16,17 +16,19 @@ from tracker.workbook import layout as L
 UNKNOWN_QUALIFICATION = issue_type(
     "structure-unknown-qualification", Severity.ERROR, "Qualification not installed",
     "The workbook's qualification cannot be found: {problem}. Only the learner's details were checked",
-    "The qualification number on the cover (or in the workbook's hidden metadata) is not one of the "
+    "The qualification number on the cover (or on the workbook's hidden details sheet) is not one of the "
     "installed qualifications, so criteria, pathways and completion cannot be checked.",
-    "Check the qualification number on the cover. If the qualification is new to the centre, install "
-    "its specification with `tracker spec add FILE.yaml`.", group="structure")
+    "Check the qualification number on the cover. If the qualification is new to the centre, whoever "
+    "looks after tracker for the centre installs it (there is no way to do this from Excel: "
+    "`tracker spec add FILE.yaml --centre CENTRE`).", group="structure")
 COVER_MISSING = issue_type(
     "structure-cover-missing", Severity.ERROR, "Cover sheet missing",
     "No cover sheet was found (a sheet with the label '{label}'), so the learner's details are unknown",
     "No sheet holds the cover labels (Learner name, ULN, Qualification ...). The sheet was deleted, "
     "or its labels were overwritten.",
-    "Copy the Cover sheet back from the assessor's previous version of the workbook, or re-create the "
-    "workbook with `tracker new` and copy the unit entries into it.", group="structure")
+    "Copy the Cover sheet back from the assessor's previous version of the workbook (right-click its "
+    "tab, Move or Copy, tick Create a copy), or make a new workbook with the add-in's New learner workbook button (or `tracker new`) and copy the unit "
+    "entries into it.", group="structure")
 COVER_FIELD_MISSING = issue_type(
     "structure-cover-field-missing", Severity.WARNING, "Cover label missing",
     "The cover sheet has no '{label}' label, so the {label_lower} could not be read",
@@ -45,7 +47,7 @@ UNIT_TABLE_MISSING = issue_type(
 COLUMNS_MISSING = issue_type(
     "structure-columns-missing", Severity.ERROR, "Criterion table columns missing",
     "The criterion table on '{name}' has no {columns} column{s}",
-    "Every unit sheet's criterion table must keep the contract's column headers; a missing column "
+    "Every unit sheet's criterion table must keep its standard column headers; a missing column "
     "means its values cannot be read (columns may be moved, and others added).",
     "Put the column back with its header text exactly as listed (letter case does not matter).",
     group="structure")
@@ -58,7 +60,7 @@ EVIDENCE_MISSING = issue_type(
 MACROS = issue_type(
     "structure-macros", Severity.INFO, "Workbook contains macros",
     "The workbook contains macros; tracker never runs them and only read its values",
-    "The file holds VBA or Excel 4.0 macros. tracker reads values only, so the macros did nothing, "
+    "The file holds macros (small programs that run inside Excel). tracker reads values only, so the macros did nothing, "
     "but a learner workbook has no need of them.",
     "Ask the assessor to save the workbook as an Excel Workbook (.xlsx).", group="structure")
 
@@ -82,7 +84,9 @@ def structure(ctx: Context) -> Iterator[Issue]:
         yield ctx.issue(COVER_MISSING, sheet=L.COVER, label=L.COVER_LABELS["name"])
     else:
         for key, label in L.COVER_FIELDS:
-            if key not in book.cover:
+            # Fields added in template version 2 are optional: a version-1 workbook lacks them,
+            # and the apprenticeship fields are only there for an apprentice.
+            if key not in book.cover and key not in L.COVER_SINCE_V2:
                 yield ctx.issue(COVER_FIELD_MISSING, sheet=book.cover_sheet, label=label, label_lower=label.lower())
     for name, reason in book.broken_sheets.items():
         yield ctx.issue(UNIT_TABLE_MISSING, sheet=name, name=name, reason=reason)

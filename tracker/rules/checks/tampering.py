@@ -90,17 +90,18 @@ SPEC_VERSION = issue_type(
     "The qualification data installed now differs from the data the workbook was generated from "
     "(another version, or the same version edited). Criteria, texts or pathways may have changed; "
     "the workbook was checked against the installed one.",
-    "If the awarding body has updated the specification, move the learner's entries to a workbook "
-    "generated from the new version (`tracker new`); otherwise install the version used.",
+    "If the awarding body has updated the specification, make the learner a workbook from the new "
+    "version with the add-in's New learner workbook button (or `tracker new`) and copy their entries into it; otherwise ask whoever looks after tracker to "
+    "install the version the workbook was made from.",
     group="tampering")
 NO_METADATA = issue_type(
     "tamper-no-metadata", Severity.WARNING, "Workbook not made by tracker",
-    "The workbook has no tracker metadata (the hidden '{meta}' sheet), so it was not made by tracker or "
-    "the sheet was removed; it was checked against the qualification on its cover",
-    "Workbooks made by tracker carry a very hidden sheet with their id, the specification's id, "
-    "version and content hash, the pathway and the reading. Without it tracker cannot tell which "
-    "version of the specification the workbook was made from.",
-    "Generate the learner's workbook with `tracker new` and copy the entries into it.",
+    "The workbook has no hidden details sheet ('{meta}'), so it was not made by tracker or that sheet "
+    "was removed; it was checked against the qualification on its cover",
+    "Every workbook tracker makes carries a hidden sheet saying which workbook it is, which "
+    "qualification and which version of its specification it was made from, the pathway and the "
+    "reading. Without it tracker cannot tell which version of the specification the workbook follows.",
+    "Make the learner a new workbook with the add-in's New learner workbook button (or `tracker new`) and copy the entries into it.",
     group="tampering")
 
 

@@ -34,7 +34,7 @@ FORMULA_TEXT = issue_type(
     "value-formula-text", Severity.WARNING, "Text that looks like a formula",
     "{what} holds text starting with '=' ({value}); it is kept as text and never calculated",
     "A learner cell holds text that starts with '='. tracker treats every learner value as data and "
-    "never evaluates it, but such text is usually a pasted formula or an attempt at formula injection.",
+    "never evaluates it, but such text is usually a pasted formula, or text crafted to run as a formula when the data is opened in another program.",
     "Replace it with the plain value (a name, a date, a reference).", group="value")
 
 _STRICT = {c.key: c for c in L.CRITERION_COLUMNS if c.kind == "choice" and c.strict}
