@@ -70,6 +70,13 @@ Public Sub TrackerOpenCentreFolder(control As IRibbonControl)
 End Sub
 
 
+Public Sub TrackerIssueWorkbooks(control As IRibbonControl)
+    ' Re-issue every learner's current workbook from the centre's ledger into its outbox folder.
+    RunButton "issue-workbooks", "Issue workbooks", _
+        "Open a workbook of the centre folder, then click Issue workbooks.", False
+End Sub
+
+
 Private Sub RunButton(action As String, label As String, hint As String, unprotectFirst As Boolean)
     ' What every button does: run action in Python on the active workbook, with one error handler
     ' around everything (an error shows a message box, never the VBA debugger), and the sheets

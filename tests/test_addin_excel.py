@@ -902,3 +902,23 @@ def test_remote_engine_is_available_with_the_noncommercial_key() -> None:
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     if result.returncode != 0:
         skip_or_fail(f"xlwings' remote engine does not work with the noncommercial key: {result.stderr[-500:]}")
+
+
+def test_issue_workbooks_button_reissues_and_opens_the_outbox(remote: Any, centre: Any,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue workbooks calls the library function behind `tracker issue` (stamped workbooks in
+    outbox/<assessor>/), opens the outbox and says how many it wrote."""
+    from tracker.centre.rollup_steps import rollup
+
+    shown: list[Path] = []
+    monkeypatch.setattr(X, "_show_folder", shown.append)
+    write(centre.inbox, L2, complete_record(L2, "non-facing"), name="two.xlsx", workbook_id="wb-two")
+    rollup(centre, workers=1)
+    book = open_book(remote, centre.master)
+    assert X.issue_workbooks(book) == centre.root / "outbox"
+    (issued,) = list((centre.root / "outbox").glob("*/*.xlsx"))
+    from tracker.workbook.reader import read_workbook
+
+    assert read_workbook(issued).meta["base"].count("/") == 3
+    assert shown == [centre.root / "outbox"]
+    assert alerts(book)[0][0].startswith("1 workbook issued into")

@@ -28,6 +28,11 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert len(conflicts) == 3
     assert sorted(r for _s, r in conflicts if r) == ["agreeing-return", "kept-accepted"]
     assert [s for s, _r in conflicts].count("open") == 1
+    # Round 4: two parallel copies of one re-issue, both merged, no conflict (three-way merge).
+    assert "round 4:" in proc.stdout and "2 merged, 0 conflict(s) opened -- both kept" in proc.stdout
+    both = query(c, "SELECT count(*) FROM criteria WHERE source_file IN (SELECT hash FROM files WHERE "
+                    "original_name LIKE '% (IQA copy).xlsx' OR original_name LIKE '% (assessor copy).xlsx')")
+    assert both == [(2,)]  # the IQA's sampled row and the assessor's new sign-off
     learners = sheet_dicts(c.master, "Learners")
     assert len(learners) == 12
     names = [x["Learner name"] for x in learners]

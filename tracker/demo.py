@@ -15,7 +15,10 @@ What it does (``make demo`` runs it; about ten seconds for the default 36 learne
    IQA decision removed) -- and rolls up: the accepted values stay, the conflicts are listed;
 5. a corrected return closes one conflict, and the admin resolves another with ``tracker
    resolve`` (the third stays open for you to try);
-6. exports the criteria and learners tables as CSV, and prints where the master workbook is.
+6. re-issues the learners' current workbooks (``tracker issue``) and works on two copies of one
+   of them in parallel -- the IQA samples a criterion on one, the assessor signs another off on
+   the other -- both returned and rolled up: no false conflict, both kept (the three-way merge);
+7. exports the criteria and learners tables as CSV, and prints where the master workbook is.
 
 DIR is created; if it exists it must be empty or an earlier demo centre (which is replaced).
 """
@@ -50,7 +53,7 @@ from tracker.sample import (
 from tracker.spec.catalogue import load_qualification
 from tracker.spec.models import Qualification
 from tracker.workbook import layout as L
-from tracker.workbook.model import LearnerRecord
+from tracker.workbook.model import CriterionEntry, LearnerRecord
 
 FIRST_ROUND = dt.date(2025, 3, 31)
 SECOND_ROUND = AS_OF
@@ -218,6 +221,7 @@ def build_demo(root: str | Path, *, learners: int = DEFAULT_LEARNERS, quiet: boo
         resolve(centre, conflict_id=int(c0["id"]), keep="accepted", by="Centre admin (demo)",
                 note="Checked with the assessor: the original observation stands")
         _say(quiet, f"resolved conflict #{c0['id']} ({c0['learner']}, {c0['criterion']}): kept the accepted value")
+    _say(quiet, _reissue_round(centre, workers))
     paths = export(centre, "csv")
     left = open_conflicts(centre)
     _say(quiet, f"exported {', '.join(p.name for p in paths)} to {paths[0].parent}")
@@ -226,9 +230,48 @@ def build_demo(root: str | Path, *, learners: int = DEFAULT_LEARNERS, quiet: boo
     if left:
         first_left = left[0]
         _say(quiet, f"{len(left)} conflict(s) still open; try:\n  tracker conflicts {root}\n"
-                    f"  tracker resolve {root} --conflict {first_left['id']} --keep returned --note \"agreed with IQA\"")
+                    f"  tracker resolve {root} --conflict {first_left['id']} --keep returned --note \"agreed with IQA\""
+                    "\nor choose a Decision on the master's Conflicts sheet, save, close it and roll up again")
     _say(quiet, f"Quarantined files and why: {centre.quarantine}")
     return centre
+
+
+def _reissue_round(centre: Centre, workers: int) -> str:
+    """Round 4: re-issue, two copies of one learner's workbook worked on in parallel, both returned."""
+    from tracker.centre.reissue import issue_workbooks
+    from tracker.workbook.reader import read_workbook
+    from tracker.workbook.writer import new_workbook
+
+    issued = issue_workbooks(centre)
+    busy = {k["uln"] for k in open_conflicts(centre)}
+    for w in issued.workbooks:
+        if w.uln in busy:
+            continue
+        book = read_workbook(w.path)
+        rec = book.to_record()
+        q = load_qualification(book.meta["spec_id"])
+        sample = next((ref for ref, e in rec.entries.items() if e.decision == L.MET and e.iqa_decision is None), None)
+        todo = next((c.ref for u in q.units for c in u.criteria if c.ref not in rec.entries), None)
+        if sample is None or todo is None:
+            continue
+        iqa = rec.learner.iqa or IQAS[0]
+        day = SECOND_ROUND + dt.timedelta(days=10)
+        copies = {
+            "IQA copy": _edit(rec, sample, iqa_sampled=L.YES, iqa=iqa, iqa_date=day, iqa_decision=L.AGREED),
+            "assessor copy": _edit(dataclasses.replace(rec, entries={**rec.entries, todo: CriterionEntry()}), todo,
+                                   decision=L.MET, assessor=rec.learner.assessor, assessor_date=day,
+                                   method="Observation", evidence_date=day),
+        }
+        for label, edited in copies.items():  # as each holder saves their copy in Excel
+            new_workbook(q, edited, centre.inbox / f"{w.path.stem} ({label}).xlsx", reading=book.meta["reading"],
+                         workbook_id=book.meta["workbook_id"], base=book.meta["base"])
+        _stamp(centre.inbox, SECOND_ROUND + dt.timedelta(days=12))
+        r4 = rollup(centre, today=TODAY, workers=1)
+        opened = sum(f.conflicts_opened for f in r4.files)
+        return (f"round 4: {len(issued.workbooks)} workbooks re-issued into {issued.outbox}; {w.name}'s IQA copy "
+                f"(sampled {sample}) and assessor copy (signed {todo} off) both returned: {r4.count('merged')} merged, "
+                f"{opened} conflict(s) opened -- both kept")
+    return f"round 4: {len(issued.workbooks)} workbooks re-issued into {issued.outbox}"
 
 
 def _validated(centre: Centre) -> str:

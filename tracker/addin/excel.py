@@ -22,6 +22,9 @@ reports it. The functions are:
 * :func:`new_workbook` -- **New learner workbook**: a blank learner workbook for the active
   workbook's qualification, written by :func:`tracker.workbook.writer.new_workbook` and opened.
 * :func:`open_centre_folder` -- **Open centre folder** in Explorer / the Finder.
+* :func:`issue_workbooks` -- **Issue workbooks**: every learner's current workbook written from the
+  ledger by :func:`tracker.centre.reissue.issue_workbooks` (the function behind ``tracker issue``)
+  into the centre's ``outbox/``, which is then opened.
 
 Only the open-source (BSD) part of xlwings is used: ``import xlwings`` and the public
 Book/Sheet/Range API. xlwings is imported inside the functions, so ``import tracker.addin.excel``
@@ -181,6 +184,29 @@ def open_centre_folder(book: xw.Book | None = None) -> Path | None:
         return folder
     except TrackerError as e:
         _alert(book, f"Open centre folder: {e}", critical=True)
+        return None
+
+
+def issue_workbooks(book: xw.Book | None = None) -> Path | None:
+    """Re-issue every learner's current workbook of the active workbook's centre; opens the outbox."""
+    from tracker.centre.reissue import issue_workbooks as run_issue
+
+    book = _caller(book)
+    try:
+        path = _book_path(book)
+        if path is None:
+            raise TrackerError("open the centre master (or a workbook of the centre folder) from its saved file")
+        notes = _Notes()
+        centre = _find_centre(path, notes)
+        if centre is None:
+            raise TrackerError(" ".join(notes.lines) or f"{path.name} is not in a centre folder")
+        result = run_issue(centre)
+        _show_folder(result.outbox)
+        _alert(book, f"{_plural(len(result.workbooks), 'workbook')} issued into {result.outbox}, one folder per "
+                     "assessor. Send each assessor their folder; returned copies go into the inbox as usual.")
+        return result.outbox
+    except TrackerError as e:
+        _alert(book, f"Issue workbooks: {e}", critical=True)
         return None
 
 
@@ -786,7 +812,9 @@ def _rollup_message(result: RollupResult) -> str:
             lines.append(f"Quarantined {f.name}: {f.reason}")
     if result.open_conflicts:
         lines.append("Conflicts (a returned row contradicting a signed-off decision) are on the Conflicts sheet; "
-                     "resolve them with `tracker resolve`.")
+                     "choose a Decision there, save and close the master, and roll up again.")
+    if result.decisions:
+        lines.append(f"{_plural(result.decisions, 'decision')} from the Conflicts sheet applied.")
     lines += result.notes
     if not result.master_rebuilt:
         lines.append("Nothing changed, so the master was not rebuilt.")

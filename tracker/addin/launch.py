@@ -29,6 +29,7 @@ ACTIONS = {
     "rollup": "rollup",
     "new-workbook": "new_workbook",
     "open-centre-folder": "open_centre_folder",
+    "issue-workbooks": "issue_workbooks",
 }
 
 EXIT_USAGE = 2

@@ -26,16 +26,17 @@ from typing import TYPE_CHECKING, Any
 from tracker.centre.folder import Centre, is_centre, open_centre
 from tracker.centre.ledger import ENTRY_FIELDS, Apprenticeship, Values
 from tracker.centre.receive import inbox_files
-from tracker.centre.rollup_issues import UNKNOWN_LEARNER, UNKNOWN_QUALIFICATION, UNREADABLE
+from tracker.centre.rollup_issues import COPIES_DISAGREE, HEADER_TWICE, UNKNOWN_LEARNER, UNKNOWN_QUALIFICATION, UNREADABLE
 from tracker.errors import TrackerError, UnreadableWorkbook
 from tracker.identifiers import check_uln
 from tracker.issues import Issue, Report, Task
+from tracker.workbook import layout as L
 from tracker.workbook.identity import Identity, identify
 
 if TYPE_CHECKING:
     from tracker.register import Register
     from tracker.spec.models import Qualification
-    from tracker.workbook.model import LearnerWorkbook
+    from tracker.workbook.model import CriterionRow, LearnerWorkbook
 
 
 def find_centre(path: str | Path) -> Centre | None:
@@ -222,6 +223,7 @@ class Checked:
     cover: tuple[str | None, ...] = ()  # in COVER_KEYS order
     rows: list[Row] = field(default_factory=list)
     apprenticeship: Apprenticeship | None = None  # None: not an apprentice
+    base_stamp: str = ""  # the hidden stamp of a re-issued workbook (``tracker issue``), or ""
 
 
 COVER_KEYS = ("registration_date", "assessor", "iqa", "tutor", "employer")
@@ -249,7 +251,8 @@ def _check_returned(job: Job, ctx: CheckContext) -> Checked:
     ident = check_uln(book.cover_value("uln"))
     qn = book.qualification_number.strip()
     base = Checked(job.hash, "ok", uln=ident.value or uln, qualification_number=qn,
-                   workbook_id=book.meta.get("workbook_id", "").strip(), name=book.learner_name.strip())
+                   workbook_id=book.meta.get("workbook_id", "").strip(), name=book.learner_name.strip(),
+                   base_stamp=book.meta.get("base", "").strip())
     if not ident.ok:
         base.status, base.code = "quarantine", UNKNOWN_LEARNER.code
         base.reason = ident.problem if ident.value else "the cover sheet gives no ULN"
@@ -276,7 +279,7 @@ def _check_returned(job: Job, ctx: CheckContext) -> Checked:
     task = check_workbook(book, register=ctx.register, today=ctx.today, identity=identity)
     base.issues = task.issues
     base.cover = tuple(_cover_text(book, k) for k in COVER_KEYS)
-    base.rows = _rows(book, q)
+    base.rows = _rows(book, q, base.issues)
     base.apprenticeship = apprenticeship_of(book)
     return base
 
@@ -321,33 +324,81 @@ def _cover_text(book: LearnerWorkbook, key: str) -> str | None:
 _DATE_KEYS = frozenset({"registration_date", "start_date", "planned_end_date", "gateway_signoff_date"})
 
 
-def _rows(book: LearnerWorkbook, q: Qualification) -> list[Row]:
+def _same(a: str | None, b: str | None) -> bool:
+    return " ".join((a or "").split()).casefold() == " ".join((b or "").split()).casefold()
+
+
+def _rows(book: LearnerWorkbook, q: Qualification, issues: list[Issue]) -> list[Row]:
+    """The criterion rows to merge. A criterion on two sheets (a unit sheet copied with Excel's
+    Move or Copy) is taken from the copy that holds work; copies that both hold work and differ
+    are an error at both cells (appended to ``issues``) and the row says nothing (all fields
+    silent: the accepted values stay). Never silently the first copy only."""
     unit_of = {c.ref: u.number for u in q.units for c in u.criteria}
-    out: list[Row] = []
-    seen: set[str] = set()
+    # A header found twice on a sheet: an error naming both columns, and that field says nothing
+    # on the sheet's rows (neither column is preferred silently).
+    twice: dict[str, frozenset[int]] = {}
+    for u in book.units:
+        if u.duplicate_columns:
+            twice[u.sheet] = frozenset(ENTRY_FIELDS.index(k) for k in u.duplicate_columns if k in ENTRY_FIELDS)
+            for k, letters in u.duplicate_columns.items():
+                issues.append(HEADER_TWICE(sheet=u.sheet, cell=f"{letters[0]}{u.header_row}", name=u.sheet,
+                                           header=L.column_by_key(L.CRITERION_COLUMNS, k).header,
+                                           columns=" and ".join(letters)))
+    found: dict[str, list[tuple[Row, str, str]]] = {}  # ref -> (row, sheet, decision cell)
+    order: list[str] = []
     for row in book.rows():
         ref = row.ref.strip()
         if ref not in unit_of:
             ref = ref.upper()
             if ref not in unit_of:
                 continue  # not a criterion of this qualification (the checks report it)
-        if ref in seen:
-            continue  # a duplicated row: the first one counts (the checks report it)
-        seen.add(ref)
-        values: list[str | None] = []
-        silent: set[int] = set()
-        for i, key in enumerate(ENTRY_FIELDS):
-            c = row.cells.get(key)
-            if c is None or c.problem:
-                values.append(None)
-                silent.add(i)
-            elif key == "evidence_refs":
-                refs = c.value or ()
-                values.append(", ".join(refs) if refs else None)
-            else:
-                values.append(_iso(c.value) if c.value is not None else None)
-        out.append((ref, unit_of[ref], tuple(values), frozenset(silent)))
+        values, silent = _values(row)
+        sheet = row.sheet
+        if sheet in twice:
+            silent = silent | twice[sheet]
+            values = tuple(None if i in twice[sheet] else v for i, v in enumerate(values))
+        if any(found_sheet == sheet for _r, found_sheet, _c in found.get(ref, [])):
+            continue  # a row repeated on one sheet: the first one counts (the checks report it)
+        at = row.cells.get("decision")
+        if ref not in found:
+            order.append(ref)
+        found.setdefault(ref, []).append(((ref, unit_of[ref], values, silent), sheet, at.ref if at else ""))
+    out: list[Row] = []
+    for ref in order:
+        copies = found[ref]
+        with_work = [c for c in copies if any(v is not None for v in c[0][2])]
+        if len(with_work) <= 1:
+            out.append((with_work or copies)[0][0])
+            continue
+        first = with_work[0]
+        differ = [ENTRY_FIELDS[i] for i in range(len(ENTRY_FIELDS))
+                  if any(not _same(first[0][2][i], other[0][2][i]) for other in with_work[1:])]
+        if not differ:
+            out.append(first[0])
+            continue
+        for (_row, sheet, where) in with_work:
+            other = next(s for _r, s, _c in with_work if s != sheet)
+            issues.append(COPIES_DISAGREE(sheet=sheet, cell=where or None, criterion=ref, ref=ref, other=other,
+                                          fields=", ".join(differ)))
+        out.append((ref, unit_of[ref], (None,) * len(ENTRY_FIELDS), frozenset(range(len(ENTRY_FIELDS)))))
     return out
+
+
+def _values(row: CriterionRow) -> tuple[tuple[str | None, ...], frozenset[int]]:
+    """A criterion row's entry fields as stored, and the indices of those that said nothing."""
+    values: list[str | None] = []
+    silent: set[int] = set()
+    for i, key in enumerate(ENTRY_FIELDS):
+        c = row.cells.get(key)
+        if c is None or c.problem:
+            values.append(None)
+            silent.add(i)
+        elif key == "evidence_refs":
+            refs = c.value or ()
+            values.append(", ".join(refs) if refs else None)
+        else:
+            values.append(_iso(c.value) if c.value is not None else None)
+    return tuple(values), frozenset(silent)
 
 
 __all__ = ["COVER_KEYS", "CheckContext", "Checked", "Job", "check_in_centre", "check_returned", "find_centre",

@@ -24,6 +24,7 @@ from tracker.centre import publish
 from tracker.centre.check import load_register
 from tracker.centre.folder import Centre, RollupLock, check_master_writable, current_user, open_centre, plain_errors
 from tracker.centre.iqa import run_centre_checks
+from tracker.centre.journal import append_journal, open_ledger
 from tracker.centre.merge import Merger
 from tracker.centre.merge_rules import values_from_json
 from tracker.errors import CentreError, UsageError
@@ -44,7 +45,7 @@ class ResolveResult:
 def open_conflicts(centre: str | Path | Centre, uln: str | None = None) -> list[dict[str, Any]]:
     """Open conflicts (optionally of one learner), oldest first, for listing."""
     c = centre if isinstance(centre, Centre) else open_centre(centre)
-    conn = LG.connect(c.ledger, create=False)
+    conn = open_ledger(c)
     try:
         rows = LG.open_conflicts(conn, uln=uln or None)
         names = LG.file_names(conn)
@@ -53,11 +54,13 @@ def open_conflicts(centre: str | Path | Centre, uln: str | None = None) -> list[
     out = []
     for k in rows:
         a, r = json.loads(k.accepted), json.loads(k.returned)
+        b = json.loads(k.base) if k.base else None  # the row as issued (a three-way conflict)
         flist = list(k.fields)
         fa, fr = names.get(k.accepted_file), names.get(k.returned_file)
         out.append({"id": k.id, "uln": k.uln, "learner": k.name, "qualification_number": k.qualification_number,
                     "criterion": k.ref, "fields": flist, "accepted": {f: a.get(f) for f in flist},
-                    "returned": {f: r.get(f) for f in flist}, "accepted_file": fa.name if fa else None,
+                    "returned": {f: r.get(f) for f in flist},
+                    "base": {f: b.get(f) for f in flist} if b is not None else None, "accepted_file": fa.name if fa else None,
                     "returned_file": fr.name if fr else None})
     return out
 
@@ -76,7 +79,7 @@ def resolve(centre: str | Path | Centre, *, keep: str, uln: str | None = None, c
     who = by or current_user()
     with RollupLock(c), plain_errors(c):
         check_master_writable(c.master)
-        conn = LG.connect(c.ledger, create=False)
+        conn = open_ledger(c)
         try:
             return _resolve_locked(c, conn, keep, uln, criterion, qualification, conflict_id, note, who)
         finally:
@@ -108,24 +111,36 @@ def _find_conflict(conn: sqlite3.Connection, uln: str | None, criterion: str | N
     return rows[0]
 
 
+def apply_resolution(conn: sqlite3.Connection, k: LG.ConflictRow, keep: str, who: str, note: str) -> None:
+    """Close open conflict ``k`` keeping the ``keep`` (accepted | returned) row, as a run of its own
+    (inside the caller's transaction; ``tracker rebuild`` replays journalled decisions with it)."""
+    now = LG.now()
+    run_id = LG.start_run(conn, "resolve", now, who, socket.gethostname())
+    merger = Merger(conn, run_id, now)
+    counts = LG.RunCounts(conflicts_closed=1)
+    if keep == "returned":
+        LG.update_criteria(conn, [LG.NewCriterion(k.learner_id, k.ref, k.unit, values_from_json(k.returned),
+                                                  k.returned_file, run_id)])
+        counts.rows_accepted = 1
+    LG.finish_run(conn, run_id, now, counts)
+    merger.close(k.id, f"kept-{keep}", None, who, note or "")
+    merger.log("resolved", f"#{k.id}: kept the {keep} value" + (f" ({note})" if note else "") + f", by {who}",
+               None, k.learner_id, k.ref)
+
+
+def resolution_entry(k: LG.ConflictRow, keep: str, who: str, note: str) -> dict[str, Any]:
+    """The journal line of an admin's decision (found again on a rebuild by learner, ref and returned row)."""
+    return {"kind": "resolve", "uln": k.uln, "qualification_number": k.qualification_number, "ref": k.ref,
+            "returned": k.returned, "keep": keep, "by": who, "note": note or ""}
+
+
 def _resolve_locked(c: Centre, conn: sqlite3.Connection, keep: str, uln: str | None, criterion: str | None,
                     qualification: str | None, conflict_id: int | None, note: str, who: str) -> ResolveResult:
     tmp: Path | None = None
     try:
         with LG.transaction(conn):
             k = _find_conflict(conn, uln, criterion, qualification, conflict_id)
-            now = LG.now()
-            run_id = LG.start_run(conn, "resolve", now, who, socket.gethostname())
-            merger = Merger(conn, run_id, now)
-            counts = LG.RunCounts(conflicts_closed=1)
-            if keep == "returned":
-                LG.update_criteria(conn, [LG.NewCriterion(k.learner_id, k.ref, k.unit, values_from_json(k.returned),
-                                                          k.returned_file, run_id)])
-                counts.rows_accepted = 1
-            LG.finish_run(conn, run_id, now, counts)
-            merger.close(k.id, f"kept-{keep}", None, who, note or "")
-            merger.log("resolved", f"#{k.id}: kept the {keep} value" + (f" ({note})" if note else "") + f", by {who}",
-                       None, k.learner_id, k.ref)
+            apply_resolution(conn, k, keep, who, note)
             register, register_issues = load_register(c)
             coverage = run_centre_checks(conn, register, register_issues, c)
             tmp = publish.write_master_tmp(c, conn, register, coverage)
@@ -135,9 +150,10 @@ def _resolve_locked(c: Centre, conn: sqlite3.Connection, keep: str, uln: str | N
             tmp.unlink(missing_ok=True)
         raise
     assert tmp is not None  # written inside the transaction above
+    append_journal(c, [resolution_entry(k, keep, who, note)])
     publish.replace_master(tmp, c.master)
     publish.note_master_run(conn)
     return ResolveResult(k.id, k.name, k.uln, k.ref, keep, c.master)
 
 
-__all__ = ["ResolveResult", "open_conflicts", "resolve"]
+__all__ = ["ResolveResult", "apply_resolution", "open_conflicts", "resolution_entry", "resolve"]

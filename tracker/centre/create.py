@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tracker.centre import ledger as LG
 from tracker.centre.folder import CONFIG_NAME, DEFAULT_PATHS, Centre, RollupLock, config_text, load_config, open_centre
+from tracker.centre.journal import received_hashes
 from tracker.centre.publish import publish_master
 from tracker.errors import CentreError
 from tracker.files import write_bytes_atomically
@@ -86,6 +87,10 @@ def init_centre(root: str | Path, *, name: str = "", number: str = "", demo: boo
         new_register(centre.register)
         created.append(_rel(centre.register, r))
     if not centre.ledger.exists():
+        if received_hashes(centre) or any(p.is_file() for p in centre.archive.glob("*/*")):
+            # Files were received: a new, empty ledger would silently replace the lost one.
+            raise CentreError(f"the ledger {centre.ledger} is missing; nothing was changed. Run "
+                              f"`tracker rebuild {centre.root}` to rebuild it from the archive")
         LG.connect(centre.ledger).close()
         created.append(_rel(centre.ledger, r))
     if not centre.master.exists():

@@ -34,6 +34,7 @@ from typing import Any
 from tracker.centre import ledger as LG
 from tracker.centre import master as M
 from tracker.centre.folder import Centre, open_centre
+from tracker.centre.journal import open_ledger
 from tracker.errors import UsageError
 
 FORMATS = ("csv", "json", "parquet")
@@ -69,7 +70,7 @@ def export(centre: str | Path | Centre, fmt: str, out: str | Path | None = None)
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"{folder} is a file; -o names the folder that receives criteria.{fmt} and learners.{fmt}")
     folder.mkdir(parents=True, exist_ok=True)
-    conn = LG.connect(c.ledger, create=False)
+    conn = open_ledger(c)
     written: list[Path] = []
     try:
         with LG.snapshot(conn):  # one consistent ledger for both tables

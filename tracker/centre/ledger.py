@@ -36,20 +36,24 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from tracker.errors import CentreError
 
-SCHEMA_VERSION = 2
-# Schema history: 2 added the ``apprenticeships`` table and the countersign entry fields (a
-# version-1 ledger gets both on open).
+SCHEMA_VERSION = 3
+# Schema history: 2 added the ``apprenticeships`` table and the countersign entry fields; 3 (issue
+# 11) the ``bases`` table (the rows of every workbook issued by ``tracker issue``, for the
+# three-way merge) and ``conflicts.base``. An older ledger is migrated on open (:func:`_migrate`).
 
-# Entry fields added after schema 1, by the schema version that added them: an older ledger gets
-# them as new (NULL) columns when it is opened (:func:`_migrate`).
-ADDED_FIELDS: dict[int, tuple[str, ...]] = {2: ("countersigned_by", "countersign_date")}
+# Columns added after schema 1, by the schema version that added them: an older ledger gets them
+# as new (NULL) columns when it is opened.
+ADDED_COLUMNS: dict[int, tuple[tuple[str, str], ...]] = {
+    2: (("criteria", "countersigned_by"), ("criteria", "countersign_date")),
+    3: (("conflicts", "base"),),
+}
 
 # Entry columns stored per criterion (the input columns of the learner workbook, in layout order).
 ENTRY_FIELDS: tuple[str, ...] = (
@@ -158,6 +162,7 @@ CREATE TABLE IF NOT EXISTS conflicts (
     accepted_file TEXT NOT NULL,
     returned TEXT NOT NULL,             -- JSON object of the returned row
     returned_file TEXT NOT NULL,
+    base TEXT,                          -- JSON object of the row as issued (three-way merge), or NULL
     opened_run INTEGER NOT NULL,
     status TEXT NOT NULL,               -- open | closed
     resolution TEXT,                    -- agreeing-return | kept-accepted | kept-returned | superseded
@@ -201,6 +206,14 @@ CREATE TABLE IF NOT EXISTS centre_issues (
     sheet TEXT,
     cell TEXT
 );
+CREATE TABLE IF NOT EXISTS bases (
+    id INTEGER PRIMARY KEY,
+    learner_id INTEGER NOT NULL REFERENCES learners(id),
+    revision INTEGER NOT NULL,          -- the ledger revision (files recorded) it was issued from
+    fingerprint TEXT NOT NULL,          -- SHA-256 of the ledger id and every row issued
+    rows TEXT NOT NULL,                 -- JSON: ref -> row as issued (ENTRY_FIELDS)
+    issued TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS merge_log (
     id INTEGER PRIMARY KEY,
     run_id INTEGER NOT NULL,
@@ -224,12 +237,11 @@ def connect(path: str | Path, *, create: bool = True) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version == 0:
-            with transaction(conn):
-                for statement in _statements(SCHEMA):
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        elif version < SCHEMA_VERSION:
+        if version == 0 and not create:
+            # A 0-byte or emptied ledger opened by a command: never silently made anew.
+            conn.close()
+            raise CentreError(f"the ledger {p} is empty or damaged; run `tracker rebuild` on the centre folder")
+        if version < SCHEMA_VERSION:
             _migrate(conn, version)
         elif version > SCHEMA_VERSION:
             conn.close()
@@ -241,20 +253,53 @@ def connect(path: str | Path, *, create: bool = True) -> sqlite3.Connection:
 
 
 def _migrate(conn: sqlite3.Connection, version: int) -> None:
-    """Bring a ledger of an older schema ``version`` up to :data:`SCHEMA_VERSION`, in one
-    transaction: each later version's entry fields become new columns (NULL in existing rows)."""
+    """Bring a new (0) or older ledger up to :data:`SCHEMA_VERSION`, in one transaction: every
+    table a later schema has is created (``CREATE ... IF NOT EXISTS``), then each later version's
+    columns are added where the table lacks them (a ledger half-way between versions, or a test's
+    fake of an old one, must still migrate)."""
     with transaction(conn):
-        # Only columns the table lacks: a ledger half-way between versions (or a test's fake of
-        # an old one) must still migrate.
-        have = {str(r[1]) for r in conn.execute("PRAGMA table_info(criteria)")}
-        for v in range(version + 1, SCHEMA_VERSION + 1):
-            for f in ADDED_FIELDS.get(v, ()):
-                if f not in have:
-                    conn.execute(f"ALTER TABLE criteria ADD COLUMN {f} TEXT")
-        # New tables (every CREATE is IF NOT EXISTS, so existing ones are left as they are).
         for statement in _statements(SCHEMA):
             conn.execute(statement)
+        for v in range(version + 1, SCHEMA_VERSION + 1):
+            for table, column in ADDED_COLUMNS.get(v, ()):
+                have = {str(r[1]) for r in conn.execute(f"PRAGMA table_info({table})")}
+                if column not in have:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+
+def check_ledger(path: str | Path, received: Iterable[str] = ()) -> str | None:
+    """What is wrong with the ledger at ``path``, or None when it can be used.
+
+    ``received``: hashes of the files the centre's journal says were received (the archive's
+    manifest). A missing or 0-byte ledger, one SQLite cannot open or whose integrity check fails,
+    or one that lacks a file the journal lists (a ledger restored from an old copy, or truncated)
+    is damaged. The caller refuses to go on; ``tracker rebuild`` makes a new one.
+    """
+    p = Path(path)
+    wanted = set(received)
+    if not p.is_file():
+        return f"the ledger {p} is missing" if wanted else None
+    if p.stat().st_size == 0:
+        return f"the ledger {p} is empty (0 bytes)"
+    try:
+        conn = sqlite3.connect(f"file:{p.as_posix()}?mode=ro", uri=True)
+        try:
+            ok = conn.execute("PRAGMA quick_check").fetchone()[0]
+            if ok != "ok":
+                return f"the ledger {p} is corrupt ({ok})"
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
+                return f"the ledger {p} holds no tables"
+            have = {r[0] for r in conn.execute("SELECT hash FROM files")}
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as e:
+        return f"the ledger {p} is corrupt ({e})"
+    missing = wanted - have
+    if missing:
+        return f"the ledger {p} lacks {len(missing)} file(s) the archive's journal lists"
+    return None
 
 
 def _statements(script: str) -> Iterator[str]:
@@ -977,6 +1022,7 @@ class NewConflict:
     returned: str  # JSON
     returned_file: str
     opened_run: int
+    base: str | None = None  # JSON of the row as issued, when the return had a base
 
 
 @dataclass(slots=True)
@@ -999,11 +1045,12 @@ class ConflictRow:
     resolution: str | None
     closed_by: str | None
     note: str | None
+    base: str | None = None  # JSON of the row as issued (three-way merge), or None
 
 
 _CONFLICT_SQL = ("SELECT k.id, k.learner_id, k.status, l.name, l.uln, l.qualification_number, k.unit, k.ref, "
                  "k.fields, k.accepted, k.accepted_file, k.returned, k.returned_file, k.resolution, k.closed_by, "
-                 "k.note FROM conflicts k JOIN learners l ON l.id = k.learner_id")
+                 "k.note, k.base FROM conflicts k JOIN learners l ON l.id = k.learner_id")
 
 
 def _conflict(row: tuple[object, ...]) -> ConflictRow:
@@ -1023,9 +1070,9 @@ def open_conflict(conn: sqlite3.Connection, c: NewConflict) -> int:
     """Record a new open conflict; returns its id."""
     cur = conn.execute(
         "INSERT INTO conflicts (learner_id, ref, unit, fields, accepted, accepted_file, returned, returned_file, "
-        "opened_run, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open')",
+        "opened_run, status, base) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?)",
         (c.learner_id, c.ref, c.unit, ",".join(c.fields), c.accepted, c.accepted_file, c.returned,
-         c.returned_file, c.opened_run))
+         c.returned_file, c.opened_run, c.base))
     return int(cur.lastrowid or 0)
 
 
@@ -1136,3 +1183,57 @@ def merge_log(conn: sqlite3.Connection) -> list[LogEntry]:
         "SELECT m.run_id, r.started, r.kind, m.file, l.name, l.uln, m.criterion, m.action, m.detail "
         "FROM merge_log m JOIN runs r ON r.id = m.run_id LEFT JOIN learners l ON l.id = m.learner_id "
         "ORDER BY m.run_id DESC, m.id")]
+
+
+# -- bases (workbooks issued by ``tracker issue``) -------------------------------------------------
+
+
+@dataclass(slots=True)
+class Base:
+    """A workbook issued from the ledger: its learner, revision, fingerprint and rows."""
+
+    id: int
+    learner_id: int
+    revision: int
+    fingerprint: str
+    rows: str  # JSON: ref -> {field: value}
+
+
+def ledger_id(conn: sqlite3.Connection) -> str:
+    """This ledger's identity (kept by a rebuild); made on first use, inside the caller's transaction."""
+    v = get_meta(conn, "ledger_id")
+    if not v:
+        import uuid
+
+        v = str(uuid.uuid4())
+        set_meta(conn, "ledger_id", v)
+    return v
+
+
+def revision(conn: sqlite3.Connection) -> int:
+    """The ledger's revision: the number of files it has recorded (a rebuild reaches the same one)."""
+    return last_file_seq(conn)
+
+
+def insert_base(conn: sqlite3.Connection, learner_id: int, revision_: int, fingerprint: str, rows: str,
+                issued: str, base_id: int | None = None) -> int:
+    """Record an issued workbook's base (``base_id`` given by a rebuild replaying the journal)."""
+    cur = conn.execute("INSERT INTO bases (id, learner_id, revision, fingerprint, rows, issued) VALUES (?, ?, ?, ?, ?, ?)",
+                       (base_id, learner_id, revision_, fingerprint, rows, issued))
+    return int(cur.lastrowid or 0)
+
+
+def base_by_id(conn: sqlite3.Connection, base_id: int) -> Base | None:
+    """One issued base, or None."""
+    row = conn.execute("SELECT id, learner_id, revision, fingerprint, rows FROM bases WHERE id = ?",
+                       (base_id,)).fetchone()
+    return Base(*row) if row else None
+
+
+def learner_by_id(conn: sqlite3.Connection, learner_id: int) -> LearnerRow | None:
+    """One learner as the master lists them, or None."""
+    for lr in learners(conn):
+        if lr.id == learner_id:
+            return lr
+    return None
+

@@ -224,7 +224,13 @@ CONFLICT_COLUMNS: tuple[MColumn, ...] = (
     MColumn("closed_by", "Closed by", 16),
     MColumn("note", "Note", 30),
     MColumn("resolve", "To resolve", 60),
+    # Issue 11: the admin's decision, typed here (a dropdown on open rows) with a Note; the next
+    # roll-up applies and journals it (tracker.centre.excel_decisions).
+    MColumn("decision", "Decision", 16),
 )
+KEEP_ACCEPTED = "Keep accepted"
+KEEP_RETURNED = "Keep returned"
+DECISION_CHOICES = {KEEP_ACCEPTED: "accepted", KEEP_RETURNED: "returned"}
 CONFLICT_OPEN_LABEL = "Open"
 CONFLICT_CLOSED_LABEL = "Closed"
 
@@ -540,9 +546,24 @@ def conflict_records(conn: sqlite3.Connection, files: dict[str, LG.FileName]) ->
             "returned": describe_fields(flist, r), "returned_file": rf.name if rf else "",
             "returned_received": rf.received if rf else None,
             "resolution": k.resolution, "closed_by": k.closed_by, "note": k.note,
-            "resolve": f"tracker resolve CENTRE --conflict {k.id} --keep accepted|returned" if is_open else None,
+            "resolve": (f"choose a Decision here and roll up, or: tracker resolve CENTRE --conflict {k.id} "
+                        "--keep accepted|returned") if is_open else None,
+            "decision": None,
         })
     return out
+
+
+def _decision_dropdown(ws: Any, rows: list[dict[str, Any]]) -> None:
+    """A Keep accepted / Keep returned dropdown in the Decision cell of every open conflict (open
+    ones come first, so one range); the Note cell beside them takes the admin's reason."""
+    n_open = sum(1 for r in rows if r["status"] == CONFLICT_OPEN_LABEL)
+    if ws is None or not n_open:
+        return
+    col = [c.key for c in CONFLICT_COLUMNS].index("decision")
+    ws.data_validation(1, col, n_open, col, {
+        "validate": "list", "source": list(DECISION_CHOICES),
+        "input_title": "Decision", "input_message": "Keep the accepted or the returned value; applied by the next roll-up",
+        "error_title": "Decision", "error_message": f"Choose {KEEP_ACCEPTED} or {KEEP_RETURNED}."})
 
 
 def _issue_record(fi: LG.FileIssue, files: dict[str, LG.FileName], source: str) -> dict[str, Any]:
@@ -821,8 +842,9 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
                      f"every learner is on {LEARNERS}.")
 
     notes.append(_table_sheet(wb, w, ISSUES, ISSUE_COLUMNS, issue_records(conn, files), row_limit))
-    notes.append(_table_sheet(wb, w, CONFLICTS, CONFLICT_COLUMNS, conflict_records(conn, files), row_limit,
-                              freeze_cols=1))
+    conflict_rows = conflict_records(conn, files)
+    notes.append(_table_sheet(wb, w, CONFLICTS, CONFLICT_COLUMNS, conflict_rows, row_limit, freeze_cols=1))
+    _decision_dropdown(wb.get_worksheet_by_name(CONFLICTS), conflict_rows)
     if coverage is None:
         coverage = sampling_coverage(conn, register)
     notes.append(_table_sheet(wb, w, IQA_SAMPLING, IQA_COLUMNS, iqa_records(coverage), row_limit, freeze_cols=1))

@@ -8,6 +8,10 @@ files were last modified:
   that learner (a corrected name, warning) and quarantined when it comes from a workbook never
   seen for them (a different person with a mistyped ULN); two learners with the same name and
   different ULNs are always two learners;
+* **the base**: a workbook re-issued by ``tracker issue`` carries a stamp naming the rows it was
+  issued with (:func:`resolve_base`); its rows are merged three-way against them. A stamp that
+  names another ledger, or does not match what was issued, is not trusted (a warning; merged
+  with no base); one from a revision the ledger has not reached quarantines the file;
 * **each criterion row** is merged by the rules of :mod:`tracker.centre.merge_rules`: accepted, or
   a conflict opened (an open conflict is closed by an agreeing return, superseded by a different
   contradiction; a value an admin rejected is not raised again);
@@ -24,9 +28,9 @@ from dataclasses import dataclass
 
 from tracker.centre import ledger as LG
 from tracker.centre.check import COVER_KEYS, Checked
-from tracker.centre.merge_rules import BLANK, decide, field_label, values_json
+from tracker.centre.merge_rules import BLANK, Values, decide, field_label, fingerprint, rows_from_json, values_json
 from tracker.centre.receive import Received
-from tracker.centre.rollup_issues import IDENTITY_MISMATCH, NAME_CHANGED, NEW_WORKBOOK, WORKBOOK_SHARED
+from tracker.centre.rollup_issues import BASE_FUTURE, BASE_UNTRUSTED, IDENTITY_MISMATCH, NAME_CHANGED, NEW_WORKBOOK, WORKBOOK_SHARED
 from tracker.issues import CATALOGUE, Issue
 from tracker.workbook.model import name_key
 
@@ -57,6 +61,42 @@ class Totals:
     rows: int = 0
     opened: int = 0
     closed: int = 0
+
+
+def format_stamp(ledger_id: str, base_id: int, revision: int, fp: str) -> str:
+    """The stamp written in a re-issued workbook's hidden metadata (``base``)."""
+    return f"{ledger_id}/{base_id}/{revision}/{fp}"
+
+
+@dataclass(slots=True)
+class BaseFound:
+    """What a return's stamp says: its base rows, or why it has none (a warning or an error)."""
+
+    rows: dict[str, Values] | None = None
+    untrusted: str = ""  # why the stamp was not trusted (a warning)
+    future: tuple[int, int] | None = None  # (stamped revision, current revision): an error
+
+
+def resolve_base(conn: sqlite3.Connection, stamp: str, learner_id: int | None) -> BaseFound:
+    """The base rows a return's stamp names (see the module doc); ``learner_id``: the learner the
+    return was matched to (a stamp issued for another learner is not trusted)."""
+    if not stamp:
+        return BaseFound()
+    parts = stamp.split("/")
+    if len(parts) != 4 or not parts[1].isdigit() or not parts[2].isdigit():
+        return BaseFound(untrusted="is not in the form tracker writes")
+    lid, base_id, rev, fp = parts[0], int(parts[1]), int(parts[2]), parts[3]
+    if lid != LG.ledger_id(conn):
+        return BaseFound(untrusted="names another centre's ledger")
+    current = LG.revision(conn)
+    if rev > current:
+        return BaseFound(future=(rev, current))
+    b = LG.base_by_id(conn, base_id)
+    if b is None or b.revision != rev or b.fingerprint != fp or fingerprint(lid, b.rows) != fp:
+        return BaseFound(untrusted="does not match any workbook this centre issued")
+    if learner_id is not None and b.learner_id != learner_id:
+        return BaseFound(untrusted="was issued for another learner")
+    return BaseFound(rows=rows_from_json(b.rows))
 
 
 def issue_rows(issues: list[Issue]) -> list[LG.IssueRow]:
@@ -137,6 +177,13 @@ class Merger:
             other = LG.other_learner_with_workbook(conn, res.workbook_id, res.uln, res.qualification_number)
             if other is not None:
                 extra.append(WORKBOOK_SHARED(other=other.name, other_uln=other.uln))
+        base = resolve_base(conn, res.base_stamp, found.id if found is not None else None)
+        if base.future is not None:
+            display = rec.name.rsplit("/", 1)[-1]
+            issue = BASE_FUTURE(name=display, revision=base.future[0], current=base.future[1])
+            return self.quarantine(rec, res, BASE_FUTURE.code, issue.message, requeued)
+        if base.untrusted:
+            extra.append(BASE_UNTRUSTED(why=base.untrusted))
         cover = dict(zip(COVER_KEYS, res.cover or (None,) * len(COVER_KEYS)))
         details = LG.LearnerDetails(
             qualification_id=res.qualification_id, name=res.name, pathway=res.pathway, reading=res.reading or None,
@@ -154,7 +201,7 @@ class Merger:
         if res.workbook_id and res.workbook_id not in workbooks:
             LG.add_learner_workbook(conn, learner_id, res.workbook_id, rec.hash)
         out = FileOutcome(rec.name, rec.hash, "merged", "", res.name, res.uln)
-        self._merge_rows(learner_id, rec, res, out)
+        self._merge_rows(learner_id, rec, res, out, base.rows)
         issues = extra + res.issues
         self._record_file(rec, res, "merged", "", learner_id, issues, requeued)
         out.errors = sum(1 for i in issues if i.severity.value == "error")
@@ -169,7 +216,8 @@ class Merger:
         t.closed += out.conflicts_closed
         return out
 
-    def _merge_rows(self, learner_id: int, rec: Received, res: Checked, out: FileOutcome) -> None:
+    def _merge_rows(self, learner_id: int, rec: Received, res: Checked, out: FileOutcome,
+                    base: dict[str, Values] | None) -> None:
         conn = self.conn
         existing = LG.learner_criteria(conn, learner_id)
         open_conf: dict[str, tuple[int, str]] = {}
@@ -189,7 +237,8 @@ class Merger:
                 inserts.append(LG.NewCriterion(learner_id, ref, unit, values, rec.hash, self.run_id))
                 out.rows_accepted += 1
                 continue
-            candidate, contradicted = decide(acc.values, values, silent)
+            b = None if base is None else base.get(ref, BLANK)
+            candidate, contradicted = decide(acc.values, values, silent, b)
             if contradicted:
                 rj = values_json(candidate)
                 oc = open_conf.get(ref)
@@ -204,7 +253,7 @@ class Merger:
                     out.conflicts_closed += 1
                 cid = LG.open_conflict(conn, LG.NewConflict(
                     learner_id, ref, unit, tuple(contradicted), values_json(acc.values), acc.source_file, rj,
-                    rec.hash, self.run_id))
+                    rec.hash, self.run_id, None if b is None else values_json(b)))
                 open_conf[ref] = (cid, rj)
                 out.conflicts_opened += 1
                 self.log("conflict", f"#{cid}: {', '.join(field_label(f) for f in contradicted)} "
@@ -226,4 +275,4 @@ class Merger:
             LG.update_criteria(conn, updates)
 
 
-__all__ = ["FileOutcome", "Merger", "Totals", "issue_rows"]
+__all__ = ["BaseFound", "FileOutcome", "Merger", "Totals", "format_stamp", "issue_rows", "resolve_base"]

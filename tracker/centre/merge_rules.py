@@ -19,6 +19,14 @@ Per criterion row (fields are the workbook's input columns):
   :func:`tracker.centre.conflicts.resolve` (``tracker resolve``: ``kept-accepted`` or ``kept-returned``), recorded with who,
   when and a note. A returned value an admin already rejected is not raised again.
 
+**Three-way, when the return carries a base** (a workbook written by ``tracker issue``, stamped
+with the rows it was issued with): a field the return did not change since its base says nothing
+(the ledger's value stays, even if the ledger moved on meanwhile -- another copy's IQA sample);
+a field changed both in the return and in the ledger since the base, to different values, is a
+conflict (signed or not); the same change on both sides is agreement; a field changed only in
+the return follows the rules above (a signed value changed is still a conflict). A return with no
+base (made by ``tracker new`` or before bases existed) is compared with the accepted row alone.
+
 Values are compared normalised : names without letter case or extra spaces, the
 dropdown columns without letter case, evidence refs as a set.
 """
@@ -73,10 +81,12 @@ def guarded_fields(accepted: Values) -> frozenset[str]:
     return frozenset(g)
 
 
-def decide(accepted: Values, returned: Values, silent: frozenset[int] = frozenset()) -> tuple[Values, list[str]]:
+def decide(accepted: Values, returned: Values, silent: frozenset[int] = frozenset(),
+           base: Values | None = None) -> tuple[Values, list[str]]:
     """(candidate row, contradicted fields) for a returned row against the accepted one.
 
-    The candidate is the accepted row with every change of the return applied; when the list of
+    ``base``: the row as issued in the returned workbook (None: no base, two-way rules). The
+    candidate is the accepted row with every change of the return applied; when the list of
     contradicted fields is empty it is the new accepted row.
     """
     guarded = guarded_fields(accepted)
@@ -88,6 +98,14 @@ def decide(accepted: Values, returned: Values, silent: frozenset[int] = frozense
         a, r = accepted[i], returned[i]
         if _norm(f, a) == _norm(f, r):
             continue
+        if base is not None:
+            b = base[i]
+            if _norm(f, r) == _norm(f, b):
+                continue  # not changed in the return since it was issued: the ledger's value stays
+            if _norm(f, a) != _norm(f, b):
+                out[i] = r
+                contradicted.append(f)  # changed on both sides, differently
+                continue
         out[i] = r
         if f in guarded and a is not None:
             if f == "evidence_refs" and _refs(a) <= _refs(r):
@@ -99,6 +117,24 @@ def decide(accepted: Values, returned: Values, silent: frozenset[int] = frozense
 def values_json(values: Values) -> str:
     """A row as the JSON object stored with a conflict."""
     return json.dumps(dict(zip(FIELDS, values)), ensure_ascii=False, sort_keys=True)
+
+
+def rows_json(rows: dict[str, Values]) -> str:
+    """Every row of a workbook as issued (ref -> row), as stored with its base."""
+    return json.dumps({ref: dict(zip(FIELDS, v)) for ref, v in sorted(rows.items())}, ensure_ascii=False,
+                      sort_keys=True)
+
+
+def rows_from_json(text: str) -> dict[str, Values]:
+    """The inverse of :func:`rows_json`."""
+    return {ref: tuple(d.get(f) for f in FIELDS) for ref, d in json.loads(text).items()}
+
+
+def fingerprint(ledger_id: str, rows_text: str) -> str:
+    """The fingerprint stamped in an issued workbook: SHA-256 of the ledger id and every row."""
+    import hashlib
+
+    return hashlib.sha256(f"{ledger_id}\n{rows_text}".encode()).hexdigest()
 
 
 def values_from_json(text: str) -> Values:
@@ -113,4 +149,5 @@ def field_label(f: str) -> str:
 
 
 __all__ = ["ASSESSOR_FIELDS", "BLANK", "FIELDS", "IQA_FIELDS", "Values", "decide", "field_label",
-           "guarded_fields", "values_from_json", "values_json"]
+           "fingerprint", "guarded_fields", "rows_from_json", "rows_json", "values_from_json",
+           "values_json"]

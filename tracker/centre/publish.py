@@ -106,7 +106,7 @@ def master_behind(conn: sqlite3.Connection, c: Centre) -> bool:
 def publish_master(c: Centre) -> Path:
     """Rebuild the master from the ledger as it stands (the caller holds the roll-up lock)."""
     check_master_writable(c.master)
-    conn = LG.connect(c.ledger)
+    conn = LG.connect(c.ledger, create=False)  # an emptied ledger is refused, never made anew
     try:
         tmp = write_master_tmp(c, conn)
         replace_master(tmp, c.master)

@@ -67,9 +67,45 @@ WORKBOOK_SHARED = issue_type(
     "Check every sign-off in this workbook belongs to this learner; make each new learner's "
     "workbook with the add-in's New learner workbook button rather than copying another's.", group="centre")
 
+BASE_UNTRUSTED = issue_type(
+    "centre-base-untrusted", Severity.WARNING, "Workbook's issue stamp not recognised",
+    "The hidden stamp saying which issue of the ledger this workbook came from {why}; it was merged "
+    "as a workbook with no base (every change compared with the accepted values)",
+    "A workbook written by `tracker issue` carries a stamp of the ledger revision it was issued "
+    "from, so that a field the workbook did not change never contradicts newer work on another "
+    "copy. This stamp does not match anything this centre issued (altered, or from another "
+    "centre's ledger), so it was not trusted.",
+    "Nothing to do if the workbook is genuine; conflicts it raised are listed on the Conflicts sheet.",
+    group="centre")
+BASE_FUTURE = issue_type(
+    "centre-base-future", Severity.ERROR, "Workbook issued from a ledger revision not reached",
+    "{name} was not merged: its stamp says it was issued from ledger revision {revision}, but the "
+    "ledger is at revision {current}",
+    "A workbook cannot have been issued from a revision the ledger has not reached: the ledger was "
+    "probably restored from an old copy, or the stamp was altered. The file was quarantined.",
+    "There is no way to do this from Excel: if the ledger was restored from a backup, whoever looks "
+    "after tracker runs `tracker rebuild`; then drop the file into the inbox again.", group="centre")
+
+COPIES_DISAGREE = issue_type(
+    "centre-copies-disagree", Severity.ERROR, "Two copies of a unit sheet disagree",
+    "Criterion {ref} is on sheet '{sheet}' and again on sheet '{other}' with different entries "
+    "({fields}); neither was merged",
+    "The workbook holds a unit sheet twice (Excel's Move or Copy puts the copy before the original). "
+    "Work found on only one copy is merged from it; but here both copies hold entries for this "
+    "criterion and they differ, so it is unclear which is genuine. The accepted values stay.",
+    "Keep one copy of the sheet with the right entries, delete the other, and return the workbook again.",
+    group="centre")
+HEADER_TWICE = issue_type(
+    "centre-header-twice", Severity.ERROR, "A column header appears twice on a sheet",
+    "Sheet '{name}' has the header '{header}' in columns {columns}; neither column was merged",
+    "The criterion table has two columns with the same header (for example a hidden column headed "
+    "Decision beside the visible one), so it is unclear which one holds the real entries. Neither is "
+    "preferred: the accepted values stay for that column.",
+    "Delete the extra column (unhide columns to find it) and return the workbook again.", group="centre")
+
 ROLLUP_CODES = (UNKNOWN_LEARNER, UNKNOWN_QUALIFICATION, UNREADABLE, IDENTITY_MISMATCH, NAME_CHANGED,
-                NEW_WORKBOOK, WORKBOOK_SHARED)
+                NEW_WORKBOOK, WORKBOOK_SHARED, BASE_UNTRUSTED, BASE_FUTURE, COPIES_DISAGREE, HEADER_TWICE)
 
 
-__all__ = ["IDENTITY_MISMATCH", "NAME_CHANGED", "NEW_WORKBOOK", "ROLLUP_CODES", "UNKNOWN_LEARNER",
+__all__ = ["BASE_FUTURE", "BASE_UNTRUSTED", "COPIES_DISAGREE", "HEADER_TWICE", "IDENTITY_MISMATCH", "NAME_CHANGED", "NEW_WORKBOOK", "ROLLUP_CODES", "UNKNOWN_LEARNER",
            "UNKNOWN_QUALIFICATION", "UNREADABLE", "WORKBOOK_SHARED"]

@@ -5,6 +5,8 @@ its content, never its name):
 
 1. **Lock** the centre folder (a second roll-up refuses at once) and refuse when the master is
    open in Excel (:class:`~tracker.errors.MasterLocked`) -- before anything is touched.
+   Decisions an admin chose on the master's Conflicts sheet (Decision, Note) are read first
+   (:mod:`~tracker.centre.excel_decisions`) and applied before any new file is merged.
 2. **Receive** (:mod:`~tracker.centre.receive`): every file in ``inbox/`` (sub-folders too; Office
    owner files ``~$*`` and hidden files skipped) is copied into the archive before anything else,
    and flushed to disk before the ledger refers to it. A file whose hash the ledger already holds
@@ -21,6 +23,8 @@ its content, never its name):
    or a reading in ``centre.yaml`` changed since the last roll-up, every learner's latest return
    is checked again (from the archive), so the Issues sheet reflects the current register; a
    blank register (a new centre) or an unreadable one skips the staff checks.
+   Each file received is then listed in the centre's journal (:mod:`~tracker.centre.journal`),
+   which ``tracker rebuild`` replays.
 6. **Publish** (:mod:`~tracker.centre.publish`): the master is written to a temporary file from
    the uncommitted ledger, then the ledger is committed, then the temporary file replaces the
    master. A kill at any point leaves the previous ledger (SQLite rolls back) and the previous
@@ -58,8 +62,11 @@ from tracker.centre import ledger as LG
 from tracker.centre import publish, receive
 from tracker.centre.check import CheckContext, Checked, Job, load_register
 from tracker.centre.folder import Centre, RollupLock, check_master_writable, current_user, open_centre, plain_errors
+from tracker.centre.conflicts import apply_resolution, resolution_entry
+from tracker.centre.excel_decisions import ExcelDecision, read_decisions
 from tracker.centre.iqa import run_centre_checks
 from tracker.centre.plan import make_plan, store_plan
+from tracker.centre.journal import append_journal, open_ledger
 from tracker.centre.merge import FileOutcome, Merger, issue_rows
 from tracker.centre.pool import Checker, auto_workers
 from tracker.centre.receive import Disposal, Received
@@ -109,6 +116,7 @@ class RollupResult:
     seconds: float = 0.0
     workers: int = 1
     notes: list[str] = field(default_factory=list)
+    decisions: int = 0  # conflicts resolved from the master's Conflicts sheet
     # Seconds per phase: receive, read+check+merge, centre checks, master, publish (for benchmarks).
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -127,7 +135,7 @@ class RollupResult:
             "centre": str(self.centre), "master": str(self.master), "run": self.run_id,
             "master_rebuilt": self.master_rebuilt, "learners": self.learners,
             "open_conflicts": self.open_conflicts, "seconds": round(self.seconds, 3),
-            "workers": self.workers, "notes": self.notes,
+            "workers": self.workers, "notes": self.notes, "decisions": self.decisions,
             "counts": {k: self.count(k) for k in ("merged", "quarantined", "duplicate")},
             "files": [{"file": f.name, "hash": f.hash, "outcome": f.outcome, "reason": f.reason,
                        "learner": f.learner, "uln": f.uln, "rows_accepted": f.rows_accepted,
@@ -150,6 +158,8 @@ class _Plan:
     ctx: CheckContext
     jobs: list[Job]
     recheck: list[Job]  # every learner's latest return, when the configuration changed
+    decisions: list[ExcelDecision] = field(default_factory=list)  # from the master's Conflicts sheet
+    journal: list[dict[str, Any]] = field(default_factory=list)  # the decisions applied, to journal
 
 
 # -- the roll-up ---------------------------------------------------------------------------------
@@ -164,7 +174,7 @@ def rollup(centre: str | Path | Centre, *, workers: int | None = None, today: dt
     with RollupLock(c), plain_errors(c):
         checkpoint("locked")
         check_master_writable(c.master)
-        conn = LG.connect(c.ledger, create=False)
+        conn = open_ledger(c)  # a damaged ledger is refused (run `tracker rebuild`)
         try:
             _rollup_locked(c, conn, result, workers, today, progress)
         finally:
@@ -177,6 +187,10 @@ def _rollup_locked(c: Centre, conn: sqlite3.Connection, result: RollupResult, wo
                    today: dt.date | None, progress: bool) -> None:
     receive.remove_leftovers(c)
     publish.remove_leftovers(c)
+    # Decisions typed on the master's Conflicts sheet, read before the master is written again.
+    decisions, note = read_decisions(c.master)
+    if note:
+        result.notes.append(note)
 
     t = time.perf_counter()
     received = receive.receive_all(c, receive.inbox_files(c.inbox), on_first=lambda: checkpoint("archiving"))
@@ -188,7 +202,8 @@ def _rollup_locked(c: Centre, conn: sqlite3.Connection, result: RollupResult, wo
     checkpoint("archived")
     result.timings["receive"] = time.perf_counter() - t
 
-    plan = _plan(c, conn, new, requeued, today)
+    plan = _plan(c, conn, new, requeued, today, decisions)
+    plan.recheck = _verified(plan.recheck, result)
     expected = len(plan.jobs) + len(plan.recheck)
     n_workers = workers if workers is not None else auto_workers(expected, c.workers)
     with Checker(plan.ctx, n_workers, expected) as checker:
@@ -202,6 +217,10 @@ def _rollup_locked(c: Centre, conn: sqlite3.Connection, result: RollupResult, wo
         tmp = _merge_and_write_master(c, conn, result, plan, checked, flusher.join,
                                       lambda: checker.run(plan.recheck))
     checkpoint("committed")
+    if result.run_id is not None:
+        # The archive's manifest, in merge order, for `tracker rebuild` (after the commit: see journal.py).
+        append_journal(c, plan.journal + [{"kind": "file", "hash": r.hash, "archive": r.archive_rel, "name": r.name}
+                           for r in plan.new if r.hash not in plan.requeued])
 
     if tmp is not None:
         t = time.perf_counter()
@@ -241,7 +260,7 @@ def _sort_out(received: list[Received], known: dict[str, str],
     return new, requeued
 
 
-def _fingerprint(centre: Centre) -> str:
+def config_fingerprint(centre: Centre) -> str:
     """A hash of what the checks depend on beside the files: the readings and the register."""
     h = hashlib.sha256(json.dumps(centre.readings, sort_keys=True).encode())
     h.update(repr(centre.policy).encode())  # the policy decides what the staff checks accept
@@ -251,10 +270,10 @@ def _fingerprint(centre: Centre) -> str:
 
 
 def _plan(c: Centre, conn: sqlite3.Connection, new: list[Received], requeued: set[str],
-          today: dt.date | None) -> _Plan:
-    fingerprint = _fingerprint(c)
+          today: dt.date | None, decisions: list[ExcelDecision]) -> _Plan:
+    fingerprint = config_fingerprint(c)
     config_changed = LG.get_meta(conn, "fingerprint") != fingerprint
-    register, register_issues = load_register(c) if (new or config_changed) else (None, [])
+    register, register_issues = load_register(c) if (new or config_changed or decisions) else (None, [])
     ctx = CheckContext(extra_dirs=(str(c.specs),), readings=dict(c.readings), register=register, today=today)
     jobs = [Job(r.hash, str(r.archive), r.name) for r in new]
     # A changed register or reading: every learner's latest return is checked again, so that the
@@ -265,7 +284,7 @@ def _plan(c: Centre, conn: sqlite3.Connection, new: list[Received], requeued: se
         recheck = [Job(f.hash, str(c.root / f.archive_path), f.original_name) for f in LG.latest_returns(conn)
                    if f.hash not in fresh]
     return _Plan(new, requeued, fingerprint, config_changed, publish.master_behind(conn, c), register,
-                 register_issues, ctx, jobs, recheck)
+                 register_issues, ctx, jobs, recheck, decisions)
 
 
 def _merge_and_write_master(c: Centre, conn: sqlite3.Connection, result: RollupResult, plan: _Plan,
@@ -275,6 +294,7 @@ def _merge_and_write_master(c: Centre, conn: sqlite3.Connection, result: RollupR
     tmp: Path | None = None
     try:
         with LG.transaction(conn) as tx:
+            _apply_decisions(conn, plan, result)
             now = LG.now()
             run_id = LG.start_run(conn, "rollup", now, current_user(), socket.gethostname())
             merger = Merger(conn, run_id, now)
@@ -283,7 +303,7 @@ def _merge_and_write_master(c: Centre, conn: sqlite3.Connection, result: RollupR
             for rec, res in zip(plan.new, checked):
                 result.files.append(merger.merge(rec, res, requeued=rec.hash in plan.requeued))
             totals = merger.totals
-            changed = totals.merged > 0 or totals.quarantined > 0 or plan.config_changed
+            changed = totals.merged > 0 or totals.quarantined > 0 or plan.config_changed or result.decisions > 0
             result.timings["read+check+merge"] = time.perf_counter() - t
             checkpoint("merged")
 
@@ -324,6 +344,42 @@ def _merge_and_write_master(c: Centre, conn: sqlite3.Connection, result: RollupR
     return tmp
 
 
+def _verified(jobs: list[Job], result: RollupResult) -> list[Job]:
+    """The archived copies to check again whose content still has their hash; a missing or
+    altered copy is reported in ``result.notes`` and left out (its earlier issues stand)."""
+    out: list[Job] = []
+    for j in jobs:
+        p = Path(j.archive)
+        try:
+            h = hashlib.sha256()
+            with open(p, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+        except OSError:
+            result.notes.append(f"the archived copy of {j.name} ({p.name}) is missing; it was not checked again")
+            continue
+        if h.hexdigest() != j.hash:
+            result.notes.append(f"the archived copy of {j.name} ({p.name}) was altered (its hash no longer matches); "
+                                "it was not checked again")
+            continue
+        out.append(j)
+    return out
+
+
+def _apply_decisions(conn: sqlite3.Connection, plan: _Plan, result: RollupResult) -> None:
+    """Resolve each conflict an admin decided on the master's Conflicts sheet (still open, by
+    number), before any new file is merged: the decision was made on the master as it stood."""
+    who = current_user()
+    for d in plan.decisions:
+        k = LG.conflict_by_id(conn, d.conflict_id)
+        if k is None or k.status != "open":
+            result.notes.append(f"the Decision on conflict #{d.conflict_id} was not applied: it is no longer open")
+            continue
+        apply_resolution(conn, k, d.keep, who, d.note)
+        plan.journal.append(resolution_entry(k, d.keep, who, d.note))
+        result.decisions += 1
+
+
 def _apply_config(conn: sqlite3.Connection, c: Centre, merger: Merger, rechecked: Iterable[Checked]) -> None:
     """The register or the readings changed: record each learner's reading, and replace the issues
     of every learner's latest return with those of a fresh check (the roll-up's own are kept)."""
@@ -351,5 +407,5 @@ def _disposal(files: list[FileOutcome]) -> dict[str, Disposal]:
     return out
 
 
-__all__ = ["CHECKPOINTS", "PAUSE_ENV", "PAUSE_FILE_ENV", "PAUSE_SECONDS_ENV", "RollupResult", "checkpoint",
+__all__ = ["CHECKPOINTS", "config_fingerprint", "PAUSE_ENV", "PAUSE_FILE_ENV", "PAUSE_SECONDS_ENV", "RollupResult", "checkpoint",
            "rollup"]

@@ -1,4 +1,5 @@
-"""``tracker init``, ``rollup``, ``conflicts``, ``resolve`` and ``export``: the centre folder."""
+"""``tracker init``, ``rollup``, ``conflicts``, ``resolve``, ``issue``, ``rebuild`` and ``export``: the centre
+folder."""
 
 from __future__ import annotations
 
@@ -78,6 +79,27 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=_resolve)
 
     p = sub.add_parser(
+        "issue", help="re-issue learners' current workbooks from the ledger, stamped with their base",
+        description="Write each learner's current workbook from the ledger (every accepted value, the "
+                    "cover details and the evidence log in place, protected as `tracker new` writes it) "
+                    "into OUT/<assessor>/ (default DIR/outbox). Each is stamped with the ledger revision "
+                    "it was issued from, so that its return is merged three-way: a field the holder did "
+                    "not change never contradicts work returned on another copy meanwhile.")
+    p.add_argument("dir", metavar="DIR", help="the centre folder")
+    p.add_argument("--learner", action="append", metavar="ULN", help="only this learner (repeatable)")
+    p.add_argument("-o", "--output", metavar="OUT", help="output folder (default: DIR/outbox)")
+    p.set_defaults(func=_issue)
+
+    p = sub.add_parser(
+        "rebuild", help="rebuild the ledger and the master from the archive and the journal",
+        description="Make the ledger and the master again from DIR/archive (every received file, replayed "
+                    "in the order received, each verified by its hash) and DIR/journal.jsonl (every admin "
+                    "decision and every re-issue). Use it when a command says the ledger is damaged. The "
+                    "old ledger is kept beside the new one, never deleted.")
+    p.add_argument("dir", metavar="DIR", help="the centre folder")
+    p.set_defaults(func=_rebuild)
+
+    p = sub.add_parser(
         "export", help="export the criteria and learners tables as CSV, JSON or Parquet",
         description="Write criteria.<ext> (one row per learner x criterion) and learners.<ext> from the "
                     "ledger into OUT (default DIR/export), for scripts and pandas.")
@@ -153,7 +175,8 @@ def _rollup(args: argparse.Namespace) -> int:
         state = f"nothing new; master rebuilt from the ledger: {result.master}"
     else:
         state = f"nothing new; master unchanged: {result.master}"
-    print(f"{merged} merged, {quarantined} quarantined, {dup} already received; {result.learners} learner(s), "
+    decided = f"{result.decisions} decision(s) from the Conflicts sheet applied; " if result.decisions else ""
+    print(f"{merged} merged, {quarantined} quarantined, {dup} already received; {decided}{result.learners} learner(s), "
           f"{result.open_conflicts} open conflict(s); {result.seconds:.1f} s; {state}")
     return 0
 
@@ -194,8 +217,9 @@ def _conflicts(args: argparse.Namespace) -> int:
               f"the accepted row is from {r['accepted_file'] or 'an earlier return'}, "
               f"the contradicting one from {r['returned_file'] or 'a later return'}")
         for f in r["fields"]:
+            base = f", as issued {_in_words(r['base'].get(f))}" if r["base"] is not None else ""
             print(f"    {_field_name(f)}: accepted {_in_words(r['accepted'].get(f))}, "
-                  f"returned {_in_words(r['returned'].get(f))}")
+                  f"returned {_in_words(r['returned'].get(f))}{base}")
     print(f"{len(rows)} open conflict(s); close one with: tracker resolve {args.dir} --conflict ID "
           "--keep accepted|returned")
     return 0
@@ -233,6 +257,28 @@ def _resolve(args: argparse.Namespace) -> int:
     r = resolve(args.dir, keep=args.keep, uln=args.learner, criterion=args.criterion,
                 qualification=args.qualification, conflict_id=args.conflict, note=args.note, by=args.by)
     print(f"conflict #{r.conflict_id} ({r.learner}, ULN {r.uln}, {r.criterion}) closed: kept the {r.kept} value; "
+          f"master rebuilt: {r.master}")
+    return 0
+
+
+def _issue(args: argparse.Namespace) -> int:
+    from tracker.centre.reissue import issue_workbooks
+
+    r = issue_workbooks(args.dir, ulns=args.learner, out=args.output)
+    for w in r.workbooks:
+        print(w.path)
+    print(f"{len(r.workbooks)} workbook(s) issued from ledger revision {r.revision} into {r.outbox}")
+    return 0
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    from tracker.centre.rebuild import rebuild
+
+    r = rebuild(args.dir)
+    for problem in r.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    kept = f"; the old ledger was kept as {r.kept_old}" if r.kept_old else ""
+    print(f"ledger rebuilt from {r.files} archived file(s), {r.decisions} decision(s) and {r.bases} issue(s){kept}; "
           f"master rebuilt: {r.master}")
     return 0
 

@@ -297,7 +297,10 @@ EVIDENCE_BLANK_ROWS = 150
 # -- hidden metadata -----------------------------------------------------------------------------
 
 META_KEYS = ("workbook_id", "spec_id", "spec_number", "spec_version", "spec_hash",
-             "template_version", "pathway", "reading", "created", "generator")
+             "template_version", "pathway", "reading", "created", "generator",
+             # Added at the end (issue 11): the ledger revision a re-issued workbook came from
+             # ("ledger id/base id/revision/fingerprint"); blank in a workbook from `tracker new`.
+             "base")
 
 # -- limits shared by the writer's dropdowns and the reader ---------------------------------------
 

@@ -213,6 +213,9 @@ class UnitSheet:
     missing_columns: list[str]  # header texts not found
     rows: list[CriterionRow]
     extra_columns: list[str] = field(default_factory=list)  # headers not in the contract
+    # Column key -> every column letters where its header was found, for a header found more than
+    # once (a hidden column headed "Decision" beside the visible one); the cells read are the last's.
+    duplicate_columns: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def unit_ref(self) -> str:

@@ -483,9 +483,13 @@ def _read_unit(sheet: str, grid: list[list[Any]], header_row: int, columns: dict
     extra = [str(v).strip() for c, v in enumerate(header_cells)
              if c not in columns and isinstance(v, str) and v.strip()]
     rows = [CriterionRow(sheet, r, cells) for r, cells in _table_rows(sheet, grid, header_row, columns)]
+    where: dict[str, list[str]] = {}
+    for i, c in sorted(columns.items()):
+        where.setdefault(c.key, []).append(L.col_letter(i))
     return UnitSheet(sheet=sheet, header=header, header_row=header_row + 1,
                      columns={c.key: L.col_letter(i) for i, c in columns.items()},
-                     missing_columns=missing, rows=rows, extra_columns=extra)
+                     missing_columns=missing, rows=rows, extra_columns=extra,
+                     duplicate_columns={k: v for k, v in where.items() if len(v) > 1})
 
 
 def _read_evidence(sheet: str, grid: list[list[Any]], header_row: int,

@@ -107,11 +107,13 @@ def new_workbook(
     workbook_id: str | None = None,
     spec_hash: str = "",
     created: dt.datetime | None = None,
+    base: str = "",
 ) -> Path:
     """Write a learner workbook for ``record`` (None: a blank template) to ``path``.
 
     The file is written to a temporary name in the same folder and renamed, so a crash never
-    leaves a half-written workbook under the real name. Returns the path written.
+    leaves a half-written workbook under the real name. Returns the path written. ``base``: the
+    stamp of the ledger revision a re-issued workbook comes from (``tracker issue``).
     """
     out = Path(path)
     record = record or LearnerRecord(Learner(name="", uln=""))
@@ -128,6 +130,7 @@ def new_workbook(
         "reading": reading,
         "created": created.isoformat(),
         "generator": f"tracker {tracker.__version__}",
+        "base": base,
     }
     with replaced_atomically(out, suffix=".xlsx") as tmp:
         _write(qualification, record, reading, meta, created, str(tmp))
