@@ -110,7 +110,7 @@ def test_folder_expansion_skips_lock_and_temp_files(tmp_path: Path) -> None:
 def test_every_check_declares_catalogued_documented_codes() -> None:
     codes = [t.code for chk in ALL_CHECKS for t in chk.codes] + [t.code for t in ENGINE_CODES]
     assert len(codes) == len(set(codes)), "a code is declared by two checks"
-    pattern = re.compile(r"^(file|structure|value|id|tamper|pathway|completion|date|evidence|iqa|coi|staff|otj|"
+    pattern = re.compile(r"^(file|structure|value|id|tamper|pathway|completion|date|evidence|iqa|coi|staff|otj|plausible|"
                          r"internal)-[a-z0-9]+(-[a-z0-9]+)*$")
     for code in codes:
         assert pattern.match(code), code
