@@ -22,6 +22,7 @@ Anything that cannot be understood keeps its raw value with a ``problem`` for th
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 from collections.abc import Callable
 from functools import lru_cache
@@ -230,13 +231,23 @@ def _open(path: Path) -> tuple[Any, SafeInfo]:
     try:
         if info.bad_numbers:
             return python_calamine.CalamineWorkbook.from_filelike(_without_bad_numbers(info)), info
-        if path.suffix.lower() in _SUFFIXES.get(info.format, ()):
+        if path.suffix.lower() in _SUFFIXES.get(info.format, ()) and _utf8_name(path):
             return python_calamine.CalamineWorkbook.from_path(str(path)), info
+        # A name that does not match the content, or is not UTF-8 (Linux allows any bytes, and
+        # such a name cannot cross into Rust as a path): the bytes instead (the gate bounded them).
         with open(path, "rb") as f:
             return python_calamine.CalamineWorkbook.from_filelike(f), info
     except BaseException as e:  # calamine raises several unrelated types for corrupt files
         _reraise_unless_parser_error(e)
         raise UnreadableWorkbook(path, f"not a readable spreadsheet ({_short(e)})") from None
+
+
+def _utf8_name(path: Path) -> bool:
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _reraise_unless_parser_error(e: BaseException) -> None:
@@ -253,7 +264,6 @@ def _reraise_unless_parser_error(e: BaseException) -> None:
 
 def _without_bad_numbers(info: SafeInfo) -> Any:
     """The workbook as an in-memory zip whose trapped numeric cells have no value."""
-    import io
     import zipfile
 
     from tracker.workbook.gridscan import blank_numbers
