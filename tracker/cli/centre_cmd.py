@@ -119,6 +119,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("dir", metavar="DIR", help="the centre folder")
     p.add_argument("--format", required=True, choices=("csv", "json", "parquet"))
     p.add_argument("-o", "--output", metavar="OUT", help="output folder (default: DIR/export)")
+    p.add_argument("--raw", action="store_true",
+                   help="CSV: write text exactly as recorded (by default text starting with = + - @, tab or "
+                        "carriage return gets a leading ' so that Excel never runs it as a formula)")
     p.set_defaults(func=_export)
 
 
@@ -299,6 +302,6 @@ def _rebuild(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from tracker.centre.export_tables import export
 
-    for path in export(args.dir, args.format, args.output):
+    for path in export(args.dir, args.format, args.output, raw=args.raw):
         _say(str(path))
     return 0
