@@ -55,7 +55,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 _MiB: Final = 1024 * 1024
-#: how much of a dead worker's standard error is read to tell why it died
+#: how much of each end of a dead worker's standard error is read to tell why it died
 _STDERR_TAIL: Final = 8192
 
 
@@ -306,11 +306,12 @@ class _Worker:
         self.proc.join(5)
         code = self.proc.exitcode
         tail = ""
-        try:
+        try:  # the message comes first, a long native backtrace may follow: read both ends
             with open(self.stderr_path, "rb") as f:
+                head = f.read(_STDERR_TAIL)
                 f.seek(0, os.SEEK_END)
-                f.seek(max(0, f.tell() - _STDERR_TAIL))
-                tail = f.read().decode("utf-8", "replace")
+                f.seek(max(len(head), f.tell() - _STDERR_TAIL))
+                tail = (head + f.read()).decode("utf-8", "replace")
         except OSError:
             pass
         self.close()
