@@ -145,7 +145,7 @@ def test_csv_defuses_formula_text_and_raw_keeps_it(injected: Centre, tmp_path: P
 
 
 def test_defuse_prefixes_exactly_the_formula_starts() -> None:
-    from tracker.centre.export import defuse
+    from tracker.centre.export_tables import defuse
 
     for text in ("=1+1", "+1", "-1", "@x", "\tx", "\rx"):
         assert defuse(text) == "'" + text
