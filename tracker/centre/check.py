@@ -26,12 +26,13 @@ from typing import TYPE_CHECKING, Any
 from tracker.centre.folder import Centre, is_centre, open_centre
 from tracker.centre.ledger import ENTRY_FIELDS, Apprenticeship, Values
 from tracker.centre.receive import inbox_files
-from tracker.centre.rollup_issues import COPIES_DISAGREE, HEADER_TWICE, UNKNOWN_LEARNER, UNKNOWN_QUALIFICATION, UNREADABLE
+from tracker.centre.rollup_issues import (COPIES_DISAGREE, HEADER_TWICE, METADATA_MISMATCH, UNKNOWN_LEARNER,
+                                          UNKNOWN_QUALIFICATION, UNREADABLE)
 from tracker.errors import TrackerError, UnreadableWorkbook
 from tracker.identifiers import check_uln
 from tracker.issues import Issue, Report, Task
 from tracker.workbook import layout as L
-from tracker.workbook.identity import Identity, identify
+from tracker.workbook.identity import Identity, identify, metadata_disagreement
 
 if TYPE_CHECKING:
     from tracker.register import Register
@@ -263,13 +264,18 @@ def _check_returned(job: Job, ctx: CheckContext) -> Checked:
         base.status, base.code = "quarantine", UNKNOWN_QUALIFICATION.code
         base.reason = "it names no qualification number"
         return base
-    # The one lookup (hidden metadata first, then the cover; a cover that disagrees is reported by
-    # the checks), done once and handed to the checks.
+    # The one lookup (hidden metadata first, then the cover), done once and handed to the checks.
+    # A cover that names another real qualification quarantines the file; a typo is reported by
+    # the checks.
     identity = identify_in_centre(book, ctx.extra_dirs, ctx.readings)
     q = identity.qualification
     if q is None:
         base.status, base.code = "quarantine", UNKNOWN_QUALIFICATION.code
         base.reason = f"qualification {qn} is not installed"
+        return base
+    conflict = metadata_disagreement(book, q, ctx.extra_dirs)
+    if conflict is not None:  # never enrol on a qualification the file itself contradicts
+        base.status, base.code, base.reason = "quarantine", METADATA_MISMATCH.code, conflict
         return base
     base.qualification_number = q.number
     base.qualification_id = q.id

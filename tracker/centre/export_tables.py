@@ -38,7 +38,7 @@ from typing import Any
 
 from tracker.centre import ledger as LG
 from tracker.centre import master as M
-from tracker.centre.folder import Centre, open_centre
+from tracker.centre.folder import Centre, ledger_errors, open_centre
 from tracker.centre.journal import open_ledger
 from tracker.errors import UsageError
 
@@ -79,28 +79,29 @@ def export(centre: str | Path | Centre, fmt: str, out: str | Path | None = None,
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"{folder} is a file; -o names the folder that receives criteria.{fmt} and learners.{fmt}")
     folder.mkdir(parents=True, exist_ok=True)
-    conn = open_ledger(c)
-    written: list[Path] = []
-    try:
-        with LG.snapshot(conn):  # one consistent ledger for both tables
-            for table in TABLES:
-                path = folder / f"{table}.{fmt}"
-                tmp = path.with_name(f".~{path.name}.tmp")
-                try:
-                    rows = iter_table(conn, c, table)
-                    if fmt == "csv":
-                        _write_csv(tmp, table, rows, raw=raw)
-                    elif fmt == "json":
-                        _write_json(tmp, rows)
-                    else:
-                        _write_parquet(tmp, table, rows)
-                    os.replace(tmp, path)
-                except BaseException:
-                    tmp.unlink(missing_ok=True)
-                    raise
-                written.append(path)
-    finally:
-        conn.close()
+    with ledger_errors(c):
+        conn = open_ledger(c)
+        written: list[Path] = []
+        try:
+            with LG.snapshot(conn):  # one consistent ledger for both tables
+                for table in TABLES:
+                    path = folder / f"{table}.{fmt}"
+                    tmp = path.with_name(f".~{path.name}.tmp")
+                    try:
+                        rows = iter_table(conn, c, table)
+                        if fmt == "csv":
+                            _write_csv(tmp, table, rows, raw=raw)
+                        elif fmt == "json":
+                            _write_json(tmp, rows)
+                        else:
+                            _write_parquet(tmp, table, rows)
+                        os.replace(tmp, path)
+                    except BaseException:
+                        tmp.unlink(missing_ok=True)
+                        raise
+                    written.append(path)
+        finally:
+            conn.close()
     return written
 
 

@@ -379,6 +379,50 @@ def current_user() -> str:
         return "unknown"
 
 
+# What SQLite says, by kind of trouble (its messages are stable: sqlite3.c's sqlite3ErrStr).
+_DAMAGED = ("not a database", "malformed", "corrupt", "no such table", "no such column")
+_FULL = ("database or disk is full",)
+_READ_ONLY = ("readonly", "read-only", "unable to open", "permission")
+_BUSY = ("database is locked", "database table is locked")
+
+
+def ledger_failure(c: Centre, e: sqlite3.Error) -> CentreError:
+    """One clear message for a ledger that failed: damaged, disk full, a disk error, read-only or
+    in use -- each said as what it is (a damaged ledger is not "disk full")."""
+    text = str(e) or type(e).__name__
+    low = text.lower()
+    if any(k in low for k in _DAMAGED):
+        return CentreError(
+            f"the ledger {c.ledger} is damaged ({text}), so tracker cannot use it. Nothing was changed. "
+            f"Restore ledger.sqlite from a backup; every file the centre received is still kept in "
+            f"{c.archive}, so nothing received is lost.")
+    if any(k in low for k in _FULL):
+        return CentreError(
+            f"the ledger {c.ledger} could not be updated: the disk is full ({text}). It was left as it was; "
+            "free some space, then try again.")
+    if any(k in low for k in _READ_ONLY):
+        return CentreError(
+            f"the ledger {c.ledger} cannot be written ({text}); is the folder read-only to you? It was left "
+            "as it was; ask for write access, then try again.")
+    if any(k in low for k in _BUSY):
+        return CentreError(
+            f"the ledger {c.ledger} is in use by another program ({text}); close it (a database browser?) "
+            "and try again. Nothing was changed.")
+    return CentreError(
+        f"the ledger {c.ledger} could not be updated ({text}); it was left as it was. If the disk is out "
+        "of space, free some; if it is a network drive, check it is connected; then try again.")
+
+
+@contextmanager
+def ledger_errors(c: Centre) -> Iterator[None]:
+    """For commands that only read the ledger (``conflicts``, ``export``): a SQLite error is one
+    clear :class:`CentreError` (see :func:`ledger_failure`), never a traceback."""
+    try:
+        yield
+    except sqlite3.Error as e:
+        raise ledger_failure(c, e) from None
+
+
 @contextmanager
 def plain_errors(c: Centre) -> Iterator[None]:
     """Turn a full disk, a read-only folder or a broken ledger into one clear CentreError.
@@ -389,9 +433,7 @@ def plain_errors(c: Centre) -> Iterator[None]:
     try:
         yield
     except sqlite3.Error as e:
-        raise CentreError(
-            f"the ledger {c.ledger} could not be updated ({e}); it was left as it was. If the disk is out "
-            "of space, free some; if the folder is read-only, ask for write access; then roll up again.") from None
+        raise ledger_failure(c, e) from None
     except OSError as e:
         where = f" ({e.filename})" if e.filename else ""
         raise CentreError(
