@@ -234,6 +234,8 @@ def check_returned(job: Job, ctx: CheckContext) -> Checked:
     """Read and check one archived file; never raises for a bad file (it is quarantined)."""
     try:
         return _check_returned(job, ctx)
+    except MemoryError:
+        raise  # the worker's memory limit: tracker.isolation reports it as such
     except Exception as e:  # a defect must not stop the roll-up: quarantine the file, say why
         reason = f"internal error while processing it ({type(e).__name__}: {str(e)[:160]}); please report"
         return Checked(job.hash, "quarantine", UNREADABLE.code, reason)

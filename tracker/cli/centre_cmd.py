@@ -180,11 +180,13 @@ def _rollup(args: argparse.Namespace) -> int:
                 _say(f"merged       {f.name}: {f.learner} (ULN {f.uln}), {f.rows_accepted} row(s) accepted{tail}")
             elif f.outcome == "quarantined":
                 _say(f"quarantined  {f.name}: {f.reason}")
+            elif f.outcome == "skipped":
+                _say(f"skipped      {f.name}: {f.reason}")
             else:
                 _say(f"no change    {f.name}: {f.reason}")
         for note in result.notes:
             _say(f"note: {note}", err=True)
-    merged, quarantined, dup = (result.count(k) for k in ("merged", "quarantined", "duplicate"))
+    merged, quarantined, dup, skipped = (result.count(k) for k in ("merged", "quarantined", "duplicate", "skipped"))
     if result.changed:
         state = f"master rebuilt: {result.master}"
     elif result.master_rebuilt:
@@ -192,7 +194,8 @@ def _rollup(args: argparse.Namespace) -> int:
     else:
         state = f"nothing new; master unchanged: {result.master}"
     decided = f"{result.decisions} decision(s) from the Conflicts sheet applied; " if result.decisions else ""
-    _say(f"{merged} merged, {quarantined} quarantined, {dup} already received; {decided}{result.learners} learner(s), "
+    left = f", {skipped} skipped" if skipped else ""
+    _say(f"{merged} merged, {quarantined} quarantined, {dup} already received{left}; {decided}{result.learners} learner(s), "
           f"{result.open_conflicts} open conflict(s); {result.seconds:.1f} s; {state}")
     return 0
 

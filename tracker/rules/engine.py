@@ -256,6 +256,8 @@ def read_or_task(path: str | Path, qualification: Qualification | None = None) -
     except UnreadableWorkbook as e:
         return Task(file=str(p), issues=[FILE_UNREADABLE(file=str(p), sheet=e.sheet, cell=e.cell,
                                                          path=p.name, reason=e.reason)])
+    except MemoryError:
+        raise  # a worker's memory limit: tracker.isolation reports it for this file
     except Exception as e:  # a reader defect must not stop a folder's validation
         return Task(file=str(p), issues=[INTERNAL_ERROR(file=str(p), path=p.name, error=f"{type(e).__name__}: {e}"[:200])])
     other = other_workbook_kind(book)
