@@ -371,12 +371,11 @@ class RollupLock:
         else:
             raise CentreError(f"cannot lock the centre folder {self.centre.root}: its lock file {path.name} keeps "
                               "being replaced; is another program removing it? Nothing was changed.")
-        try:
-            fh.seek(0)
-            fh.truncate()
-            fh.write(f"user {current_user()} on {socket.gethostname()}, process {os.getpid()}, "
-                     f"since {dt.datetime.now().replace(microsecond=0).isoformat(sep=' ')}")
-            fh.flush()
+        record = (f"user {current_user()} on {socket.gethostname()}, process {os.getpid()}, "
+                  f"since {dt.datetime.now().replace(microsecond=0).isoformat(sep=' ')}")
+        try:  # straight to the file, past the text buffer, so that a failed write leaves nothing pending
+            os.ftruncate(fh.fileno(), 0)
+            os.write(fh.fileno(), record.encode("utf-8", "backslashreplace"))
         except OSError:
             pass  # no room even for the holder record: the lock itself holds
         self._fh = fh
@@ -404,16 +403,17 @@ class RollupLock:
                 self._key = None
         try:
             try:
-                fh.seek(0)
-                fh.truncate()
-                fh.flush()
+                os.ftruncate(fh.fileno(), 0)
             except OSError:
                 pass
             _unlock_file(fh)
         except OSError:
             pass  # closing the file below releases it anyway
         finally:
-            fh.close()
+            try:
+                fh.close()
+            except OSError:
+                pass
 
     def __enter__(self) -> RollupLock:
         self.acquire()

@@ -71,6 +71,7 @@ from tracker.centre.merge import FileOutcome, Merger, issue_rows
 from tracker.centre.pool import Checker, auto_workers
 from tracker.centre.receive import Disposal, Received
 from tracker.centre.rollup_issues import ROLLUP_CODES
+from tracker.isolation import DEFAULT_LIMITS, Limits
 
 if TYPE_CHECKING:
     from tracker.register import Register
@@ -166,8 +167,12 @@ class _Plan:
 
 
 def rollup(centre: str | Path | Centre, *, workers: int | None = None, today: dt.date | None = None,
-           progress: bool = False) -> RollupResult:
-    """Roll up every returned workbook in the centre's inbox (see the module doc)."""
+           progress: bool = False, limits: Limits | None = None) -> RollupResult:
+    """Roll up every returned workbook in the centre's inbox (see the module doc).
+
+    ``limits``: what the worker reading one file may use (default
+    :data:`tracker.isolation.DEFAULT_LIMITS`); a file beyond them is quarantined with the cause.
+    """
     t0 = time.perf_counter()
     c = centre if isinstance(centre, Centre) else open_centre(centre)
     result = RollupResult(centre=c.root, master=c.master)
@@ -176,7 +181,7 @@ def rollup(centre: str | Path | Centre, *, workers: int | None = None, today: dt
         check_master_writable(c.master)
         conn = open_ledger(c)  # a damaged ledger is refused (run `tracker rebuild`)
         try:
-            _rollup_locked(c, conn, result, workers, today, progress, lock)
+            _rollup_locked(c, conn, result, workers, today, progress, lock, limits or DEFAULT_LIMITS)
         finally:
             conn.close()
     result.seconds = time.perf_counter() - t0
@@ -184,7 +189,7 @@ def rollup(centre: str | Path | Centre, *, workers: int | None = None, today: dt
 
 
 def _rollup_locked(c: Centre, conn: sqlite3.Connection, result: RollupResult, workers: int | None,
-                   today: dt.date | None, progress: bool, lock: RollupLock) -> None:
+                   today: dt.date | None, progress: bool, lock: RollupLock, limits: Limits) -> None:
     receive.remove_leftovers(c)
     publish.remove_leftovers(c)
     # Decisions typed on the master's Conflicts sheet, read before the master is written again.
@@ -208,7 +213,7 @@ def _rollup_locked(c: Centre, conn: sqlite3.Connection, result: RollupResult, wo
     plan.recheck = _verified(plan.recheck, result)
     expected = len(plan.jobs) + len(plan.recheck)
     n_workers = workers if workers is not None else auto_workers(expected, c.workers)
-    with Checker(plan.ctx, n_workers, expected) as checker:
+    with Checker(plan.ctx, n_workers, expected, limits) as checker:
         result.workers = checker.workers
         checked = checker.run(plan.jobs)
         if progress and plan.jobs:
