@@ -20,7 +20,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import time
 import tracemalloc
 import zipfile
 from pathlib import Path
@@ -131,11 +130,8 @@ def test_corpus_positions_match_the_layout(corpus: dict[str, Path]) -> None:
 def test_validate_each_file(corpus: dict[str, Path], name: str) -> None:
     path = corpus[name]
     expected = EXPECTED[name]
-    started = time.monotonic()
-    r = tracker("validate", path)
-    elapsed = time.monotonic() - started
+    r = tracker("validate", path)  # bounded: the command is killed (and the test fails) after TIMEOUT
     _assert_no_traceback(r)
-    assert elapsed < TIMEOUT
     out = r.stdout
     assert out.splitlines()[0].startswith(str(path)), out  # the report starts by naming the file
     if _refused(name):
@@ -176,12 +172,9 @@ def test_validate_folder_of_the_whole_corpus_still_validates_the_good_workbook(
         shutil.copy(path, folder / name)
     good = folder / "zz_good_learner.xlsx"
     good.write_bytes(mc.learner_xlsx(9, name="Good Learner"))
-    started = time.monotonic()
     r = tracker("validate", "--json", folder, timeout=TIMEOUT * 2)
-    elapsed = time.monotonic() - started
     _assert_no_traceback(r)
     assert r.returncode == 1
-    assert elapsed < TIMEOUT * 2
     data = json.loads(r.stdout)
     tasks = {Path(t["file"]).name: t for t in data["files"]}
     assert set(tasks) == set(corpus) | {good.name}
@@ -356,7 +349,11 @@ def test_rollup_merges_the_good_and_quarantines_the_bad(corpus: dict[str, Path],
             assert outcomes[name]["reason"] and outcomes[name]["reason"] in why
             if _refused(name):
                 assert str(EXPECTED[name]["message"]) in outcomes[name]["reason"]
-    assert not any((root / "inbox").iterdir())
+    # Only what was left for the next roll-up (an empty file written moments ago) is still there.
+    left = {n for n in corpus if _rollup_outcome(n) == "skipped"}
+    assert {p.name for p in (root / "inbox").iterdir()} == left
+    for name in left:
+        assert outcomes[name]["reason"].startswith("left for the next roll-up")
     # Every received file is archived by content, byte for byte.
     archived = {p.read_bytes() for p in (root / "archive").rglob("*") if p.is_file()}
     for name in corpus:
@@ -393,7 +390,7 @@ def test_rollup_master_is_written_and_learner_text_is_data(rolled_up: tuple[Path
 def test_no_file_we_write_keeps_macros(rolled_up: tuple[Path, dict[str, Any]]) -> None:
     root, _ = rolled_up
     for p in root.rglob("*"):
-        if not p.is_file() or p.parts[-2] in ("quarantine",) or "archive" in p.relative_to(root).parts:
+        if not p.is_file() or p.parts[-2] in ("quarantine", "inbox") or "archive" in p.relative_to(root).parts:
             continue  # received files are kept as they came (never opened by Excel through us)
         if p.suffix.lower() in (".xlsx", ".xlsm", ".xlam"):
             with zipfile.ZipFile(p) as z:
