@@ -52,10 +52,25 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return files
 
 
+#: every command runs with at most this much address space (its workers too): memory is bounded
+#: by the limit, not measured, so the assertion holds however busy the machine is
+ADDRESS_SPACE = 4 << 30
+
+
+def _bounded() -> None:  # runs in the child before exec
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
+
+
 def tracker(*args: str | Path, timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
+    """The command, bounded in time (killed after ``timeout``) and memory (``ADDRESS_SPACE``)."""
     env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
-    return subprocess.run([sys.executable, "-m", "tracker", *map(str, args)], capture_output=True,
-                          text=True, encoding="utf-8", timeout=timeout, env=env)
+    r = subprocess.run([sys.executable, "-m", "tracker", *map(str, args)], capture_output=True,
+                       text=True, encoding="utf-8", timeout=timeout, env=env,
+                       preexec_fn=_bounded if sys.platform.startswith("linux") else None)
+    assert r.returncode >= 0, f"tracker {args[0]} died of signal {-r.returncode}: {r.stderr}"
+    return r
 
 
 def _assert_no_traceback(r: subprocess.CompletedProcess[str]) -> None:

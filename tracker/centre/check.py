@@ -163,18 +163,47 @@ def preview_inbox(centre: Centre, register: Register | None = None, register_iss
                   today: dt.date | None = None) -> Report:
     """Every file waiting in the inbox, checked as the next roll-up will; nothing is merged.
 
-    The register's own problems come first, as a task of their own.
+    The register's own problems come first, as a task of their own. Each file is read in a worker
+    process with limits (:mod:`tracker.isolation`), as the roll-up reads it: a file that kills its
+    worker is one error for that file, never the end of the caller (the add-in runs in Excel's
+    Python process).
     """
-    from tracker.rules.engine import read_or_task
+    from tracker.isolation import WorkerPool, auto_workers
+    from tracker.rules.engine import WORKER_MODULES, failed_task
 
     report = Report()
     problems = list(register_issues)
     if problems:
         report.tasks.append(Task(file=str(centre.register), learner="Centre register", issues=problems))
-    for p in inbox_files(centre.inbox):
-        book = read_or_task(p)  # an unreadable file is one issue, as everywhere
-        report.tasks.append(book if isinstance(book, Task) else check_in_centre(book, centre, register, today))
+    paths = inbox_files(centre.inbox)
+    if not paths:
+        return report
+    with WorkerPool(_preview_one, workers=min(auto_workers(len(paths)), len(paths)), initializer=_init_preview,
+                    initargs=(centre, register, today), preload=WORKER_MODULES) as pool:
+        for p, outcome in zip(paths, pool.map(paths)):
+            if outcome.value is not None:
+                report.tasks.append(outcome.value)
+            else:
+                assert outcome.failure is not None
+                report.tasks.append(failed_task(p, outcome.failure))
     return report
+
+
+_PREVIEW: tuple[Centre, Register | None, dt.date | None] | None = None
+
+
+def _init_preview(centre: Centre, register: Register | None, today: dt.date | None) -> None:
+    global _PREVIEW
+    _PREVIEW = (centre, register, today)
+
+
+def _preview_one(path: Path) -> Task:
+    from tracker.rules.engine import read_or_task
+
+    assert _PREVIEW is not None
+    centre, register, today = _PREVIEW
+    book = read_or_task(path)  # an unreadable file is one issue, as everywhere
+    return book if isinstance(book, Task) else check_in_centre(book, centre, register, today)
 
 
 
