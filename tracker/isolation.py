@@ -272,13 +272,29 @@ class _Worker:
         child.close()
         if lifeline_r is not None:
             lifeline_r.close()
-        self.item: int | None = None  # index of the item it works on
-        self.deadline = 0.0
+        # Items sent and not answered yet, in order: the first is being worked on (since
+        # ``started``), the others wait in the pipe, so the worker never idles while the caller is
+        # busy with a result.
+        self.queue: deque[tuple[int, Any]] = deque()
+        self.started = 0.0
 
-    def give(self, index: int, item: Any, seconds: float) -> None:
-        self.item = index
-        self.deadline = time.monotonic() + seconds
+    @property
+    def item(self) -> int | None:
+        """Index of the item being worked on, if any."""
+        return self.queue[0][0] if self.queue else None
+
+    def deadline(self, seconds: float) -> float:
+        return self.started + seconds
+
+    def give(self, index: int, item: Any) -> None:
         self.conn.send((index, item))
+        if not self.queue:
+            self.started = time.monotonic()
+        self.queue.append((index, item))
+
+    def done_with_first(self) -> None:
+        self.queue.popleft()
+        self.started = time.monotonic()  # the next one began as this one's answer was sent
 
     def stop(self) -> None:
         """Ask an idle worker to finish; used at the end of the pool."""
@@ -342,9 +358,11 @@ class WorkerPool(Generic[T, R]):
 
     def __init__(self, fn: Callable[[T], R], *, workers: int = 1, limits: Limits = DEFAULT_LIMITS,
                  initializer: Callable[..., None] | None = None, initargs: tuple[Any, ...] = (),
-                 preload: Sequence[str] = ()) -> None:
+                 preload: Sequence[str] = (), prefetch: int = 2) -> None:
         self._fn = fn
         self.workers = max(1, workers)
+        #: items sent ahead to each worker (the time limit counts from when it starts on one)
+        self.prefetch = max(1, prefetch)
         self.limits = limits
         self._initializer = initializer
         self._initargs = initargs
@@ -384,45 +402,60 @@ class WorkerPool(Generic[T, R]):
 
     def map(self, items: Iterable[T]) -> Iterator[Outcome[R]]:
         """One :class:`Outcome` per item, in the items' order, as soon as it is known."""
-        todo: deque[tuple[int, T]] = deque(enumerate(items))
-        busy: list[_Worker] = []
+        todo: deque[tuple[int, Any]] = deque(enumerate(items))
+        live: list[_Worker] = []
         done: dict[int, Outcome[R]] = {}
         next_out = 0
         try:
-            while todo or busy:
-                while todo and len(busy) < self.workers:
-                    w = self._idle.pop() if self._idle else self._new_worker()
-                    index, item = todo.popleft()
-                    try:
-                        w.give(index, item, self.limits.seconds)
-                    except (OSError, EOFError):  # it died while idle: replace it, retry the item
-                        todo.appendleft((index, item))
-                        w.kill()
-                        self.replaced += 1
-                        continue
-                    except Exception as e:  # noqa: BLE001 - the item cannot be pickled
-                        done[index] = Outcome(failure=Failure("error", f"{type(e).__name__}: {e}"[:300],
-                                                              self.limits))
-                        w.item = None
-                        self._idle.append(w)
-                        continue
-                    busy.append(w)
-                if busy:
-                    self._collect(busy, done)
+            while todo or any(w.queue for w in live):
+                self._feed(todo, live, done)
+                if any(w.queue for w in live):
+                    self._collect(live, todo, done)
                 while next_out in done:
                     yield done.pop(next_out)
                     next_out += 1
+            for w in live:
+                self._idle.append(w)
+            live = []
         finally:
-            for w in busy:  # abandoned half-way (the caller stopped early, or an error)
+            for w in live:  # abandoned half-way (the caller stopped early, or an error)
                 w.kill()
 
-    def _collect(self, busy: list[_Worker], done: dict[int, Outcome[R]]) -> None:
-        """Wait for at least one busy worker to finish, die or run out of time."""
+    def _feed(self, todo: deque[tuple[int, Any]], live: list[_Worker], done: dict[int, Outcome[R]]) -> None:
+        """Start workers as needed and keep each one's pipe holding ``prefetch`` items."""
+        while todo and len(live) < self.workers:
+            live.append(self._idle.pop() if self._idle else self._new_worker())
+        for depth in range(1, self.prefetch + 1):  # round by round: every worker gets one first
+            for w in list(live):
+                if not todo or len(w.queue) >= depth:
+                    continue
+                index, item = todo.popleft()
+                try:
+                    w.give(index, item)
+                except (OSError, EOFError):  # it died while waiting: hand its items back, replace it
+                    todo.appendleft((index, item))
+                    self._retire(w, live, todo)
+                except Exception as e:  # noqa: BLE001 - the item cannot be pickled
+                    done[index] = Outcome(failure=Failure("error", f"{type(e).__name__}: {e}"[:300], self.limits))
+
+    def _retire(self, w: _Worker, live: list[_Worker], todo: deque[tuple[int, Any]], *, keep_first: bool = False) -> None:
+        """Kill ``w``; the items it had not started go back to the front of ``todo``."""
+        waiting = list(w.queue)[1:] if keep_first else list(w.queue)
+        for pair in reversed(waiting):
+            todo.appendleft(pair)
+        w.queue.clear()
+        w.kill()
+        live.remove(w)
+        self.replaced += 1
+
+    def _collect(self, live: list[_Worker], todo: deque[tuple[int, Any]], done: dict[int, Outcome[R]]) -> None:
+        """Wait for at least one worker to answer, die or run out of time."""
+        busy = [w for w in live if w.queue]
         now = time.monotonic()
-        timeout = max(0.0, min(w.deadline for w in busy) - now)
+        timeout = max(0.0, min(w.deadline(self.limits.seconds) for w in busy) - now)
         handles: list[Any] = [w.conn for w in busy] + [w.proc.sentinel for w in busy]
         ready = set(wait(handles, timeout))
-        for w in list(busy):
+        for w in busy:
             index = w.item
             assert index is not None
             if w.conn in ready:
@@ -432,30 +465,26 @@ class WorkerPool(Generic[T, R]):
                     got, status, payload = index, "dead", None
                 if status == "ok":
                     done[got] = Outcome(value=payload)
-                elif status == "error":
-                    done[got] = Outcome(failure=Failure("error", str(payload), self.limits))
-                elif status == "memory":
-                    done[got] = Outcome(failure=Failure("memory", limits=self.limits))
-                if status in ("ok", "error"):
-                    busy.remove(w)
-                    w.item = None
-                    self._idle.append(w)
+                    w.done_with_first()
                     continue
-                if status == "memory":
-                    busy.remove(w)
-                    w.kill()
-                    self.replaced += 1
+                if status == "error":
+                    done[got] = Outcome(failure=Failure("error", str(payload), self.limits))
+                    w.done_with_first()
+                    continue
+                if status == "memory":  # the worker ends itself: a fresh one takes the rest
+                    done[got] = Outcome(failure=Failure("memory", limits=self.limits))
+                    w.queue.popleft()
+                    self._retire(w, live, todo)
                     continue
             if w.conn in ready or w.proc.sentinel in ready:  # died without a word
-                busy.remove(w)
                 done[index] = Outcome(failure=w.death(self.limits))
-                self.replaced += 1
+                w.queue.popleft()
+                self._retire(w, live, todo)
                 continue
-            if time.monotonic() >= w.deadline:
-                busy.remove(w)
-                w.kill()
+            if time.monotonic() >= w.deadline(self.limits.seconds):
                 done[index] = Outcome(failure=Failure("timeout", limits=self.limits))
-                self.replaced += 1
+                w.queue.popleft()
+                self._retire(w, live, todo)
 
 
 def run_isolated(fn: Callable[[T], R], items: Iterable[T], *, workers: int = 1,

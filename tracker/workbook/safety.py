@@ -25,7 +25,12 @@ What it looks at, in order:
    declarations in every XML part (billion laughs, XXE), odd text encodings, and the number of rows
    of every worksheet (from ``<dimension>`` and from the ``<row>`` elements); and, in worksheets,
    the cells that hold a formula error (``t="e"``: ``#REF!``, ``#VALUE!`` ...), which readers such
-   as python-calamine would otherwise show as blanks (:attr:`SafeInfo.error_cells`).
+   as python-calamine would otherwise show as blanks (:attr:`SafeInfo.error_cells`);
+6. in worksheets, what the parser will trust (:mod:`tracker.workbook.gridscan`): every cell
+   reference inside Excel's grid and in its own row, the dimension and merged ranges valid, and
+   -- over all worksheets -- the cells a parser allocates (rows x columns) under
+   :attr:`Limits.max_cells`; numbers it cannot convert are collected, not refused
+   (:attr:`SafeInfo.bad_numbers`: the reader leaves them out, the checks report them).
 
 Macros (an ``.xlsm``'s ``xl/vbaProject.bin``, Excel 4.0 macro sheets) are not a reason to refuse:
 the readers never run them. :attr:`SafeInfo.has_macros` tells the caller, who may warn.
