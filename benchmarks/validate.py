@@ -94,7 +94,7 @@ def main() -> int:
 
         raw_times, val_times, inproc_times = [], [], []
         report = None
-        for _ in range(2):  # alternate, so all three see the same cache state and machine load
+        for _ in range(3):  # alternate, so all three see the same cache state and machine load
             raw_times.append(best_of(lambda: raw_read(files), 1))
             t = time.perf_counter()
             report = validate_paths([folder], today=TODAY, workers=1)
