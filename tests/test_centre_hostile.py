@@ -264,13 +264,15 @@ def test_a_damaged_ledger_is_said_to_be_damaged_by_every_command(tmp_path: Path,
         with pytest.raises(CentreError) as caught:
             call()
         message = str(caught.value)
-        assert "is damaged" in message and "Nothing was changed" in message, (name, message)
+        # Said as what it is -- damaged, with the way back -- never as a full disk.
+        assert f"the ledger {c.ledger} is corrupt" in message and "nothing was changed" in message.lower(), (name, message)
+        assert f"tracker rebuild {c.root}" in message, (name, message)
         assert "free some" not in message and "disk is full" not in message, (name, message)
         assert c.ledger.read_bytes() == damaged, name
     assert (c.inbox / "b.xlsx").exists()  # the return waits, nothing lost
     r = _cli("conflicts", c.root)
     _clean(r)
-    assert r.returncode == 1 and r.stderr.decode().startswith(f"tracker: the ledger {c.ledger} is damaged")
+    assert r.returncode == 1 and r.stderr.decode().startswith(f"tracker: the ledger {c.ledger} is corrupt")
 
 
 def test_metadata_naming_another_qualification_never_enrols(tmp_path: Path) -> None:

@@ -339,6 +339,7 @@ def test_mark_cli_reports_each_refusal_and_marks_the_rest(tmp_path: Path) -> Non
                        capture_output=True, text=True, timeout=300)
     assert "Traceback" not in r.stdout + r.stderr
     assert r.returncode == 1
-    assert f"tracker: {strict}: not marked: it is saved as Strict Open XML" in r.stderr
+    assert f"not marked  {strict}: it is saved as Strict Open XML" in r.stderr
+    assert f"marked      {good}: " in r.stderr
     assert strict.read_bytes() == strict_before
     assert openpyxl.load_workbook(good).sheetnames[0] == L.VALIDATION

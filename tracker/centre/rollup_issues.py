@@ -111,8 +111,8 @@ METADATA_MISMATCH = issue_type(
     "or assembled from two workbooks): merging it could enrol the learner on a qualification they "
     "are not on. It was moved to the quarantine folder and nothing in it was merged.",
     "Check which qualification the learner is on. If the cover is wrong, put back the qualification "
-    "number; if the learner changed qualification, give them a workbook made for it (`tracker new`). "
-    "Then drop the file into the inbox again.", group="centre")
+    "number; if the learner changed qualification, give them a workbook made for it (the add-in's New "
+    "learner workbook button). Then drop the file into the inbox again.", group="centre")
 
 ROLLUP_CODES = (UNKNOWN_LEARNER, UNKNOWN_QUALIFICATION, UNREADABLE, IDENTITY_MISMATCH, NAME_CHANGED,
                 NEW_WORKBOOK, WORKBOOK_SHARED, BASE_UNTRUSTED, BASE_FUTURE, COPIES_DISAGREE, HEADER_TWICE,
