@@ -20,8 +20,12 @@ Beside them, measured in the same run:
     ``concat``, ``to_excel`` of a master -- run on ``--pandas-files`` files and scaled to N (it
     says so in the output).
 
+(d) the same full roll-up without isolation, as it ran before issue 12: files checked in the
+    roll-up's own process, or (with two workers) in a ``concurrent.futures`` process pool taking
+    batches of up to 16 files -- no memory or time limit, no per-file worker replacement.
+
 Targets (issue 4): full <= 1.5 x (a + b); >= 5 x faster than (c); the re-roll-up <= 25 % of the
-full one; <= 300 MiB peak. The generated workbooks are cached (``--cache``, default in the
+full one; <= 300 MiB peak. Issue 12: isolation costs <= 10 % of the roll-up (full / d). The generated workbooks are cached (``--cache``, default in the
 system temp folder) because writing them is not what is measured.
 """
 
@@ -117,6 +121,57 @@ def phase_rollup(centre: Path, workers: int | None) -> dict[str, Any]:
             "timings": {k: round(v, 2) for k, v in r.timings.items()}}
 
 
+class _UnisolatedChecker:
+    """The roll-up's checker before issue 12 (the baseline (d)): in-process for one worker, else a
+    ProcessPoolExecutor (fork) mapping batches of files; a file that kills a worker kills the run."""
+
+    def __init__(self, ctx: Any, workers: int, expected: int, limits: Any = None) -> None:
+        self.ctx, self.workers = ctx, (workers if expected >= 2 else 1)
+        self.pool: Any = None
+
+    def __enter__(self) -> _UnisolatedChecker:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        from tracker.centre import pool as P
+
+        if self.workers > 1:
+            self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("fork"),
+                                            initializer=P._init_worker, initargs=(self.ctx,))
+        else:
+            P._init_worker(self.ctx)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+
+    def run(self, jobs: list[Any]) -> Any:
+        from tracker.centre import pool as P
+
+        if self.pool is None or len(jobs) < 2:
+            for j in jobs:
+                yield P._check_one(j)
+            return
+        size = max(1, min(16, len(jobs) // (self.workers * 8)))
+        batches = [jobs[i:i + size] for i in range(0, len(jobs), size)]
+        for batch in self.pool.map(_check_batch, batches):
+            yield from batch
+
+
+def _check_batch(jobs: list[Any]) -> list[Any]:
+    from tracker.centre import pool as P
+
+    return [P._check_one(j) for j in jobs]
+
+
+def phase_rollup_unisolated(centre: Path, workers: int | None) -> dict[str, Any]:
+    from tracker.centre import rollup_steps
+
+    setattr(rollup_steps, "Checker", _UnisolatedChecker)  # the roll-up looks the class up at run time
+    return phase_rollup(centre, workers)
+
+
 def _master_rows(centre: Path) -> list[tuple[str, list[list[Any]]]]:
     """Every sheet of the master as rows of plain values, from the ledger (not timed)."""
     from tracker.centre import ledger as LG
@@ -200,6 +255,8 @@ def _phase_main(argv: list[str]) -> None:
         res = phase_raw(sorted(Path(argv[1]).iterdir()))
     elif name == "rollup":
         res = phase_rollup(Path(argv[1]), int(argv[2]) if argv[2] != "auto" else None)
+    elif name == "rollup-unisolated":
+        res = phase_rollup_unisolated(Path(argv[1]), int(argv[2]) if argv[2] != "auto" else None)
     elif name == "plain":
         res = phase_plain(Path(argv[1]), Path(argv[2]))
     elif name == "pandas":
@@ -224,6 +281,7 @@ def main() -> None:
     p.add_argument("--pandas-files", type=int, default=60, help="files the pandas baseline reads (scaled to N)")
     p.add_argument("--cache", type=Path, default=None, help="where the generated workbooks are kept")
     p.add_argument("--keep", type=Path, default=None, help="keep the centre folder here")
+    p.add_argument("--repeat", type=int, default=2, help="isolated / unisolated roll-up pairs for (d) (default 2)")
     a = p.parse_args()
     cache = a.cache or Path(tempfile.gettempdir()) / f"tracker-bench-rollup-{a.n}"
     returns, later = prepare(a.n, cache)
@@ -239,9 +297,18 @@ def main() -> None:
         write_register(c.register)
         for f in returns.iterdir():
             shutil.copyfile(f, c.inbox / f.name)
+        # The same centre twice more, for the isolation comparison (d): isolated and not, in turn.
+        pairs = [(work / f"iso{i}", work / f"plain{i}") for i in range(a.repeat)]
+        for iso, plain_copy in pairs:
+            shutil.copytree(centre, iso)
+            shutil.copytree(centre, plain_copy)
 
         raw = _run_phase(["raw", str(returns)])
         full = _run_phase(["rollup", str(centre), str(a.workers)])
+        iso_s, plain_s = [], []
+        for iso, plain_copy in pairs:
+            plain_s.append(_run_phase(["rollup-unisolated", str(plain_copy), str(a.workers)])["seconds"])
+            iso_s.append(_run_phase(["rollup", str(iso), str(a.workers)])["seconds"])
         plain = _run_phase(["plain", str(centre), str(work / "plain.xlsx")])
         for f in later.iterdir():
             shutil.copyfile(f, c.inbox / f.name)
@@ -273,6 +340,9 @@ def main() -> None:
     line("(b) the same master cells with plain xlsxwriter", plain["seconds"], f"{plain['cells']:,} cells")
     line(f"(c) naive pandas script, {m} files scaled x{a.n / m:.1f}", pandas_scaled,
          f"measured {pandas['seconds']:.2f} s on {m} files")
+    line("(d) the full roll-up without isolation (best of runs)", min(plain_s),
+         "runs " + ", ".join(f"{x:.2f}" for x in plain_s) + " s; isolated, in turn: "
+         + ", ".join(f"{x:.2f}" for x in iso_s) + " s")
 
     def verdict(ok: bool) -> str:
         return "PASS" if ok else "FAIL"
@@ -286,6 +356,9 @@ def main() -> None:
     r3 = again["seconds"] / full["seconds"]
     print(f"  re-roll-up of {LATER} <= 25 % of full: {r3:.0%}  {verdict(r3 <= 0.25)}")
     print(f"  peak <= 300 MiB: {peak:.0f} MiB  {verdict(peak <= 300)}")
+    r4 = min(iso_s) / min(plain_s) - 1
+    print(f"  isolation <= 10 % of the roll-up: best isolated {min(iso_s):.2f} s vs best unisolated "
+          f"{min(plain_s):.2f} s = {r4:+.1%}  {verdict(r4 <= 0.10)}")
 
 
 if __name__ == "__main__":

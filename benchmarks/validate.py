@@ -8,8 +8,11 @@ keeping the better run:
 
 * raw read -- python-calamine opens each file and turns every sheet into Python lists;
 * validate -- ``tracker.rules.engine.validate_paths`` on the folder (safety gate, reader, every
-  check), split into its reading part (``read_workbook``) and its checking part (``check_workbook``
-  on workbooks already read);
+  check) with one worker process, each file in that worker under its memory and time limits, split
+  into its reading part (``read_workbook``) and its checking part (``check_workbook`` on workbooks
+  already read);
+* the same without isolation -- ``validate_file`` on each file in this process, as ``validate``
+  ran before issue 12: the ratio of the two is the cost of isolation;
 * one file from the command line -- ``python -m tracker validate FILE`` as a whole process.
 
 Target: validate <= 3 x the raw read.
@@ -31,7 +34,7 @@ from pathlib import Path
 
 import python_calamine
 
-from tracker.rules.engine import check_workbook, expand_paths, validate_paths
+from tracker.rules.engine import check_workbook, expand_paths, validate_file, validate_paths
 from tracker.sample import progress_record, sample_learners
 from tracker.spec.catalogue import load_qualification
 from tracker.spec.models import Qualification
@@ -89,15 +92,16 @@ def main() -> int:
         files = list(expand_paths([folder]))
         n = len(files)
 
-        raw_times, val_times = [], []
+        raw_times, val_times, inproc_times = [], [], []
         report = None
-        for _ in range(2):  # alternate, so both see the same cache state
+        for _ in range(3):  # alternate, so all three see the same cache state and machine load
             raw_times.append(best_of(lambda: raw_read(files), 1))
             t = time.perf_counter()
-            report = validate_paths([folder], today=TODAY)
+            report = validate_paths([folder], today=TODAY, workers=1)
             val_times.append(time.perf_counter() - t)
+            inproc_times.append(best_of(lambda: [validate_file(f, today=TODAY) for f in files], 1))
         assert report is not None
-        raw, val = min(raw_times), min(val_times)
+        raw, val, inproc = min(raw_times), min(val_times), min(inproc_times)
         books: list[object] = []
         read = best_of(lambda: books.__setitem__(slice(None), [read_workbook(f) for f in files]))
         check = best_of(lambda: [check_workbook(b, today=TODAY) for b in books])  # type: ignore[arg-type]
@@ -111,6 +115,8 @@ def main() -> int:
               f"ratio {val / raw:.2f} x raw read (target <= 3)")
         print(f"  of which read_workbook:                {read * ms:7.2f} ms/workbook   ({read / raw:.2f} x raw read)")
         print(f"  of which checks:                       {check * ms:7.2f} ms/workbook   ({check / raw:.2f} x raw read)")
+        print(f"validate without isolation (in process): {inproc * ms:7.2f} ms/workbook   "
+              f"isolation costs {val / inproc - 1:+.1%}")
 
         one = files[0]
         runs = []

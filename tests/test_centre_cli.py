@@ -49,7 +49,7 @@ def test_init_rollup_conflicts_resolve(tmp_path: Path) -> None:
     p = tracker("rollup", str(root), "--json")
     assert p.returncode == 0
     out = json.loads(p.stdout)
-    assert out["counts"] == {"merged": 1, "quarantined": 0, "duplicate": 0}
+    assert out["counts"] == {"merged": 1, "quarantined": 0, "duplicate": 0, "skipped": 0}
     assert out["open_conflicts"] == 1 and out["files"][0]["conflicts_opened"] == 1
     assert {"file", "hash", "outcome", "reason", "learner", "uln"} <= set(out["files"][0])
 

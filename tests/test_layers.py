@@ -25,6 +25,7 @@ ROOT = Path(tracker.__file__).resolve().parent
 # hand: this table *is* the architecture being asserted.
 LAYERS: dict[str, int] = {
     "tracker.errors": 0, "tracker.files": 0, "tracker.identifiers": 0, "tracker.issues": 0,
+    "tracker.isolation": 0, "tracker.terminal": 0,
     "tracker.spec": 1,
     "tracker.workbook": 2,
     "tracker.register": 3,

@@ -244,3 +244,102 @@ def test_mark_replaces_notes_the_addin_wrote_under_another_author(tmp_path: Path
     ws = openpyxl.load_workbook(p)["Unit 1"]
     assert ws[ours].comment is None
     assert ws[theirs].comment is not None and ws[theirs].comment.text == "Chase the assessor"
+
+
+# -- --mark never harms a file (issue 12) ------------------------------------------------------------
+
+
+def _strict(xlsx: bytes) -> bytes:
+    """The same workbook in Strict Open XML (ISO/IEC 29500 strict namespaces), as Excel's "Strict
+    Open XML Spreadsheet" saves it; openpyxl reads such a file as a workbook with no sheets."""
+    import io
+    import zipfile
+
+    pairs = [("http://schemas.openxmlformats.org/spreadsheetml/2006/main", "http://purl.oclc.org/ooxml/spreadsheetml/main"),
+             ("http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+              "http://purl.oclc.org/ooxml/officeDocument/relationships")]
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename.endswith((".xml", ".rels")):
+                text = data.decode()
+                for a, b in pairs:
+                    text = text.replace(a, b)
+                data = text.encode()
+            zout.writestr(info, data)
+    return out.getvalue()
+
+
+def test_strict_open_xml_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    p = _messy(tmp_path)
+    p.write_bytes(_strict(p.read_bytes()))
+    before = p.read_bytes()
+    assert read_workbook(p).learner_name  # tracker itself reads it fine
+    assert openpyxl.load_workbook(p).sheetnames == []  # what used to replace it
+    with pytest.raises(MarkError, match="Strict Open XML"):
+        apply_marks_to_file(p, plan_marks(validate(p)))
+    assert p.read_bytes() == before
+    assert [q.name for q in tmp_path.iterdir()] == [p.name]  # no temporary file left behind
+
+
+def test_a_change_the_reader_would_see_refuses_the_mark(tmp_path: Path) -> None:
+    # Evidence date of K1.1 as Excel saves =TODAY(): a formula with its cached result. openpyxl
+    # keeps the formula but not the result, so after marking the reader would find a blank.
+    import re
+    import zipfile
+
+    from corpus import make_corpus as mc
+
+    from tracker.workbook.safety import check_workbook_file
+
+    p = write(tmp_path, L2, record({"K1.1": signed(L2, "K1.1", 1)}))
+    sheet, cell = at(L2, "K1.1", "evidence_date")
+    part = dict(check_workbook_file(p).sheets)[sheet]
+    with zipfile.ZipFile(p) as z:
+        xml = z.read(part).decode()
+    m = re.search(rf'<c r="{cell}" s="(\d+)"', xml)
+    assert m is not None
+    xml = mc.set_cell(xml, cell, f'<c r="{cell}" s="{m.group(1)}"><f>TODAY()</f><v>45570</v></c>')
+    members = mc._members(p.read_bytes())
+    members[part] = xml.encode()
+    p.write_bytes(mc._zip_of(members))
+    before = p.read_bytes()
+    with pytest.raises(MarkError) as caught:
+        apply_marks_to_file(p, plan_marks(validate(p)))
+    assert f"{sheet}!{cell}" in str(caught.value) and "would become blank" in str(caught.value)
+    assert "the file was not changed" in str(caught.value)
+    assert p.read_bytes() == before
+    assert sorted(q.name for q in tmp_path.iterdir()) == [p.name]
+
+
+def test_control_characters_in_cells_are_marked_without_a_traceback(tmp_path: Path) -> None:
+    name = "Ann\x01\x07 Smith"
+    rec = complete_record(L2, "face-to-face")
+    rec = dataclasses.replace(rec, learner=dataclasses.replace(rec.learner, name=name),
+                              entries={**rec.entries, "K1.1": dataclasses.replace(rec.entries["K1.1"], comments="x\x1by")})
+    p = write(tmp_path, L2, rec)
+    before = read_workbook(p)
+    apply_marks_to_file(p, plan_marks(validate(p)))
+    after = read_workbook(p)
+    assert after.learner_name == before.learner_name
+    summary = openpyxl.load_workbook(p)[L.VALIDATION].cell(row=2, column=1).value
+    assert summary.startswith("Ann\\x01\\x07 Smith (ULN ")  # shown, not stored raw
+
+
+def test_mark_cli_reports_each_refusal_and_marks_the_rest(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    good = _messy(tmp_path, "good.xlsx")
+    strict = _messy(tmp_path, "strict.xlsx")
+    strict.write_bytes(_strict(strict.read_bytes()))
+    strict_before = strict.read_bytes()
+    r = subprocess.run([sys.executable, "-m", "tracker", "validate", "--mark", str(tmp_path)],
+                       capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in r.stdout + r.stderr
+    assert r.returncode == 1
+    assert f"not marked  {strict}: it is saved as Strict Open XML" in r.stderr
+    assert f"marked      {good}: " in r.stderr
+    assert strict.read_bytes() == strict_before
+    assert openpyxl.load_workbook(good).sheetnames[0] == L.VALIDATION

@@ -133,7 +133,7 @@ def test_inbox_preview_and_rollup_take_ods_and_xls(returns: dict[str, Path], tmp
     r = tracker_cli("rollup", c.root, "--json")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    assert out["counts"] == {"merged": 2, "quarantined": 0, "duplicate": 0}, out
+    assert out["counts"] == {"merged": 2, "quarantined": 0, "duplicate": 0, "skipped": 0}, out
     criteria = tracker.open_centre(c.root).criteria()
     ods_rec, xls_rec = _records()
     for (_, uln), rec in ((ODS_LEARNER, ods_rec), (XLS_LEARNER, xls_rec)):

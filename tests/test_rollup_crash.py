@@ -3,8 +3,10 @@ the next roll-up completes with the same result as an uninterrupted one. Also: t
 and a master open in Excel.
 
 The roll-up runs as ``python -m tracker rollup`` in its own process group; the environment
-variable ``TRACKER_ROLLUP_PAUSE_AT`` makes it stop at a named point (and write a marker file),
-where the whole group -- worker processes included -- is killed with SIGKILL.
+variable ``TRACKER_ROLLUP_PAUSE_AT`` makes it stop at a named point (and say so through a named
+pipe the test blocks on: tests/checkpoints.py), where it is killed with SIGKILL -- the whole group,
+or the roll-up's process alone, whose worker processes must then die with it. Nothing here waits
+a fixed time or depends on how fast the machine is.
 """
 
 from __future__ import annotations
@@ -16,16 +18,16 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from checkpoints import Checkpoint
 from test_centre_sample import drop, edit, items, ledger_dump, make_centre, master_cells, roll, signed_ref
 
 from tracker.centre import ledger as LG
 from tracker.centre.folder import Centre, open_centre
-from tracker.centre.rollup_steps import CHECKPOINTS, PAUSE_ENV, PAUSE_FILE_ENV, PAUSE_SECONDS_ENV
+from tracker.centre.rollup_steps import CHECKPOINTS
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL of a process group")
 
@@ -57,40 +59,18 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]
     return root, before, done
 
 
-def _env(point: str, marker: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({PAUSE_ENV: point, PAUSE_FILE_ENV: str(marker), PAUSE_SECONDS_ENV: "120"})
-    return env
-
-
 def _start(centre: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "tracker", "rollup", str(centre), "--quiet", "--workers", "2"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
 
 
-def _wait_for(marker: Path, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
-    end = time.monotonic() + timeout
-    while not marker.exists():
-        if proc.poll() is not None:
-            out, err = proc.communicate()
-            raise AssertionError(f"roll-up ended before the pause point: {proc.returncode} {err.decode()}")
-        if time.monotonic() > end:
-            os.killpg(proc.pid, signal.SIGKILL)
-            raise AssertionError("the roll-up never reached the pause point")
-        time.sleep(0.02)
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-    # Wait for the worker processes of the group to be gone too (they hold the lock file open).
-    end = time.monotonic() + 30
-    while time.monotonic() < end:
-        try:
-            os.killpg(proc.pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.05)
+def _kill(proc: subprocess.Popen[bytes], *, group: bool = True) -> None:
+    """SIGKILL the roll-up's whole process group, or (``group=False``) its own process alone."""
+    if group:
+        os.killpg(proc.pid, signal.SIGKILL)
+    else:
+        proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
 
 
 def _integrity(c: Centre) -> None:
@@ -148,10 +128,10 @@ def test_kill_at_each_point(point: str, base: tuple[Path, dict[str, Any], Path],
     root, before, reference = base
     case = tmp_path / "centre"
     shutil.copytree(root, case)
-    marker = tmp_path / "paused"
-    proc = _start(case, _env(point, marker))
-    _wait_for(marker, proc)
-    _kill(proc)
+    with Checkpoint(tmp_path) as cp:
+        proc = _start(case, cp.env(point))
+        assert cp.wait(proc) == point
+        _kill(proc)
     committed = CHECKPOINTS.index(point) >= CHECKPOINTS.index("committed")
     if point == "replaced":
         assert master_cells(case / "master.xlsx") != before["master"]
@@ -159,36 +139,36 @@ def test_kill_at_each_point(point: str, base: tuple[Path, dict[str, Any], Path],
 
 
 def test_kill_at_random_moments(base: tuple[Path, dict[str, Any], Path], tmp_path: Path) -> None:
+    # kill -9 of the roll-up's own process (its two workers are not signalled: they must die with
+    # it) at moments drawn at random from every stage, then a next roll-up at once: the lock went
+    # with the killed process, so it runs, and ends where an uninterrupted one does.
     root, before, reference = base
     rng = random.Random(4)
-    killed = 0
-    for i in range(4):
+    moments = [rng.choice(CHECKPOINTS[1:]) for _ in range(4)]
+    for i, point in enumerate(moments):
         case = tmp_path / f"centre{i}"
         shutil.copytree(root, case)
-        proc = _start(case)
-        time.sleep(rng.uniform(0.2, 1.2))
-        finished = proc.poll() is not None
-        if not finished:
-            _kill(proc)
-            killed += 1
+        with Checkpoint(tmp_path / f"centre{i}") as cp:
+            proc = _start(case, cp.env(point))
+            assert cp.wait(proc) == point
+            _kill(proc, group=False)
         c = open_centre(case)
         _integrity(c)
-        dump = ledger_dump(c)
-        committed = dump != before["ledger"]
+        committed = ledger_dump(c) != before["ledger"]
+        assert committed == (CHECKPOINTS.index(point) > CHECKPOINTS.index("master-written"))
         if not committed:
             assert master_cells(c.master) == before["master"]
-        _check_after_kill(case, before, reference, committed, finished=True)
-    assert killed  # at least one kill landed mid-way
+        _check_after_kill(case, before, reference, committed, finished=point == "done")
 
 
 def test_a_second_roll_up_refuses_while_one_runs(base: tuple[Path, dict[str, Any], Path], tmp_path: Path) -> None:
     root, _before, _reference = base
     case = tmp_path / "centre"
     shutil.copytree(root, case)
-    marker = tmp_path / "paused"
-    proc = _start(case, _env("merging", marker))
+    cp = Checkpoint(tmp_path)
+    proc = _start(case, cp.env("merging"))
     try:
-        _wait_for(marker, proc)
+        cp.wait(proc)
         second = subprocess.run([sys.executable, "-m", "tracker", "rollup", str(case)], capture_output=True,
                                 text=True, timeout=120)
         assert second.returncode == 1
@@ -196,6 +176,7 @@ def test_a_second_roll_up_refuses_while_one_runs(base: tuple[Path, dict[str, Any
         assert "Traceback" not in second.stderr
     finally:
         _kill(proc)
+        cp.close()
 
 
 def test_master_open_in_excel(base: tuple[Path, dict[str, Any], Path], tmp_path: Path) -> None:

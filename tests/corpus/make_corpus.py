@@ -697,6 +697,106 @@ def learner_corpus() -> dict[str, bytes]:
     return files
 
 
+# --------------------------------------------------------------------------------------------
+# Round 2 (issue 12): what the parser trusts, numbers it cannot convert, memory it cannot have
+# --------------------------------------------------------------------------------------------
+
+
+def _sheet(rows: str, head: str = "", tail: str = "") -> bytes:
+    return (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{_MAIN_NS}">'
+            f"{head}<sheetData>{rows}</sheetData>{tail}</worksheet>").encode()
+
+
+#: sheets that made python-calamine abort, wrap round, or allocate gigabytes (each one legal in
+#: the respects the first gate looked at: few rows, a small file)
+GRID_TRICKS = {
+    # one cell claims row 1,048,576 while sitting in row 1: a 1,048,576-row grid per column
+    "cell_below_its_row.xlsx": _sheet('<row r="1"><c r="A1"><v>1</v></c><c r="N1048576"><v>1</v></c></row>'),
+    # two cells, both in legal rows: A1 and XFD20000 -> 20,000 x 16,384 cells (10 GB, then abort)
+    "sparse_sheet.xlsx": _sheet('<row r="1"><c r="A1"><v>1</v></c></row>'
+                                '<row r="20000"><c r="XFD20000"><v>1</v></c></row>'),
+    "column_beyond_xfd.xlsx": _sheet('<row r="1"><c r="A1"><v>1</v></c><c r="XFE1"><v>1</v></c></row>'),
+    # 2**32 + 1: a 32-bit row number wraps round to row 1, so the cell would land on another
+    "row_number_wraps.xlsx": _sheet('<row r="1"><c r="A4294967297"><v>1</v></c></row>'),
+    "bad_dimension.xlsx": _sheet('<row r="1"><c r="A1"><v>1</v></c></row>', head='<dimension ref="A1:XFD1048577"/>'),
+    # openpyxl (--mark) makes one object per merged cell: 327 million
+    "merge_bomb.xlsx": _sheet('<row r="1"><c r="A1"><v>1</v></c></row>',
+                              tail='<mergeCells count="1"><mergeCell ref="A1:XFD20000"/></mergeCells>'),
+}
+
+
+def shared_string_bomb() -> bytes:
+    """A workbook the gate lets through (200 x 200 cells, 90 KB) whose cells all name one
+    50,000-character shared string: the parser copies it per cell, about 4 GB."""
+    from tracker.workbook.layout import col_letter
+
+    base = small_xlsx()
+    sst = _members(base)["xl/sharedStrings.xml"].decode()
+    index = sst.count("<si>")
+    sst = sst.replace("</sst>", f"<si><t>{'x' * 50_000}</t></si></sst>")
+    rows = "".join(f'<row r="{r}">' + "".join(f'<c r="{col_letter(c)}{r}" t="s"><v>{index}</v></c>'
+                                             for c in range(200)) + "</row>" for r in range(1, 201))
+    return _rezip(base, replace={"xl/worksheets/sheet2.xml": _sheet(rows), "xl/sharedStrings.xml": sst.encode()})
+
+
+def strict_xlsx(xlsx: bytes) -> bytes:
+    """The same workbook in Strict Open XML (ISO/IEC 29500 strict namespaces), as Excel's "Strict
+    Open XML Spreadsheet" saves it."""
+    pairs = [(_MAIN_NS, "http://purl.oclc.org/ooxml/spreadsheetml/main"),
+             ("http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+              "http://purl.oclc.org/ooxml/officeDocument/relationships")]
+    members = _members(xlsx)
+    for name, data in members.items():
+        if name.endswith((".xml", ".rels")):
+            text = data.decode("utf-8")
+            for a, b in pairs:
+                text = text.replace(a, b)
+            members[name] = text.encode("utf-8")
+    return _zip_of(members)
+
+
+def _other_qualification_metadata(wb: object) -> None:
+    """The hidden metadata says Level 3 while the cover (and everything else) is Level 2."""
+    from tracker.spec.catalogue import load_qualification
+
+    from tracker.workbook import layout as L
+
+    l3 = load_qualification("603/4688/7")
+    ws = wb[L.META]  # type: ignore[index]
+    for row in ws.iter_rows():
+        if row[0].value == "spec_number":
+            row[1].value = l3.number
+        elif row[0].value == "spec_id":
+            row[1].value = l3.id
+
+
+def round2_corpus() -> dict[str, bytes]:
+    """The files of issue 12 (see GRID_TRICKS and the functions above)."""
+    base = small_xlsx()
+    files = {name: _rezip(base, replace={"xl/worksheets/sheet2.xml": xml}) for name, xml in GRID_TRICKS.items()}
+    files["shared_string_bomb.xlsx"] = shared_string_bomb()
+    learner = learner_xlsx()
+    r, col = UNIT1_FIRST_ROW, COLUMN
+    unit1 = UNIT1_PART.replace("/", "__").replace(".", "_")
+
+    def extreme_dates(x: str) -> str:  # style 17: the writer's date format
+        f, i = col["evidence_date"], col["assessor_date"]
+        x = set_cell(x, f"{f}{r}", f'<c r="{f}{r}" s="17"><v>-1e20</v></c>')  # a Rust panic in calamine
+        return set_cell(x, f"{i}{r}", f'<c r="{i}{r}" s="17"><v>-5</v></c>')  # no date: Excel shows ####
+
+    def special_numbers(x: str) -> str:  # style 16: text cells
+        n, g = col["comments"], col["decision"]
+        x = set_cell(x, f"{n}{r}", f'<c r="{n}{r}" s="16"><v>NaN</v></c>')
+        return set_cell(x, f"{g}{r + 1}", f'<c r="{g}{r + 1}" s="16"><v>1E+300</v></c>')
+
+    files["date_extreme_numbers.xlsx"] = _edit_parts(learner, **{unit1: extreme_dates})
+    files["special_numbers.xlsx"] = _edit_parts(learner, **{unit1: special_numbers})
+    files["strict_open_xml.xlsx"] = strict_xlsx(learner)
+    files["metadata_other_qualification.xlsx"] = _with_openpyxl(learner, _other_qualification_metadata)
+    files["control_characters.xlsx"] = learner_xlsx(10, name="Jo \x1b[2K\rAll files OK\x07")
+    return files
+
+
 def make_corpus(folder: Path) -> dict[str, Path]:
     """Write every corpus file into ``folder`` (created if needed); return name -> path."""
     folder = Path(folder)
@@ -747,6 +847,7 @@ def make_corpus(folder: Path) -> dict[str, Path]:
     files["missing_sheet.xlsx"] = _with_missing_sheet(base)
     files["macros.xlsm"] = small_xlsx(vba_project=cfb({"PROJECT": b'ID="{00000000-0000-0000-0000-000000000000}"\r\n'}))
     files.update(learner_corpus())
+    files.update(round2_corpus())
 
     paths: dict[str, Path] = {}
     for name, data in files.items():
@@ -771,16 +872,27 @@ of date, and checks every file through `python -m tracker validate` and `tracker
 Assessors' files are untrusted data. Before any parser sees a returned file, the safety gate
 (`tracker/workbook/safety.py`) checks it in bounded time and memory: what kind of file it
 really is, zip sizes and ratios (zip bombs), XML entity declarations (billion laughs, external
-entities), unusual text encodings, the CRC of every part, and the number of rows. Workbooks are
-then read with python-calamine, which reads cached values only: formulas are never evaluated,
-macros never run. openpyxl is only used with defusedxml installed. Anything written into the
-master that came from a learner file is written as text (a name such as `=HYPERLINK(...)` or
-`+cmd|...` stays text), and no file tracker writes keeps a VBA project.
+entities), unusual text encodings, the CRC of every part, the number of rows, and what the parser
+will trust (`tracker/workbook/gridscan.py`): every cell reference inside Excel's grid (A1 to
+XFD1048576) and in the row it is written in, the dimension and merged ranges valid, the cells a
+parser must allocate (rows x columns, A1 to the furthest cell) under 2 million, and numbers it
+cannot convert (NaN, infinity, 15 digits or more, or no date in a date cell) left out and
+reported at their cell (`value-number-invalid`). Workbooks are then read with python-calamine,
+which reads cached values only: formulas are never evaluated, macros never run, in a **worker
+process** with a memory limit (1 GB of address space) and a time limit (60 s) per file
+(`tracker/isolation.py`): a file that still makes the parser abort, run out of memory or hang is
+one clear error for that file (quarantined in a roll-up) and every other file goes on.
+openpyxl is only used with defusedxml installed. Anything written into the master that came from
+a learner file is written as text (a name such as `=HYPERLINK(...)` or `+cmd|...` stays text),
+and no file tracker writes keeps a VBA project.
 
 **Counts:** {total} inputs tried; {clear} clear messages naming the file (and sheet and cell
-where known); 0 tracebacks; {refused} files refused before parsing, {checked} read and checked.
+where known); 0 tracebacks; 0 crashes (no command died; the one file that exhausts a worker's
+memory is reported as such); {refused} files refused before parsing, {checked} read and checked.
 `tracker rollup` over all of them: {merged} merged, {quarantined} quarantined (moved to
-`quarantine/` with a `.why.txt` note, listed on the master's Issues sheet), the master written.
+`quarantine/` with a `.why.txt` note, listed on the master's Issues sheet), {skipped} left in the
+inbox for the next roll-up, the master written. Beyond these files, the inbox, lock, ledger, name
+and output drills below: {drills} more, each with its message.
 
 ## `tracker validate FILE` and `tracker rollup`
 
@@ -808,6 +920,33 @@ the fault is gone merges it.
 | the centre folder is read-only | refuses: `tracker: cannot use the centre folder ...: Permission denied (.tracker-rollup.lock); is the folder read-only to you, or the disk full? Nothing was changed.` |
 | the master is open in Excel (`~$master.xlsx`) or LibreOffice (`.~lock.master.xlsx#`) | refuses before touching anything: the master is open in Excel or another program; close it and roll up again (or delete the owner file a crash left behind) |
 | two roll-ups at once on the same centre | the second refuses at once: another roll-up is already running (naming the user, host and process) and changes nothing; the first, even when then killed, leaves a sound ledger and a whole master |
+
+## Round 2: the inbox, the lock, the ledger, names, marks and exports
+
+Checked by `tests/test_centre_hostile.py`, `tests/test_names.py`, `tests/test_marks.py`,
+`tests/test_export.py`, `tests/test_isolation.py` and the drills above. In every roll-up case the
+good files beside the bad one are merged.
+
+| Drill | What tracker does |
+| --- | --- |
+| a named pipe (FIFO) in the inbox | listed, never opened (opening one waited for ever, holding the lock): `skipped fifo.xlsx: it is a named pipe, not an ordinary file, so it was not opened` |
+| a symbolic link to `/dev/zero`, or to a system file such as `/etc/passwd` | never followed (one copied until the disk was full, the other put the system file in the archive): `skipped zero.xlsx: it is a link to another file, which tracker does not follow (it could point anywhere); put the workbook itself in the inbox` |
+| a socket, or a device | `skipped sock.xlsx: it is a socket, not an ordinary file, so it was not opened` |
+| a folder named `x.xlsx` | `skipped x.xlsx: it is a folder named like a workbook, not a workbook; put the workbook file itself in the inbox` |
+| a file still being copied in: empty and written in the last two minutes, or growing while it is read | left where it is for the next roll-up (it used to be quarantined as "empty" and never retried): `skipped part.xlsx: left for the next roll-up: it is empty and was written moments ago, so it is probably still being copied in` |
+| a quarantined file moved back into the inbox once its cause is fixed | tried again, and merged |
+| the quarantine folder on another file system | moved into by copy, flush, rename, then delete (it used to stay in the inbox) |
+| a file name near the 255-byte limit | archived and quarantined; its `.why.txt` note is shortened to fit (it used to fail) |
+| a file name that is not UTF-8 | validated, archived, quarantined, recorded as readable text (`caf\\xe9.xlsx`); JSON keeps the exact name (it used to give a traceback on every roll-up) |
+| terminal escape sequences, carriage returns or direction overrides in a file name or a cell | shown escaped (`\\x1b[2K\\x0d`), so they cannot rewrite the terminal or fake an "OK" line |
+| `kill -9` of a roll-up at a random moment (its workers not signalled) | the workers die with it; the next roll-up starts at once and ends where an uninterrupted one does (the workers used to keep the lock for a minute or more) |
+| the lock file deleted by hand while a roll-up runs | the running roll-up stops before its commit, changing nothing: `the roll-up's lock file ... was deleted or replaced while it ran, so another roll-up may have started; this one stopped before changing anything` |
+| no free byte at all (a 1-byte file-size limit) | `tracker: cannot copy .../inbox/b.xlsx into the archive: File too large` (the lock code used to give a traceback) |
+| a damaged ledger (`tracker conflicts`, `export`, `resolve`, `rollup`) | `tracker: the ledger .../ledger.sqlite is corrupt (database disk image is malformed); nothing was changed. Run `tracker rebuild DIR` to rebuild it from the archive` (it used to be a sqlite traceback in `conflicts` and `export`, and "free some space" from the roll-up); a ledger failing while in use is said as what it is: damaged, disk full, read-only or in use by another program |
+| `validate --mark` on a Strict Open XML workbook | refused, the file byte for byte unchanged: `not marked: it is saved as Strict Open XML, which tracker cannot rewrite without losing its contents ...` (it used to be replaced by an empty workbook) |
+| `validate --mark` where saving would change a value (a formula whose cached result openpyxl drops) | refused, the file unchanged: `not marked: marking would change what the workbook holds (Unit 1!F12: 45570 would become blank); the file was not changed` |
+| `validate --mark` with control characters in cells | marked; the characters are shown as `\\x01` in the Validation sheet and notes (it used to be a traceback) |
+| `tracker export --format csv` with a learner named `=HYPERLINK(...)`, `+cmd\\|...`, `-2+3`, `@SUM(...)` | written as `'=HYPERLINK(...)` etc. so Excel shows text (OWASP CSV injection); `--raw` writes the text exactly |
 
 ## Fuzzing
 
@@ -843,7 +982,7 @@ def render_doc(files: dict[str, Path]) -> str:
     import yaml
 
     from tracker.centre import init_centre, rollup
-    from tracker.rules.engine import validate_file
+    from tracker.rules.engine import validate_paths
 
     expected = yaml.safe_load((Path(__file__).parent / "expected.yaml").read_text("utf-8"))
     today = dt.date(2025, 6, 30)
@@ -854,9 +993,9 @@ def render_doc(files: dict[str, Path]) -> str:
             shutil.copy(path, centre.inbox / name)
         result = rollup(centre, workers=1, today=today)
         rolled = {f.name: f for f in result.files}
-    counts = {"clear": 0, "refused": 0, "merged": 0, "quarantined": 0}
+    counts = {"clear": 0, "refused": 0, "merged": 0, "quarantined": 0, "skipped": 0}
     for name in expected:
-        task = validate_file(files[name], today=today)
+        [task] = validate_paths([files[name]], today=today).tasks  # in a worker, as the command does
         messages = _doc_messages(task)
         errors = sum(1 for i in task.issues if i.severity.value == "error")
         if expected[name]["outcome"] == "refused":
@@ -867,11 +1006,13 @@ def render_doc(files: dict[str, Path]) -> str:
         validate = f"exit {exit_code}: {shown}"
         f = rolled[name]
         counts[f.outcome] = counts.get(f.outcome, 0) + 1
-        roll = f"quarantined: {_md(f.reason)}" if f.outcome == "quarantined" else f.outcome
+        roll = f"{f.outcome}: {_md(f.reason)}" if f.outcome in ("quarantined", "skipped") else f.outcome
         rows.append(f"| `{name}` | {_md(expected[name]['what'])} | {validate} | {roll} |")
     head = _DOC_HEAD.format(total=len(expected), clear=counts["clear"], refused=counts["refused"],
                             checked=len(expected) - counts["refused"], merged=counts["merged"],
-                            quarantined=counts["quarantined"])
+                            quarantined=counts["quarantined"], skipped=counts["skipped"],
+                            drills=_DOC_TAIL.count("\n| ") - _DOC_TAIL.count("\n| Fault |") - _DOC_TAIL.count("\n| Drill |")
+                            - _DOC_TAIL.count("\n| --- |"))
     return head + "\n".join(rows) + "\n" + _DOC_TAIL
 
 

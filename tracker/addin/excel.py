@@ -803,13 +803,16 @@ def _rollup_message(result: RollupResult) -> str:
     if not result.files:
         head = "No workbooks were waiting in the inbox."
     else:
+        skipped = result.count("skipped")
         head = (f"{_plural(len(result.files), 'file')} in the inbox: {merged} merged, {quarantined} "
-                f"quarantined, {duplicate} already received.")
+                f"quarantined, {duplicate} already received" + (f", {skipped} skipped." if skipped else "."))
     lines = [head, f"The master lists {_plural(result.learners, 'learner')}; "
                    f"{_plural(result.open_conflicts, 'open conflict')}."]
     for f in result.files:
         if f.outcome == "quarantined":
             lines.append(f"Quarantined {f.name}: {f.reason}")
+        elif f.outcome == "skipped":
+            lines.append(f"Skipped {f.name}: {f.reason}")
     if result.open_conflicts:
         lines.append("Conflicts (a returned row contradicting a signed-off decision) are on the Conflicts sheet; "
                      "choose a Decision there, save and close the master, and roll up again.")

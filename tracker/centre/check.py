@@ -26,12 +26,13 @@ from typing import TYPE_CHECKING, Any
 from tracker.centre.folder import Centre, is_centre, open_centre
 from tracker.centre.ledger import ENTRY_FIELDS, Apprenticeship, Values
 from tracker.centre.receive import inbox_files
-from tracker.centre.rollup_issues import COPIES_DISAGREE, HEADER_TWICE, UNKNOWN_LEARNER, UNKNOWN_QUALIFICATION, UNREADABLE
+from tracker.centre.rollup_issues import (COPIES_DISAGREE, HEADER_TWICE, METADATA_MISMATCH, UNKNOWN_LEARNER,
+                                          UNKNOWN_QUALIFICATION, UNREADABLE)
 from tracker.errors import TrackerError, UnreadableWorkbook
 from tracker.identifiers import check_uln
 from tracker.issues import Issue, Report, Task
 from tracker.workbook import layout as L
-from tracker.workbook.identity import Identity, identify
+from tracker.workbook.identity import Identity, identify, metadata_disagreement
 
 if TYPE_CHECKING:
     from tracker.register import Register
@@ -162,18 +163,47 @@ def preview_inbox(centre: Centre, register: Register | None = None, register_iss
                   today: dt.date | None = None) -> Report:
     """Every file waiting in the inbox, checked as the next roll-up will; nothing is merged.
 
-    The register's own problems come first, as a task of their own.
+    The register's own problems come first, as a task of their own. Each file is read in a worker
+    process with limits (:mod:`tracker.isolation`), as the roll-up reads it: a file that kills its
+    worker is one error for that file, never the end of the caller (the add-in runs in Excel's
+    Python process).
     """
-    from tracker.rules.engine import read_or_task
+    from tracker.isolation import WorkerPool, auto_workers
+    from tracker.rules.engine import WORKER_MODULES, failed_task
 
     report = Report()
     problems = list(register_issues)
     if problems:
         report.tasks.append(Task(file=str(centre.register), learner="Centre register", issues=problems))
-    for p in inbox_files(centre.inbox):
-        book = read_or_task(p)  # an unreadable file is one issue, as everywhere
-        report.tasks.append(book if isinstance(book, Task) else check_in_centre(book, centre, register, today))
+    paths = inbox_files(centre.inbox)
+    if not paths:
+        return report
+    with WorkerPool(_preview_one, workers=min(auto_workers(len(paths)), len(paths)), initializer=_init_preview,
+                    initargs=(centre, register, today), preload=WORKER_MODULES) as pool:
+        for p, outcome in zip(paths, pool.map(paths)):
+            if outcome.value is not None:
+                report.tasks.append(outcome.value)
+            else:
+                assert outcome.failure is not None
+                report.tasks.append(failed_task(p, outcome.failure))
     return report
+
+
+_PREVIEW: tuple[Centre, Register | None, dt.date | None] | None = None
+
+
+def _init_preview(centre: Centre, register: Register | None, today: dt.date | None) -> None:
+    global _PREVIEW
+    _PREVIEW = (centre, register, today)
+
+
+def _preview_one(path: Path) -> Task:
+    from tracker.rules.engine import read_or_task
+
+    assert _PREVIEW is not None
+    centre, register, today = _PREVIEW
+    book = read_or_task(path)  # an unreadable file is one issue, as everywhere
+    return book if isinstance(book, Task) else check_in_centre(book, centre, register, today)
 
 
 
@@ -233,6 +263,8 @@ def check_returned(job: Job, ctx: CheckContext) -> Checked:
     """Read and check one archived file; never raises for a bad file (it is quarantined)."""
     try:
         return _check_returned(job, ctx)
+    except MemoryError:
+        raise  # the worker's memory limit: tracker.isolation reports it as such
     except Exception as e:  # a defect must not stop the roll-up: quarantine the file, say why
         reason = f"internal error while processing it ({type(e).__name__}: {str(e)[:160]}); please report"
         return Checked(job.hash, "quarantine", UNREADABLE.code, reason)
@@ -263,13 +295,18 @@ def _check_returned(job: Job, ctx: CheckContext) -> Checked:
         base.status, base.code = "quarantine", UNKNOWN_QUALIFICATION.code
         base.reason = "it names no qualification number"
         return base
-    # The one lookup (hidden metadata first, then the cover; a cover that disagrees is reported by
-    # the checks), done once and handed to the checks.
+    # The one lookup (hidden metadata first, then the cover), done once and handed to the checks.
+    # A cover that names another real qualification quarantines the file; a typo is reported by
+    # the checks.
     identity = identify_in_centre(book, ctx.extra_dirs, ctx.readings)
     q = identity.qualification
     if q is None:
         base.status, base.code = "quarantine", UNKNOWN_QUALIFICATION.code
         base.reason = f"qualification {qn} is not installed"
+        return base
+    conflict = metadata_disagreement(book, q, ctx.extra_dirs)
+    if conflict is not None:  # never enrol on a qualification the file itself contradicts
+        base.status, base.code, base.reason = "quarantine", METADATA_MISMATCH.code, conflict
         return base
     base.qualification_number = q.number
     base.qualification_id = q.id

@@ -22,7 +22,8 @@ from typing import Any
 from tracker.centre import ledger as LG
 from tracker.centre import publish
 from tracker.centre.check import load_register
-from tracker.centre.folder import Centre, RollupLock, check_master_writable, current_user, open_centre, plain_errors
+from tracker.centre.folder import (Centre, RollupLock, check_master_writable, current_user, ledger_errors, open_centre,
+                                   plain_errors)
 from tracker.centre.iqa import run_centre_checks
 from tracker.centre.journal import append_journal, open_ledger
 from tracker.centre.merge import Merger
@@ -45,12 +46,13 @@ class ResolveResult:
 def open_conflicts(centre: str | Path | Centre, uln: str | None = None) -> list[dict[str, Any]]:
     """Open conflicts (optionally of one learner), oldest first, for listing."""
     c = centre if isinstance(centre, Centre) else open_centre(centre)
-    conn = open_ledger(c)
-    try:
-        rows = LG.open_conflicts(conn, uln=uln or None)
-        names = LG.file_names(conn)
-    finally:
-        conn.close()
+    with ledger_errors(c):
+        conn = open_ledger(c)
+        try:
+            rows = LG.open_conflicts(conn, uln=uln or None)
+            names = LG.file_names(conn)
+        finally:
+            conn.close()
     out = []
     for k in rows:
         a, r = json.loads(k.accepted), json.loads(k.returned)

@@ -10,7 +10,12 @@ Column names are the master's column keys in snake_case (``uln``, ``qualificatio
 human-readable names of the same columns.
 
 * CSV: UTF-8, a header row, ISO dates (``2025-02-03``) and date-times (``2025-02-03 14:05:00``),
-  empty for blank; ``pandas.read_csv(path, dtype={"uln": str})`` reads it.
+  empty for blank; ``pandas.read_csv(path, dtype={"uln": str})`` reads it. Text that a
+  spreadsheet would run as a formula when the CSV is opened in Excel -- a cell starting with
+  ``=``, ``+``, ``-``, ``@``, a tab or a carriage return, such as a learner name
+  ``=HYPERLINK(...)`` (OWASP "CSV injection") -- is written with a leading ``'``, which Excel
+  shows as text and does not display; numbers are never changed. ``raw=True`` (``--raw``)
+  writes every value exactly as it is, for scripts that read the CSV as data.
 * JSON: an array of objects per file, ``null`` for blank; ``pandas.read_json(path)`` reads it.
 * Parquet (pyarrow): typed columns -- dates as dates, counts as integers, % complete as a float.
 
@@ -33,7 +38,7 @@ from typing import Any
 
 from tracker.centre import ledger as LG
 from tracker.centre import master as M
-from tracker.centre.folder import Centre, open_centre
+from tracker.centre.folder import Centre, ledger_errors, open_centre
 from tracker.centre.journal import open_ledger
 from tracker.errors import UsageError
 
@@ -61,8 +66,12 @@ def iter_table(conn: sqlite3.Connection, centre: Centre, table: str) -> Iterator
                 yield {k: rec.get(k) for k in keys}
 
 
-def export(centre: str | Path | Centre, fmt: str, out: str | Path | None = None) -> list[Path]:
-    """Write ``criteria.<fmt>`` and ``learners.<fmt>`` into ``out``; returns the paths written."""
+def export(centre: str | Path | Centre, fmt: str, out: str | Path | None = None, *,
+           raw: bool = False) -> list[Path]:
+    """Write ``criteria.<fmt>`` and ``learners.<fmt>`` into ``out``; returns the paths written.
+
+    ``raw``: CSV text exactly as recorded, without the ``'`` that defuses formula-like text.
+    """
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
     c = centre if isinstance(centre, Centre) else open_centre(centre)
@@ -70,28 +79,29 @@ def export(centre: str | Path | Centre, fmt: str, out: str | Path | None = None)
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"{folder} is a file; -o names the folder that receives criteria.{fmt} and learners.{fmt}")
     folder.mkdir(parents=True, exist_ok=True)
-    conn = open_ledger(c)
-    written: list[Path] = []
-    try:
-        with LG.snapshot(conn):  # one consistent ledger for both tables
-            for table in TABLES:
-                path = folder / f"{table}.{fmt}"
-                tmp = path.with_name(f".~{path.name}.tmp")
-                try:
-                    rows = iter_table(conn, c, table)
-                    if fmt == "csv":
-                        _write_csv(tmp, table, rows)
-                    elif fmt == "json":
-                        _write_json(tmp, rows)
-                    else:
-                        _write_parquet(tmp, table, rows)
-                    os.replace(tmp, path)
-                except BaseException:
-                    tmp.unlink(missing_ok=True)
-                    raise
-                written.append(path)
-    finally:
-        conn.close()
+    with ledger_errors(c):
+        conn = open_ledger(c)
+        written: list[Path] = []
+        try:
+            with LG.snapshot(conn):  # one consistent ledger for both tables
+                for table in TABLES:
+                    path = folder / f"{table}.{fmt}"
+                    tmp = path.with_name(f".~{path.name}.tmp")
+                    try:
+                        rows = iter_table(conn, c, table)
+                        if fmt == "csv":
+                            _write_csv(tmp, table, rows, raw=raw)
+                        elif fmt == "json":
+                            _write_json(tmp, rows)
+                        else:
+                            _write_parquet(tmp, table, rows)
+                        os.replace(tmp, path)
+                    except BaseException:
+                        tmp.unlink(missing_ok=True)
+                        raise
+                    written.append(path)
+        finally:
+            conn.close()
     return written
 
 
@@ -101,13 +111,26 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def _write_csv(path: Path, table: str, rows: Iterator[dict[str, Any]]) -> None:
+#: what makes a spreadsheet read a CSV cell as a formula (or a DDE command)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def defuse(value: Any) -> Any:
+    """A CSV cell that Excel and LibreOffice show as the text it is: text starting with a
+    formula character gets a leading ``'``; everything else (numbers included) is unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _write_csv(path: Path, table: str, rows: Iterator[dict[str, Any]], *, raw: bool = False) -> None:
     keys = [c.key for c in _columns(table)]
-    with open(path, "w", encoding="utf-8", newline="") as f:
+    cell = _plain if raw else (lambda v: defuse(_plain(v)))
+    with open(path, "w", encoding="utf-8", newline="", errors="surrogateescape") as f:
         w = csv.writer(f)
         w.writerow(keys)
         for rec in rows:
-            w.writerow(["" if rec[k] is None else _plain(rec[k]) for k in keys])
+            w.writerow(["" if rec[k] is None else cell(rec[k]) for k in keys])
 
 
 def _write_json(path: Path, rows: Iterator[dict[str, Any]]) -> None:

@@ -29,6 +29,7 @@ import os
 import socket
 import sqlite3
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -311,56 +312,108 @@ def is_centre(root: str | Path) -> bool:
 class RollupLock:
     """An exclusive lock on a centre folder, held while a roll-up (or resolve) runs.
 
-    The lock is an OS lock (``fcntl.flock`` on POSIX, ``msvcrt.locking`` on Windows) on the file
-    ``.tracker-rollup.lock``, so it is released when the holding process dies, even by SIGKILL
-    -- a crash never leaves a stale lock. The file holds who holds it (user, host, pid, time) for
-    the message the second roll-up prints. A second roll-up refuses at once; it never waits.
+    The lock is an OS lock on the file ``.tracker-rollup.lock``, held by the roll-up's own process:
+    a POSIX record lock (``fcntl.lockf``) on POSIX, ``msvcrt.locking`` on Windows. Either is
+    released by the kernel the moment the holder dies, even by SIGKILL, so a killed roll-up never
+    blocks the next one. A POSIX record lock belongs to the process, not to the open file: the
+    worker processes a roll-up forks do not hold it (``flock`` locks, which forked children share,
+    made a killed roll-up's workers block the next roll-up until they finished). The workers die
+    with their parent anyway (:mod:`tracker.isolation`).
+
+    The file records who holds it (user, host, process id and since when) for the message a second
+    roll-up prints; writing that record is best effort, so a disk with no free byte at all still
+    gives the roll-up's own clear message rather than a failure here. A second roll-up refuses at
+    once; it never waits.
+
+    A lock file deleted (or replaced) by hand while a roll-up holds it would let a second roll-up
+    lock a new file of the same name: so the lock is taken only on the file the name currently
+    refers to, and :meth:`check_held` -- called before the ledger commit -- stops a roll-up whose
+    lock file was taken away, before it changes anything.
     """
 
     def __init__(self, centre: Centre) -> None:
         self.centre = centre
         self._fh: IO[str] | None = None
+        self._key: tuple[int, int] | None = None
 
     def acquire(self) -> None:
         """Take the lock or raise CentreError naming the holder."""
         path = self.centre.lock_path
-        try:
-            fh = open(path, "a+", encoding="utf-8")
-        except OSError as e:
-            raise CentreError(
-                f"cannot use the centre folder {self.centre.root}: {e.strerror or e} ({path.name}); is the "
-                "folder read-only to you, or the disk full? Nothing was changed.") from None
-        try:
-            _lock_file(fh)
-        except OSError:
+        # A process-owned lock cannot stop the same process from locking again, and closing any
+        # other handle on the file would release it: so this process's own locks are kept in a
+        # table, checked before the file is even opened.
+        with _HELD_GUARD:
+            key = _file_key(path)
+            if key is not None and key in _HELD:
+                raise CentreError(f"another roll-up is already running on {self.centre.root} ({_HELD[key]}); "
+                                  "wait for it to finish and try again")
+            self._acquire(path)
+
+    def _acquire(self, path: Path) -> None:
+        for _attempt in range(5):
             try:
-                fh.seek(0)
-                holder = fh.read().strip() or "another process"
+                fh = open(path, "a+", encoding="utf-8")
+            except OSError as e:
+                raise CentreError(
+                    f"cannot use the centre folder {self.centre.root}: {e.strerror or e} ({path.name}); is the "
+                    "folder read-only to you, or the disk full? Nothing was changed.") from None
+            try:
+                _lock_file(fh)
             except OSError:
-                holder = "another process"
-            fh.close()
-            raise CentreError(
-                f"another roll-up is already running on {self.centre.root} ({holder}); "
-                "wait for it to finish and try again") from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"user {current_user()} on {socket.gethostname()}, process {os.getpid()}, "
-                 f"since {dt.datetime.now().replace(microsecond=0).isoformat(sep=' ')}")
-        fh.flush()
+                holder = _read_holder(fh)
+                fh.close()
+                raise CentreError(
+                    f"another roll-up is already running on {self.centre.root} ({holder}); "
+                    "wait for it to finish and try again") from None
+            if _same_file(fh, path):
+                break
+            fh.close()  # the name was deleted or replaced between open and lock: lock the new file
+        else:
+            raise CentreError(f"cannot lock the centre folder {self.centre.root}: its lock file {path.name} keeps "
+                              "being replaced; is another program removing it? Nothing was changed.")
+        record = (f"user {current_user()} on {socket.gethostname()}, process {os.getpid()}, "
+                  f"since {dt.datetime.now().replace(microsecond=0).isoformat(sep=' ')}")
+        try:  # straight to the file, past the text buffer, so that a failed write leaves nothing pending
+            os.ftruncate(fh.fileno(), 0)
+            os.write(fh.fileno(), record.encode("utf-8", "backslashreplace"))
+        except OSError:
+            pass  # no room even for the holder record: the lock itself holds
         self._fh = fh
+        st = os.fstat(fh.fileno())
+        self._key = (st.st_dev, st.st_ino)
+        _HELD[self._key] = f"this process, {os.getpid()}"
+
+    def check_held(self) -> None:
+        """Raise CentreError if the lock file this roll-up locked is no longer the centre's."""
+        fh = self._fh
+        if fh is None or not _same_file(fh, self.centre.lock_path):
+            raise CentreError(
+                f"the roll-up's lock file {self.centre.lock_path} was deleted or replaced while it ran, so "
+                "another roll-up may have started; this one stopped before changing anything. Do not delete "
+                "the lock file: it is released by itself when a roll-up ends. Roll up again.")
 
     def release(self) -> None:
         """Release the lock (idempotent)."""
         fh, self._fh = self._fh, None
         if fh is None:
             return
+        with _HELD_GUARD:
+            if self._key is not None:
+                _HELD.pop(self._key, None)
+                self._key = None
         try:
-            fh.seek(0)
-            fh.truncate()
-            fh.flush()
+            try:
+                os.ftruncate(fh.fileno(), 0)
+            except OSError:
+                pass
             _unlock_file(fh)
+        except OSError:
+            pass  # closing the file below releases it anyway
         finally:
-            fh.close()
+            try:
+                fh.close()
+            except OSError:
+                pass
 
     def __enter__(self) -> RollupLock:
         self.acquire()
@@ -371,12 +424,87 @@ class RollupLock:
         self.release()
 
 
+_HELD: dict[tuple[int, int], str] = {}  # (device, inode) of the lock files this process holds
+_HELD_GUARD = threading.Lock()
+
+
+def _file_key(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _read_holder(fh: IO[str]) -> str:
+    try:
+        fh.seek(0)
+        return fh.read(500).strip() or "another process"
+    except (OSError, ValueError):
+        return "another process"
+
+
+def _same_file(fh: IO[str], path: Path) -> bool:
+    """True when ``path`` still names the file open as ``fh`` (not deleted, not replaced)."""
+    try:
+        a, b = os.fstat(fh.fileno()), os.stat(path)
+    except OSError:
+        return False
+    if sys.platform == "win32":  # an open file cannot be deleted there; st_ino is not always set
+        return True
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
 def current_user() -> str:
     """The user name recorded with a run, a lock or a resolution ("unknown" when there is none)."""
     try:
         return getpass.getuser()
     except Exception:  # no user name on some service accounts
         return "unknown"
+
+
+# What SQLite says, by kind of trouble (its messages are stable: sqlite3.c's sqlite3ErrStr).
+_DAMAGED = ("not a database", "malformed", "corrupt", "no such table", "no such column")
+_FULL = ("database or disk is full",)
+_READ_ONLY = ("readonly", "read-only", "unable to open", "permission")
+_BUSY = ("database is locked", "database table is locked")
+
+
+def ledger_failure(c: Centre, e: sqlite3.Error) -> CentreError:
+    """One clear message for a ledger that failed: damaged, disk full, a disk error, read-only or
+    in use -- each said as what it is (a damaged ledger is not "disk full")."""
+    text = str(e) or type(e).__name__
+    low = text.lower()
+    if any(k in low for k in _DAMAGED):
+        return CentreError(
+            f"the ledger {c.ledger} is damaged ({text}), so tracker cannot use it. Nothing was changed. "
+            f"Restore ledger.sqlite from a backup; every file the centre received is still kept in "
+            f"{c.archive}, so nothing received is lost.")
+    if any(k in low for k in _FULL):
+        return CentreError(
+            f"the ledger {c.ledger} could not be updated: the disk is full ({text}). It was left as it was; "
+            "free some space, then try again.")
+    if any(k in low for k in _READ_ONLY):
+        return CentreError(
+            f"the ledger {c.ledger} cannot be written ({text}); is the folder read-only to you? It was left "
+            "as it was; ask for write access, then try again.")
+    if any(k in low for k in _BUSY):
+        return CentreError(
+            f"the ledger {c.ledger} is in use by another program ({text}); close it (a database browser?) "
+            "and try again. Nothing was changed.")
+    return CentreError(
+        f"the ledger {c.ledger} could not be updated ({text}); it was left as it was. If the disk is out "
+        "of space, free some; if it is a network drive, check it is connected; then try again.")
+
+
+@contextmanager
+def ledger_errors(c: Centre) -> Iterator[None]:
+    """For commands that only read the ledger (``conflicts``, ``export``): a SQLite error is one
+    clear :class:`CentreError` (see :func:`ledger_failure`), never a traceback."""
+    try:
+        yield
+    except sqlite3.Error as e:
+        raise ledger_failure(c, e) from None
 
 
 @contextmanager
@@ -389,9 +517,7 @@ def plain_errors(c: Centre) -> Iterator[None]:
     try:
         yield
     except sqlite3.Error as e:
-        raise CentreError(
-            f"the ledger {c.ledger} could not be updated ({e}); it was left as it was. If the disk is out "
-            "of space, free some; if the folder is read-only, ask for write access; then roll up again.") from None
+        raise ledger_failure(c, e) from None
     except OSError as e:
         where = f" ({e.filename})" if e.filename else ""
         raise CentreError(
@@ -417,11 +543,13 @@ if sys.platform == "win32":
 else:
     import fcntl
 
+    # POSIX record locks (fcntl F_SETLK), not flock: owned by this process alone, so forked
+    # workers never hold them. The whole file is locked (length 0 = to the end, whatever its size).
     def _lock_file(fh: IO[str]) -> None:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.lockf(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB, 0, 0, os.SEEK_SET)
 
     def _unlock_file(fh: IO[str]) -> None:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        fcntl.lockf(fh.fileno(), fcntl.LOCK_UN, 0, 0, os.SEEK_SET)
 
 
 # -- is the master open in Excel? ----------------------------------------------------------------

@@ -248,6 +248,12 @@ def connect(path: str | Path, *, create: bool = True) -> sqlite3.Connection:
             raise CentreError(f"the ledger {p} was written by a newer tracker (schema {version}); "
                               "update tracker")
     except sqlite3.DatabaseError as e:
+        low = str(e).lower()
+        if "not a database" in low or "malformed" in low or "corrupt" in low:
+            raise CentreError(
+                f"the ledger {p} is damaged ({e}), so tracker cannot use it. Nothing was changed. Restore "
+                "ledger.sqlite from a backup; every file the centre received is still kept in its archive "
+                "folder, so nothing received is lost.") from None
         raise CentreError(f"the ledger {p} cannot be opened: {e}") from None
     return conn
 

@@ -41,7 +41,7 @@ class FileOutcome:
 
     name: str  # path relative to the inbox
     hash: str
-    outcome: str  # merged | quarantined | duplicate
+    outcome: str  # merged | quarantined | duplicate | skipped (not an ordinary file, or still being copied)
     reason: str = ""
     learner: str = ""
     uln: str = ""

@@ -1,22 +1,29 @@
 """The worker pool of the roll-up: returned files read and checked in worker processes.
 
+Every returned file is parsed in a worker process with a memory and a time limit
+(:mod:`tracker.isolation`), never in the roll-up's own process: a file that makes the parser
+abort, run out of memory or hang costs that file -- it is quarantined with a reason that says
+what happened -- and the worker is replaced; every other file of the inbox is merged as usual.
 Reading and checking a file (~25 ms) is the roll-up's main cost, and it is CPU-bound Python, so
-it runs in processes: two when there are enough files for it to pay (:func:`auto_workers`), else
-in the roll-up's own process. Results come back in job order (the merge order), so the merge can
-consume them while the workers go on with the next files.
+two workers run when there are enough files for it to pay (:func:`auto_workers`). Results come
+back in job order (the merge order), so the merge consumes them while the workers go on.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import sys
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator
 
 from tracker.centre.check import CheckContext, Checked, Job, check_returned
+from tracker.centre.rollup_issues import UNREADABLE
+from tracker.isolation import DEFAULT_LIMITS, Limits, WorkerPool
+from tracker.isolation import auto_workers as _auto
 
 _CTX: CheckContext | None = None  # the worker process's context, set once by its initializer
+
+#: what a worker needs, imported by the roll-up before the workers are forked (shared, not
+#: imported again by each worker)
+WORKER_MODULES = ("python_calamine", "tracker.workbook.reader", "tracker.workbook.safety", "tracker.rules.engine",
+                  "tracker.spec.catalogue")
 
 
 def _init_worker(ctx: CheckContext) -> None:
@@ -29,53 +36,42 @@ def _check_one(job: Job) -> Checked:
     return check_returned(job, _CTX)
 
 
-def _check_many(jobs: Sequence[Job]) -> list[Checked]:
-    return [_check_one(j) for j in jobs]
-
-
 def auto_workers(n_jobs: int, configured: int) -> int:
     """Worker processes for ``n_jobs`` files (``configured``: centre.yaml's setting, 0 = automatic)."""
-    if configured:
-        return max(1, configured)
-    cpus = os.cpu_count() or 1
-    # Starting a worker costs ~50 ms with fork and ~0.5 s with spawn; a file costs ~25 ms.
-    threshold = 12 if sys.platform.startswith("linux") else 60
-    return 2 if cpus >= 2 and n_jobs >= threshold else 1
+    return _auto(n_jobs, configured or None)
 
 
 class Checker:
-    """Reads and checks jobs in order, in-process or in a pool of worker processes."""
+    """Reads and checks jobs in order, each in a worker process under :class:`Limits`."""
 
-    def __init__(self, ctx: CheckContext, workers: int, expected: int) -> None:
+    def __init__(self, ctx: CheckContext, workers: int, expected: int, limits: Limits = DEFAULT_LIMITS) -> None:
         self.ctx = ctx
         self.workers = workers if expected >= 2 else 1
-        self.pool: ProcessPoolExecutor | None = None
+        self.limits = limits
+        self.pool: WorkerPool[Job, Checked] | None = None
 
     def __enter__(self) -> Checker:
-        if self.workers > 1:
-            method = "fork" if sys.platform.startswith("linux") else "spawn"
-            self.pool = ProcessPoolExecutor(max_workers=self.workers,
-                                            mp_context=multiprocessing.get_context(method),
-                                            initializer=_init_worker, initargs=(self.ctx,))
-        else:
-            _init_worker(self.ctx)
+        self.pool = WorkerPool(_check_one, workers=self.workers, limits=self.limits, initializer=_init_worker,
+                               initargs=(self.ctx,), preload=WORKER_MODULES)
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool.close()
+            self.pool = None
 
     def run(self, jobs: list[Job]) -> Iterator[Checked]:
-        """One :class:`Checked` per job, in job order."""
-        if self.pool is None or len(jobs) < 2:
-            for j in jobs:
-                yield check_returned(j, self.ctx)
+        """One :class:`Checked` per job, in job order; a worker that died, ran out of memory or
+        time gives its file a quarantine with that reason."""
+        if not jobs:
             return
-        # Batches keep inter-process traffic low while both workers stay busy to the end.
-        size = max(1, min(16, len(jobs) // (self.workers * 8)))
-        batches = [jobs[i:i + size] for i in range(0, len(jobs), size)]
-        for batch in self.pool.map(_check_many, batches):
-            yield from batch
+        assert self.pool is not None, "use Checker as a context manager"
+        for job, outcome in zip(jobs, self.pool.map(jobs)):
+            if outcome.value is not None:
+                yield outcome.value
+            else:
+                assert outcome.failure is not None
+                yield Checked(job.hash, "quarantine", UNREADABLE.code, outcome.failure.reason())
 
 
-__all__ = ["Checker", "auto_workers"]
+__all__ = ["Checker", "WORKER_MODULES", "auto_workers"]

@@ -103,9 +103,22 @@ HEADER_TWICE = issue_type(
     "preferred: the accepted values stay for that column.",
     "Delete the extra column (unhide columns to find it) and return the workbook again.", group="centre")
 
+METADATA_MISMATCH = issue_type(
+    "centre-metadata-mismatch", Severity.ERROR, "Hidden metadata contradicts the cover",
+    "{name} was not merged: {reason}",
+    "Every workbook tracker makes records, on a very hidden sheet, the qualification it was made "
+    "for. This file's cover names another qualification, so the file contradicts itself (edited, "
+    "or assembled from two workbooks): merging it could enrol the learner on a qualification they "
+    "are not on. It was moved to the quarantine folder and nothing in it was merged.",
+    "Check which qualification the learner is on. If the cover is wrong, put back the qualification "
+    "number; if the learner changed qualification, give them a workbook made for it (the add-in's New "
+    "learner workbook button). Then drop the file into the inbox again.", group="centre")
+
 ROLLUP_CODES = (UNKNOWN_LEARNER, UNKNOWN_QUALIFICATION, UNREADABLE, IDENTITY_MISMATCH, NAME_CHANGED,
-                NEW_WORKBOOK, WORKBOOK_SHARED, BASE_UNTRUSTED, BASE_FUTURE, COPIES_DISAGREE, HEADER_TWICE)
+                NEW_WORKBOOK, WORKBOOK_SHARED, BASE_UNTRUSTED, BASE_FUTURE, COPIES_DISAGREE, HEADER_TWICE,
+                METADATA_MISMATCH)
 
 
-__all__ = ["BASE_FUTURE", "BASE_UNTRUSTED", "COPIES_DISAGREE", "HEADER_TWICE", "IDENTITY_MISMATCH", "NAME_CHANGED", "NEW_WORKBOOK", "ROLLUP_CODES", "UNKNOWN_LEARNER",
+__all__ = ["BASE_FUTURE", "BASE_UNTRUSTED", "COPIES_DISAGREE", "HEADER_TWICE", "IDENTITY_MISMATCH",
+           "METADATA_MISMATCH", "NAME_CHANGED", "NEW_WORKBOOK", "ROLLUP_CODES", "UNKNOWN_LEARNER",
            "UNKNOWN_QUALIFICATION", "UNREADABLE", "WORKBOOK_SHARED"]

@@ -71,6 +71,7 @@ from tracker.centre.merge import FileOutcome, Merger, issue_rows
 from tracker.centre.pool import Checker, auto_workers
 from tracker.centre.receive import Disposal, Received
 from tracker.centre.rollup_issues import ROLLUP_CODES
+from tracker.isolation import DEFAULT_LIMITS, Limits
 
 if TYPE_CHECKING:
     from tracker.register import Register
@@ -136,7 +137,7 @@ class RollupResult:
             "master_rebuilt": self.master_rebuilt, "learners": self.learners,
             "open_conflicts": self.open_conflicts, "seconds": round(self.seconds, 3),
             "workers": self.workers, "notes": self.notes, "decisions": self.decisions,
-            "counts": {k: self.count(k) for k in ("merged", "quarantined", "duplicate")},
+            "counts": {k: self.count(k) for k in ("merged", "quarantined", "duplicate", "skipped")},
             "files": [{"file": f.name, "hash": f.hash, "outcome": f.outcome, "reason": f.reason,
                        "learner": f.learner, "uln": f.uln, "rows_accepted": f.rows_accepted,
                        "conflicts_opened": f.conflicts_opened, "conflicts_closed": f.conflicts_closed,
@@ -166,17 +167,21 @@ class _Plan:
 
 
 def rollup(centre: str | Path | Centre, *, workers: int | None = None, today: dt.date | None = None,
-           progress: bool = False) -> RollupResult:
-    """Roll up every returned workbook in the centre's inbox (see the module doc)."""
+           progress: bool = False, limits: Limits | None = None) -> RollupResult:
+    """Roll up every returned workbook in the centre's inbox (see the module doc).
+
+    ``limits``: what the worker reading one file may use (default
+    :data:`tracker.isolation.DEFAULT_LIMITS`); a file beyond them is quarantined with the cause.
+    """
     t0 = time.perf_counter()
     c = centre if isinstance(centre, Centre) else open_centre(centre)
     result = RollupResult(centre=c.root, master=c.master)
-    with RollupLock(c), plain_errors(c):
+    with RollupLock(c) as lock, plain_errors(c):
         checkpoint("locked")
         check_master_writable(c.master)
         conn = open_ledger(c)  # a damaged ledger is refused (run `tracker rebuild`)
         try:
-            _rollup_locked(c, conn, result, workers, today, progress)
+            _rollup_locked(c, conn, result, workers, today, progress, lock, limits or DEFAULT_LIMITS)
         finally:
             conn.close()
     result.seconds = time.perf_counter() - t0
@@ -184,7 +189,7 @@ def rollup(centre: str | Path | Centre, *, workers: int | None = None, today: dt
 
 
 def _rollup_locked(c: Centre, conn: sqlite3.Connection, result: RollupResult, workers: int | None,
-                   today: dt.date | None, progress: bool) -> None:
+                   today: dt.date | None, progress: bool, lock: RollupLock, limits: Limits) -> None:
     receive.remove_leftovers(c)
     publish.remove_leftovers(c)
     # Decisions typed on the master's Conflicts sheet, read before the master is written again.
@@ -193,7 +198,9 @@ def _rollup_locked(c: Centre, conn: sqlite3.Connection, result: RollupResult, wo
         result.notes.append(note)
 
     t = time.perf_counter()
-    received = receive.receive_all(c, receive.inbox_files(c.inbox), on_first=lambda: checkpoint("archiving"))
+    paths, skipped = receive.scan_inbox(c.inbox)
+    received = receive.receive_all(c, paths, on_first=lambda: checkpoint("archiving"), skipped=skipped)
+    result.files += [FileOutcome(s.name, "", "skipped", s.reason) for s in skipped]
     new, requeued = _sort_out(received, LG.file_outcomes(conn), result)
     # Archived copies are flushed to disk in the background while the files are read; the ledger
     # commit waits for it (the ledger must never name a copy that a power cut could lose).
@@ -206,7 +213,7 @@ def _rollup_locked(c: Centre, conn: sqlite3.Connection, result: RollupResult, wo
     plan.recheck = _verified(plan.recheck, result)
     expected = len(plan.jobs) + len(plan.recheck)
     n_workers = workers if workers is not None else auto_workers(expected, c.workers)
-    with Checker(plan.ctx, n_workers, expected) as checker:
+    with Checker(plan.ctx, n_workers, expected, limits) as checker:
         result.workers = checker.workers
         checked = checker.run(plan.jobs)
         if progress and plan.jobs:
@@ -215,7 +222,7 @@ def _rollup_locked(c: Centre, conn: sqlite3.Connection, result: RollupResult, wo
             checked = iter(tqdm(checked, total=len(plan.jobs), desc="rolling up", unit="file", leave=False,
                                 disable=None))
         tmp = _merge_and_write_master(c, conn, result, plan, checked, flusher.join,
-                                      lambda: checker.run(plan.recheck))
+                                      lambda: checker.run(plan.recheck), lock.check_held)
     checkpoint("committed")
     if result.run_id is not None:
         # The archive's manifest, in merge order, for `tracker rebuild` (after the commit: see journal.py).
@@ -289,7 +296,8 @@ def _plan(c: Centre, conn: sqlite3.Connection, new: list[Received], requeued: se
 
 def _merge_and_write_master(c: Centre, conn: sqlite3.Connection, result: RollupResult, plan: _Plan,
                             checked: Iterator[Checked], flushed: Callable[[], None],
-                            rechecked: Callable[[], Iterator[Checked]]) -> Path | None:
+                            rechecked: Callable[[], Iterator[Checked]],
+                            still_locked: Callable[[], None] = lambda: None) -> Path | None:
     """Steps 4 to 6 up to the commit: the temporary master to swap in, or None."""
     tmp: Path | None = None
     try:
@@ -332,6 +340,7 @@ def _merge_and_write_master(c: Centre, conn: sqlite3.Connection, result: RollupR
                 check_master_writable(c.master)
                 result.run_id = run_id
                 flushed()
+                still_locked()  # last moment before the commit: the lock file is still ours
             else:
                 tx.discard()  # nothing new: not even the run is recorded
         if not changed and plan.master_behind:  # built from the committed ledger, outside any transaction
@@ -403,7 +412,8 @@ def _disposal(files: list[FileOutcome]) -> dict[str, Disposal]:
     """Per inbox name, what to do with the file now (its first outcome counts)."""
     out: dict[str, Disposal] = {}
     for f in files:
-        out.setdefault(f.name, Disposal(f.outcome == "quarantined", f.reason))
+        if f.outcome != "skipped":  # never received: stays where it is
+            out.setdefault(f.name, Disposal(f.outcome == "quarantined", f.reason))
     return out
 
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tracker.errors import TrackerError, UsageError
+from tracker.terminal import for_terminal
 
 # Modules are imported lazily by name so that `tracker validate` does not pay for pandas etc.
 COMMAND_MODULES = [
@@ -94,8 +95,21 @@ def centre_spec_dirs(centre: str | None, *near: str | Path) -> list[Path]:
     return []
 
 
+def _tolerant_streams() -> None:
+    """Never fail on printing: a character the terminal's encoding lacks (a Greek name on a
+    cp1252 console) is written as an escape instead of raising UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):
+                pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
+    _tolerant_streams()
     parser = build_parser()
     args, extras = parser.parse_known_args(argv)
     if extras:
@@ -104,10 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = args.func(args)
     except UsageError as e:
-        print(f"tracker: {e}", file=sys.stderr)
+        print(f"tracker: {for_terminal(str(e))}", file=sys.stderr)
         return 2
     except TrackerError as e:
-        print(f"tracker: {e}", file=sys.stderr)
+        print(f"tracker: {for_terminal(str(e))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("tracker: interrupted", file=sys.stderr)

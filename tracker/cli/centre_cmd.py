@@ -9,6 +9,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tracker.terminal import for_terminal, json_bytes
+
+
+def _say(text: str, *, err: bool = False) -> None:
+    """Print one line of output whose text may come from files (escaped for the terminal)."""
+    print(for_terminal(text), file=sys.stderr if err else sys.stdout)
+
+
+def _json_out(data: Any) -> None:
+    sys.stdout.flush()
+    sys.stdout.buffer.write(json_bytes(json.dumps(data, indent=2, ensure_ascii=False) + "\n"))
+    sys.stdout.buffer.flush()
+
 
 def add_parser(sub: Any) -> None:
     """Add the centre commands to the top-level sub-parsers."""
@@ -106,6 +119,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("dir", metavar="DIR", help="the centre folder")
     p.add_argument("--format", required=True, choices=("csv", "json", "parquet"))
     p.add_argument("-o", "--output", metavar="OUT", help="output folder (default: DIR/export)")
+    p.add_argument("--raw", action="store_true",
+                   help="CSV: write text exactly as recorded (by default text starting with = + - @, tab or "
+                        "carriage return gets a leading ' so that Excel never runs it as a formula)")
     p.set_defaults(func=_export)
 
 
@@ -136,10 +152,10 @@ def _init(args: argparse.Namespace) -> int:
     for qid, rd in sorted(centre.readings.items()):
         print(f"reading for {qid}: {rd}")
     if created:
-        print(f"centre folder {centre.root}: created {', '.join(created)}")
+        _say(f"centre folder {centre.root}: created {', '.join(created)}")
     else:
-        print(f"centre folder {centre.root} is complete; nothing to create")
-    print(f"drop returned workbooks into {centre.inbox}, then run: tracker rollup {args.dir}")
+        _say(f"centre folder {centre.root} is complete; nothing to create")
+    _say(f"drop returned workbooks into {centre.inbox}, then run: tracker rollup {args.dir}")
     return 0
 
 
@@ -148,7 +164,7 @@ def _rollup(args: argparse.Namespace) -> int:
 
     result = rollup(args.dir, workers=args.workers, progress=not (args.quiet or args.json))
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        _json_out(result.to_dict())
         return 0
     if not args.quiet:
         for f in result.files:
@@ -161,14 +177,16 @@ def _rollup(args: argparse.Namespace) -> int:
                 if f.errors or f.warnings:
                     extra.append(f"{f.errors} error(s), {f.warnings} warning(s)")
                 tail = f" ({'; '.join(extra)})" if extra else ""
-                print(f"merged       {f.name}: {f.learner} (ULN {f.uln}), {f.rows_accepted} row(s) accepted{tail}")
+                _say(f"merged       {f.name}: {f.learner} (ULN {f.uln}), {f.rows_accepted} row(s) accepted{tail}")
             elif f.outcome == "quarantined":
-                print(f"quarantined  {f.name}: {f.reason}")
+                _say(f"quarantined  {f.name}: {f.reason}")
+            elif f.outcome == "skipped":
+                _say(f"skipped      {f.name}: {f.reason}")
             else:
-                print(f"no change    {f.name}: {f.reason}")
+                _say(f"no change    {f.name}: {f.reason}")
         for note in result.notes:
-            print(f"note: {note}", file=sys.stderr)
-    merged, quarantined, dup = (result.count(k) for k in ("merged", "quarantined", "duplicate"))
+            _say(f"note: {note}", err=True)
+    merged, quarantined, dup, skipped = (result.count(k) for k in ("merged", "quarantined", "duplicate", "skipped"))
     if result.changed:
         state = f"master rebuilt: {result.master}"
     elif result.master_rebuilt:
@@ -176,7 +194,8 @@ def _rollup(args: argparse.Namespace) -> int:
     else:
         state = f"nothing new; master unchanged: {result.master}"
     decided = f"{result.decisions} decision(s) from the Conflicts sheet applied; " if result.decisions else ""
-    print(f"{merged} merged, {quarantined} quarantined, {dup} already received; {decided}{result.learners} learner(s), "
+    left = f", {skipped} skipped" if skipped else ""
+    _say(f"{merged} merged, {quarantined} quarantined, {dup} already received{left}; {decided}{result.learners} learner(s), "
           f"{result.open_conflicts} open conflict(s); {result.seconds:.1f} s; {state}")
     return 0
 
@@ -207,18 +226,18 @@ def _conflicts(args: argparse.Namespace) -> int:
 
     rows = open_conflicts(args.dir, args.learner)
     if args.json:
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        _json_out(rows)
         return 0
     if not rows:
         print("no open conflicts")
         return 0
     for r in rows:
-        print(f"#{r['id']}  {r['learner']} (ULN {r['uln']}, {r['qualification_number']}), {r['criterion']}: "
+        _say(f"#{r['id']}  {r['learner']} (ULN {r['uln']}, {r['qualification_number']}), {r['criterion']}: "
               f"the accepted row is from {r['accepted_file'] or 'an earlier return'}, "
               f"the contradicting one from {r['returned_file'] or 'a later return'}")
         for f in r["fields"]:
             base = f", as issued {_in_words(r['base'].get(f))}" if r["base"] is not None else ""
-            print(f"    {_field_name(f)}: accepted {_in_words(r['accepted'].get(f))}, "
+            _say(f"    {_field_name(f)}: accepted {_in_words(r['accepted'].get(f))}, "
                   f"returned {_in_words(r['returned'].get(f))}{base}")
     print(f"{len(rows)} open conflict(s); close one with: tracker resolve {args.dir} --conflict ID "
           "--keep accepted|returned")
@@ -256,7 +275,7 @@ def _resolve(args: argparse.Namespace) -> int:
 
     r = resolve(args.dir, keep=args.keep, uln=args.learner, criterion=args.criterion,
                 qualification=args.qualification, conflict_id=args.conflict, note=args.note, by=args.by)
-    print(f"conflict #{r.conflict_id} ({r.learner}, ULN {r.uln}, {r.criterion}) closed: kept the {r.kept} value; "
+    _say(f"conflict #{r.conflict_id} ({r.learner}, ULN {r.uln}, {r.criterion}) closed: kept the {r.kept} value; "
           f"master rebuilt: {r.master}")
     return 0
 
@@ -286,6 +305,6 @@ def _rebuild(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from tracker.centre.export_tables import export
 
-    for path in export(args.dir, args.format, args.output):
-        print(path)
+    for path in export(args.dir, args.format, args.output, raw=args.raw):
+        _say(str(path))
     return 0

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tracker.errors import UsageError
+from tracker.terminal import for_terminal
 
 
 def add_parser(sub: Any) -> None:
@@ -69,7 +70,7 @@ def _new(args: argparse.Namespace) -> int:
         result = make_cohort(q, args.cohort, args.out_dir, reading=reading, progress=sys.stderr.isatty(),
                              force=args.force, spec_dirs=spec_dirs)
         for row in result.failed:
-            print(f"{args.cohort}, {row.where} {row.line}: {row.problem}", file=sys.stderr)
+            print(for_terminal(f"{args.cohort}, {row.where} {row.line}: {row.problem}"), file=sys.stderr)
         print(f"{len(result.written)} workbook(s) written to {args.out_dir}; {len(result.failed)} row(s) failed")
         return 1 if result.failed else 0
     if not (args.learner_name and args.uln and args.output):
@@ -84,7 +85,7 @@ def _new(args: argparse.Namespace) -> int:
                            start_date=args.start_date, weekly_hours=args.weekly_hours,
                            planned_otj_hours=args.planned_otj_hours, english_maths=args.english_maths)
     path = new_workbook(q, LearnerRecord(learner), args.output, reading=reading, spec_hash=spec_hash(spec))
-    print(path)
+    print(for_terminal(str(path)))
     return 0
 
 
@@ -92,5 +93,5 @@ def _templates(args: argparse.Namespace) -> int:
     from tracker.workbook.templates import write_templates
 
     for path in write_templates(args.out):
-        print(path)
+        print(for_terminal(str(path)))
     return 0

@@ -51,7 +51,11 @@ def _check(args: argparse.Namespace) -> int:
     reg, issues = read_register(args.file)
     report = Report([Task(file=args.file, issues=issues)])
     if args.json:
-        sys.stdout.write(render_json(report))
+        from tracker.terminal import json_bytes
+
+        sys.stdout.flush()
+        sys.stdout.buffer.write(json_bytes(render_json(report)))
+        sys.stdout.buffer.flush()
     else:
         sys.stdout.write(render_text(report))
         print(f"{len(reg.staff)} staff, {len(reg.interests)} declared interest(s)")

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tracker.errors import TrackerError, UsageError
+from tracker.errors import UsageError
+from tracker.terminal import for_terminal
 
 _NOT_MARKED = frozenset({"file-unreadable", "internal-error", "file-not-learner-workbook"})
 
@@ -64,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from tracker.issues import Severity, Task
     from tracker.rules.engine import scan_paths, validate_paths
     from tracker.rules.render import render_text
+    from tracker.terminal import json_bytes
 
     for p in args.paths:
         if not Path(p).exists():
@@ -109,7 +111,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         data = report.to_dict()  # render_json's shape, plus the files of folders that were skipped
         data["skipped"] = [{"file": str(path), "reason": why} for path, why in skipped]
-        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.flush()  # bytes: a file name that is not UTF-8 is written as its JSON escape
+        sys.stdout.buffer.write(json_bytes(json.dumps(data, indent=2, ensure_ascii=False) + "\n"))
+        sys.stdout.buffer.flush()
     elif args.quiet:
         sys.stdout.write(render_text(report, min_severity=Severity.WARNING, only_problems=True))
     else:
@@ -120,31 +124,39 @@ def run(args: argparse.Namespace) -> int:
 def _mark(tasks: list[Any], reg_task: Any) -> bool:
     """Mark every workbook that can be; say on stderr what was marked, what not and why.
 
-    Returns True when any workbook asked for could not be marked."""
+    The marking itself runs in worker processes with limits (it parses the file with openpyxl),
+    and never replaces a file it cannot round-trip. Returns True when any workbook asked for
+    could not be marked."""
     from tracker.issues import counts_text
-    from tracker.workbook.marks import apply_marks_to_file, mark_refusal, plan_marks
+    from tracker.workbook.marks import mark_files, mark_refusal, plan_marks
 
     marked = refused = 0
+    jobs: list[tuple[str, Any]] = []
+    counted: list[Any] = []
     for task in tasks:
         if task is reg_task:
             continue
         if any(i.code in _NOT_MARKED for i in task.issues):
-            print(f"not marked  {task.file}: it could not be read as a learner workbook (see above)",
-                  file=sys.stderr)
+            _say(f"not marked  {task.file}: it could not be read as a learner workbook (see above)")
             refused += 1
             continue
         why = mark_refusal(task.file)
         if why is not None:
-            print(f"not marked  {task.file}: {why}", file=sys.stderr)
+            _say(f"not marked  {task.file}: {why}")
             refused += 1
             continue
-        try:
-            apply_marks_to_file(task.file, plan_marks(task))
-        except TrackerError as e:
-            print(f"not marked  {task.file}: {e}", file=sys.stderr)
+        jobs.append((task.file, plan_marks(task)))
+        counted.append(task)
+    for task, problem in zip(counted, mark_files(jobs)):
+        if problem is not None:
+            _say(f"not marked  {task.file}: {problem}")
             refused += 1
-            continue
-        marked += 1
-        print(f"marked      {task.file}: {counts_text(task.counts)}", file=sys.stderr)
+        else:
+            marked += 1
+            _say(f"marked      {task.file}: {counts_text(task.counts)}")
     print(f"{marked} workbook(s) marked, {refused} not marked", file=sys.stderr)
     return refused > 0
+
+
+def _say(text: str) -> None:
+    print(for_terminal(text), file=sys.stderr)

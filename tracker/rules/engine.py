@@ -6,6 +6,9 @@
 * :func:`validate_paths` -- files and folders (each folder's ``*.xlsx`` / ``*.xlsm`` / ``*.ods`` /
   ``*.xls``, skipping Office lock files ``~$*`` and tracker's own ``.~tracker-*`` temporary files)
   into a Report; :func:`scan_paths` also says which files of a folder were skipped and why.
+  Each file is read and checked in a worker process with a memory and a time limit
+  (:mod:`tracker.isolation`): a file that makes the parser abort, run out of memory or hang is
+  one ``file-unreadable`` error saying so, and the other files are still validated.
 
 The engine builds one :class:`~tracker.rules.checks.base.Context` per workbook: the
 qualification (given, or looked up from the workbook's hidden metadata or its cover's
@@ -39,6 +42,7 @@ from tracker.workbook.model import CriterionRow, LearnerWorkbook
 from tracker.workbook.identity import Identity, identify
 
 if TYPE_CHECKING:
+    from tracker.isolation import Failure, Limits, Outcome
     from tracker.register import Register
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".ods", ".xls")
@@ -252,6 +256,8 @@ def read_or_task(path: str | Path, qualification: Qualification | None = None) -
     except UnreadableWorkbook as e:
         return Task(file=str(p), issues=[FILE_UNREADABLE(file=str(p), sheet=e.sheet, cell=e.cell,
                                                          path=p.name, reason=e.reason)])
+    except MemoryError:
+        raise  # a worker's memory limit: tracker.isolation reports it for this file
     except Exception as e:  # a reader defect must not stop a folder's validation
         return Task(file=str(p), issues=[INTERNAL_ERROR(file=str(p), path=p.name, error=f"{type(e).__name__}: {e}"[:200])])
     other = other_workbook_kind(book)
@@ -340,21 +346,70 @@ def expand_paths(paths: Iterable[Path | str]) -> Iterator[Path]:
     yield from scan_paths(paths)[0]
 
 
+@dataclass(slots=True)
+class _WorkerState:
+    register: Register | None = None
+    reading: str | None = None
+    today: dt.date | None = None
+    specs: _Specs = field(default_factory=_Specs)
+
+
+_STATE = _WorkerState()
+
+#: modules a validation worker needs: imported once in the parent before workers are forked
+WORKER_MODULES = ("python_calamine", "tracker.workbook.reader", "tracker.workbook.safety",
+                  "tracker.spec.catalogue")
+
+
+def _init_validate_worker(register: Register | None, reading: str | None, today: dt.date | None,
+                          spec_dirs: tuple[Path, ...] = ()) -> None:
+    global _STATE
+    _STATE = _WorkerState(register, reading, today, _Specs(dirs=spec_dirs))
+
+
+def _validate_in_worker(path: Path) -> Task:
+    st = _STATE
+    return validate_file(path, register=st.register, reading=st.reading, today=st.today, _specs=st.specs)
+
+
+def failed_task(path: Path, failure: Failure) -> Task:
+    """The one-issue Task of a file whose worker died, ran out of memory or time, or failed."""
+    p = str(path)
+    if failure.kind == "error":
+        return Task(file=p, issues=[INTERNAL_ERROR(file=p, path=path.name, error=failure.detail[:200])])
+    return Task(file=p, issues=[FILE_UNREADABLE(file=p, path=path.name, reason=failure.reason())])
+
+
 def validate_paths(paths: Iterable[Path | str], *, register: Register | None = None,
                    reading: str | None = None, today: dt.date | None = None,
-                   progress: bool = False, spec_dirs: Iterable[Path | str] = ()) -> Report:
+                   progress: bool = False, spec_dirs: Iterable[Path | str] = (), workers: int | None = None,
+                   limits: Limits | None = None) -> Report:
     """Validate every workbook in ``paths`` (files and folders) into one :class:`Report`.
 
     ``spec_dirs``: more folders of qualification data files (a centre's ``specs/``).
+    Every file is read and checked in a worker process (``workers``: how many; default one, or
+    two for a large folder) under ``limits`` (default :data:`tracker.isolation.DEFAULT_LIMITS`).
     """
-    files = list(expand_paths(paths))
-    specs = _Specs(dirs=tuple(Path(d) for d in spec_dirs))
-    it: Iterable[Path] = files
-    if progress and len(files) > 1:
-        from tqdm import tqdm
+    from tracker.isolation import DEFAULT_LIMITS, WorkerPool, auto_workers
 
-        it = tqdm(files, desc="validating", unit="file", leave=False, disable=None)
+    files = list(expand_paths(paths))
     report = Report()
-    for f in it:
-        report.tasks.append(validate_file(f, register=register, reading=reading, today=today, _specs=specs))
+    if not files:
+        return report
+    with WorkerPool(_validate_in_worker, workers=min(auto_workers(len(files), workers), len(files)),
+                    limits=limits or DEFAULT_LIMITS, initializer=_init_validate_worker,
+                    initargs=(register, reading, today, tuple(Path(d) for d in spec_dirs)),
+                    preload=WORKER_MODULES) as pool:
+        outcomes: Iterable[Outcome[Task]] = pool.map(files)
+        if progress and len(files) > 1:
+            from tqdm import tqdm
+
+            outcomes = tqdm(outcomes, total=len(files), desc="validating", unit="file", leave=False,
+                            disable=None)
+        for f, outcome in zip(files, outcomes):
+            if outcome.value is not None:
+                report.tasks.append(outcome.value)
+            else:
+                assert outcome.failure is not None
+                report.tasks.append(failed_task(f, outcome.failure))
     return report

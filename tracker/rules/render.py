@@ -12,6 +12,9 @@ JSON has exactly the shape documented for ``tracker validate --json``:
 ``{"files": [{"file", "learner", "uln", "qualification_number", "issues": [{"code", "severity",
 "message", "sheet", "cell", "unit", "criterion"}], "counts"}], "counts"}``.
 (The in-workbook Validation sheet is :mod:`tracker.workbook.marks`.)
+
+Text is for a terminal: every line is passed through :func:`tracker.terminal.for_terminal`, so a
+file name or a cell's text can never move the cursor, erase a line or break one in two.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import json
 
 from tracker.issues import Issue, Report, Severity, Task, counts_text
+from tracker.terminal import for_terminal
 
 _LABEL = {Severity.ERROR: "ERROR", Severity.WARNING: "WARNING", Severity.INFO: "INFO"}
 
@@ -62,7 +66,7 @@ def render_text(report: Report, *, min_severity: Severity = Severity.INFO, only_
     n = c["files"]
     bad = sum(1 for t in report.tasks if not t.valid)
     lines.append(f"{n} file{'' if n == 1 else 's'}: {bad} with errors; {counts_text(c)}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(for_terminal(line) for line in lines) + "\n"
 
 
 def render_json(report: Report, *, indent: int | None = 2) -> str:

@@ -79,6 +79,39 @@ def resolve_pathway(book: LearnerWorkbook, q: Qualification | None) -> str | Non
     return p.id if p else None
 
 
+def _plain_number(text: str) -> str:
+    return "".join(ch for ch in text.upper() if ch.isalnum())
+
+
+def metadata_disagreement(book: LearnerWorkbook, q: Qualification | None,
+                          extra_dirs: Iterable[str | Path] = ()) -> str | None:
+    """Why the hidden metadata and the cover name two different qualifications, or None.
+
+    ``q`` is what :func:`identify` found (the metadata first). A cover naming *another real
+    qualification* -- one that is installed, or a number whose check character fits -- makes the
+    file contradict itself: trusting either side could enrol the learner on a qualification they
+    are not on. A cover number that is neither is taken for a typo (the metadata, out of reach of
+    typing, stands; the checks report the cover).
+    """
+    from tracker.identifiers import check_qualification_number
+    from tracker.spec.catalogue import load_qualification
+
+    cover = str(book.cover_value("qualification_number") or "").strip()
+    meta = (book.meta.get("spec_number", "") or book.meta.get("spec_id", "")).strip()
+    if q is None or not cover or not meta or _plain_number(cover) == _plain_number(q.number):
+        return None
+    try:
+        other: Qualification | None = load_qualification(cover, tuple(extra_dirs))
+    except TrackerError:
+        other = None
+    if other is None and check_qualification_number(cover).severity is not None:
+        return None  # not a real qualification number: a typo on the cover
+    if other is not None and other.number == q.number:
+        return None
+    return (f"its hidden metadata says it was made for qualification {meta} ({q.number}), but its cover "
+            f"names {cover}")
+
+
 def identify(book: LearnerWorkbook, *, qualification: Qualification | None = None,
              extra_dirs: Iterable[str | Path] = (), reading: str | None = None) -> Identity:
     """The :class:`Identity` of ``book`` (``qualification`` given: no lookup).
@@ -92,4 +125,4 @@ def identify(book: LearnerWorkbook, *, qualification: Qualification | None = Non
     return Identity(q, "", q.pick_reading(reading, book.meta.get("reading", "")), resolve_pathway(book, q))
 
 
-__all__ = ["Identity", "find_qualification", "identify", "lookup_keys", "resolve_pathway"]
+__all__ = ["Identity", "find_qualification", "identify", "lookup_keys", "metadata_disagreement", "resolve_pathway"]

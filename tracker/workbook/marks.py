@@ -29,6 +29,17 @@ the Summary's figures again when it is opened). Only .xlsx workbooks are marked:
 rewrites a file with macros (.xlsm), and openpyxl writes neither .ods nor .xls (see
 :func:`mark_refusal`). The file is written to a temporary name in the same
 folder and renamed over the original.
+
+**Marking never harms a file.** The marked workbook is written to a temporary file in the same
+folder, read back with tracker's own reader, and compared with what the reader found in the
+original -- every sheet, cover value, criterion row cell, evidence row cell and metadata value;
+only when nothing differs does it replace the original. Otherwise the original is left exactly as
+it was and the workbook is refused with the first difference (for example a formula whose cached
+result openpyxl cannot keep). A workbook saved as *Strict Open XML* (which openpyxl reads as an
+empty workbook) is refused before anything is written. Text tracker writes into cells and notes
+never holds characters a workbook cannot store (control characters are shown as ``\\x01``).
+:func:`mark_files` does the marking in worker processes with memory and time limits
+(:mod:`tracker.isolation`), like every other parse of a returned file.
 """
 
 from __future__ import annotations
@@ -42,6 +53,7 @@ from tracker.errors import TrackerError
 from tracker.files import replaced_atomically
 from tracker.issues import Issue, Severity, Task
 from tracker.workbook import layout as L
+from tracker.workbook.model import LearnerWorkbook
 
 MARK_AUTHOR = "tracker validate"
 RULE_MARK = 'ISTEXT("tracker validate: '
@@ -136,9 +148,23 @@ def _is_ours_rule(rule: Any) -> bool:
     return any(isinstance(f, str) and f.startswith(RULE_MARK) for f in (rule.formula or ()))
 
 
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def storable(text: str) -> str:
+    """``text`` with the characters an .xlsx cell or note cannot hold (XML 1.0 forbids most
+    control characters; lone surrogates cannot be encoded) written as visible escapes."""
+    if _UNSTORABLE.search(text) is None:
+        return text
+    return _UNSTORABLE.sub(lambda m: f"\\x{ord(m.group(0)):02x}" if ord(m.group(0)) < 256
+                           else f"\\u{ord(m.group(0)):04x}", text)
+
+
 def _put(ws: Any, row: int, col: int, value: Any) -> Any:
     """Write a value; text is always text (never a formula or an error code)."""
     c = ws.cell(row=row, column=col)
+    if isinstance(value, str):
+        value = storable(value)
     c.value = value
     if isinstance(value, str):
         c.data_type = "s"
@@ -248,7 +274,7 @@ def _highlight(wb: Any, plan: MarkPlan) -> None:
         per_sheet.setdefault(h.sheet, {}).setdefault(h.severity, []).append(h.cell)
         c = _cell_for_note(ws, h.cell)
         if c.comment is None:
-            note = Comment(h.note, MARK_AUTHOR)
+            note = Comment(storable(h.note), MARK_AUTHOR)
             note.width = 320
             note.height = min(60 + 15 * (h.note.count("\n") + len(h.note) // 45), 400)
             c.comment = note
@@ -296,7 +322,7 @@ def _validation_sheet(wb: Any, plan: MarkPlan) -> None:
             target = ws.cell(row=n, column=4)
             if target.value is None:
                 _put(ws, n, 4, "(go)")
-            target.hyperlink = Hyperlink(ref=target.coordinate, location=r.link[1:],
+            target.hyperlink = Hyperlink(ref=target.coordinate, location=storable(r.link[1:]),
                                          display=str(target.value))
             target.font = link_font
     last = HEADER_ROW + max(len(plan.rows), 1)
@@ -329,33 +355,175 @@ def mark_refusal(path: str | Path) -> str | None:
     return _NOT_MARKABLE.get(suffix, "tracker marks only .xlsx workbooks; save a copy as .xlsx and mark that")
 
 
+_STRICT_NAMESPACE = b"purl.oclc.org/ooxml/spreadsheetml"
+
+
 def apply_marks_to_file(path: str | Path, plan: MarkPlan) -> None:
-    """Write ``plan`` into the workbook at ``path`` (replacing earlier marks); see the module doc."""
+    """Write ``plan`` into the workbook at ``path`` (replacing earlier marks); see the module doc.
+
+    Raises :class:`MarkError`, leaving the file untouched, when the workbook cannot be marked
+    without changing what is in it.
+    """
+    import warnings
+
     p = Path(path)
     refusal = mark_refusal(p)
     if refusal is not None:
         raise MarkError(f"{p}: not marked: {refusal}")
+    from tracker.workbook.reader import read_workbook
     from tracker.workbook.safety import check_workbook_file
 
-    check_workbook_file(p)
+    info = check_workbook_file(p)
+    before = read_workbook(p)
+    if _is_strict(p):
+        raise MarkError(f"{p}: not marked: it is saved as Strict Open XML, which tracker cannot rewrite "
+                        "without losing its contents (save it in Excel as 'Excel Workbook (*.xlsx)' to have "
+                        "it marked); the file was not changed")
     import openpyxl
 
+    with warnings.catch_warnings():  # openpyxl's complaints about odd files are not for the user
+        warnings.simplefilter("ignore")
+        try:
+            wb = openpyxl.load_workbook(p, keep_vba=False, keep_links=True, rich_text=True)
+        except Exception as e:  # openpyxl raises many unrelated types for files it cannot load
+            raise MarkError(f"{p}: cannot be opened for marking ({type(e).__name__}: {e}); the file was "
+                            "not changed") from None
+        loaded = [n for n in wb.sheetnames if n != L.VALIDATION]
+        expected = [name for name, _part in info.sheets if name != L.VALIDATION]
+        if loaded != expected:
+            raise MarkError(f"{p}: not marked: the workbook editor tracker uses read {len(loaded)} of its "
+                            f"{len(expected)} sheets, so marking it would lose the others; the file was not changed")
+        if L.VALIDATION in wb.sheetnames:
+            old = wb[L.VALIDATION]
+            if getattr(old, "title", None) and old.cell(row=1, column=1).value != TITLE:
+                raise MarkError(f"{p}: it already has a sheet called '{L.VALIDATION}' that tracker did not write; "
+                                "rename that sheet to mark the workbook")
+            del wb[L.VALIDATION]
+        try:
+            _strip_marks(wb)
+            _highlight(wb, plan)
+            _validation_sheet(wb, plan)
+            wb.calculation.fullCalcOnLoad = True
+        except Exception as e:  # a value openpyxl refuses, a damaged part it loaded half-way
+            raise MarkError(f"{p}: cannot be marked ({type(e).__name__}: {e}); the file was not changed") from None
+        try:
+            with replaced_atomically(p, suffix=".xlsx") as tmp:
+                wb.save(tmp)
+                _check_round_trip(p, before, tmp)
+        except OSError as e:
+            raise MarkError(f"{p}: cannot be written ({e.strerror or e}); is it open in Excel? The file was "
+                            "not changed") from None
+        except TrackerError:
+            raise
+        except Exception as e:  # openpyxl failing half-way through writing
+            raise MarkError(f"{p}: cannot be marked ({type(e).__name__}: {e}); the file was not changed") from None
+
+
+def _is_strict(p: Path) -> bool:
+    """True for a workbook saved as Strict Open XML (ISO 29500 strict namespaces)."""
+    import zipfile
+
+    with zipfile.ZipFile(p) as z:
+        name = next((n for n in z.namelist() if n.lower() == "xl/workbook.xml"), None)
+        if name is None:
+            return False
+        with z.open(name) as f:
+            head = f.read(4096)  # the root element and its namespaces come first
+    return _STRICT_NAMESPACE in head
+
+
+def _check_round_trip(original: Path, before: LearnerWorkbook, written: Path) -> None:
+    """Refuse (MarkError) unless the written file reads back as the original did."""
+    from tracker.errors import UnreadableWorkbook
+    from tracker.workbook.reader import read_workbook
+
     try:
-        wb = openpyxl.load_workbook(p, keep_vba=False, keep_links=True, rich_text=True)
-    except Exception as e:  # openpyxl raises many unrelated types for files it cannot load
-        raise MarkError(f"{p}: cannot be opened for marking ({type(e).__name__}: {e})") from None
-    if L.VALIDATION in wb.sheetnames:
-        old = wb[L.VALIDATION]
-        if getattr(old, "title", None) and old.cell(row=1, column=1).value != TITLE:
-            raise MarkError(f"{p}: it already has a sheet called '{L.VALIDATION}' that tracker did not write; "
-                            "rename that sheet to mark the workbook")
-        del wb[L.VALIDATION]
-    _strip_marks(wb)
-    _highlight(wb, plan)
-    _validation_sheet(wb, plan)
-    wb.calculation.fullCalcOnLoad = True
+        after = read_workbook(written)
+    except UnreadableWorkbook as e:
+        raise MarkError(f"{original}: not marked: the marked copy could not be read back ({e.reason}); the "
+                        "file was not changed") from None
+    diff = first_difference(before, after)
+    if diff is not None:
+        raise MarkError(f"{original}: not marked: marking would change what the workbook holds ({diff}); "
+                        "the file was not changed")
+
+
+_DATA_KEYS = frozenset(c.key for c in L.CRITERION_COLUMNS)
+
+
+def _cells(book: LearnerWorkbook) -> dict[str, Any]:
+    """Every value the reader found, keyed by where it is ("Sheet!A1", "meta:key", "sheets")."""
+    out: dict[str, Any] = {"sheets": [n for n in book.sheet_names if n != L.VALIDATION]}
+    for key, value in book.meta.items():
+        out[f"hidden metadata '{key}'"] = value
+    for c in book.cover.values():
+        out[f"{c.sheet}!{c.ref}"] = c.raw
+    for unit in book.units:
+        for c in unit.header.values():
+            out[f"{c.sheet}!{c.ref}"] = c.raw
+        for row in unit.rows:
+            for key, c in row.cells.items():
+                # The Required column is a formula of tracker's own, shown only: openpyxl does not
+                # keep formulas' cached results, and the reader never trusts that column.
+                if key in _DATA_KEYS:
+                    out[f"{c.sheet}!{c.ref}"] = c.raw
+    for erow in book.evidence:
+        for c in erow.cells.values():
+            out[f"{c.sheet}!{c.ref}"] = c.raw
+    for sheet, ref, text, _why in book.bad_numbers:
+        out[f"{sheet}!{ref or '?'} (unusable number)"] = text
+    return out
+
+
+def first_difference(before: LearnerWorkbook, after: LearnerWorkbook) -> str | None:
+    """Where ``after`` reads differently from ``before`` (a phrase), or None when it does not."""
+    a, b = _cells(before), _cells(after)
+    for key in a.keys() | b.keys():
+        va, vb = a.get(key), b.get(key)
+        if _blank(va) and _blank(vb):
+            continue
+        if va != vb:
+            if key == "sheets":
+                return "its sheets would change"
+            return f"{key}: {_shown(va)} would become {_shown(vb)}"
+    return None
+
+
+def _blank(v: Any) -> bool:
+    return v is None or v == ""
+
+
+def _shown(v: Any) -> str:
+    if _blank(v):
+        return "blank"
+    text = storable(str(v))
+    return repr(text if len(text) <= 40 else text[:39] + "…")
+
+
+def _mark_in_worker(job: tuple[str, MarkPlan]) -> str | None:
+    path, plan = job
     try:
-        with replaced_atomically(p, suffix=".xlsx") as tmp:
-            wb.save(tmp)
-    except OSError as e:
-        raise MarkError(f"{p}: cannot be written ({e.strerror or e}); is it open in Excel?") from None
+        apply_marks_to_file(path, plan)
+    except TrackerError as e:
+        message, prefix = str(e), f"{path}: "
+        message = message[len(prefix):] if message.startswith(prefix) else message
+        return message[len("not marked: "):] if message.startswith("not marked: ") else message
+    return None
+
+
+def mark_files(jobs: list[tuple[str, MarkPlan]], *, workers: int | None = None) -> list[str | None]:
+    """Mark each (path, plan) in worker processes (see :mod:`tracker.isolation`); for each job,
+    None when it was marked, else why the file was left as it was (without the file's name)."""
+    from tracker.isolation import WorkerPool, auto_workers
+
+    if not jobs:
+        return []
+    out: list[str | None] = []
+    with WorkerPool(_mark_in_worker, workers=min(auto_workers(len(jobs), workers), len(jobs)),
+                    preload=("openpyxl", "python_calamine", "tracker.workbook.reader")) as pool:
+        for (path, _plan), outcome in zip(jobs, pool.map(jobs)):
+            if outcome.failure is not None:
+                out.append(f"{outcome.failure.reason()}; the file was not changed")
+            else:
+                out.append(outcome.value)
+    return out

@@ -259,6 +259,10 @@ class LearnerWorkbook:
     # Sheets that look like unit sheets (a header block) but whose table header was not found.
     broken_sheets: dict[str, str] = field(default_factory=dict)
     has_macros: bool = False
+    # Numeric cells whose value could not be used and was left out when reading: (sheet, A1
+    # reference or "", the value as written, why). Found by the safety gate (NaN, infinity, 15
+    # digits or more, or no date in a date cell); the checks report each at its cell.
+    bad_numbers: tuple[tuple[str, str, str, str], ...] = ()
     # Pathway id resolved from the cover's Pathway text against the qualification (None when
     # blank or not recognised; the cover cell keeps what was typed).
     pathway: str | None = None

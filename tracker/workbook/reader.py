@@ -22,6 +22,7 @@ Anything that cannot be understood keeps its raw value with a ``problem`` for th
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 from collections.abc import Callable
 from functools import lru_cache
@@ -218,7 +219,9 @@ def _open(path: Path) -> tuple[Any, SafeInfo]:
     .xlsx/.xlsm, .ods (LibreOffice's own format) and .xls (Excel 97-2003) are read alike; the
     gate tells them apart by content. calamine picks its parser by the file name, so a file
     whose name does not match its content (an .ods saved as "x.xlsx") is handed over as bytes,
-    which calamine identifies by content.
+    which calamine identifies by content. A workbook holding numbers the parser cannot convert
+    (``SafeInfo.bad_numbers``) is opened from a copy in memory with those values left out (see
+    :mod:`tracker.workbook.gridscan`).
     """
     from tracker.workbook.safety import check_spreadsheet_file
 
@@ -226,12 +229,64 @@ def _open(path: Path) -> tuple[Any, SafeInfo]:
     import python_calamine
 
     try:
-        if path.suffix.lower() in _SUFFIXES.get(info.format, ()):
+        if info.bad_numbers:
+            return python_calamine.CalamineWorkbook.from_filelike(_without_bad_numbers(info)), info
+        if path.suffix.lower() in _SUFFIXES.get(info.format, ()) and _utf8_name(path):
             return python_calamine.CalamineWorkbook.from_path(str(path)), info
+        # A name that does not match the content, or is not UTF-8 (Linux allows any bytes, and
+        # such a name cannot cross into Rust as a path): the bytes instead (the gate bounded them).
         with open(path, "rb") as f:
             return python_calamine.CalamineWorkbook.from_filelike(f), info
-    except Exception as e:  # calamine raises several unrelated types for corrupt files
+    except BaseException as e:  # calamine raises several unrelated types for corrupt files
+        _reraise_unless_parser_error(e)
         raise UnreadableWorkbook(path, f"not a readable spreadsheet ({_short(e)})") from None
+
+
+def _utf8_name(path: Path) -> bool:
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _reraise_unless_parser_error(e: BaseException) -> None:
+    """Re-raise ``e`` unless it is how python-calamine fails on a bad file.
+
+    A Rust panic inside python-calamine (a date cell holding -1e20, say) reaches Python as pyo3's
+    ``PanicException``, which derives from BaseException so that ``except Exception`` does not
+    swallow it; its class lives in a module pyo3 creates at run time, so it is known by name. It
+    is a failure to read this one file. MemoryError, KeyboardInterrupt and SystemExit propagate.
+    """
+    if isinstance(e, MemoryError) or (not isinstance(e, Exception) and type(e).__name__ != "PanicException"):
+        raise e  # out of memory is the caller's (the isolation layer says so); not this file's fault alone
+
+
+def _without_bad_numbers(info: SafeInfo) -> Any:
+    """The workbook as an in-memory zip whose trapped numeric cells have no value."""
+    import zipfile
+
+    from tracker.workbook.gridscan import blank_numbers
+
+    part_of = {name: part.lower() for name, part in info.sheets}
+    refs: dict[str, set[str]] = {}
+    texts: dict[str, set[str]] = {}
+    for sheet, ref, text, _why in info.bad_numbers:
+        part = part_of.get(sheet)
+        if part is None:
+            continue
+        (refs.setdefault(part, set()).add(ref) if ref else texts.setdefault(part, set()).add(text))
+    out = io.BytesIO()
+    # The gate has verified every member's size and CRC, so reading them whole is bounded.
+    with zipfile.ZipFile(info.path) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zout:
+        for item in zin.infolist():
+            data = zin.read(item)
+            key = item.filename.lower()
+            if key in refs or key in texts:
+                data = blank_numbers(data, frozenset(refs.get(key, ())), frozenset(texts.get(key, ())))
+            zout.writestr(zipfile.ZipInfo(item.filename, item.date_time), data)
+    out.seek(0)
+    return out
 
 
 def _short(e: BaseException) -> str:
@@ -243,7 +298,8 @@ def _grid(wb: Any, path: Path, name: str) -> list[list[Any]]:
     try:
         rows: list[list[Any]] = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
         return rows
-    except Exception as e:
+    except BaseException as e:
+        _reraise_unless_parser_error(e)
         raise UnreadableWorkbook(path, f"cannot read the sheet ({_short(e)})", sheet=name) from None
 
 
@@ -263,7 +319,7 @@ def read_workbook(path: str | Path, qualification: Qualification | None = None) 
     finally:
         wb.close()
     _restore_error_cells(grids, info.error_cells)
-    return read_grids(p, names, grids, qualification, has_macros=info.has_macros)
+    return read_grids(p, names, grids, qualification, has_macros=info.has_macros, bad_numbers=info.bad_numbers)
 
 
 _A1 = re.compile(r"^([A-Z]{1,3})([0-9]{1,7})$")
@@ -294,7 +350,8 @@ def _restore_error_cells(grids: dict[str, list[list[Any]]], error_cells: tuple[t
 
 
 def read_grids(path: Path, names: list[str], grids: dict[str, list[list[Any]]],
-               qualification: Qualification | None = None, *, has_macros: bool = False) -> LearnerWorkbook:
+               qualification: Qualification | None = None, *, has_macros: bool = False,
+               bad_numbers: tuple[tuple[str, str, str, str], ...] = ()) -> LearnerWorkbook:
     """Build the model from sheets given as grids of values (row 0 = spreadsheet row 1).
 
     Shared by the file reader and the add-in, which reads the open book's values in bulk.
@@ -337,7 +394,7 @@ def read_grids(path: Path, names: list[str], grids: dict[str, list[list[Any]]],
     book = LearnerWorkbook(
         path=path, sheet_names=names, meta=meta, cover=cover, cover_sheet=cover_sheet, units=units,
         evidence=evidence, evidence_sheet=evidence_sheet, broken_sheets=broken, has_macros=has_macros,
-        otj=otj, otj_sheet=otj_sheet)
+        otj=otj, otj_sheet=otj_sheet, bad_numbers=bad_numbers)
     # Structural only: the pathway id is resolved here when the caller names the qualification;
     # otherwise tracker.workbook.identity resolves it once the qualification is known.
     book.pathway = resolve_pathway(book, qualification) if qualification is not None else None

@@ -25,7 +25,12 @@ What it looks at, in order:
    declarations in every XML part (billion laughs, XXE), odd text encodings, and the number of rows
    of every worksheet (from ``<dimension>`` and from the ``<row>`` elements); and, in worksheets,
    the cells that hold a formula error (``t="e"``: ``#REF!``, ``#VALUE!`` ...), which readers such
-   as python-calamine would otherwise show as blanks (:attr:`SafeInfo.error_cells`).
+   as python-calamine would otherwise show as blanks (:attr:`SafeInfo.error_cells`);
+6. in worksheets, what the parser will trust (:mod:`tracker.workbook.gridscan`): every cell
+   reference inside Excel's grid and in its own row, the dimension and merged ranges valid, and
+   -- over all worksheets -- the cells a parser allocates (rows x columns) under
+   :attr:`Limits.max_cells`; numbers it cannot convert are collected, not refused
+   (:attr:`SafeInfo.bad_numbers`: the reader leaves them out, the checks report them).
 
 Macros (an ``.xlsm``'s ``xl/vbaProject.bin``, Excel 4.0 macro sheets) are not a reason to refuse:
 the readers never run them. :attr:`SafeInfo.has_macros` tells the caller, who may warn.
@@ -56,6 +61,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Final, NoReturn
 
 from tracker.errors import UnreadableWorkbook
+from tracker.workbook.gridscan import GridRefused, SheetGrid, date_styles
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -91,8 +97,11 @@ class Limits:
     ratio_min_size: int = 1 * _MiB
     #: zip members (a workbook has 10-30; each costs memory to list)
     max_members: int = 10_000
-    #: rows in any one worksheet, from ``<dimension>`` or from the last ``<row>``
+    #: rows in any one worksheet, from ``<dimension>``, the ``<row>`` elements or the cells
     max_rows: int = 20_000
+    #: cells a parser must allocate, summed over the worksheets (each sheet's rows x columns,
+    #: from A1 to its furthest cell); also the cap on merged cells. A learner workbook has ~20,000
+    max_cells: int = 2_000_000
 
 
 DEFAULT_LIMITS: Final = Limits()
@@ -123,6 +132,13 @@ class SafeInfo:
     error_cells: tuple[tuple[str, str, str], ...] = ()
     #: what the file is, by its content: "xlsx" (also .xlsm), "ods" or "xls"
     format: str = "xlsx"
+    #: for each worksheet (by name): the rows and columns a parser allocates (A1 to the furthest cell)
+    grid: tuple[tuple[str, int, int], ...] = ()
+    #: numeric cells whose value a parser cannot use (NaN, infinity, 15 digits or more, or outside
+    #: Excel's dates in a date or time cell) as (sheet name, A1 reference or "", the value as
+    #: written, why). Not a reason to refuse the file: the reader leaves these values out and the
+    #: checks report each one at its cell (see :mod:`tracker.workbook.gridscan`).
+    bad_numbers: tuple[tuple[str, str, str, str], ...] = ()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -239,24 +255,6 @@ def _printable(text: str, limit: int = 80) -> str:
 _CHUNK: Final = 64 * _KiB
 #: an unfinished tag longer than this is scanned as it is instead of being carried over
 _MAX_CARRY: Final = 4 * _KiB
-#: ``<dimension>`` is looked for in the first this-many bytes of a worksheet
-_DIMENSION_WINDOW: Final = 16 * _KiB
-
-# A worksheet row element, with or without a namespace prefix (the Open XML SDK writes
-# ``<x:row>``). The pattern starts with the literal "row" so that the regex engine can jump from
-# one "row" to the next; the caller then checks that "<" or "prefix:" comes just before it. The
-# lookahead keeps out ``<rowBreaks>`` and attributes such as ``row="..."``; the group is the
-# start of the element's attributes.
-_ROW_RE: Final = re.compile(rb"row(?=[\s/>])([^>]{0,512})")
-_PREFIX_BEFORE_RE: Final = re.compile(rb"<[A-Za-z_][\w.\-]{0,40}:$")
-_ROW_FAST_RE: Final = re.compile(rb'<row r="([0-9]{1,9})"')
-# The ``r`` attribute (1-based row number). ``r`` is optional: a row without it follows the one
-# before. Attribute quotes may be single or double, with spaces around ``=``.
-_R_ATTR_RE: Final = re.compile(rb"""(?:^|\s)r\s*=\s*["']\s*(\d{1,12})""")
-_DIMENSION_RE: Final = re.compile(
-    rb"""<(?:[A-Za-z_][\w.\-]*:)?dimension\s[^>]*?\bref\s*=\s*["']([^"']{1,64})["']"""
-)
-_DIGITS_RE: Final = re.compile(rb"\d{1,12}")
 #: the first bytes of a part are held until there are this many (or the part ends), so that the
 #: XML declaration is seen whole however the decompressor happens to cut its output
 _HEAD_WINDOW: Final = 4 * _KiB
@@ -305,14 +303,12 @@ class _XmlScanner:
     def __init__(self, what: str, *, sheet: str | None = None, max_rows: int = 0) -> None:
         self.what = what
         self.sheet = sheet
-        self.max_rows = max_rows
+        # A worksheet's rows, cells, dimension, merged ranges and numbers (gridscan).
+        self.grid = SheetGrid(max_rows) if sheet is not None else None
         self.count_rows = sheet is not None
-        self.last_row = 0  # highest row number seen (dimension or rows)
-        self._current_row = 0  # the row number of the last <row> element seen
         self._carry = b""
         self._started = False
         self._head = b""  # the first bytes, until there are enough to tell the encoding
-        self._seen = 0  # bytes scanned so far (for the dimension window)
         self._decoder: codecs.IncrementalDecoder | None = None
         self.error_cells: list[tuple[str, str]] = []  # (A1 reference, error text), worksheets only
         self._err_ref: str | None = None  # an error cell whose value has not been seen yet
@@ -338,7 +334,9 @@ class _XmlScanner:
             data = self._decoder.decode(data).encode("utf-8", "surrogatepass")
         buf = self._carry + data if self._carry else data
         cut = buf.rfind(b"<")
-        if cut >= 0 and buf.find(b">", cut) < 0 and len(buf) - cut <= _MAX_CARRY:
+        # In a worksheet the text after the last tag is carried over too, so that a cell's
+        # value (``<v>-1e20</v>``) is never cut from its start tag (gridscan reads it whole).
+        if cut >= 0 and (self.grid is not None or buf.find(b">", cut) < 0) and len(buf) - cut <= _MAX_CARRY:
             self._carry = buf[cut:]
             buf = buf[:cut]
         else:
@@ -401,6 +399,11 @@ class _XmlScanner:
             self._refuse_encoding(declared)
 
     @property
+    def last_row(self) -> int:
+        """A worksheet's highest row number seen (its dimension, rows and cells); 0 otherwise."""
+        return self.grid.last_row if self.grid is not None else 0
+
+    @property
     def subject(self) -> str:
         """How messages name the XML: "part xl/styles.xml" inside a workbook, "it" on its own.
 
@@ -435,8 +438,11 @@ class _XmlScanner:
             else:
                 j = seg.find(b"<!", i)
                 i = j + 1 if j >= 0 else -1
-        if self.count_rows and seg:
-            self._count_rows(seg)
+        if self.grid is not None and seg:
+            try:
+                self.grid.feed(seg)
+            except GridRefused as e:
+                _refuse(e.reason, sheet=self.sheet)
             # Error cells are rare: a one-byte search (memchr speed, ~3 us per 64 KiB) rules
             # them out; a three-byte one such as '"e"' would cost ~15% of the whole gate.
             if self._err_ref is not None or b"#" in seg:
@@ -451,7 +457,6 @@ class _XmlScanner:
                 self._prev = seg
             else:  # short pieces: keep the last window's worth of them
                 self._prev = (self._prev[-_ERROR_VALUE_WINDOW:] + seg)[-_ERROR_VALUE_WINDOW:]
-        self._seen += len(seg)
 
     def _find_error_cells(self, seg: bytes) -> None:
         """Note cells of type "e" with their cached error text.
@@ -487,48 +492,6 @@ class _XmlScanner:
             text = _unescape_xml(m.group(1).decode("utf-8", "replace")).strip()
             if text:
                 self.error_cells.append((ref, _printable(text, 32)))
-
-    def _count_rows(self, seg: bytes) -> None:
-        if self._seen < _DIMENSION_WINDOW:
-            dim = _DIMENSION_RE.search(seg, 0, _DIMENSION_WINDOW - self._seen + 200)
-            if dim is not None:
-                for digits in _DIGITS_RE.findall(dim.group(1)):
-                    self._note_row(int(digits))
-        # Fast path for what every producer writes -- each row element unprefixed, ``r`` first in
-        # double quotes -- handled by C-level searches; anything else takes the careful loop.
-        # ("<row" also matches "<rowBreaks", which then fails the count and goes the slow way.)
-        fast = _ROW_FAST_RE.findall(seg)
-        if fast and len(fast) == seg.count(b"<row") and b":row" not in seg:
-            self._note_row(max(map(int, fast)))
-            self._current_row = int(fast[-1])
-            return
-        for m in _ROW_RE.finditer(seg):
-            start = m.start()
-            before = seg[start - 1 : start]
-            if before != b"<":
-                if before != b":" or _PREFIX_BEFORE_RE.search(seg, max(0, start - 42), start) is None:
-                    continue  # "</row>", or "row" inside some other name or text
-            attrs = m.group(1)
-            # Fast path for what every producer writes: r first, in double quotes.
-            if attrs.startswith(b' r="') and (end := attrs.find(b'"', 4)) > 4 and attrs[4:end].isdigit():
-                self._current_row = int(attrs[4:end])
-            elif (r := _R_ATTR_RE.search(attrs)) is not None:
-                self._current_row = int(r.group(1))
-            else:
-                self._current_row += 1
-            self._note_row(self._current_row)
-
-    def _note_row(self, row: int) -> None:
-        if row > self.last_row:
-            self.last_row = row
-            if row > self.max_rows:
-                _refuse(
-                    f"the sheet reaches row {row:,}, far beyond any learner workbook (limit "
-                    f"{self.max_rows:,} rows); it may be damaged or malicious - ask for the "
-                    "original workbook, or delete the unused rows below the table in Excel and "
-                    "save it again",
-                    sheet=self.sheet,
-                )
 
 
 _XML_ESCAPE_RE: Final = re.compile(r"&(?:#x([0-9A-Fa-f]{1,6})|#([0-9]{1,7})|(amp|lt|gt|quot|apos));")
@@ -1083,6 +1046,7 @@ def _check_zip(p: Path, f: BinaryIO, size: int, limits: Limits) -> SafeInfo:
     # Then every member, in file order: CRC always, entity scan for XML, rows for worksheets.
     max_rows: list[tuple[str, int]] = []
     error_cells: list[tuple[str, str, str]] = []
+    grids: list[tuple[str, SheetGrid]] = []
     for info in sorted(infos, key=lambda i: i.header_offset):
         key = info.filename.lower()
         if key in structure or info.is_dir():
@@ -1118,10 +1082,13 @@ def _check_zip(p: Path, f: BinaryIO, size: int, limits: Limits) -> SafeInfo:
                 scanner.feed(head)
         if scanner is not None:
             scanner.close()
-            if sheet is not None:
-                max_rows.append((sheet, scanner.last_row))
+            if sheet is not None and scanner.grid is not None:
+                grids.append((sheet, scanner.grid))
+                max_rows.append((sheet, scanner.grid.last_row))
                 room = MAX_ERROR_CELLS - len(error_cells)
                 error_cells.extend((sheet, ref, text) for ref, text in scanner.error_cells[:room])
+    _check_grid_size(grids, limits)
+    bad_numbers = _bad_numbers(f, by_name, structure["xl/_rels/workbook.xml.rels"], grids)
 
     has_macros = any(k.endswith("vbaproject.bin") or k.startswith("xl/macrosheets/") for k in by_name)
     return SafeInfo(
@@ -1133,7 +1100,91 @@ def _check_zip(p: Path, f: BinaryIO, size: int, limits: Limits) -> SafeInfo:
         members=len(infos),
         max_rows=tuple(max_rows),
         error_cells=tuple(error_cells),
+        grid=tuple((name, g.last_row, g.last_col) for name, g in grids),
+        bad_numbers=bad_numbers,
     )
+
+
+def _check_grid_size(grids: list[tuple[str, SheetGrid]], limits: Limits) -> None:
+    """Refuse worksheets whose cells, all together, are more than a parser should allocate.
+
+    python-calamine builds each sheet as one rectangle from A1 to its furthest cell (the reader
+    then holds every sheet as a grid of Python values), so a sheet of two cells, A1 and
+    XFD20000, costs 327 million cells: legal row by row, fatal as a whole.
+    """
+    total = sum(g.last_row * g.last_col for _, g in grids)
+    if total > limits.max_cells:
+        name, g = max(grids, key=lambda item: item[1].last_row * item[1].last_col)
+        _refuse(
+            f"the sheets span {total:,} cells (this one {g.last_row:,} rows x {g.last_col:,} columns), "
+            f"far more than any learner workbook (limit {limits.max_cells:,}); it may be damaged or "
+            "malicious - ask for the original workbook, or delete unused rows and columns in Excel and "
+            "save it again", sheet=name)
+    merged = sum(g.merged_cells for _, g in grids)
+    if merged > limits.max_cells:
+        name, _g = max(grids, key=lambda item: item[1].merged_cells)
+        _refuse(
+            f"the sheets merge {merged:,} cells, far more than any learner workbook (limit "
+            f"{limits.max_cells:,}); it may be damaged or malicious - ask for the original workbook",
+            sheet=name)
+
+
+_NUMBER_REASONS: Final = {
+    "special": "which is not a number a spreadsheet can hold (not-a-number or infinity)",
+    "extreme": "a number too large for Excel to hold exactly (15 digits or more)",
+    "range": "but the cell is formatted as a date or time and no date has that number (Excel shows ####)",
+}
+
+
+def _bad_numbers(f: BinaryIO, by_name: dict[str, zipfile.ZipInfo], rels_xml: bytes,
+                 grids: list[tuple[str, SheetGrid]]) -> tuple[tuple[str, str, str, str], ...]:
+    """The trapped numbers of every sheet that a parser would choke on (see SafeInfo).
+
+    A number outside Excel's dates matters only in a cell formatted as a date or time, so the
+    workbook's styles are read -- only then, and only when there is such a number (a learner
+    workbook has none). Styles that cannot be read make every cell count as a date cell.
+    """
+    traps = [(name, t) for name, g in grids for t in g.numbers]
+    if not traps:
+        return ()
+    dated: frozenset[int] | None = frozenset()
+    if any(t.kind == "range" for _, t in traps):
+        dated = _date_styles(f, by_name, rels_xml)
+    out: list[tuple[str, str, str, str]] = []
+    for name, t in traps:
+        if t.kind == "range" and dated is not None and t.style >= 0 and t.style not in dated:
+            continue
+        out.append((name, t.ref, _printable(t.text, 40), _NUMBER_REASONS[t.kind]))
+    return tuple(out)
+
+
+def _date_styles(f: BinaryIO, by_name: dict[str, zipfile.ZipInfo], rels_xml: bytes) -> frozenset[int] | None:
+    """Date/time style indices of the styles part(s): the one the workbook's relationships
+    name and ``xl/styles.xml`` (parsers differ in which they read); None when unreadable."""
+    from xml.etree.ElementTree import fromstring
+
+    names = {"xl/styles.xml"}
+    try:
+        for rel in fromstring(rels_xml).iter():
+            if _local(rel.tag) == "Relationship" and rel.get("Type", "").lower().endswith("/styles"):
+                target = rel.get("Target") or ""
+                part = target.lstrip("/") if target.startswith("/") else posixpath.join("xl", target)
+                names.add(posixpath.normpath(part).lower())
+    except Exception:  # noqa: BLE001 - already parsed once by _parse_sheets; be safe anyway
+        return None
+    dated: set[int] = set()
+    for key in names:
+        info = by_name.get(key)
+        if info is None:
+            continue
+        try:
+            found = date_styles(_read_member(f, info, _STRUCTURE_CAP))
+        except _Refuse:
+            return None
+        if found is None:
+            return None
+        dated |= found
+    return frozenset(dated)
 
 
 _XML_SUFFIXES: Final = (".xml", ".rels", ".vml")

@@ -4,7 +4,9 @@
 * a Decision / IQA sampled / IQA decision that is not one of the dropdown's values (the reader
   accepts them in any letter case; anything else is not understood);
 * text starting with ``=`` in a learner cell: kept as text and never evaluated, but worth a look
-  (a pasted formula, or a formula-injection attempt).
+  (a pasted formula, or a formula-injection attempt);
+* a number no spreadsheet can use, in any cell of any sheet (not-a-number, infinity, 15 digits or
+  more, or no date at all in a date cell): the reader left it out (the safety gate found it).
 
 Date cells are the dates check's business (``date-unparseable``).
 """
@@ -37,6 +39,16 @@ FORMULA_TEXT = issue_type(
     "never evaluates it, but such text is usually a pasted formula, or text crafted to run as a formula when the data is opened in another program.",
     "Replace it with the plain value (a name, a date, a reference).", group="value")
 
+NUMBER_INVALID = issue_type(
+    "value-number-invalid", Severity.ERROR, "Number that cannot be used",
+    "The cell holds {text}, {why}; the value was left out",
+    "A cell holds a number no spreadsheet program can show or use: not-a-number or infinity "
+    "(which Excel never writes), a number of 15 digits or more (beyond what Excel holds exactly), "
+    "or, in a cell formatted as a date or time, a number that is no date (negative, or after the "
+    "year 9999; Excel shows ####). Such values usually come from a script or a damaged file. "
+    "tracker read the workbook without it.",
+    "Type the intended value (for a date: dd/mm/yyyy) into the cell, or clear it.", group="value")
+
 _STRICT = {c.key: c for c in L.CRITERION_COLUMNS if c.kind == "choice" and c.strict}
 _DATE_KEYS = frozenset(c.key for c in L.UNIT_TABLE_COLUMNS if c.kind == "date") | frozenset(
     c.key for c in L.EVIDENCE_COLUMNS if c.kind == "date")
@@ -62,10 +74,13 @@ def _scan(ctx: Context, c: Cell, what: str, date: bool, unit: str | None = None,
         yield ctx.issue(VALUE_ERROR, c, unit=unit, criterion=criterion, what=what, problem=c.problem)
 
 
-@check(VALUE_ERROR, NOT_IN_LIST, FORMULA_TEXT, needs_spec=False)
+@check(VALUE_ERROR, NOT_IN_LIST, FORMULA_TEXT, NUMBER_INVALID, needs_spec=False)
 def values(ctx: Context) -> Iterator[Issue]:
-    """Formula errors, values outside strict dropdowns, '=' text, in every table and the cover."""
+    """Formula errors, values outside strict dropdowns, '=' text, in every table and the cover;
+    unusable numbers in any cell."""
     book = ctx.book
+    for sheet, cell, text, why in book.bad_numbers:
+        yield ctx.issue(NUMBER_INVALID, sheet=sheet, cell=cell or None, text=_short(text), why=why)
     for key, label in L.COVER_FIELDS:
         c = book.cover.get(key)
         if c is not None and (c.problem is not None or isinstance(c.raw, str)):
