@@ -75,6 +75,9 @@ REFUSED = {
     "attributes_reordered": ('<row r="1"><c s="0" r="A7"><v>1</v></c></row>', "", "cell A7 is written in row 1"),
     "prefixed": ('<x:row r="1"><x:c r="B9"><x:v>1</x:v></x:c></x:row>', "", "cell B9 is written in row 1"),
     "unnumbered_rows_then_ref": ('<row><c r="A1"/></row><row><c r="A5"/></row>', "", "cell A5 is written in row 2"),
+    # calamine counts a negative shared-string index from the end: "-1" would show the last text
+    "shared_text_negative": ('<row r="1"><c r="A1" t="s"><v>-1</v></c></row>', "",
+                             "cell A1 points at shared text '-1', which is not an entry number"),
 }
 
 

@@ -394,6 +394,12 @@ class SheetGrid:
             if kind is None or kind == "ok":
                 continue
             ref, t, style = self._cell_of(seg, m.start())
+            if t == b"s" and not text.strip().isdigit():
+                # calamine reads a negative shared-string index as one counted from the end, so
+                # "-1" shows the table's last text in this cell: a value Excel would not show.
+                raise GridRefused(
+                    f"cell {ref or '?'} points at shared text {_show(text[:40])!r}, which is not an "
+                    f"entry number; {_DAMAGED}")
             if t not in (b"", b"n"):
                 continue  # text, shared string index, error, boolean: not a number to the parser
             if len(self.numbers) < MAX_NUMBERS:
