@@ -1236,6 +1236,16 @@ def base_by_id(conn: sqlite3.Connection, base_id: int) -> Base | None:
     return Base(*row) if row else None
 
 
+def learners_changed_in_run(conn: sqlite3.Connection, run_id: int) -> set[int]:
+    """The learners a run changed: a file merged into them, a criterion row accepted, or a
+    conflict of theirs opened or closed in it."""
+    return {int(r[0]) for r in conn.execute(
+        "SELECT learner_id FROM files WHERE run_id = ? AND outcome = 'merged' AND learner_id IS NOT NULL "
+        "UNION SELECT learner_id FROM criteria WHERE run_id = ? "
+        "UNION SELECT learner_id FROM conflicts WHERE opened_run = ? OR closed_run = ?",
+        (run_id, run_id, run_id, run_id))}
+
+
 def learner_by_id(conn: sqlite3.Connection, learner_id: int) -> LearnerRow | None:
     """One learner as the master lists them, or None."""
     for lr in learners(conn):

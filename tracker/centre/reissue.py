@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,8 +92,10 @@ def _evidence(c: Centre, conn: sqlite3.Connection, last_file: str) -> tuple[Evid
 
 
 def issue_workbooks(centre: str | Path | Centre, *, ulns: list[str] | None = None,
-                    out: str | Path | None = None) -> IssueResult:
-    """Write every learner's (or the learners ``ulns``') current workbook with its base stamp."""
+                    out: str | Path | None = None, learner_ids: Iterable[int] | None = None) -> IssueResult:
+    """Write every learner's (or the learners ``ulns``', or the ledger's learners ``learner_ids``')
+    current workbook with its base stamp. ``learner_ids`` is how the roll-up re-issues the learners
+    it changed (``reissue_after_rollup``); an empty collection writes nothing."""
     from tracker.spec.catalogue import find_spec_file, load_file, spec_hash
     from tracker.workbook.writer import new_workbook
 
@@ -109,7 +112,9 @@ def issue_workbooks(centre: str | Path | Centre, *, ulns: list[str] | None = Non
                 result = IssueResult(outbox, rev)
                 # No run is recorded: issuing changes no accepted value (the master stays current).
                 now = LG.now()
-                learners = [lr for lr in LG.learners(conn) if not wanted or lr.uln in wanted]
+                ids = None if learner_ids is None else set(learner_ids)
+                learners = [lr for lr in LG.learners(conn) if (not wanted or lr.uln in wanted)
+                            and (ids is None or lr.id in ids)]
                 missing = wanted - {lr.uln for lr in learners}
                 if missing:
                     raise CentreError(f"no learner with ULN {', '.join(sorted(missing))} in the ledger")
