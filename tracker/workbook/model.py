@@ -244,6 +244,28 @@ class EvidenceRow:
         return None if c is None else c.value
 
 
+@dataclass(frozen=True, slots=True)
+class Hidden:
+    """The hidden rows and columns of one sheet (1-based numbers; columns as inclusive ranges)."""
+
+    rows: frozenset[int] = frozenset()
+    cols: tuple[tuple[int, int], ...] = ()
+
+    def hides(self, ref: str) -> str | None:
+        """"row" or "column" when the cell at A1 reference ``ref`` is hidden, else None."""
+        letters = ref.rstrip("0123456789")
+        digits = ref[len(letters):]
+        if digits and int(digits) in self.rows:
+            return "row"
+        if letters and self.cols:
+            n = 0
+            for ch in letters.upper():
+                n = n * 26 + ord(ch) - 64
+            if any(lo <= n <= hi for lo, hi in self.cols):
+                return "column"
+        return None
+
+
 @dataclass(slots=True)
 class LearnerWorkbook:
     """A learner workbook as read: metadata, cover values, unit tables, evidence log."""
@@ -269,6 +291,14 @@ class LearnerWorkbook:
     # The off-the-job log (template version 2, apprentices only): rows keyed by layout.OTJ_COLUMNS.
     otj: list[EvidenceRow] = field(default_factory=list)
     otj_sheet: str | None = None
+    # Sheet name -> its hidden rows and columns (.xlsx files, from the safety gate's scan of the
+    # sheet XML; the parser does not tell). Empty for .ods, .xls and the add-in's open book.
+    hidden: dict[str, Hidden] = field(default_factory=dict)
+
+    def hidden_at(self, cell: Cell) -> str | None:
+        """"row" or "column" when ``cell`` is in a hidden row or column of its sheet, else None."""
+        h = self.hidden.get(cell.sheet)
+        return None if h is None or not cell.ref else h.hides(cell.ref)
 
     def cover_value(self, key: str) -> Any:
         """The normalised cover value for ``key`` (None when missing or blank)."""

@@ -33,7 +33,7 @@ from tracker.errors import UnreadableWorkbook
 from tracker.spec.models import Qualification
 from tracker.workbook import layout as L
 from tracker.workbook.identity import resolve_pathway
-from tracker.workbook.model import Cell, CellError, CriterionRow, EvidenceRow, LearnerWorkbook, UnitSheet
+from tracker.workbook.model import Cell, CellError, CriterionRow, EvidenceRow, Hidden, LearnerWorkbook, UnitSheet
 
 if TYPE_CHECKING:
     from tracker.workbook.safety import SafeInfo
@@ -319,7 +319,9 @@ def read_workbook(path: str | Path, qualification: Qualification | None = None) 
     finally:
         wb.close()
     _restore_error_cells(grids, info.error_cells)
-    return read_grids(p, names, grids, qualification, has_macros=info.has_macros, bad_numbers=info.bad_numbers)
+    book = read_grids(p, names, grids, qualification, has_macros=info.has_macros, bad_numbers=info.bad_numbers)
+    book.hidden = {name: Hidden(frozenset(rows), cols) for name, rows, cols in info.hidden}
+    return book
 
 
 _A1 = re.compile(r"^([A-Z]{1,3})([0-9]{1,7})$")
