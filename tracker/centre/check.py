@@ -251,6 +251,9 @@ class Checked:
     reading: str = ""
     cover: tuple[str | None, ...] = ()  # in COVER_KEYS order
     rows: list[Row] = field(default_factory=list)
+    # ref -> every column an assessor added on the row's sheet: header -> value (None: blank).
+    # Rows without added columns are absent (the accepted values stay; merge_rules.merge_extra).
+    extras: dict[str, dict[str, str | None]] = field(default_factory=dict)
     apprenticeship: Apprenticeship | None = None  # None: not an apprentice
     base_stamp: str = ""  # the hidden stamp of a re-issued workbook (``tracker issue``), or ""
 
@@ -315,7 +318,7 @@ def _check_returned(job: Job, ctx: CheckContext) -> Checked:
     task = check_workbook(book, register=ctx.register, today=ctx.today, identity=identity)
     base.issues = task.issues
     base.cover = tuple(_cover_text(book, k) for k in COVER_KEYS)
-    base.rows = _rows(book, q)
+    base.rows, base.extras = _rows(book, q)
     base.apprenticeship = apprenticeship_of(book)
     return base
 
@@ -360,14 +363,15 @@ def _cover_text(book: LearnerWorkbook, key: str) -> str | None:
 _DATE_KEYS = frozenset({"registration_date", "start_date", "planned_end_date", "gateway_signoff_date"})
 
 
-def _rows(book: LearnerWorkbook, q: Qualification) -> list[Row]:
+def _rows(book: LearnerWorkbook, q: Qualification) -> tuple[list[Row], dict[str, dict[str, str | None]]]:
     """The criterion rows to merge. A criterion on two sheets (a unit sheet copied with Excel's
     Move or Copy) is taken from the copy that holds entries; copies that both hold entries and
     differ (:func:`tracker.rules.checks.base.copies_differ`, which the tampering check reports as
     tamper-copies-disagree at both cells) say nothing: all fields silent, the accepted values stay.
     A header found twice on a sheet (structure-header-twice) says nothing for that field on the
     sheet's rows. Never silently the first copy only. The issues are the checks' (validate reports
-    the same): nothing is reported here."""
+    the same): nothing is reported here. Also returns, per criterion, the added columns of the row
+    taken (none for copies that disagree)."""
     from tracker.rules.checks.base import copies_differ, has_entries
 
     unit_of = {c.ref: u.number for u in q.units for c in u.criteria}
@@ -395,16 +399,18 @@ def _rows(book: LearnerWorkbook, q: Qualification) -> list[Row]:
             order.append(ref)
         found.setdefault(ref, []).append(((ref, unit_of[ref], values, silent), row))
     out: list[Row] = []
+    extras: dict[str, dict[str, str | None]] = {}
     for ref in order:
         copies = found[ref]
         with_work = [c for c in copies if has_entries(c[1])]
-        if len(with_work) <= 1:
-            out.append((with_work or copies)[0][0])
-        elif not copies_differ([read for _r, read in with_work]):
-            out.append(with_work[0][0])
-        else:
+        if len(with_work) > 1 and copies_differ([read for _r, read in with_work]):
             out.append((ref, unit_of[ref], (None,) * len(ENTRY_FIELDS), frozenset(range(len(ENTRY_FIELDS)))))
-    return out
+            continue
+        taken = (with_work or copies)[0]
+        out.append(taken[0])
+        if taken[1].extra:
+            extras[ref] = {h: (None if c.value is None or c.problem else str(c.value)) for h, c in taken[1].extra.items()}
+    return out, extras
 
 
 def _values(row: CriterionRow) -> tuple[tuple[str | None, ...], frozenset[int]]:
