@@ -48,7 +48,7 @@ def _checked(path: Path) -> tuple[dict[str, tuple[str | None, ...]], list[tuple[
     res = check_returned(Job("h", str(path), path.name), CTX)
     assert res.status == "ok", res.reason
     rows = {ref: values for ref, _u, values, _s in res.rows}
-    return rows, [(i.code, i.sheet, i.cell) for i in res.issues if i.code == "centre-copies-disagree"]
+    return rows, [(i.code, i.sheet, i.cell) for i in res.issues if i.code == "tamper-copies-disagree"]
 
 
 @pytest.mark.parametrize("role", ["copy", "original"])
@@ -67,7 +67,7 @@ def test_copies_that_disagree_are_an_error_at_both_cells_and_merge_nothing(tmp_p
     res = check_returned(Job("h", str(p := _with_copy(tmp_path, {"copy": L.MET, "original": L.NOT_YET_MET})),
                              p.name), CTX)
     sheet, cell = at(L2, REF, "decision")
-    found = sorted((i.sheet, i.cell) for i in res.issues if i.code == "centre-copies-disagree")
+    found = sorted((i.sheet, i.cell) for i in res.issues if i.code == "tamper-copies-disagree")
     assert found == sorted([(sheet, cell), (f"{sheet} (2)", cell)])
     (row,) = [r for r in res.rows if r[0] == REF]
     assert row[2] == (None,) * len(ENTRY_FIELDS) and row[3] == frozenset(range(len(ENTRY_FIELDS)))  # says nothing
@@ -89,9 +89,49 @@ def test_header_twice_is_an_error_naming_both_columns_and_neither_is_merged(tmp_
     ws.column_dimensions[letter].hidden = True
     wb.save(path)
     res = check_returned(Job("h", str(path), path.name), CTX)
-    (issue,) = [i for i in res.issues if i.code == "centre-header-twice"]
+    (issue,) = [i for i in res.issues if i.code == "structure-header-twice"]
     visible = openpyxl.utils.get_column_letter(col("decision") + 1)
     assert f"columns {visible} and {letter}" in issue.message and issue.sheet == sheet
     (row,) = [r for r in res.rows if r[0] == REF]
     i = ENTRY_FIELDS.index("decision")
     assert row[2][i] is None and i in row[3]  # the decision says nothing: the accepted value stays
+
+
+def _issues(found: list[object]) -> list[tuple[str, str | None, str | None, str]]:
+    return sorted((i.code, i.sheet, i.cell, i.message) for i in found)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("work_on", [{"original": L.MET}, {"copy": L.MET, "original": L.NOT_YET_MET}])
+def test_validate_reports_exactly_what_the_rollup_reports_for_a_copied_sheet(
+        tmp_path: Path, work_on: dict[str, str | None]) -> None:
+    from tracker.rules.engine import validate_file
+
+    path = _with_copy(tmp_path, work_on)
+    rolled = check_returned(Job("h", str(path), path.name), CTX).issues
+    validated = validate_file(path, today=CTX.today).issues
+    assert _issues(validated) == _issues(rolled)
+    sheet, cell = at(L2, REF, "decision")
+    codes = {(i.code, i.sheet) for i in validated}
+    assert ("tamper-unit-duplicate", sheet) in codes  # the later sheet holds the unit again
+    disagree = sorted((i.sheet, i.cell) for i in validated if i.code == "tamper-copies-disagree")
+    assert disagree == ([] if len(work_on) == 1 else sorted([(sheet, cell), (f"{sheet} (2)", cell)]))
+    if len(work_on) == 1:
+        # The work on the original (the later sheet, which holds the unit again) is what validate checks:
+        # K1.1 Met without an assessor is reported there, not on the blank copy.
+        met = {i.sheet for i in validated if i.criterion == REF and i.code.startswith("completion-met")}
+        assert met == {sheet}
+
+
+def test_validate_reports_exactly_what_the_rollup_reports_for_a_header_twice(tmp_path: Path) -> None:
+    from tracker.rules.engine import validate_file
+
+    path = write(tmp_path, L2, record({}))
+    sheet, _cell = at(L2, REF, "decision")
+    wb = openpyxl.load_workbook(path)
+    ws = wb[sheet]
+    ws.cell(row=L.UNIT_FIRST_DATA_ROW, column=len(L.UNIT_TABLE_COLUMNS) + 1, value="Decision")
+    wb.save(path)
+    rolled = check_returned(Job("h", str(path), path.name), CTX).issues
+    validated = validate_file(path, today=CTX.today).issues
+    assert _issues(validated) == _issues(rolled)
+    assert [i.code for i in validated if i.code == "structure-header-twice"] == ["structure-header-twice"]

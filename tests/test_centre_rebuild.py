@@ -244,14 +244,16 @@ def test_schema_1_ledger_is_migrated_on_open(tmp_path: Path) -> None:
     roll(c)
     before = query(c, "SELECT * FROM criteria")
     conn = sqlite3.connect(c.ledger)
-    conn.executescript("DROP TABLE bases; ALTER TABLE conflicts DROP COLUMN base; PRAGMA user_version=1;")
+    conn.executescript("DROP TABLE bases; ALTER TABLE conflicts DROP COLUMN base; "
+                       "ALTER TABLE criteria DROP COLUMN extra; PRAGMA user_version=1;")
     conn.close()
     conn = LG.connect(c.ledger, create=False)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == LG.SCHEMA_VERSION == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == LG.SCHEMA_VERSION == 4
     cols = {r[1] for r in conn.execute("PRAGMA table_info(conflicts)")}
     assert "base" in cols and conn.execute("SELECT count(*) FROM bases").fetchone()[0] == 0
+    assert "extra" in {r[1] for r in conn.execute("PRAGMA table_info(criteria)")}  # schema 4
     conn.close()
-    assert query(c, "SELECT * FROM criteria") == before
+    assert query(c, "SELECT * FROM criteria") == before  # the rows kept (extra: NULL, as before)
 
 
 def test_recheck_verifies_archive_copies_by_hash(rolled: tuple[Centre, bytes]) -> None:

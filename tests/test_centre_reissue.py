@@ -234,3 +234,51 @@ def test_cli_issue_then_damage_then_rebuild(tmp_path: Path) -> None:
     p = tracker("rebuild", str(c.root))
     assert p.returncode == 0 and "ledger rebuilt from 2 archived file(s), 0 decision(s) and 1 issue(s)" in p.stdout
     assert tracker("rollup", str(c.root)).returncode == 0
+
+
+# -- reissue_after_rollup (a centre option, default off) -----------------------------------------
+
+
+def _enable_reissue(c: Centre) -> Centre:
+    from tracker.centre.folder import open_centre
+
+    text = c.config_path.read_text(encoding="utf-8")
+    assert "reissue_after_rollup: false" in text  # tracker init writes the option, off
+    c.config_path.write_text(text.replace("reissue_after_rollup: false", "reissue_after_rollup: true"),
+                             encoding="utf-8")
+    return open_centre(c.root)
+
+
+def test_reissue_after_rollup_is_off_by_default(tmp_path: Path) -> None:
+    c = make_centre(tmp_path / "centre")
+    drop(c, items(2))
+    result = roll(c)
+    assert result.reissued == [] and not (c.root / "outbox").exists()
+
+
+def test_reissue_after_rollup_writes_exactly_the_changed_learners(tmp_path: Path) -> None:
+    c = _enable_reissue(make_centre(tmp_path / "centre"))
+    three = items(3)
+    drop(c, three, names=["a.xlsx", "b.xlsx", "c.xlsx"])
+    first = roll(c)
+    # All three learners are new: three current workbooks, one per learner.
+    assert sorted(read_workbook(p).uln for p in first.reissued) == sorted(i[1].learner.uln for i in three)
+    q, s, _rec = three[1]
+    (issued,) = [p for p in first.reissued if read_workbook(p).uln == s.learner.uln]
+    issued = Path(shutil.copy(issued, tmp_path / "copy.xlsx"))
+    outbox = c.root / "outbox"
+    shutil.rmtree(outbox)
+    # One learner's assessor adds work on the re-issued workbook; the others send nothing.
+    ref = _unassessed(three[1])
+    worked = edit(issued, {at(q, ref, "evidence_refs"): "E99", at(q, ref, "method"): "Observation"})
+    _deliver(c, worked, "back.xlsx")
+    second = roll(c)
+    assert [f.outcome for f in second.files] == ["merged"]
+    files = sorted(outbox.rglob("*.xlsx"))
+    assert [read_workbook(p).uln for p in files] == [s.learner.uln]
+    back = read_workbook(files[0])
+    assert back.meta["base"].split("/")[2] == "4"  # issued from revision 4: three files, then the return
+    assert back.to_record().entries[ref].evidence_refs == ("E99",)
+    # Nothing new: no run, nothing re-issued.
+    third = roll(c)
+    assert third.reissued == [] and sorted(outbox.rglob("*.xlsx")) == files

@@ -44,7 +44,7 @@ def test_export_matches_the_master(centre: tuple[Centre, list[Item]], fmt: str, 
     assert [p.name for p in paths] == [f"criteria.{fmt}", f"learners.{fmt}"]
     crit = _read(paths[0], fmt)
     learners = _read(paths[1], fmt)
-    assert list(crit.columns) == [col.key for col in M.CRITERIA_COLUMNS]
+    assert list(crit.columns) == [col.key for col in M.CRITERIA_COLUMNS] + ["extra"]  # then the added columns
     assert list(learners.columns) == [col.key for col in M.LEARNER_COLUMNS]
     assert len(crit) == sum(q.criterion_count() for q, _s, _r in batch)
     assert sorted(learners["uln"]) == sorted(s.learner.uln for _q, s, _r in batch)

@@ -170,15 +170,16 @@ def test_version_1_workbook_still_reads(tmp_path: Path) -> None:
 def test_ledger_of_schema_1_is_migrated(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite"
     conn = LG.connect(path)
-    # Make it a schema-1 ledger: without the version-2 columns.
+    # Make it a schema-1 ledger: without the version-2 (and version-4) columns.
     conn.execute("ALTER TABLE criteria DROP COLUMN countersigned_by")
     conn.execute("ALTER TABLE criteria DROP COLUMN countersign_date")
+    conn.execute("ALTER TABLE criteria DROP COLUMN extra")
     conn.execute("PRAGMA user_version=1")
     conn.close()
     conn = LG.connect(path)
     cols = [r[1] for r in conn.execute("PRAGMA table_info(criteria)")]
-    assert cols[-4:] == ["source_file", "run_id", "countersigned_by", "countersign_date"]
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == LG.SCHEMA_VERSION == 3
+    assert cols[-5:] == ["source_file", "run_id", "countersigned_by", "countersign_date", "extra"]
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == LG.SCHEMA_VERSION == 4
     conn.close()
     assert sqlite3.sqlite_version_info >= (3, 35)
 

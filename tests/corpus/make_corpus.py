@@ -607,6 +607,23 @@ def _merge_across_table(wb: object) -> None:
     wb[UNIT1_SHEET].merge_cells(f"B{UNIT1_FIRST_ROW + 1}:N{UNIT1_FIRST_ROW + 2}")  # type: ignore[index]
 
 
+def _copy_unit1_before_itself(wb: object) -> None:
+    # Excel's Move or Copy puts the copy before the original; on the copy K1.1 is "Not yet met".
+    original = wb[UNIT1_SHEET]  # type: ignore[index]
+    copy = wb.copy_worksheet(original)  # type: ignore[attr-defined]
+    copy.title = f"{UNIT1_SHEET} (2)"
+    wb.move_sheet(copy, offset=wb.index(original) - wb.index(copy))  # type: ignore[attr-defined]
+    copy[f"{COLUMN['decision']}{UNIT1_FIRST_ROW}"].value = "Not yet met"
+
+
+def _decision_header_twice(wb: object) -> None:
+    # A hidden column headed Decision right of the table (column R), holding "Met" for K1.1.
+    ws = wb[UNIT1_SHEET]  # type: ignore[index]
+    ws[f"R{UNIT_HEADER_ROW}"].value = "Decision"
+    ws[f"R{UNIT1_FIRST_ROW}"].value = "Met"
+    ws.column_dimensions["R"].hidden = True
+
+
 def macro_project() -> bytes:
     """A real (source-only) VBA project whose Workbook_Open would start a program: never run."""
     from tracker.addin.ovba import WORKBOOK_BASE, Module, build_vba_project
@@ -655,6 +672,8 @@ def learner_corpus() -> dict[str, bytes]:
                  lambda x: set_cell(x, f"{col['decision']}{UNIT_HEADER_ROW}",
                                     _inline(f"{col['decision']}{UNIT_HEADER_ROW}", "Outcome", "9"))})
     files["merged_cells.xlsx"] = _with_openpyxl(base, _merge_across_table)
+    files["unit_sheet_copied.xlsx"] = _with_openpyxl(base, _copy_unit1_before_itself)
+    files["header_twice.xlsx"] = _with_openpyxl(base, _decision_header_twice)
 
     def text_dates(x: str) -> str:
         x = set_cell(x, f"{col['evidence_date']}{r}", _inline(f"{col['evidence_date']}{r}", "last Tuesday", "17"))

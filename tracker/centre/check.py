@@ -26,8 +26,7 @@ from typing import TYPE_CHECKING, Any
 from tracker.centre.folder import Centre, is_centre, open_centre
 from tracker.centre.ledger import ENTRY_FIELDS, Apprenticeship, Values
 from tracker.centre.receive import inbox_files
-from tracker.centre.rollup_issues import (COPIES_DISAGREE, HEADER_TWICE, METADATA_MISMATCH, UNKNOWN_LEARNER,
-                                          UNKNOWN_QUALIFICATION, UNREADABLE)
+from tracker.centre.rollup_issues import METADATA_MISMATCH, UNKNOWN_LEARNER, UNKNOWN_QUALIFICATION, UNREADABLE
 from tracker.errors import TrackerError, UnreadableWorkbook
 from tracker.identifiers import check_uln
 from tracker.issues import Issue, Report, Task
@@ -252,6 +251,9 @@ class Checked:
     reading: str = ""
     cover: tuple[str | None, ...] = ()  # in COVER_KEYS order
     rows: list[Row] = field(default_factory=list)
+    # ref -> every column an assessor added on the row's sheet: header -> value (None: blank).
+    # Rows without added columns are absent (the accepted values stay; merge_rules.merge_extra).
+    extras: dict[str, dict[str, str | None]] = field(default_factory=dict)
     apprenticeship: Apprenticeship | None = None  # None: not an apprentice
     base_stamp: str = ""  # the hidden stamp of a re-issued workbook (``tracker issue``), or ""
 
@@ -316,7 +318,7 @@ def _check_returned(job: Job, ctx: CheckContext) -> Checked:
     task = check_workbook(book, register=ctx.register, today=ctx.today, identity=identity)
     base.issues = task.issues
     base.cover = tuple(_cover_text(book, k) for k in COVER_KEYS)
-    base.rows = _rows(book, q, base.issues)
+    base.rows, base.extras = _rows(book, q)
     base.apprenticeship = apprenticeship_of(book)
     return base
 
@@ -361,27 +363,24 @@ def _cover_text(book: LearnerWorkbook, key: str) -> str | None:
 _DATE_KEYS = frozenset({"registration_date", "start_date", "planned_end_date", "gateway_signoff_date"})
 
 
-def _same(a: str | None, b: str | None) -> bool:
-    return " ".join((a or "").split()).casefold() == " ".join((b or "").split()).casefold()
-
-
-def _rows(book: LearnerWorkbook, q: Qualification, issues: list[Issue]) -> list[Row]:
+def _rows(book: LearnerWorkbook, q: Qualification) -> tuple[list[Row], dict[str, dict[str, str | None]]]:
     """The criterion rows to merge. A criterion on two sheets (a unit sheet copied with Excel's
-    Move or Copy) is taken from the copy that holds work; copies that both hold work and differ
-    are an error at both cells (appended to ``issues``) and the row says nothing (all fields
-    silent: the accepted values stay). Never silently the first copy only."""
+    Move or Copy) is taken from the copy that holds entries; copies that both hold entries and
+    differ (:func:`tracker.rules.checks.base.copies_differ`, which the tampering check reports as
+    tamper-copies-disagree at both cells) say nothing: all fields silent, the accepted values stay.
+    A header found twice on a sheet (structure-header-twice) says nothing for that field on the
+    sheet's rows. Never silently the first copy only. The issues are the checks' (validate reports
+    the same): nothing is reported here. Also returns, per criterion, the added columns of the row
+    taken (none for copies that disagree)."""
+    from tracker.rules.checks.base import copies_differ, has_entries
+
     unit_of = {c.ref: u.number for u in q.units for c in u.criteria}
-    # A header found twice on a sheet: an error naming both columns, and that field says nothing
-    # on the sheet's rows (neither column is preferred silently).
+    # A header found twice on a sheet: neither column is preferred silently.
     twice: dict[str, frozenset[int]] = {}
     for u in book.units:
         if u.duplicate_columns:
             twice[u.sheet] = frozenset(ENTRY_FIELDS.index(k) for k in u.duplicate_columns if k in ENTRY_FIELDS)
-            for k, letters in u.duplicate_columns.items():
-                issues.append(HEADER_TWICE(sheet=u.sheet, cell=f"{letters[0]}{u.header_row}", name=u.sheet,
-                                           header=L.column_by_key(L.CRITERION_COLUMNS, k).header,
-                                           columns=" and ".join(letters)))
-    found: dict[str, list[tuple[Row, str, str]]] = {}  # ref -> (row, sheet, decision cell)
+    found: dict[str, list[tuple[Row, CriterionRow]]] = {}  # ref -> (row to merge, row as read)
     order: list[str] = []
     for row in book.rows():
         ref = row.ref.strip()
@@ -394,31 +393,24 @@ def _rows(book: LearnerWorkbook, q: Qualification, issues: list[Issue]) -> list[
         if sheet in twice:
             silent = silent | twice[sheet]
             values = tuple(None if i in twice[sheet] else v for i, v in enumerate(values))
-        if any(found_sheet == sheet for _r, found_sheet, _c in found.get(ref, [])):
+        if any(read.sheet == sheet for _r, read in found.get(ref, [])):
             continue  # a row repeated on one sheet: the first one counts (the checks report it)
-        at = row.cells.get("decision")
         if ref not in found:
             order.append(ref)
-        found.setdefault(ref, []).append(((ref, unit_of[ref], values, silent), sheet, at.ref if at else ""))
+        found.setdefault(ref, []).append(((ref, unit_of[ref], values, silent), row))
     out: list[Row] = []
+    extras: dict[str, dict[str, str | None]] = {}
     for ref in order:
         copies = found[ref]
-        with_work = [c for c in copies if any(v is not None for v in c[0][2])]
-        if len(with_work) <= 1:
-            out.append((with_work or copies)[0][0])
+        with_work = [c for c in copies if has_entries(c[1])]
+        if len(with_work) > 1 and copies_differ([read for _r, read in with_work]):
+            out.append((ref, unit_of[ref], (None,) * len(ENTRY_FIELDS), frozenset(range(len(ENTRY_FIELDS)))))
             continue
-        first = with_work[0]
-        differ = [ENTRY_FIELDS[i] for i in range(len(ENTRY_FIELDS))
-                  if any(not _same(first[0][2][i], other[0][2][i]) for other in with_work[1:])]
-        if not differ:
-            out.append(first[0])
-            continue
-        for (_row, sheet, where) in with_work:
-            other = next(s for _r, s, _c in with_work if s != sheet)
-            issues.append(COPIES_DISAGREE(sheet=sheet, cell=where or None, criterion=ref, ref=ref, other=other,
-                                          fields=", ".join(differ)))
-        out.append((ref, unit_of[ref], (None,) * len(ENTRY_FIELDS), frozenset(range(len(ENTRY_FIELDS)))))
-    return out
+        taken = (with_work or copies)[0]
+        out.append(taken[0])
+        if taken[1].extra:
+            extras[ref] = {h: (None if c.value is None or c.problem else str(c.value)) for h, c in taken[1].extra.items()}
+    return out, extras
 
 
 def _values(row: CriterionRow) -> tuple[tuple[str | None, ...], frozenset[int]]:

@@ -121,8 +121,10 @@ def apply_resolution(conn: sqlite3.Connection, k: LG.ConflictRow, keep: str, who
     merger = Merger(conn, run_id, now)
     counts = LG.RunCounts(conflicts_closed=1)
     if keep == "returned":
+        # The added columns' values are not part of a conflict (merge_rules.merge_extra): kept as they are.
+        held = LG.learner_criteria(conn, k.learner_id).get(k.ref)
         LG.update_criteria(conn, [LG.NewCriterion(k.learner_id, k.ref, k.unit, values_from_json(k.returned),
-                                                  k.returned_file, run_id)])
+                                                  k.returned_file, run_id, held.extra if held else None)])
         counts.rows_accepted = 1
     LG.finish_run(conn, run_id, now, counts)
     merger.close(k.id, f"kept-{keep}", None, who, note or "")

@@ -9,6 +9,13 @@ Column names are the master's column keys in snake_case (``uln``, ``qualificatio
 ``decision``, ``assessor_date`` ...), stable for scripts; the master's column headers are the
 human-readable names of the same columns.
 
+The criteria table ends with one more column, ``extra``: the values of the columns an assessor
+added to the unit sheet (a header the layout does not know, e.g. "Assessor comments"), as one
+object ``{"Assessor comments": "..."}`` in column order -- a JSON object in JSON, the same object
+as JSON text in CSV and Parquet, blank (``null``) for a row with none. One column rather than a
+column per header: the columns a script reads stay the same whatever assessors typed
+(``df["extra"].map(json.loads)`` or ``pandas.json_normalize`` spreads them out).
+
 * CSV: UTF-8, a header row, ISO dates (``2025-02-03``) and date-times (``2025-02-03 14:05:00``),
   empty for blank; ``pandas.read_csv(path, dtype={"uln": str})`` reads it. Text that a
   spreadsheet would run as a formula when the CSV is opened in Excel -- a cell starting with
@@ -40,14 +47,19 @@ from tracker.centre import ledger as LG
 from tracker.centre import master as M
 from tracker.centre.folder import Centre, ledger_errors, open_centre
 from tracker.centre.journal import open_ledger
+from tracker.centre.merge_rules import extra_from_json
 from tracker.errors import UsageError
 
 FORMATS = ("csv", "json", "parquet")
 TABLES = ("criteria", "learners")
 
 
+#: the criteria table's last column: the added columns' values (see the module doc)
+EXTRA_COLUMN = M.MColumn("extra", "Added columns", 30)
+
+
 def _columns(table: str) -> tuple[M.MColumn, ...]:
-    return M.CRITERIA_COLUMNS if table == "criteria" else M.LEARNER_COLUMNS
+    return (*M.CRITERIA_COLUMNS, EXTRA_COLUMN) if table == "criteria" else M.LEARNER_COLUMNS
 
 
 def iter_table(conn: sqlite3.Connection, centre: Centre, table: str) -> Iterator[dict[str, Any]]:
@@ -56,6 +68,7 @@ def iter_table(conn: sqlite3.Connection, centre: Centre, table: str) -> Iterator
     files = LG.file_names(conn)
     open_rows, per_learner = M.open_conflict_rows(conn)
     counts = LG.issue_counts(conn) if table == "learners" else {}
+    extras = LG.criterion_extras(conn) if table == "criteria" else {}
     keys = [c.key for c in _columns(table)]
     for view in M.iter_learners(conn, quals):
         if table == "learners":
@@ -63,7 +76,10 @@ def iter_table(conn: sqlite3.Connection, centre: Centre, table: str) -> Iterator
             yield {k: rec.get(k) for k in keys}
         else:
             for rec in M.criterion_records(view, files, open_rows):
-                yield {k: rec.get(k) for k in keys}
+                row = {k: rec.get(k) for k in keys}
+                text = extras.get((str(rec.get("uln")), str(rec.get("qualification_number")), str(rec.get("ref"))))
+                row["extra"] = extra_from_json(text) or None
+                yield row
 
 
 def export(centre: str | Path | Centre, fmt: str, out: str | Path | None = None, *,
@@ -123,9 +139,17 @@ def defuse(value: Any) -> Any:
     return value
 
 
+def _as_text(v: Any) -> Any:
+    # The criteria table's ``extra`` object, as JSON text in CSV and Parquet.
+    return json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else v
+
+
 def _write_csv(path: Path, table: str, rows: Iterator[dict[str, Any]], *, raw: bool = False) -> None:
     keys = [c.key for c in _columns(table)]
-    cell = _plain if raw else (lambda v: defuse(_plain(v)))
+    def cell(v: Any) -> Any:
+        text = _plain(_as_text(v))
+        return text if raw else defuse(text)
+
     with open(path, "w", encoding="utf-8", newline="", errors="surrogateescape") as f:
         w = csv.writer(f)
         w.writerow(keys)
@@ -162,7 +186,8 @@ def _write_parquet(path: Path, table: str, rows: Iterator[dict[str, Any]]) -> No
     import pandas as pd
 
     cols = _columns(table)
-    df = pd.DataFrame.from_records(list(rows), columns=[c.key for c in cols])
+    df = pd.DataFrame.from_records([{k: _as_text(v) for k, v in r.items()} for r in rows],
+                                   columns=[c.key for c in cols])
     for c in cols:
         if c.kind == "date":
             df[c.key] = [dt.date.fromisoformat(v) if isinstance(v, str) else None for v in df[c.key]]

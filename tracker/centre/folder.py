@@ -71,6 +71,9 @@ class Centre:
     workers: int = 0
     # The IQA and sampling policy (centre.yaml's ``policy``; docs/iqa.md lists the settings).
     policy: Policy = field(default_factory=Policy)
+    # centre.yaml's ``reissue_after_rollup``: after a roll-up that changed the ledger, write the
+    # current workbook of every learner it changed into the outbox (as `tracker issue` does).
+    reissue_after_rollup: bool = False
 
     def path(self, key: str) -> Path:
         """The resolved path of ``key`` (inbox, archive, quarantine, ledger, master, ...)."""
@@ -158,6 +161,9 @@ def config_text(name: str, number: str, readings: dict[str, str],
         "# Processes that read and check returned workbooks during a roll-up (0 = automatic:",
         "# two when there are enough files for it to pay, 1 = no extra processes).",
         "workers: 0",
+        "# true: after each roll-up that changes the ledger, write the current workbook of every",
+        "# learner it changed into the outbox (as `tracker issue --learner ULN` does).",
+        "reissue_after_rollup: false",
         "# The IQA and sampling policy (docs/iqa.md lists every setting and its default), e.g.:",
         "# policy:",
         "#   countersign: named      # or any: any qualified assessor may countersign a trainee",
@@ -203,7 +209,7 @@ def open_centre(root: str | Path, *, check_readings: bool = True) -> Centre:
     r = Path(root).absolute()
     data = load_config(r)
     cfg = r / CONFIG_NAME
-    known = {"version", "name", "number", "readings", "paths", "workers", "demo", "policy"}
+    known = {"version", "name", "number", "readings", "paths", "workers", "demo", "policy", "reissue_after_rollup"}
     unknown = sorted(str(k) for k in data if k not in known)
     if unknown:
         raise CentreError(f"{cfg}: unknown setting(s) {', '.join(unknown)} "
@@ -228,8 +234,12 @@ def open_centre(root: str | Path, *, check_readings: bool = True) -> Centre:
     workers = data.get("workers", 0)
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 0:
         raise CentreError(f"{cfg}: 'workers' must be a whole number (0 = automatic)")
+    reissue = data.get("reissue_after_rollup", False)
+    if not isinstance(reissue, bool):
+        raise CentreError(f"{cfg}: 'reissue_after_rollup' must be true or false")
     centre = Centre(root=r, name=_text_value(data, "name", cfg), number=_text_value(data, "number", cfg),
-                    readings=readings, paths=paths, workers=workers, policy=parse_policy(data.get("policy"), cfg))
+                    readings=readings, paths=paths, workers=workers, policy=parse_policy(data.get("policy"), cfg),
+                    reissue_after_rollup=reissue)
     if check_readings:
         _check_readings(centre)
     return centre

@@ -10,7 +10,7 @@ Tables:
   details and the workbook id from their latest return. ``learner_workbooks`` lists every
   workbook id seen for a learner (the third part of a learner's identity).
 * ``criteria`` -- the accepted value of every criterion row per learner, with the file it came
-  from and the run that accepted it.
+  from and the run that accepted it, and the values of columns an assessor added (``extra``).
 * ``conflicts`` -- returned rows that contradicted an accepted sign-off: both values, both source
   files, the differing fields, and how the conflict was closed (an agreeing return, ``tracker
   resolve``, or superseded by a later conflicting return).
@@ -43,16 +43,18 @@ from pathlib import Path
 
 from tracker.errors import CentreError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Schema history: 2 added the ``apprenticeships`` table and the countersign entry fields; 3 (issue
 # 11) the ``bases`` table (the rows of every workbook issued by ``tracker issue``, for the
-# three-way merge) and ``conflicts.base``. An older ledger is migrated on open (:func:`_migrate`).
+# three-way merge) and ``conflicts.base``; 4 ``criteria.extra`` (the values of columns an assessor
+# added to the table). An older ledger is migrated on open (:func:`_migrate`).
 
 # Columns added after schema 1, by the schema version that added them: an older ledger gets them
 # as new (NULL) columns when it is opened.
 ADDED_COLUMNS: dict[int, tuple[tuple[str, str], ...]] = {
     2: (("criteria", "countersigned_by"), ("criteria", "countersign_date")),
     3: (("conflicts", "base"),),
+    4: (("criteria", "extra"),),
 }
 
 # Entry columns stored per criterion (the input columns of the learner workbook, in layout order).
@@ -150,6 +152,7 @@ CREATE TABLE IF NOT EXISTS criteria (
     {", ".join(f"{f} TEXT" for f in ENTRY_FIELDS)},
     source_file TEXT NOT NULL,
     run_id INTEGER NOT NULL,
+    extra TEXT,                         -- JSON object: added column header -> value, or NULL
     PRIMARY KEY (learner_id, ref)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS conflicts (
@@ -835,6 +838,7 @@ class Accepted:
     values: Values
     source_file: str
     run_id: int
+    extra: str | None = None  # JSON object: added column header -> value (None: none)
 
 
 @dataclass(slots=True)
@@ -847,6 +851,7 @@ class NewCriterion:
     values: Values
     source_file: str
     run_id: int
+    extra: str | None = None  # JSON object: added column header -> value (None: none)
 
 
 @dataclass(slots=True)
@@ -912,8 +917,8 @@ class PlanItem:
 def learner_criteria(conn: sqlite3.Connection, learner_id: int) -> dict[str, Accepted]:
     """Ref -> accepted value of every criterion row of one learner."""
     n = len(ENTRY_FIELDS)
-    return {row[0]: Accepted(tuple(row[1:n + 1]), row[n + 1], row[n + 2]) for row in conn.execute(
-        f"SELECT ref, {_COLS}, source_file, run_id FROM criteria WHERE learner_id = ?", (learner_id,))}
+    return {row[0]: Accepted(tuple(row[1:n + 1]), row[n + 1], row[n + 2], row[n + 3]) for row in conn.execute(
+        f"SELECT ref, {_COLS}, source_file, run_id, extra FROM criteria WHERE learner_id = ?", (learner_id,))}
 
 
 def criteria_by_learner(conn: sqlite3.Connection) -> Iterator[tuple[int, dict[str, Accepted]]]:
@@ -924,13 +929,13 @@ def criteria_by_learner(conn: sqlite3.Connection) -> Iterator[tuple[int, dict[st
     cols = ", ".join(f"c.{f}" for f in ENTRY_FIELDS)
     current: int | None = None
     rows: dict[str, Accepted] = {}
-    for row in conn.execute(f"SELECT c.learner_id, c.ref, {cols}, c.source_file, c.run_id FROM learners l "
+    for row in conn.execute(f"SELECT c.learner_id, c.ref, {cols}, c.source_file, c.run_id, c.extra FROM learners l "
                             f"JOIN criteria c ON c.learner_id = l.id ORDER BY {_LEARNER_ORDER}"):
         if row[0] != current:
             if current is not None:
                 yield current, rows
             current, rows = row[0], {}
-        rows[row[1]] = Accepted(tuple(row[2:n + 2]), row[n + 2], row[n + 3])
+        rows[row[1]] = Accepted(tuple(row[2:n + 2]), row[n + 2], row[n + 3], row[n + 4])
     if current is not None:
         yield current, rows
 
@@ -938,15 +943,16 @@ def criteria_by_learner(conn: sqlite3.Connection) -> Iterator[tuple[int, dict[st
 def insert_criteria(conn: sqlite3.Connection, rows: list[NewCriterion]) -> None:
     """Insert new criterion rows."""
     conn.executemany(
-        f"INSERT INTO criteria (learner_id, ref, unit, {_COLS}, source_file, run_id) "
-        f"VALUES ({', '.join('?' * (len(ENTRY_FIELDS) + 5))})",
-        [(r.learner_id, r.ref, r.unit, *r.values, r.source_file, r.run_id) for r in rows])
+        f"INSERT INTO criteria (learner_id, ref, unit, {_COLS}, source_file, run_id, extra) "
+        f"VALUES ({', '.join('?' * (len(ENTRY_FIELDS) + 6))})",
+        [(r.learner_id, r.ref, r.unit, *r.values, r.source_file, r.run_id, r.extra) for r in rows])
 
 
 def update_criteria(conn: sqlite3.Connection, rows: list[NewCriterion]) -> None:
     """Replace the accepted value of criterion rows (their unit is unchanged)."""
-    conn.executemany(f"UPDATE criteria SET {_SETS}, source_file = ?, run_id = ? WHERE learner_id = ? AND ref = ?",
-                     [(*r.values, r.source_file, r.run_id, r.learner_id, r.ref) for r in rows])
+    conn.executemany(f"UPDATE criteria SET {_SETS}, source_file = ?, run_id = ?, extra = ? "
+                     "WHERE learner_id = ? AND ref = ?",
+                     [(*r.values, r.source_file, r.run_id, r.extra, r.learner_id, r.ref) for r in rows])
 
 
 def criteria_count(conn: sqlite3.Connection, qualification_number: str) -> int:
@@ -1234,6 +1240,24 @@ def base_by_id(conn: sqlite3.Connection, base_id: int) -> Base | None:
     row = conn.execute("SELECT id, learner_id, revision, fingerprint, rows FROM bases WHERE id = ?",
                        (base_id,)).fetchone()
     return Base(*row) if row else None
+
+
+def learners_changed_in_run(conn: sqlite3.Connection, run_id: int) -> set[int]:
+    """The learners a run changed: a file merged into them, a criterion row accepted, or a
+    conflict of theirs opened or closed in it."""
+    return {int(r[0]) for r in conn.execute(
+        "SELECT learner_id FROM files WHERE run_id = ? AND outcome = 'merged' AND learner_id IS NOT NULL "
+        "UNION SELECT learner_id FROM criteria WHERE run_id = ? "
+        "UNION SELECT learner_id FROM conflicts WHERE opened_run = ? OR closed_run = ?",
+        (run_id, run_id, run_id, run_id))}
+
+
+def criterion_extras(conn: sqlite3.Connection) -> dict[tuple[str, str, str], str]:
+    """(ULN, qualification number, criterion ref) -> the JSON of its added columns' values, for
+    every criterion row that has any (the export lists them)."""
+    return {(str(u), str(qn), str(ref)): str(x) for u, qn, ref, x in conn.execute(
+        "SELECT l.uln, l.qualification_number, c.ref, c.extra FROM criteria c JOIN learners l ON l.id = c.learner_id "
+        "WHERE c.extra IS NOT NULL")}
 
 
 def learner_by_id(conn: sqlite3.Connection, learner_id: int) -> LearnerRow | None:

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 
 from tracker.centre import ledger as LG
 from tracker.centre.check import COVER_KEYS, Checked
-from tracker.centre.merge_rules import BLANK, Values, decide, field_label, fingerprint, rows_from_json, values_json
+from tracker.centre.merge_rules import (BLANK, Extra, Values, decide, extra_from_json, extra_json, extras_from_json,
+                                       field_label, fingerprint, merge_extra, rows_from_json, values_json)
 from tracker.centre.receive import Received
 from tracker.centre.rollup_issues import BASE_FUTURE, BASE_UNTRUSTED, IDENTITY_MISMATCH, NAME_CHANGED, NEW_WORKBOOK, WORKBOOK_SHARED
 from tracker.issues import CATALOGUE, Issue
@@ -73,6 +74,7 @@ class BaseFound:
     """What a return's stamp says: its base rows, or why it has none (a warning or an error)."""
 
     rows: dict[str, Values] | None = None
+    extras: dict[str, Extra] | None = None  # the added columns' values as issued (ref -> values)
     untrusted: str = ""  # why the stamp was not trusted (a warning)
     future: tuple[int, int] | None = None  # (stamped revision, current revision): an error
 
@@ -96,7 +98,7 @@ def resolve_base(conn: sqlite3.Connection, stamp: str, learner_id: int | None) -
         return BaseFound(untrusted="does not match any workbook this centre issued")
     if learner_id is not None and b.learner_id != learner_id:
         return BaseFound(untrusted="was issued for another learner")
-    return BaseFound(rows=rows_from_json(b.rows))
+    return BaseFound(rows=rows_from_json(b.rows), extras=extras_from_json(b.rows))
 
 
 def issue_rows(issues: list[Issue]) -> list[LG.IssueRow]:
@@ -201,7 +203,7 @@ class Merger:
         if res.workbook_id and res.workbook_id not in workbooks:
             LG.add_learner_workbook(conn, learner_id, res.workbook_id, rec.hash)
         out = FileOutcome(rec.name, rec.hash, "merged", "", res.name, res.uln)
-        self._merge_rows(learner_id, rec, res, out, base.rows)
+        self._merge_rows(learner_id, rec, res, out, base.rows, base.extras)
         issues = extra + res.issues
         self._record_file(rec, res, "merged", "", learner_id, issues, requeued)
         out.errors = sum(1 for i in issues if i.severity.value == "error")
@@ -217,7 +219,7 @@ class Merger:
         return out
 
     def _merge_rows(self, learner_id: int, rec: Received, res: Checked, out: FileOutcome,
-                    base: dict[str, Values] | None) -> None:
+                    base: dict[str, Values] | None, base_extras: dict[str, Extra] | None = None) -> None:
         conn = self.conn
         existing = LG.learner_criteria(conn, learner_id)
         open_conf: dict[str, tuple[int, str]] = {}
@@ -231,15 +233,33 @@ class Merger:
         updates: list[LG.NewCriterion] = []
         for ref, unit, values, silent in res.rows:
             acc = existing.get(ref)
+            returned_extra = res.extras.get(ref)
             if acc is None:
-                if values == BLANK:
+                new_extra, _ = merge_extra({}, returned_extra or {})
+                if values == BLANK and not new_extra:
                     continue
-                inserts.append(LG.NewCriterion(learner_id, ref, unit, values, rec.hash, self.run_id))
+                inserts.append(LG.NewCriterion(learner_id, ref, unit, values, rec.hash, self.run_id,
+                                               extra_json(new_extra)))
                 out.rows_accepted += 1
                 continue
+            # Added columns first: never a conflict, whatever happens to the sign-off fields.
+            extra_text = acc.extra
+            if returned_extra is not None:
+                held = extra_from_json(acc.extra)
+                b_extra = None if base is None else (base_extras or {}).get(ref, {})
+                merged, replaced = merge_extra(held, returned_extra, b_extra)
+                if merged != held:
+                    extra_text = extra_json(merged)
+                for header, was, now in replaced:
+                    self.log("column value replaced", f"'{header}': {was!r} -> {now!r} (changed on both sides "
+                                                      "since the workbook was issued; the latest return stands)",
+                             rec.hash, learner_id, ref)
             b = None if base is None else base.get(ref, BLANK)
             candidate, contradicted = decide(acc.values, values, silent, b)
             if contradicted:
+                if extra_text != acc.extra:
+                    updates.append(LG.NewCriterion(learner_id, ref, unit, acc.values, acc.source_file, acc.run_id,
+                                                   extra_text))
                 rj = values_json(candidate)
                 oc = open_conf.get(ref)
                 if oc is not None and oc[1] == rj:
@@ -260,8 +280,8 @@ class Merger:
                                      "differ from the accepted sign-off; accepted value kept",
                          rec.hash, learner_id, ref)
                 continue
-            if candidate != acc.values:
-                updates.append(LG.NewCriterion(learner_id, ref, unit, candidate, rec.hash, self.run_id))
+            if candidate != acc.values or extra_text != acc.extra:
+                updates.append(LG.NewCriterion(learner_id, ref, unit, candidate, rec.hash, self.run_id, extra_text))
                 out.rows_accepted += 1
             oc = open_conf.pop(ref, None)
             if oc is not None:

@@ -27,6 +27,17 @@ conflict (signed or not); the same change on both sides is agreement; a field ch
 the return follows the rules above (a signed value changed is still a conflict). A return with no
 base (made by ``tracker new`` or before bases existed) is compared with the accepted row alone.
 
+**Columns an assessor added** (a header the layout does not know, e.g. "Assessor comments"): their
+values are notes, not sign-offs, so they are never a conflict. Per column (matched by header,
+without letter case or extra spaces): a value the return holds replaces the accepted one (a cell
+cleared in the return clears it); a column the return does not have leaves the accepted value as
+it is. With a base, a value the return did not change since its base says nothing (another copy's
+note stays); when both the return and the ledger changed it since the base, differently, the
+return's value replaces the accepted one -- the latest return stands -- and the merge log records
+both values (the replaced one is also kept in the archived file it came from). This is applied
+whatever happens to the row's sign-off fields (a conflict on them keeps the accepted sign-off,
+not the note).
+
 Values are compared normalised : names without letter case or extra spaces, the
 dropdown columns without letter case, evidence refs as a set.
 """
@@ -114,15 +125,78 @@ def decide(accepted: Values, returned: Values, silent: frozenset[int] = frozense
     return tuple(out), contradicted
 
 
+Extra = dict[str, str]  # an added column's header -> its value, in column order
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def merge_extra(accepted: Extra, returned: dict[str, str | None], base: Extra | None = None
+                ) -> tuple[Extra, list[tuple[str, str | None, str | None]]]:
+    """(new added-column values, values replaced although the ledger had changed them since the
+    base: (header, replaced value, returned value)) -- see the module doc.
+
+    ``returned``: every added column of the returned row (None: the cell is blank)."""
+    out: Extra = dict(accepted)
+    key_of = {_fold(h): h for h in out}
+    base_of = {_fold(h): v for h, v in (base or {}).items()}
+    replaced: list[tuple[str, str | None, str | None]] = []
+    for header, r in returned.items():
+        k = _fold(header)
+        old_header = key_of.get(k)
+        a = out.get(old_header) if old_header is not None else None
+        if base is not None and _norm("comments", r) == _norm("comments", base_of.get(k)):
+            continue  # not changed in the return since it was issued: the ledger's value stays
+        if _norm("comments", a) == _norm("comments", r):
+            continue
+        if base is not None and _norm("comments", a) != _norm("comments", base_of.get(k)):
+            replaced.append((header, a, r))
+        if old_header is not None:
+            del out[old_header]
+        if r is not None:
+            out[header] = r
+            key_of[k] = header
+        else:
+            key_of.pop(k, None)
+    return out, replaced
+
+
+def extra_json(extra: Extra) -> str | None:
+    """Added columns' values as stored with a criterion row (None when there are none); column
+    order is kept (not sorted)."""
+    return json.dumps(extra, ensure_ascii=False) if extra else None
+
+
+def extra_from_json(text: str | None) -> Extra:
+    """The inverse of :func:`extra_json`."""
+    if not text:
+        return {}
+    d = json.loads(text)
+    return {str(k): str(v) for k, v in d.items()} if isinstance(d, dict) else {}
+
+
 def values_json(values: Values) -> str:
     """A row as the JSON object stored with a conflict."""
     return json.dumps(dict(zip(FIELDS, values)), ensure_ascii=False, sort_keys=True)
 
 
-def rows_json(rows: dict[str, Values]) -> str:
-    """Every row of a workbook as issued (ref -> row), as stored with its base."""
-    return json.dumps({ref: dict(zip(FIELDS, v)) for ref, v in sorted(rows.items())}, ensure_ascii=False,
-                      sort_keys=True)
+def rows_json(rows: dict[str, Values], extras: dict[str, Extra] | None = None) -> str:
+    """Every row of a workbook as issued (ref -> row), as stored with its base; a row's added
+    columns under the key ``extra`` (not an entry field name), where it has any."""
+    def row(ref: str, v: Values) -> dict[str, Any]:
+        d: dict[str, Any] = dict(zip(FIELDS, v))
+        if extras and extras.get(ref):
+            d["extra"] = extras[ref]
+        return d
+
+    return json.dumps({ref: row(ref, v) for ref, v in sorted(rows.items())}, ensure_ascii=False, sort_keys=True)
+
+
+def extras_from_json(text: str) -> dict[str, Extra]:
+    """The added columns' values of every row as issued (ref -> values), from :func:`rows_json`."""
+    return {ref: {str(k): str(v) for k, v in d["extra"].items()}
+            for ref, d in json.loads(text).items() if isinstance(d.get("extra"), dict)}
 
 
 def rows_from_json(text: str) -> dict[str, Values]:
@@ -148,6 +222,6 @@ def field_label(f: str) -> str:
     return L.column_by_key(L.CRITERION_COLUMNS, f).header
 
 
-__all__ = ["ASSESSOR_FIELDS", "BLANK", "FIELDS", "IQA_FIELDS", "Values", "decide", "field_label",
-           "fingerprint", "guarded_fields", "rows_from_json", "rows_json", "values_from_json",
-           "values_json"]
+__all__ = ["ASSESSOR_FIELDS", "BLANK", "FIELDS", "IQA_FIELDS", "Extra", "Values", "decide", "extra_from_json",
+           "extra_json", "extras_from_json", "field_label", "fingerprint", "guarded_fields", "merge_extra",
+           "rows_from_json", "rows_json", "values_from_json", "values_json"]

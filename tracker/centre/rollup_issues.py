@@ -86,23 +86,6 @@ BASE_FUTURE = issue_type(
     "There is no way to do this from Excel: if the ledger was restored from a backup, whoever looks "
     "after tracker runs `tracker rebuild`; then drop the file into the inbox again.", group="centre")
 
-COPIES_DISAGREE = issue_type(
-    "centre-copies-disagree", Severity.ERROR, "Two copies of a unit sheet disagree",
-    "Criterion {ref} is on sheet '{sheet}' and again on sheet '{other}' with different entries "
-    "({fields}); neither was merged",
-    "The workbook holds a unit sheet twice (Excel's Move or Copy puts the copy before the original). "
-    "Work found on only one copy is merged from it; but here both copies hold entries for this "
-    "criterion and they differ, so it is unclear which is genuine. The accepted values stay.",
-    "Keep one copy of the sheet with the right entries, delete the other, and return the workbook again.",
-    group="centre")
-HEADER_TWICE = issue_type(
-    "centre-header-twice", Severity.ERROR, "A column header appears twice on a sheet",
-    "Sheet '{name}' has the header '{header}' in columns {columns}; neither column was merged",
-    "The criterion table has two columns with the same header (for example a hidden column headed "
-    "Decision beside the visible one), so it is unclear which one holds the real entries. Neither is "
-    "preferred: the accepted values stay for that column.",
-    "Delete the extra column (unhide columns to find it) and return the workbook again.", group="centre")
-
 METADATA_MISMATCH = issue_type(
     "centre-metadata-mismatch", Severity.ERROR, "Hidden metadata contradicts the cover",
     "{name} was not merged: {reason}",
@@ -115,10 +98,10 @@ METADATA_MISMATCH = issue_type(
     "learner workbook button). Then drop the file into the inbox again.", group="centre")
 
 ROLLUP_CODES = (UNKNOWN_LEARNER, UNKNOWN_QUALIFICATION, UNREADABLE, IDENTITY_MISMATCH, NAME_CHANGED,
-                NEW_WORKBOOK, WORKBOOK_SHARED, BASE_UNTRUSTED, BASE_FUTURE, COPIES_DISAGREE, HEADER_TWICE,
+                NEW_WORKBOOK, WORKBOOK_SHARED, BASE_UNTRUSTED, BASE_FUTURE,
                 METADATA_MISMATCH)
 
 
-__all__ = ["BASE_FUTURE", "BASE_UNTRUSTED", "COPIES_DISAGREE", "HEADER_TWICE", "IDENTITY_MISMATCH",
+__all__ = ["BASE_FUTURE", "BASE_UNTRUSTED", "IDENTITY_MISMATCH",
            "METADATA_MISMATCH", "NAME_CHANGED", "NEW_WORKBOOK", "ROLLUP_CODES", "UNKNOWN_LEARNER",
            "UNKNOWN_QUALIFICATION", "UNREADABLE", "WORKBOOK_SHARED"]

@@ -70,6 +70,7 @@ from tracker.centre.journal import append_journal, open_ledger
 from tracker.centre.merge import FileOutcome, Merger, issue_rows
 from tracker.centre.pool import Checker, auto_workers
 from tracker.centre.receive import Disposal, Received
+from tracker.centre.reissue import issue_workbooks
 from tracker.centre.rollup_issues import ROLLUP_CODES
 from tracker.isolation import DEFAULT_LIMITS, Limits
 
@@ -118,6 +119,10 @@ class RollupResult:
     workers: int = 1
     notes: list[str] = field(default_factory=list)
     decisions: int = 0  # conflicts resolved from the master's Conflicts sheet
+    # The learners this roll-up changed (ledger ids), and the workbooks re-issued for them when
+    # the centre's ``reissue_after_rollup`` is on.
+    changed_learners: set[int] = field(default_factory=set)
+    reissued: list[Path] = field(default_factory=list)
     # Seconds per phase: receive, read+check+merge, centre checks, master, publish (for benchmarks).
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -137,6 +142,7 @@ class RollupResult:
             "master_rebuilt": self.master_rebuilt, "learners": self.learners,
             "open_conflicts": self.open_conflicts, "seconds": round(self.seconds, 3),
             "workers": self.workers, "notes": self.notes, "decisions": self.decisions,
+            "reissued": [str(p) for p in self.reissued],
             "counts": {k: self.count(k) for k in ("merged", "quarantined", "duplicate", "skipped")},
             "files": [{"file": f.name, "hash": f.hash, "outcome": f.outcome, "reason": f.reason,
                        "learner": f.learner, "uln": f.uln, "rows_accepted": f.rows_accepted,
@@ -184,6 +190,13 @@ def rollup(centre: str | Path | Centre, *, workers: int | None = None, today: dt
             _rollup_locked(c, conn, result, workers, today, progress, lock, limits or DEFAULT_LIMITS)
         finally:
             conn.close()
+    if c.reissue_after_rollup and result.changed_learners:
+        # After the lock is released: issue_workbooks takes it itself (the same function as
+        # `tracker issue`, so the add-in's Roll up re-issues too). A learner changed again by a
+        # roll-up in between is simply issued at the newer revision.
+        issued = issue_workbooks(c, learner_ids=result.changed_learners)
+        result.reissued = [w.path for w in issued.workbooks]
+        result.notes.append(f"{len(result.reissued)} workbook(s) re-issued into {issued.outbox}")
     result.seconds = time.perf_counter() - t0
     return result
 
@@ -225,6 +238,7 @@ def _rollup_locked(c: Centre, conn: sqlite3.Connection, result: RollupResult, wo
                                       lambda: checker.run(plan.recheck), lock.check_held)
     checkpoint("committed")
     if result.run_id is not None:
+        result.changed_learners = LG.learners_changed_in_run(conn, result.run_id)
         # The archive's manifest, in merge order, for `tracker rebuild` (after the commit: see journal.py).
         append_journal(c, plan.journal + [{"kind": "file", "hash": r.hash, "archive": r.archive_rel, "name": r.name}
                            for r in plan.new if r.hash not in plan.requeued])

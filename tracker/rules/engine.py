@@ -36,7 +36,8 @@ from tracker.errors import TrackerError, UnreadableWorkbook
 from tracker.files import TEMP_PREFIX
 from tracker.issues import Issue, Report, Severity, Task, issue_type
 from tracker.rules.checks import ALL_CHECKS
-from tracker.rules.checks.base import Context, RowInfo, UnitView, is_used, row_text, spec_index
+from tracker.rules.checks.base import (Context, RowInfo, UnitView, copies_differ, has_entries, is_used, row_text,
+                                      spec_index)
 from tracker.spec.models import Qualification
 from tracker.workbook.model import CriterionRow, LearnerWorkbook
 from tracker.workbook.identity import Identity, identify
@@ -213,6 +214,26 @@ def _prepare(ctx: Context, q: Qualification) -> None:
                 ctx.rows[row.ref] = info
                 if hit[0].number != view.unit.number:
                     ctx.misplaced.append(info)
+    # A unit sheet present twice (Excel's Move or Copy): both copies are read. A criterion with
+    # entries on one copy only is checked where the entries are; copies whose entries differ
+    # disagree (tamper-copies-disagree; the roll-up merges neither, tracker.centre.check).
+    copies: dict[str, list[tuple[UnitView, CriterionRow]]] = {}
+    for vi, view in enumerate(ctx.views):
+        if view.duplicate_of is None or view.unit is None:
+            continue
+        for row in view.sheet.rows:
+            held = ctx.rows.get(row.ref)
+            if held is not None and held.row.sheet != row.sheet:
+                order.setdefault(id(view), vi)
+                copies.setdefault(row.ref, [(held.view, held.row)]).append((view, row))
+    for cref, found in copies.items():
+        with_work = [(v, r) for v, r in found if has_entries(r)]
+        if len(with_work) == 1 and with_work[0][1] is not found[0][1]:
+            v, r = with_work[0]
+            taken = ctx.rows[cref]
+            ctx.rows[cref] = RowInfo(r, taken.unit, taken.criterion, v)
+        elif len(with_work) > 1 and (differ := copies_differ([r for _v, r in with_work])):
+            ctx.disagree[cref] = ([r for _v, r in with_work], differ)
     # A row whose reference was changed is still found by its text (on its unit's sheet).
     if ctx.stray:
         kept: list[tuple[UnitView, CriterionRow, str]] = []

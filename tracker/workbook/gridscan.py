@@ -15,6 +15,11 @@ and 30 s). :class:`SheetGrid` therefore checks, per sheet:
 * ``<mergeCell>`` ranges are valid and bounded (openpyxl, used by ``--mark``, creates one object
   per merged cell);
 * rows stay under the gate's row limit however they are numbered;
+* which rows and columns are hidden (``<row r="12" hidden="1">``, ``<col min="7" max="7"
+  hidden="1"/>``; LibreOffice writes ``hidden="true"``), which the parser does not tell: collected
+  (:attr:`SheetGrid.hidden_rows`, :attr:`SheetGrid.hidden_cols`) so that the checks can warn of a
+  sign-off nobody sees. Only pieces holding the word ``hidden`` are searched (a learner workbook
+  as written has none); a row without ``r`` is not placed (no producer writes one hidden);
 * numbers a parser cannot turn into a value: ``NaN`` and infinities (Excel never writes them),
   numbers of 15 or more digits (beyond what Excel holds exactly), and -- in cells formatted as a
   date or time -- numbers outside Excel's dates (python-calamine panics on ``-1e20`` in a date
@@ -217,6 +222,13 @@ _TAG_WINDOW: Final = 16 * 1024
 _VALUE_MAX: Final = 4096
 #: at most this many suspicious numbers are kept per sheet (a sheet full of them is one problem)
 MAX_NUMBERS: Final = 1000
+# A row or column start tag that says hidden="1" (or "true"), with or without a namespace prefix.
+_HIDDEN_RE: Final = re.compile(
+    rb"""<(?:[A-Za-z_][\w.\-]{0,40}:)?(row|col)\s([^>]{0,2048}?\bhidden\s*=\s*["']\s*(?:1|true)\s*["'][^>]{0,2048}?)/?>""")
+_MIN_RE: Final = re.compile(rb"""(?:^|\s)min\s*=\s*["']\s*([0-9]{1,6})\s*["']""")
+_MAX_RE: Final = re.compile(rb"""(?:^|\s)max\s*=\s*["']\s*([0-9]{1,6})\s*["']""")
+#: at most this many hidden rows (and hidden column ranges) are kept per sheet
+MAX_HIDDEN: Final = 10_000
 
 
 class SheetGrid:
@@ -236,6 +248,10 @@ class SheetGrid:
         self.merged_cells = 0
         #: numeric values a parser cannot use safely, in file order
         self.numbers: list[NumberTrap] = []
+        #: 1-based numbers of the rows marked hidden, in file order (at most MAX_HIDDEN)
+        self.hidden_rows: list[int] = []
+        #: 1-based inclusive (first, last) column ranges marked hidden (at most MAX_HIDDEN)
+        self.hidden_cols: list[tuple[int, int]] = []
         self._row = 0  # the row the cells being read belong to (0: before the first row)
         self._row_b = b""  # the same, as the digits the fast path compares
         self._col = 0  # the column of the last cell read in that row
@@ -253,6 +269,8 @@ class SheetGrid:
         if b"mergeCell" in seg:
             for m in _MERGE_RE.finditer(seg):
                 self._merge(m.group(1))
+        if b"hidden" in seg:
+            self._hidden(seg)
         tokens = _TOKEN_FAST_RE.findall(seg)
         usual = (bool(tokens) and b":row" not in seg and _PREFIXED_CELL_RE.search(seg) is None
                  and self._fast(tokens, seg))
@@ -382,6 +400,20 @@ class SheetGrid:
     def _merge(self, text: bytes) -> None:
         r1, c1, r2, c2 = self._range(text, "merged range")
         self.merged_cells += (r2 - r1 + 1) * (c2 - c1 + 1)
+
+    def _hidden(self, seg: bytes) -> None:
+        for m in _HIDDEN_RE.finditer(seg):
+            attrs = m.group(2)
+            if m.group(1) == b"row":
+                r = _ROW_R_RE.search(attrs)
+                if r is not None and len(self.hidden_rows) < MAX_HIDDEN:
+                    self.hidden_rows.append(int(r.group(1)))
+            else:
+                lo, hi = _MIN_RE.search(attrs), _MAX_RE.search(attrs)
+                if lo is not None and len(self.hidden_cols) < MAX_HIDDEN:
+                    first = int(lo.group(1))
+                    last = int(hi.group(1)) if hi is not None else first
+                    self.hidden_cols.append((first, min(max(first, last), EXCEL_MAX_COL)))
 
     # -- numbers ----------------------------------------------------------------------------------
 

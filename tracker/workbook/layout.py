@@ -4,7 +4,10 @@ The writer, the reader, the checks (for issue locations) and the add-in all take
 header texts, columns, dropdown lists and cell positions from here; no column letter is typed
 anywhere else. The reader does not rely on the positions below: it finds the criterion table by
 its header texts and the cover values by their labels, so users may add columns, move columns or
-re-order rows. Positions here are where the *writer* puts things.
+re-order rows. Positions here are where the *writer* puts things. A header the layout does not
+know, found in a table's header row, is a column an assessor added: the reader keeps its values
+with each row, and the writer puts such columns right of the table (after ``Required``, or after
+``Location`` in the evidence log), in the order given.
 
 Workbook contract (the README's "The learner workbook" section describes it for users):
 

@@ -101,6 +101,9 @@ class CriterionEntry:
     comments: str | None = None
     countersigned_by: str | None = None
     countersign_date: dt.date | None = None
+    # Columns an assessor added to the table (headers the layout does not know): (header, value)
+    # in column order, blank values left out. Kept by the roll-up and written back by `tracker issue`.
+    extra: tuple[tuple[str, str], ...] = ()
 
     def is_blank(self) -> bool:
         """True when nothing has been recorded."""
@@ -119,6 +122,7 @@ class EvidenceEntry:
     method: str | None = None
     date: dt.date | None = None
     location: str | None = None
+    extra: tuple[tuple[str, str], ...] = ()  # added columns, as CriterionEntry.extra
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +133,10 @@ class LearnerRecord:
     entries: dict[str, CriterionEntry] = field(default_factory=dict)  # criterion ref -> entry
     evidence: tuple[EvidenceEntry, ...] = ()
     otj: tuple[OtjEntry, ...] = ()  # the off-the-job log (apprentices only)
+    # The headers of the columns an assessor added, in column order: per unit number, and for the
+    # evidence log. The writer puts them right of the table (a header with no value yet is kept).
+    unit_extra_columns: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    evidence_extra_columns: tuple[str, ...] = ()
 
 
 def _otj_entry(r: EvidenceRow) -> OtjEntry:
@@ -172,6 +180,8 @@ class CriterionRow:
     sheet: str
     row: int  # 1-based spreadsheet row
     cells: dict[str, Cell]
+    # The columns an assessor added (headers the layout does not know): header -> cell, in column order.
+    extra: dict[str, Cell] = field(default_factory=dict)
 
     def cell(self, key: str) -> Cell:
         """The cell of column ``key`` (a blank placeholder when the column is missing)."""
@@ -199,7 +209,7 @@ class CriterionRow:
             if key == "evidence_refs":
                 v = tuple(v or ())
             kw[key] = v
-        return CriterionEntry(**kw)
+        return CriterionEntry(**kw, extra=extra_values(self.extra))
 
 
 @dataclass(slots=True)
@@ -230,6 +240,11 @@ class UnitSheet:
         return c.value if c is not None and isinstance(c.value, int) else None
 
 
+def extra_values(cells: dict[str, Cell]) -> tuple[tuple[str, str], ...]:
+    """(header, value as text) of the added columns' cells that hold something readable."""
+    return tuple((h, str(c.value)) for h, c in cells.items() if c.value is not None and c.problem is None)
+
+
 @dataclass(slots=True)
 class EvidenceRow:
     """One row of the evidence log; ``cells`` keyed by layout evidence column key."""
@@ -237,11 +252,34 @@ class EvidenceRow:
     sheet: str
     row: int
     cells: dict[str, Cell]
+    extra: dict[str, Cell] = field(default_factory=dict)  # added columns, as CriterionRow.extra
 
     def value(self, key: str) -> Any:
         """The normalised value of column ``key`` (None when missing)."""
         c = self.cells.get(key)
         return None if c is None else c.value
+
+
+@dataclass(frozen=True, slots=True)
+class Hidden:
+    """The hidden rows and columns of one sheet (1-based numbers; columns as inclusive ranges)."""
+
+    rows: frozenset[int] = frozenset()
+    cols: tuple[tuple[int, int], ...] = ()
+
+    def hides(self, ref: str) -> str | None:
+        """"row" or "column" when the cell at A1 reference ``ref`` is hidden, else None."""
+        letters = ref.rstrip("0123456789")
+        digits = ref[len(letters):]
+        if digits and int(digits) in self.rows:
+            return "row"
+        if letters and self.cols:
+            n = 0
+            for ch in letters.upper():
+                n = n * 26 + ord(ch) - 64
+            if any(lo <= n <= hi for lo, hi in self.cols):
+                return "column"
+        return None
 
 
 @dataclass(slots=True)
@@ -269,6 +307,15 @@ class LearnerWorkbook:
     # The off-the-job log (template version 2, apprentices only): rows keyed by layout.OTJ_COLUMNS.
     otj: list[EvidenceRow] = field(default_factory=list)
     otj_sheet: str | None = None
+    evidence_extra_columns: list[str] = field(default_factory=list)  # headers the layout does not know
+    # Sheet name -> its hidden rows and columns (.xlsx files, from the safety gate's scan of the
+    # sheet XML; the parser does not tell). Empty for .ods, .xls and the add-in's open book.
+    hidden: dict[str, Hidden] = field(default_factory=dict)
+
+    def hidden_at(self, cell: Cell) -> str | None:
+        """"row" or "column" when ``cell`` is in a hidden row or column of its sheet, else None."""
+        h = self.hidden.get(cell.sheet)
+        return None if h is None or not cell.ref else h.hides(cell.ref)
 
     def cover_value(self, key: str) -> Any:
         """The normalised cover value for ``key`` (None when missing or blank)."""
@@ -344,9 +391,13 @@ class LearnerWorkbook:
                 method=r.value("method"),
                 date=r.value("date"),
                 location=r.value("location"),
+                extra=extra_values(r.extra),
             )
             for r in self.evidence
             if r.value("ref")
         )
         otj = tuple(_otj_entry(r) for r in self.otj)
-        return LearnerRecord(learner=learner, entries=entries, evidence=evidence, otj=otj)
+        unit_extra = {u.unit_number: tuple(u.extra_columns) for u in self.units
+                      if u.extra_columns and u.unit_number is not None}
+        return LearnerRecord(learner=learner, entries=entries, evidence=evidence, otj=otj,
+                             unit_extra_columns=unit_extra, evidence_extra_columns=tuple(self.evidence_extra_columns))

@@ -11,6 +11,10 @@ The reader locates things by their text, never by fixed cells:
 * a unit sheet by its criterion table's header row (any sheet; renamed sheets still count),
   each column by its header text, so added, moved or re-ordered columns and rows still read;
 * the evidence log by its header row (``Evidence ref`` ...);
+* columns an assessor added to a criterion table or the evidence log (a header the layout does
+  not know, e.g. "Assessor comments" typed right of the table): kept with each row as text
+  (``CriterionRow.extra``, ``EvidenceRow.extra``), so the roll-up stores them and ``tracker issue``
+  writes them back;
 * the hidden metadata by its ``key``/``value`` rows.
 
 Values are normalised per column kind (see :mod:`tracker.workbook.layout`): dates from real
@@ -33,7 +37,7 @@ from tracker.errors import UnreadableWorkbook
 from tracker.spec.models import Qualification
 from tracker.workbook import layout as L
 from tracker.workbook.identity import resolve_pathway
-from tracker.workbook.model import Cell, CellError, CriterionRow, EvidenceRow, LearnerWorkbook, UnitSheet
+from tracker.workbook.model import Cell, CellError, CriterionRow, EvidenceRow, Hidden, LearnerWorkbook, UnitSheet
 
 if TYPE_CHECKING:
     from tracker.workbook.safety import SafeInfo
@@ -319,7 +323,9 @@ def read_workbook(path: str | Path, qualification: Qualification | None = None) 
     finally:
         wb.close()
     _restore_error_cells(grids, info.error_cells)
-    return read_grids(p, names, grids, qualification, has_macros=info.has_macros, bad_numbers=info.bad_numbers)
+    book = read_grids(p, names, grids, qualification, has_macros=info.has_macros, bad_numbers=info.bad_numbers)
+    book.hidden = {name: Hidden(frozenset(rows), cols) for name, rows, cols in info.hidden}
+    return book
 
 
 _A1 = re.compile(r"^([A-Z]{1,3})([0-9]{1,7})$")
@@ -364,6 +370,7 @@ def read_grids(path: Path, names: list[str], grids: dict[str, list[list[Any]]],
     evidence: list[EvidenceRow] = []
     otj_sheet: str | None = None
     otj: list[EvidenceRow] = []
+    evidence_extra: list[str] = []
     for name in names:
         if name in (L.META, cover_sheet):
             continue
@@ -384,7 +391,9 @@ def read_grids(path: Path, names: list[str], grids: dict[str, list[list[Any]]],
         ev = _find_evidence_table(grid)
         if ev is not None and evidence_sheet is None:
             evidence_sheet = name
-            evidence = _read_evidence(name, grid, *ev)
+            ev_extra = _extra_columns(grid[ev[0]], ev[1])
+            evidence = _read_evidence(name, grid, *ev, extra=ev_extra)
+            evidence_extra = list(ev_extra.values())
             continue
         header = _read_label_block(name, grid, _UNIT_HEADER_BY_TEXT, len(grid))
         # Both labels: the Summary sheet's table has a "Unit reference" header but no "Unit number".
@@ -394,7 +403,7 @@ def read_grids(path: Path, names: list[str], grids: dict[str, list[list[Any]]],
     book = LearnerWorkbook(
         path=path, sheet_names=names, meta=meta, cover=cover, cover_sheet=cover_sheet, units=units,
         evidence=evidence, evidence_sheet=evidence_sheet, broken_sheets=broken, has_macros=has_macros,
-        otj=otj, otj_sheet=otj_sheet, bad_numbers=bad_numbers)
+        otj=otj, otj_sheet=otj_sheet, bad_numbers=bad_numbers, evidence_extra_columns=evidence_extra)
     # Structural only: the pathway id is resolved here when the caller names the qualification;
     # otherwise tracker.workbook.identity resolves it once the qualification is known.
     book.pathway = resolve_pathway(book, qualification) if qualification is not None else None
@@ -531,27 +540,55 @@ def _with_letters(columns: dict[int, L.Column]) -> dict[int, tuple[str, str, _No
     return {c: (col.key, L.col_letter(c), _normaliser(col.kind, col.key)) for c, col in columns.items()}
 
 
+def _extra_columns(header_cells: list[Any], columns: dict[int, L.Column]) -> dict[int, str]:
+    """Column index -> header text (trimmed) of the header cells the layout does not know: columns
+    an assessor added. A header repeated among them gets " (2)", " (3)" ... so no value is lost."""
+    out: dict[int, str] = {}
+    seen: set[str] = set()
+    for c, v in enumerate(header_cells):
+        if c in columns or not isinstance(v, str) or not v.strip():
+            continue
+        header = " ".join(v.split())
+        name, n = header, 1
+        while _fold(name) in seen:
+            n += 1
+            name = f"{header} ({n})"
+        seen.add(_fold(name))
+        out[c] = name
+    return out
+
+
+def _extra_cells(sheet: str, r: int, row: list[Any], extra: dict[int, str]) -> dict[str, Cell]:
+    """An added column's cells of one row, as text (a number or date typed there is kept as text)."""
+    cells: dict[str, Cell] = {}
+    for c, header in extra.items():
+        raw = row[c] if c < len(row) else ""
+        value, problem = (None, None) if raw == "" or raw is None else _text(raw)
+        cells[header] = Cell(sheet, L.cell_ref(r - 1, c), raw, value, problem)
+    return cells
+
+
 def _read_unit(sheet: str, grid: list[list[Any]], header_row: int, columns: dict[int, L.Column]) -> UnitSheet:
     header = _read_label_block(sheet, grid, _UNIT_HEADER_BY_TEXT, header_row)
     found_keys = {c.key for c in columns.values()}
     # A column added in a later template version is optional: a workbook made before it lacks it.
     missing = [c.header for c in L.CRITERION_COLUMNS if c.key not in found_keys and c.since == 1]
-    header_cells = grid[header_row]
-    extra = [str(v).strip() for c, v in enumerate(header_cells)
-             if c not in columns and isinstance(v, str) and v.strip()]
-    rows = [CriterionRow(sheet, r, cells) for r, cells in _table_rows(sheet, grid, header_row, columns)]
+    extra = _extra_columns(grid[header_row], columns)
+    rows = [CriterionRow(sheet, r, cells, _extra_cells(sheet, r, grid[r - 1], extra) if extra else {})
+            for r, cells in _table_rows(sheet, grid, header_row, columns)]
     where: dict[str, list[str]] = {}
     for i, c in sorted(columns.items()):
         where.setdefault(c.key, []).append(L.col_letter(i))
     return UnitSheet(sheet=sheet, header=header, header_row=header_row + 1,
                      columns={c.key: L.col_letter(i) for i, c in columns.items()},
-                     missing_columns=missing, rows=rows, extra_columns=extra,
+                     missing_columns=missing, rows=rows, extra_columns=list(extra.values()),
                      duplicate_columns={k: v for k, v in where.items() if len(v) > 1})
 
 
 def _read_evidence(sheet: str, grid: list[list[Any]], header_row: int,
-                   columns: dict[int, L.Column]) -> list[EvidenceRow]:
-    return [EvidenceRow(sheet, r, cells) for r, cells in _table_rows(sheet, grid, header_row, columns)]
+                   columns: dict[int, L.Column], extra: dict[int, str] | None = None) -> list[EvidenceRow]:
+    return [EvidenceRow(sheet, r, cells, _extra_cells(sheet, r, grid[r - 1], extra) if extra else {})
+            for r, cells in _table_rows(sheet, grid, header_row, columns)]
 
 
 def _table_rows(sheet: str, grid: list[list[Any]], header_row: int,

@@ -139,6 +139,10 @@ class SafeInfo:
     #: written, why). Not a reason to refuse the file: the reader leaves these values out and the
     #: checks report each one at its cell (see :mod:`tracker.workbook.gridscan`).
     bad_numbers: tuple[tuple[str, str, str, str], ...] = ()
+    #: for each worksheet with hidden rows or columns: (sheet name, 1-based hidden row numbers,
+    #: 1-based inclusive hidden column ranges), from the sheet XML (``.xlsx`` only: the parser does
+    #: not tell, and the checks warn of sign-offs in them; see :mod:`tracker.workbook.gridscan`)
+    hidden: tuple[tuple[str, tuple[int, ...], tuple[tuple[int, int], ...]], ...] = ()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1102,6 +1106,8 @@ def _check_zip(p: Path, f: BinaryIO, size: int, limits: Limits) -> SafeInfo:
         error_cells=tuple(error_cells),
         grid=tuple((name, g.last_row, g.last_col) for name, g in grids),
         bad_numbers=bad_numbers,
+        hidden=tuple((name, tuple(g.hidden_rows), tuple(g.hidden_cols)) for name, g in grids
+                     if g.hidden_rows or g.hidden_cols),
     )
 
 

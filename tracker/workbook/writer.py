@@ -167,7 +167,7 @@ def _write(q: Qualification, record: LearnerRecord, reading: str, meta: dict[str
     for unit, ws in unit_sheets:
         _write_unit(ws, f, q, unit, record, reading)
     _write_summary(summary, f, q, record, reading, rows_per_unit)
-    _write_evidence(evidence, f, record.evidence)
+    _write_evidence(evidence, f, record.evidence, record.evidence_extra_columns)
     if otj is not None:
         _write_otj(otj, f, record.otj)
     _write_meta(meta_ws, meta)
@@ -403,6 +403,11 @@ def _write_unit(ws: Worksheet, f: _Formats, q: Qualification, unit: Unit, record
                 _write_entry_value(ws, r, i, c, getattr(entry, c.key), f)
         # Rows are sized for the criterion text (Excel does not auto-size rows it did not lay out).
         ws.set_row(r, 13.5 * max(_lines(shown, int(text_width * 1.1)), 2) + 3)
+    extra = _extra_headers(record.unit_extra_columns.get(unit.number, ()),
+                           (record.entries.get(c.ref, _BLANK).extra for c in unit.criteria))
+    _write_extra(ws, f, extra, hr, first, [record.entries.get(c.ref, _BLANK).extra for c in unit.criteria],
+                 len(cols))
+    table_last = _LAST_COL + len(extra)
     _table_validations(ws, cols, first, last)
     # All rules share one range, in priority order: LibreOffice applies only the first true
     # rule of a range and ignores other ranges over the same cell; Excel merges all true rules.
@@ -417,12 +422,44 @@ def _write_unit(ws: Worksheet, f: _Formats, q: Qualification, unit: Unit, record
         (f'=AND({on_decision},${dec_col}{row1}="{L.NOT_YET_MET}")', f.amber),
     ):
         ws.conditional_format(first, 0, last, _LAST_COL, {"type": "formula", "criteria": criteria, "format": fmt})
-    _table_borders(ws, f, first, last, _LAST_COL)
-    ws.autofilter(hr, 0, last, _LAST_COL)
+    _table_borders(ws, f, first, last, table_last)
+    ws.autofilter(hr, 0, last, table_last)
     ws.freeze_panes(first, 2)
     ws.repeat_rows(hr)
     ws.protect("", {"format_columns": True, "format_rows": True, "autofilter": True, "sort": False})
-    _print_setup(ws, landscape=True, last_col=_LAST_COL, last_row=last)
+    _print_setup(ws, landscape=True, last_col=table_last, last_row=last)
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def _extra_headers(listed: Iterable[str], extras: Iterable[tuple[tuple[str, str], ...]]) -> list[str]:
+    """The added columns of a table, in order: the headers ``listed`` (as the latest return had
+    them), then any header only a value names (a column since removed whose value the ledger kept)."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for h in (*listed, *(h for e in extras for h, _v in e)):
+        if _fold(h) not in seen:
+            seen.add(_fold(h))
+            out.append(h)
+    return out
+
+
+def _write_extra(ws: Worksheet, f: _Formats, headers: list[str], header_row: int, first: int,
+                 rows: list[tuple[tuple[str, str], ...]], start_col: int) -> None:
+    """Columns an assessor added, right of the table (``start_col`` on), in order: a header cell,
+    then each row's value as text. Unlocked like every input column, so work can go on in them."""
+    for j, h in enumerate(headers):
+        c = start_col + j
+        ws.set_column(c, c, 18, f.input)
+        ws.write_string(header_row, c, h, f.header)
+    if not headers:
+        return
+    at = {_fold(h): start_col + j for j, h in enumerate(headers)}
+    for n, extra in enumerate(rows):
+        for h, v in extra:
+            ws.write_string(first + n, at[_fold(h)], v, f.input)
 
 
 def _set_columns(ws: Worksheet, f: _Formats, cols: tuple[L.Column, ...]) -> None:
@@ -589,7 +626,8 @@ def _write_summary(ws: Worksheet, f: _Formats, q: Qualification, record: Learner
 # -- evidence log --------------------------------------------------------------------------------
 
 
-def _write_evidence(ws: Worksheet, f: _Formats, entries: tuple[EvidenceEntry, ...]) -> None:
+def _write_evidence(ws: Worksheet, f: _Formats, entries: tuple[EvidenceEntry, ...],
+                    extra_columns: tuple[str, ...] = ()) -> None:
     cols = L.EVIDENCE_COLUMNS
     _set_columns(ws, f, cols)
     ws.set_row(0, 22)
@@ -605,13 +643,16 @@ def _write_evidence(ws: Worksheet, f: _Formats, entries: tuple[EvidenceEntry, ..
     for n, e in enumerate(entries):
         for i, c in enumerate(cols):
             _write_entry_value(ws, first + n, i, c, getattr(e, c.key), f)
+    extra = _extra_headers(extra_columns, (e.extra for e in entries))
+    _write_extra(ws, f, extra, hr, first, [e.extra for e in entries], len(cols))
+    table_last = len(cols) - 1 + len(extra)
     _table_validations(ws, cols, first, last)
-    _table_borders(ws, f, first, last, len(cols) - 1)
-    ws.autofilter(hr, 0, last, len(cols) - 1)
+    _table_borders(ws, f, first, last, table_last)
+    ws.autofilter(hr, 0, last, table_last)
     ws.freeze_panes(first, 1)
     ws.repeat_rows(hr)
     ws.protect("", {"format_columns": True, "format_rows": True, "autofilter": True})
-    _print_setup(ws, landscape=True, last_col=len(cols) - 1)
+    _print_setup(ws, landscape=True, last_col=table_last)
 
 
 # -- off-the-job log (apprentices only) -----------------------------------------------------------

@@ -36,6 +36,7 @@ ALL_CHECKS: tuple[Check, ...] = (
     pathways.reading,
     pathways.pathways,
     signoff.signoff,
+    signoff.hidden_signoff,
     progress.progress,
     dates.dates,
     evidence.evidence,

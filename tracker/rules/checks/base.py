@@ -178,6 +178,42 @@ def is_used(row: CriterionRow) -> bool:
     return False
 
 
+def has_entries(row: CriterionRow) -> bool:
+    """True when any input column of the row (layout.ENTRY_KEYS) holds something, readable or not."""
+    cells = row.cells
+    for k in L.ENTRY_KEYS:
+        c = cells.get(k)
+        if c is not None and (c.value is not None or c.problem is not None):
+            return True
+    return False
+
+
+def _entry_text(c: Cell | None) -> str:
+    if c is None or (c.value is None and c.problem is None):
+        return ""
+    v = c.value if c.problem is None else c.raw
+    if isinstance(v, tuple):
+        v = ", ".join(str(x) for x in v)
+    elif isinstance(v, dt.datetime):
+        v = v.date().isoformat()
+    elif isinstance(v, dt.date):
+        v = v.isoformat()
+    return " ".join(str(v).split()).casefold()
+
+
+def copies_differ(rows: list[CriterionRow]) -> list[str]:
+    """The headers of the input columns whose entries differ between ``rows`` (one criterion's
+    rows on copies of a unit sheet), compared without letter case or extra spaces.
+
+    The one definition of copies that disagree, used by the tampering check (validate) and by the
+    roll-up (which then merges nothing of that criterion): a unit sheet copied with Excel's Move or
+    Copy is read on both copies; a criterion with entries on one copy only is taken from it
+    (:func:`has_entries`); copies that both hold entries and differ here disagree."""
+    first, *others = rows
+    return [c.header for c in L.CRITERION_COLUMNS if c.input
+            and any(_entry_text(first.cells.get(c.key)) != _entry_text(o.cells.get(c.key)) for o in others)]
+
+
 def row_state(row: CriterionRow) -> CriterionState:
     """Where the criterion on ``row`` stands, by the one definition of progress
     (:func:`tracker.workbook.progress.criterion_state` on the row's normalised values)."""
@@ -207,6 +243,9 @@ class Context:
     stray: list[tuple[UnitView, CriterionRow, str]] = field(default_factory=list)
     renamed: list[tuple[RowInfo, str]] = field(default_factory=list)  # row found by text, ref as written
     misplaced: list[RowInfo] = field(default_factory=list)  # on another unit's sheet
+    # criterion ref -> (its rows on copies of a unit sheet, in sheet order, that hold entries which
+    # differ; the headers of the differing columns): see copies_differ
+    disagree: dict[str, tuple[list[CriterionRow], list[str]]] = field(default_factory=dict)
     required: dict[int, list[str]] = field(default_factory=dict)  # unit number -> required refs
 
     # -- findings ---------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ A Met decision must carry an evidence ref, a method, the assessor's name and the
 (errors: without them it does not count as achieved, see :mod:`tracker.workbook.progress`), and
 should carry the evidence date (a warning: the order of evidence, decision and IQA cannot be
 checked without it). A cell that holds something unreadable is reported by the values and dates
-checks, not here. The codes keep their ``completion-`` prefix (codes are stable).
+checks, not here. A sign-off value in a row or column hidden in Excel is a warning (whoever
+reads or prints the sheet does not see it). The codes keep their ``completion-`` prefix (codes are stable).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from tracker.issues import Issue, Severity, issue_type
 from tracker.rules.checks.base import Context, check
 from tracker.workbook import layout as L
+from tracker.workbook.model import Cell
 
 MET_NO_EVIDENCE = issue_type(
     "completion-met-no-evidence", Severity.ERROR, "Met without an evidence ref",
@@ -45,9 +47,43 @@ MET_NO_EVIDENCE_DATE = issue_type(
     "Enter the date the evidence was produced (dd/mm/yyyy) in the Evidence date column.",
     group="completion")
 
+SIGNOFF_HIDDEN = issue_type(
+    "completion-signoff-hidden", Severity.WARNING, "Sign-off in a hidden row or column",
+    "{ref}'s sign-off is in a hidden {what} ({cells})",
+    "A decision, a signature or a date of this criterion sits in a row or column hidden in Excel, so "
+    "whoever reads or prints the sheet does not see it, yet it counts. It may be an old entry kept "
+    "out of sight, or a column hidden by mistake.",
+    "Unhide the row or column (select the rows or columns around it, right-click, Unhide), check the "
+    "entry, and correct or clear it if it is not meant to count.", group="completion")
+
+# The columns that sign a criterion off: a value in one of them, hidden, is SIGNOFF_HIDDEN.
+SIGNOFF_KEYS = ("decision", "assessor", "assessor_date", "iqa_sampled", "iqa", "iqa_date", "iqa_decision",
+                "countersigned_by", "countersign_date")
+
 # Column -> what is reported when a Met row leaves it blank.
 _REQUIRED = (("evidence_refs", MET_NO_EVIDENCE), ("method", MET_NO_METHOD), ("assessor", MET_NO_ASSESSOR),
              ("assessor_date", MET_NO_DATE), ("evidence_date", MET_NO_EVIDENCE_DATE))
+
+
+@check(SIGNOFF_HIDDEN)
+def hidden_signoff(ctx: Context) -> Iterator[Issue]:
+    """A sign-off value (decision, signatures, dates) in a hidden row or column is a warning."""
+    book = ctx.book
+    if not book.hidden:
+        return
+    for info in ctx.row_list:
+        if info.row.sheet not in book.hidden:
+            continue
+        found: list[tuple[str, Cell, str]] = []  # (header, cell, "row" / "column")
+        for key in SIGNOFF_KEYS:
+            c = info.row.cells.get(key)
+            if c is not None and not c.blank and (what := book.hidden_at(c)) is not None:
+                found.append((L.column_by_key(L.CRITERION_COLUMNS, key).header, c, what))
+        if found:
+            yield ctx.issue(SIGNOFF_HIDDEN, found[0][1], sheet=info.row.sheet, unit=info.unit,
+                            criterion=info.criterion.ref, ref=info.criterion.ref,
+                            what=" and ".join(sorted({w for _h, _c, w in found})),
+                            cells=", ".join(f"{h} {c.ref}" for h, c, _w in found))
 
 
 @check(MET_NO_EVIDENCE, MET_NO_METHOD, MET_NO_ASSESSOR, MET_NO_DATE, MET_NO_EVIDENCE_DATE)

@@ -57,6 +57,13 @@ EVIDENCE_MISSING = issue_type(
     "No sheet holds the evidence log table (Evidence ref, Description, Method, Date, Location).",
     "Copy the Evidence sheet back from an earlier version of the workbook, or restore its header row.",
     group="structure")
+HEADER_TWICE = issue_type(
+    "structure-header-twice", Severity.ERROR, "A column header appears twice on a sheet",
+    "Sheet '{name}' has the header '{header}' in columns {columns}; neither column is used",
+    "The criterion table has two columns with the same header (for example a hidden column headed "
+    "Decision beside the visible one), so it is unclear which one holds the real entries. Neither is "
+    "preferred: the roll-up merges neither column (the accepted values stay for it).",
+    "Delete the extra column (unhide columns to find it) and return the workbook again.", group="structure")
 MACROS = issue_type(
     "structure-macros", Severity.INFO, "Workbook contains macros",
     "The workbook contains macros; tracker never runs them and only read its values",
@@ -75,8 +82,8 @@ def qualification_known(ctx: Context) -> Iterator[Issue]:
                     problem=ctx.lookup_problem or "unknown qualification")
 
 
-@check(COVER_MISSING, COVER_FIELD_MISSING, UNIT_TABLE_MISSING, COLUMNS_MISSING, EVIDENCE_MISSING, MACROS,
-       needs_spec=False)
+@check(COVER_MISSING, COVER_FIELD_MISSING, UNIT_TABLE_MISSING, COLUMNS_MISSING, HEADER_TWICE, EVIDENCE_MISSING,
+       MACROS, needs_spec=False)
 def structure(ctx: Context) -> Iterator[Issue]:
     """Cover labels, unit tables and their columns, the evidence log, macros."""
     book = ctx.book
@@ -95,6 +102,11 @@ def structure(ctx: Context) -> Iterator[Issue]:
             cols = ", ".join(f"'{h}'" for h in us.missing_columns)
             yield ctx.issue(COLUMNS_MISSING, sheet=us.sheet, name=us.sheet, columns=cols,
                             s="s" if len(us.missing_columns) > 1 else "")
+        # The reader keeps every column letter of a header found more than once (the roll-up
+        # merges neither column: tracker.centre.check).
+        for key, letters in us.duplicate_columns.items():
+            yield ctx.issue(HEADER_TWICE, sheet=us.sheet, cell=f"{letters[0]}{us.header_row}", name=us.sheet,
+                            header=L.column_by_key(L.UNIT_TABLE_COLUMNS, key).header, columns=" and ".join(letters))
     if book.evidence_sheet is None:
         yield ctx.issue(EVIDENCE_MISSING, sheet=L.EVIDENCE, header=L.EVIDENCE_COLUMNS[0].header)
     if book.has_macros:

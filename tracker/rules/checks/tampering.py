@@ -8,8 +8,9 @@ whitespace-normalised with the specification's text (or, for a criterion worded 
 of its wordings).
 
 * errors: a criterion reference or text changed, a criterion row missing, a unit sheet missing, a
-  unit or criterion present twice;
-* warnings: rows with criteria the specification does not have, a criterion moved to another
+  criterion present twice on a sheet, copies of a unit sheet whose entries for a criterion differ;
+* warnings: a unit sheet present twice (both copies are read: see
+  :func:`tracker.rules.checks.base.copies_differ`), rows with criteria the specification does not have, a criterion moved to another
   unit's sheet, a Type changed, a sheet with a criterion table of no known unit, a workbook made
   from another version of the specification (version or content hash), a workbook without
   tracker's hidden metadata (not made by tracker).
@@ -80,10 +81,22 @@ UNIT_MISSING = issue_type(
     "Restore the sheet from an earlier version, or copy it from a newly generated workbook.",
     group="tampering")
 UNIT_DUPLICATE = issue_type(
-    "tamper-unit-duplicate", Severity.ERROR, "Unit present twice",
-    "Sheet '{name}' holds unit {number} again (it is already on sheet '{first}'); it is ignored",
-    "Two sheets hold the same unit, so it is unclear which entries count. Only the first is used.",
+    "tamper-unit-duplicate", Severity.WARNING, "Unit present twice",
+    "Sheet '{name}' holds unit {number} again (it is already on sheet '{first}'); both sheets are read",
+    "Two sheets hold the same unit (Excel's Move or Copy puts the copy before the original). Both "
+    "are read: a criterion with entries on only one copy is taken from that copy, and copies whose "
+    "entries for a criterion differ are an error (tamper-copies-disagree). Nothing on either copy is "
+    "ignored.",
     "Merge the entries into one sheet and delete the copy.", group="tampering")
+COPIES_DISAGREE = issue_type(
+    "tamper-copies-disagree", Severity.ERROR, "Two copies of a unit sheet disagree",
+    "Criterion {ref} is on sheet '{sheet}' and again on sheet '{other}' with different entries "
+    "({fields}); neither is used",
+    "The workbook holds a unit sheet twice. Entries found on only one copy are taken from it; but "
+    "here both copies hold entries for this criterion and they differ, so it is unclear which is "
+    "genuine. The roll-up merges neither (the accepted values stay).",
+    "Keep one copy of the sheet with the right entries, delete the other, and return the workbook again.",
+    group="tampering")
 UNIT_UNKNOWN = issue_type(
     "tamper-unit-unknown", Severity.WARNING, "Criterion table of no known unit",
     "Sheet '{name}' has a criterion table, but neither its unit reference nor its criteria belong to "
@@ -117,7 +130,8 @@ def _short(text: str, limit: int = 70) -> str:
 
 
 @check(CRITERION_TEXT, OTHER_PATHWAY_WORDING, CRITERION_REF, CRITERION_MISSING, CRITERION_UNKNOWN, CRITERION_DUPLICATE,
-       CRITERION_MOVED, CRITERION_KIND, UNIT_MISSING, UNIT_DUPLICATE, UNIT_UNKNOWN, SPEC_VERSION, NO_METADATA)
+       CRITERION_MOVED, CRITERION_KIND, UNIT_MISSING, UNIT_DUPLICATE, COPIES_DISAGREE, UNIT_UNKNOWN, SPEC_VERSION,
+       NO_METADATA)
 def tampering(ctx: Context) -> Iterator[Issue]:
     """Units, criterion rows, references, texts and the specification version."""
     q = ctx.q
@@ -145,6 +159,12 @@ def tampering(ctx: Context) -> Iterator[Issue]:
                             number=view.unit.number, first=view.duplicate_of)
         elif view.unit is None:
             yield ctx.issue(UNIT_UNKNOWN, sheet=view.sheet.sheet, name=view.sheet.sheet)
+    for dref, (copies, differ) in ctx.disagree.items():
+        unit = idx.by_ref[dref][0]
+        for crow in copies:
+            elsewhere = next(r.sheet for r in copies if r.sheet != crow.sheet)
+            yield ctx.issue(COPIES_DISAGREE, crow.cells.get("decision"), sheet=crow.sheet, unit=unit,
+                            criterion=dref, ref=dref, other=elsewhere, fields=", ".join(differ))
     for unit in q.units:
         uview = ctx.sheet_of_unit.get(unit.number)
         if uview is None:
