@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 if TYPE_CHECKING:
@@ -59,6 +58,8 @@ class OtjRules:
 @lru_cache(maxsize=1)
 def rules() -> tuple[OtjRule, ...]:
     """The shipped OTJ rules (loaded and validated once)."""
+    from importlib import resources
+
     import yaml
     from pydantic import TypeAdapter
 
