@@ -167,7 +167,7 @@ def _exit_now(code: int) -> None:
         return
     import atexit
 
-    atexit._run_exitfuncs()
+    atexit._run_exitfuncs()  # what a normal exit runs first (CPython's own entry point for it)
     try:
         sys.stdout.flush()
         sys.stderr.flush()

@@ -13,8 +13,8 @@ Where: ``$TRACKER_CACHE_DIR`` if set (set it empty to turn the cache off), else
 Why it is safe to trust:
 
 * an entry is used only for the exact bytes it was made from (the key is the SHA-256 of the data
-  file, of this package's version and of the source of :mod:`tracker.spec.models`), so an edited
-  data file or a changed format is validated afresh and its entry replaced;
+  file, of this package's version and of the source of :mod:`tracker.spec.models` and
+  :mod:`tracker.spec.schema`), so an edited data file or a changed format is validated afresh;
 * it is JSON, never pickle: whatever is in the folder, reading it cannot run code;
 * an entry whose payload does not match the hash recorded with it (a torn write, a disk error),
   that is not owned by the current user (a folder another account can write), or whose data does
@@ -61,11 +61,14 @@ def _code_version() -> bytes:
     """What the meaning of cached data depends on: the package version and the format's code."""
     from tracker import __version__
 
-    try:
-        source = Path(_models.__file__).read_bytes()
-    except (OSError, TypeError):  # no source file (a frozen or zipped install): the version only
-        source = b""
-    return f"{FORMAT}\0{__version__}\0".encode() + hashlib.sha256(source).digest()
+    h = hashlib.sha256(f"{FORMAT}\0{__version__}\0".encode())
+    here = Path(_models.__file__)
+    for source in (here, here.with_name("schema.py")):  # the types, and how pydantic reads them
+        try:
+            h.update(source.read_bytes())
+        except OSError:  # no source file (a frozen or zipped install): the version decides
+            pass
+    return h.digest()
 
 
 def entry_path(file_digest: str) -> Path | None:
