@@ -3,14 +3,14 @@
     python benchmarks/generate.py [--n 1000]
 
 Writes N learner workbooks (the sample centre of ``tracker.sample``: both qualifications, both
-pathways, realistic partial progress) with
-``tracker.workbook.writer.new_workbook`` and prints the time per workbook beside the floor: bare
-XlsxWriter writing the same cells (same values, same formulas with their cached results) with no
-formats, validations, protection or print setup. Then reads them all back into the model with
-``tracker.workbook.reader.read_workbook`` (safety gate included) beside python-calamine's raw read
-of the same files (open + every sheet to Python lists). Targets: generation <= 1.5 x the floor;
-reading <= 3 x the raw read. Each ratio is printed beside its baseline (before issue 16, same
-2-core machine).
+pathways, realistic partial progress) with ``tracker.workbook.writer.new_workbook`` and prints the
+time per workbook beside the floor: bare XlsxWriter writing the same cells (same values, same
+formulas with their cached results) with no formats, validations, protection or print setup. Then
+reads them all back into the model with ``tracker.workbook.reader.read_workbook`` (safety gate
+included) beside python-calamine's raw read of the same files (open + every sheet to Python
+lists). Each pair alternates workbook by workbook, so both see the same machine load. Targets:
+generation <= 1.5 x the floor; reading <= 3 x the raw read. Each ratio is printed beside its
+baseline (before issue 16, same 2-core machine).
 """
 
 from __future__ import annotations
@@ -88,28 +88,26 @@ def main() -> int:
         records.append((q, progress_record(q, s)))
     with tempfile.TemporaryDirectory(prefix="tracker-bench-") as d:
         folder = Path(d)
-        # Cell lists for the floor come from one sample workbook per qualification and pathway.
-        t0 = time.perf_counter()
+        # Interleaved, workbook by workbook: tracker's write and the floor's (from the cells of
+        # the workbook just written) see the same machine load, as do the two reads; on a busy
+        # machine, timing one whole pass after the other made the ratio drift by +-30%.
+        gen = floor = raw = read = 0.0
         paths = []
         for i, (q, rec) in enumerate(records):
+            t0 = time.perf_counter()
             paths.append(new_workbook(q, rec, folder / f"w{i:05d}.xlsx"))
-        gen = time.perf_counter() - t0
-
-        samples = [cells_of(p) for p in paths]
-        t0 = time.perf_counter()
-        for i, sheets in enumerate(samples):
+            gen += time.perf_counter() - t0
+            sheets = cells_of(paths[-1])
+            t0 = time.perf_counter()
             write_floor(folder / f"floor{i:05d}.xlsx", sheets)
-        floor = time.perf_counter() - t0
-
-        t0 = time.perf_counter()
-        for p in paths:
-            raw_read(p)
-        raw = time.perf_counter() - t0
-
-        t0 = time.perf_counter()
+            floor += time.perf_counter() - t0
         for (q, _), p in zip(records, paths):
+            t0 = time.perf_counter()
+            raw_read(p)
+            raw += time.perf_counter() - t0
+            t0 = time.perf_counter()
             read_workbook(p, q)
-        read = time.perf_counter() - t0
+            read += time.perf_counter() - t0
         # The round trip is checked outside the timing.
         ok = sum(read_workbook(p, q).to_record() == rec for (q, rec), p in zip(records, paths))
         size = statistics.mean(p.stat().st_size for p in paths) / 1024
