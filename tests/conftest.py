@@ -12,7 +12,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import shutil
+import tempfile
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -23,17 +24,24 @@ settings.register_profile(
 )
 settings.load_profile("tracker")
 
+_CACHE_ENV = "TRACKER_CACHE_DIR"
+_saved: dict[str, str | None] = {}
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _private_spec_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def pytest_configure(config: pytest.Config) -> None:
     """The cache of validated qualification files (tracker.spec.cache) of this run only, for this
     process and the commands it starts: never the user's ``~/.cache``, never shared with another
-    run."""
-    old = os.environ.get("TRACKER_CACHE_DIR")
-    os.environ["TRACKER_CACHE_DIR"] = str(tmp_path_factory.mktemp("tracker-cache"))
-    yield
+    run. Set here, before collection, because test modules load qualifications at import."""
+    _saved[_CACHE_ENV] = os.environ.get(_CACHE_ENV)
+    os.environ[_CACHE_ENV] = tempfile.mkdtemp(prefix="tracker-test-cache-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    made = os.environ.get(_CACHE_ENV)
+    if made:
+        shutil.rmtree(made, ignore_errors=True)
+    old = _saved.get(_CACHE_ENV)
     if old is None:
-        os.environ.pop("TRACKER_CACHE_DIR", None)
+        os.environ.pop(_CACHE_ENV, None)
     else:
-        os.environ["TRACKER_CACHE_DIR"] = old
+        os.environ[_CACHE_ENV] = old
