@@ -26,7 +26,7 @@ from tracker.spec.importer import (
     slugify_title,
     write_yaml,
 )
-from tracker.spec.models import Qualification
+from tracker.spec.models import Qualification, to_data
 
 SPECS = Path(__file__).parent / "data" / "specs"
 L2_TXT = SPECS / "highfield-L2-diploma-customer-service-skills-603-4687-5.txt"
@@ -56,7 +56,7 @@ PROSE_LEFT_TO_A_PERSON = ("readings[].description", "pathway_groups[].note", "qu
 
 
 def _comparable(q: Qualification) -> dict[str, Any]:
-    d = q.model_dump(mode="json")
+    d = to_data(q)
     for r in d["readings"]:
         del r["description"]
     for u in d["units"]:

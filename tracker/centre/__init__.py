@@ -7,6 +7,8 @@ merged, the ledger (SQLite) and the master workbook.
 
 Modules, lowest layer first (each imports only modules above it in this list):
 
+* :mod:`tracker.centre.locate` -- is a folder a centre folder, which centre holds a file (cheap to
+  import: what a command outside any centre needs).
 * :mod:`tracker.centre.folder` -- open a centre folder (``centre.yaml``); the roll-up lock; is the
   master open in Excel.
 * :mod:`tracker.centre.ledger` -- the SQLite ledger: schema, transactions, and every query, as

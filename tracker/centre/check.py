@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tracker.centre.folder import Centre, is_centre, open_centre
+from tracker.centre.folder import Centre, open_centre
+from tracker.centre.locate import centre_root
 from tracker.centre.ledger import ENTRY_FIELDS, Apprenticeship, Values
 from tracker.centre.receive import inbox_files
 from tracker.centre.rollup_issues import METADATA_MISMATCH, UNKNOWN_LEARNER, UNKNOWN_QUALIFICATION, UNREADABLE
@@ -44,11 +45,8 @@ def find_centre(path: str | Path) -> Centre | None:
 
     Raises :class:`CentreError` when a ``centre.yaml`` is found but cannot be used.
     """
-    p = Path(path).absolute()
-    for folder in (p, *p.parents) if p.is_dir() else p.parents:
-        if is_centre(folder):
-            return open_centre(folder)
-    return None
+    root = centre_root(path)
+    return open_centre(root) if root is not None else None
 
 
 def load_register(centre: Centre) -> tuple[Register | None, list[Issue]]:

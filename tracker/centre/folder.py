@@ -37,10 +37,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+# re-exported: they were defined here first and callers import them from here
+from tracker.centre.locate import CONFIG_NAME as CONFIG_NAME, is_centre as is_centre
 from tracker.errors import CentreError, MasterLocked, TrackerError
 from tracker.register import COUNTERSIGN_POLICIES, Policy
 
-CONFIG_NAME = "centre.yaml"
 LOCK_NAME = ".tracker-rollup.lock"
 CONFIG_VERSION = 1
 
@@ -309,11 +310,6 @@ def centre_of_master(master: str | Path) -> Centre | None:
             if os.path.normcase(str(c.master)) == os.path.normcase(str(m)):
                 return c
     return None
-
-
-def is_centre(root: str | Path) -> bool:
-    """True when ``root`` holds a ``centre.yaml``."""
-    return (Path(root) / CONFIG_NAME).is_file()
 
 
 # -- the roll-up lock ----------------------------------------------------------------------------

@@ -90,13 +90,17 @@ def run(args: argparse.Namespace) -> int:
         if reg_issues:
             reg_task = Task(file=str(args.register), issues=reg_issues)
 
-    from tracker.centre.check import find_centre, validate_in_centre
+    from tracker.centre.locate import centre_root
 
     # Inside a centre folder (and no --reading asked for) a workbook is checked as its centre
     # checks it (its qualifications, readings, register, policy), with the centre-wide
-    # independence check from the ledger.
-    centre = find_centre(args.centre or args.paths[0]) if args.reading is None else None
-    if centre is not None:
+    # independence check from the ledger. Outside one, the centre's modules are not imported.
+    root = centre_root(args.centre or args.paths[0]) if args.reading is None else None
+    if root is not None:
+        from tracker.centre.check import find_centre, validate_in_centre
+
+        centre = find_centre(root)
+        assert centre is not None
         report = validate_in_centre(files, centre, register, args.today)
     else:
         report = validate_paths(files, register=register, reading=args.reading, today=args.today, progress=True,

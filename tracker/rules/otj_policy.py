@@ -10,7 +10,9 @@ The rules are data (``tracker/rules/data/otj-rules.yaml``), each with the start 
   figure gets no minimum (the OTJ check then says where to find it).
 
 :func:`otj_minimum` is used by the workbook check (:mod:`tracker.rules.checks.otj`) and by the
-centre's gateway (:mod:`tracker.centre.gateway`), so both always agree.
+centre's gateway (:mod:`tracker.centre.gateway`), so both always agree. The rule types are
+dataclasses that pydantic validates when the data file is first read (only for an apprentice's
+workbook), so importing this module does not import pydantic or YAML.
 """
 
 from __future__ import annotations
@@ -18,20 +20,17 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
-from typing import TYPE_CHECKING, Literal
-
-import yaml
-from pydantic import BaseModel, ConfigDict
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 if TYPE_CHECKING:
     from tracker.register import Register
 
 
-class OtjRule(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OtjRule:
     """One OTJ rule of the data file, with the start dates it applies to."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    __pydantic_config__: ClassVar = {"extra": "forbid"}  # a misspelt key is an error, not ignored
 
     id: str
     starts_from: dt.date
@@ -47,19 +46,25 @@ class OtjRule(BaseModel):
         return self.starts_from <= start and (self.starts_to is None or start <= self.starts_to)
 
 
-class OtjRules(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OtjRules:
     """The data file: every rule, in date order."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    __pydantic_config__: ClassVar = {"extra": "forbid"}
 
     rules: tuple[OtjRule, ...]
 
 
 @lru_cache(maxsize=1)
 def rules() -> tuple[OtjRule, ...]:
-    """The shipped OTJ rules (loaded once)."""
+    """The shipped OTJ rules (loaded and validated once)."""
+    from importlib import resources
+
+    import yaml
+    from pydantic import TypeAdapter
+
     text = resources.files("tracker.rules").joinpath("data/otj-rules.yaml").read_text(encoding="utf-8")
-    return OtjRules.model_validate(yaml.safe_load(text)).rules
+    return TypeAdapter(OtjRules).validate_python(yaml.safe_load(text)).rules
 
 
 def rule_for(start: dt.date) -> OtjRule | None:

@@ -7,8 +7,10 @@ Where qualifications come from, in order (a later one with the same number repla
    spec add FILE.yaml`` copies a validated file there);
 3. folders passed explicitly with ``extra_dirs`` (a centre folder's ``specs/``).
 
-Each file is validated by :class:`tracker.spec.models.Qualification` on load; a broken file raises
-:class:`tracker.errors.SpecError` naming the file and the problem.
+Each file is validated on load (:func:`tracker.spec.schema.parse_qualification`); a broken file
+raises :class:`tracker.errors.SpecError` naming the file and the problem. A file already validated
+once, byte for byte, is rebuilt from the cache of validated data (:mod:`tracker.spec.cache`)
+instead, which keeps YAML and pydantic out of a command's start-up.
 """
 
 from __future__ import annotations
@@ -19,16 +21,11 @@ from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-from pydantic import ValidationError
-
 from tracker.errors import SpecError, UnknownQualification
+from tracker.spec import cache
 from tracker.spec.models import Qualification
 
 BUNDLED_DIR = Path(__file__).with_name("data")
-
-# The C loader is ~10x faster than the pure-Python one; fall back when libyaml is missing.
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def user_spec_dir() -> Path:
@@ -39,29 +36,35 @@ def user_spec_dir() -> Path:
     return Path.home() / ".config" / "tracker" / "specs"
 
 
-def _format_validation_error(err: ValidationError) -> str:
-    parts = []
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"])
-        msg = e["msg"].removeprefix("Value error, ")
-        parts.append(f"{loc}: {msg}" if loc else msg)
-    return "; ".join(parts)
-
-
 @lru_cache(maxsize=64)
 def _load_cached(path: str, mtime_ns: int) -> tuple[Qualification, str]:
     raw = Path(path).read_bytes()
-    digest = hashlib.sha256(raw).hexdigest()[:16]
+    digest = hashlib.sha256(raw).hexdigest()
+    q = cache.load(digest)
+    if q is None:
+        q = parse_file(path, raw)
+        cache.store(digest, q)
+    return q, digest[:16]
+
+
+def parse_file(path: str | Path, raw: bytes) -> Qualification:
+    """The bytes ``raw`` of data file ``path`` parsed and validated in full (no cache)."""
+    import yaml
+
+    from tracker.spec.schema import InvalidData, parse_qualification
+
+    # The C loader is ~10x faster than the pure-Python one; fall back when libyaml is missing.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        data = yaml.load(raw, Loader=_Loader)
+        data = yaml.load(raw, Loader=loader)
     except yaml.YAMLError as e:
         raise SpecError(path, f"not valid YAML: {e}") from None
     if not isinstance(data, dict):
         raise SpecError(path, "expected a mapping of qualification fields at the top level")
     try:
-        return Qualification.model_validate(data), digest
-    except ValidationError as e:
-        raise SpecError(path, _format_validation_error(e)) from None
+        return parse_qualification(data)
+    except InvalidData as e:
+        raise SpecError(path, str(e)) from None
 
 
 def load_file(path: str | Path) -> Qualification:

@@ -40,12 +40,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import ValidationError
 
 from tracker.errors import SpecError
 from tracker.files import write_bytes_atomically
 from tracker.spec import catalogue
-from tracker.spec.models import Qualification, Question, normalise_text
+from tracker.spec.models import Qualification, Question, normalise_text, to_data
+from tracker.spec.schema import InvalidData, parse_qualification
 
 Severity = Literal["error", "warning"]
 
@@ -377,10 +377,9 @@ class _Importer:
         data = self.build(facts, rows, blocks)
         qualification: Qualification | None = None
         try:
-            qualification = Qualification.model_validate(data)
-        except ValidationError as e:
-            problems = "; ".join(str(err["msg"]).removeprefix("Value error, ")
-                                 for err in e.errors())
+            qualification = parse_qualification(data)
+        except InvalidData as e:
+            problems = "; ".join(msg for _where, msg in e.problems)
             if not any(f.severity == "error" for f in self.findings):
                 self.find(0, f"the imported data does not validate: {problems}")
         self.findings.sort(key=lambda f: (f.line, f.severity != "error"))
@@ -705,7 +704,7 @@ class _Importer:
             "readings": readings,
         }
         if self.questions:
-            data["questions"] = [q.model_dump() for q in self.questions]
+            data["questions"] = [to_data(q) for q in self.questions]
         data["units"] = units
         return data
 

@@ -1,4 +1,4 @@
-"""Qualification specifications as data: pydantic models for the YAML files in ``spec/data``.
+"""Qualification specifications as data: the types of the YAML files in ``spec/data``.
 
 A qualification file holds everything the product needs to know about one awarding-body
 specification: key facts, units, learning outcomes, assessment criteria (reference exactly as
@@ -13,16 +13,25 @@ Two pieces of vocabulary:
   A pathway group may apply under some readings only. One reading is the default; a centre may
   choose another (centre config, ``tracker new --reading``).
 
-Loading validates the arithmetic and references (see :class:`Qualification`), so a file whose
-totals disagree with the key facts, or that names an unknown criterion, is rejected.
+The types are frozen dataclasses, and this module does not import pydantic: a one-file
+``tracker validate`` loads its qualifications from a cache of already validated data
+(:mod:`tracker.spec.cache`) and must not pay the ~100 ms pydantic costs to import and build its
+schema. The file format is still defined once, here: the field types and their
+:class:`Constraint` annotations (pattern, minimum, minimum length, whitespace normalisation) are
+what :mod:`tracker.spec.schema` hands to pydantic to validate a data file, and ``__post_init__``
+checks the arithmetic and references (so a file whose totals disagree with the key facts, or that
+names an unknown criterion, is rejected -- by pydantic on load and by any other construction).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import typing
+from dataclasses import dataclass, field
 from enum import Enum
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from functools import lru_cache
+from typing import Annotated, Any, Callable, Final, TypeVar
 
 _WS = re.compile(r"\s+")
 
@@ -30,6 +39,39 @@ _WS = re.compile(r"\s+")
 def normalise_text(text: str) -> str:
     """Collapse every run of whitespace (line breaks from the PDF included) to one space."""
     return _WS.sub(" ", text).strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Constraint:
+    """A rule on one field of the file format, applied when a data file is validated.
+
+    Used as ``Annotated[str, Constraint(pattern=...)]``; pydantic finds the hook below while
+    building the schema (in :mod:`tracker.spec.schema`), so this module never imports pydantic.
+    """
+
+    pattern: str | None = None  # the whole text must match (a string)
+    ge: int | None = None  # at least this (an integer)
+    min_length: int | None = None  # at least this many items (a list)
+    normalise: bool = False  # whitespace collapsed by normalise_text (a string)
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> Any:
+        """pydantic's hook: the schema of ``source`` with this rule added."""
+        from pydantic_core import core_schema
+
+        schema = handler(source)
+        for key in ("pattern", "ge", "min_length"):
+            value = getattr(self, key)
+            if value is not None:
+                schema[key] = value
+        if self.normalise:
+            schema = core_schema.no_info_after_validator_function(normalise_text, schema)
+        return schema
+
+
+#: whitespace-normalised text (line breaks from the PDF collapsed)
+Text = Annotated[str, Constraint(normalise=True)]
+#: how pydantic treats an unknown key in a data file: an error (a misspelt field is not ignored)
+_FORBID_EXTRA: Final = {"extra": "forbid"}
 
 
 class Kind(str, Enum):
@@ -45,49 +87,44 @@ class Kind(str, Enum):
         return {"K": "Knowledge", "S": "Skill", "B": "Behaviour"}[self.value]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_T = TypeVar("_T")
+_Id = Annotated[str, Constraint(pattern=r"^[a-z0-9-]+$")]
 
 
-class Criterion(_Model):
+def _model(cls: type[_T]) -> type[_T]:
+    """Mark ``cls`` as a type of the file format: pydantic refuses keys it does not declare."""
+    cls.__pydantic_config__ = _FORBID_EXTRA  # type: ignore[attr-defined]
+    return cls
+
+
+@_model
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Criterion:
     """One assessment criterion, with its reference exactly as printed (K1.1, S2.10, B17.2)."""
 
-    ref: str = Field(pattern=r"^[KSB]\d+\.\d+$")
-    text: str
+    ref: Annotated[str, Constraint(pattern=r"^[KSB]\d+\.\d+$")]
+    text: Text
     kind: Kind
     # Pathway-specific wordings printed inside one criterion (L2 B17.1), keyed by pathway id.
-    variants: dict[str, str] = Field(default_factory=dict)
+    variants: dict[str, Text] = field(default_factory=dict)
 
-    @field_validator("text")
-    @classmethod
-    def _norm_text(cls, v: str) -> str:
-        return normalise_text(v)
-
-    @field_validator("variants")
-    @classmethod
-    def _norm_variants(cls, v: dict[str, str]) -> dict[str, str]:
-        return {k: normalise_text(t) for k, t in v.items()}
-
-    @model_validator(mode="after")
-    def _kind_matches_prefix(self) -> Criterion:
+    def __post_init__(self) -> None:
         if self.ref[0] != self.kind.value:
             raise ValueError(f"criterion {self.ref}: kind {self.kind.value} does not match its prefix")
-        return self
 
 
-class LearningOutcome(_Model):
+@_model
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LearningOutcome:
     """A learning outcome block (K1, S9, B17 ...) with its text, whitespace-normalised."""
 
-    ref: str = Field(pattern=r"^[KSB]\d+$")
-    text: str
-
-    @field_validator("text")
-    @classmethod
-    def _norm_text(cls, v: str) -> str:
-        return normalise_text(v)
+    ref: Annotated[str, Constraint(pattern=r"^[KSB]\d+$")]
+    text: Text
 
 
-class PathwayGroup(_Model):
+@_model
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PathwayGroup:
     """An either/or choice inside a unit: per pathway id, the criteria a learner on it takes.
 
     ``readings`` lists the readings under which the group applies; empty means all readings.
@@ -95,7 +132,7 @@ class PathwayGroup(_Model):
 
     id: str
     options: dict[str, list[str]]
-    readings: list[str] = Field(default_factory=list)
+    readings: list[str] = field(default_factory=list)
     note: str = ""
 
     def applies(self, reading: str) -> bool:
@@ -108,25 +145,22 @@ class PathwayGroup(_Model):
         return {ref for refs in self.options.values() for ref in refs}
 
 
-class Unit(_Model):
+@_model
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unit:
     """One unit of the qualification (one sheet of the learner workbook)."""
 
-    number: int = Field(ge=1)
-    ref: str = Field(pattern=r"^[A-Z]/\d{3}/\d{4}$")
-    title: str
+    number: Annotated[int, Constraint(ge=1)]
+    ref: Annotated[str, Constraint(pattern=r"^[A-Z]/\d{3}/\d{4}$")]
+    title: Text
     level: int
-    glh: int = Field(ge=0)
-    credit: int = Field(ge=0)
+    glh: Annotated[int, Constraint(ge=0)]
+    credit: Annotated[int, Constraint(ge=0)]
     learning_outcomes: list[LearningOutcome]
-    criteria: list[Criterion] = Field(min_length=1)
-    amplification: str = ""
-    guidance: str = ""
-    pathway_groups: list[PathwayGroup] = Field(default_factory=list)
-
-    @field_validator("amplification", "guidance", "title")
-    @classmethod
-    def _norm_text(cls, v: str) -> str:
-        return normalise_text(v)
+    criteria: Annotated[list[Criterion], Constraint(min_length=1)]
+    amplification: Text = ""
+    guidance: Text = ""
+    pathway_groups: list[PathwayGroup] = field(default_factory=list)
 
     def criterion(self, ref: str) -> Criterion | None:
         """The criterion with reference ``ref``, or None."""
@@ -136,51 +170,61 @@ class Unit(_Model):
         return None
 
 
-class Pathway(_Model):
+@_model
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pathway:
     """A learner pathway (role), e.g. id ``face-to-face`` with label ``Face-to-face``."""
 
-    id: str = Field(pattern=r"^[a-z0-9-]+$")
+    id: _Id
     label: str
 
 
-class Reading(_Model):
+@_model
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reading:
     """One interpretation of an ambiguous part of the specification."""
 
-    id: str = Field(pattern=r"^[a-z0-9-]+$")
+    id: _Id
     description: str
     default: bool = False
 
 
-class Question(_Model):
+@_model
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Question:
     """A point a person must decide (written by the importer; kept for the record)."""
 
     where: str
     text: str
 
 
-class Qualification(_Model):
-    """A whole qualification specification; validated for internal consistency on load."""
+@_model
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Qualification:
+    """A whole qualification specification; checked for internal consistency when built."""
 
-    id: str = Field(pattern=r"^[a-z0-9-]+$")
+    id: _Id
     version: str
     awarding_body: str
-    number: str = Field(pattern=r"^\d{3}/\d{4}/[\dX]$")
+    number: Annotated[str, Constraint(pattern=r"^\d{3}/\d{4}/[\dX]$")]
     title: str
     level: int
     credit: int
     glh: int
     tqt: int
     source: str = ""
-    pathways: list[Pathway] = Field(default_factory=list)
+    pathways: list[Pathway] = field(default_factory=list)
     # Criterion kind (K / S / B) -> the assessment methods the specification lists as typical;
     # empty when the specification lists none (then no method is reported as atypical).
-    typical_methods: dict[Kind, list[str]] = Field(default_factory=dict)
-    readings: list[Reading] = Field(default_factory=list)
-    questions: list[Question] = Field(default_factory=list)
-    units: list[Unit] = Field(min_length=1)
+    typical_methods: dict[Kind, list[str]] = field(default_factory=dict)
+    readings: list[Reading] = field(default_factory=list)
+    questions: list[Question] = field(default_factory=list)
+    units: Annotated[list[Unit], Constraint(min_length=1)]
 
-    @model_validator(mode="after")
-    def _consistent(self) -> Qualification:
+    def __post_init__(self) -> None:
+        self._consistent()
+
+    def _consistent(self) -> None:
         problems: list[str] = []
         credit = sum(u.credit for u in self.units)
         glh = sum(u.glh for u in self.units)
@@ -220,7 +264,6 @@ class Qualification(_Model):
             problems.append("exactly one reading must be the default")
         if problems:
             raise ValueError("; ".join(problems))
-        return self
 
     # -- queries used by the writer, reader and checks -----------------------------------------
 
@@ -286,3 +329,70 @@ class Qualification(_Model):
     def criterion_count(self) -> int:
         """Total number of criteria across all units."""
         return sum(len(u.criteria) for u in self.units)
+
+
+# -- plain data, both ways (the cache of validated files, the importer, scripts) ----------------------
+
+
+def to_data(obj: Any) -> Any:
+    """``obj`` (any of the types above, or lists and dicts of them) as plain JSON-ready data:
+    the mapping a data file holds, with kinds as their letters."""
+    if isinstance(obj, Enum):
+        return obj.value
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_data(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, list):
+        return [to_data(v) for v in obj]
+    if isinstance(obj, dict):
+        return {to_data(k): to_data(v) for k, v in obj.items()}
+    return obj
+
+
+def from_data(cls: type[_T], data: Any) -> _T:
+    """Rebuild a value of ``cls`` from :func:`to_data`'s output, without validating the fields.
+
+    Only for data that was validated before it was written (the cache of :mod:`tracker.spec.cache`);
+    a data file is validated by :func:`tracker.spec.schema.parse_qualification`. ``__post_init__``
+    still runs (the arithmetic and references), and data of the wrong shape raises (TypeError,
+    KeyError, ValueError), never builds a half-formed qualification.
+    """
+    result: _T = _converter(typing.cast(Any, cls))(data)
+    return result
+
+
+@lru_cache(maxsize=None)
+def _converter(tp: Any) -> Callable[[Any], Any]:
+    """A function turning plain data into a value of type ``tp`` (a type of this module, a list or
+    dict of them, an enum, or a scalar)."""
+    origin = typing.get_origin(tp)
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        conv = _converter(item)
+        return lambda v: [conv(x) for x in _expect(v, list)]
+    if origin is dict:
+        k_tp, v_tp = typing.get_args(tp)
+        kc, vc = _converter(k_tp), _converter(v_tp)
+        return lambda v: {kc(k): vc(x) for k, x in _expect(v, dict).items()}
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        return tp
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        hints = typing.get_type_hints(tp)  # Annotated[...] stripped to the bare type
+        fields = [(f.name, _converter(hints[f.name])) for f in dataclasses.fields(tp)]
+        cls = tp
+
+        def build(v: Any) -> Any:
+            d = _expect(v, dict)
+            if len(d) != len(fields):
+                raise ValueError(f"{cls.__name__}: expected {len(fields)} fields, got {len(d)}")
+            return cls(**{name: conv(d[name]) for name, conv in fields})
+        return build
+    if tp in (str, int, bool):
+        scalar: type = tp
+        return lambda v: _expect(v, scalar)
+    raise TypeError(f"no converter for {tp!r}")
+
+
+def _expect(value: Any, tp: type) -> Any:
+    if type(value) is not tp:  # exactly: a bool is not an int here, as in the dump
+        raise TypeError(f"expected {tp.__name__}, got {type(value).__name__}")
+    return value
