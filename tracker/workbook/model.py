@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,12 @@ from typing import Any
 from tracker.workbook import layout
 
 
+@functools.lru_cache(maxsize=16384)
 def name_key(name: str | None) -> str:
-    """A person's name for comparison: trimmed, inner spaces collapsed, case-folded."""
+    """A person's name for comparison: trimmed, inner spaces collapsed, case-folded.
+
+    Cached: a centre has a few hundred names, compared tens of thousands of times per roll-up
+    (every criterion row's assessor and IQA, in the master, the sampling plan and the checks)."""
     return " ".join((name or "").split()).casefold()
 
 
