@@ -789,6 +789,38 @@ def criterion_signers(conn: sqlite3.Connection) -> list[Signers]:
         "JOIN learners l ON l.id = c.learner_id WHERE c.assessor IS NOT NULL OR c.iqa IS NOT NULL")]
 
 
+@dataclass(slots=True)
+class SampledRow:
+    """A criterion row an IQA sampled (IQA sampled Yes, or an IQA decision): the sampling record."""
+
+    uln: str
+    name: str
+    qualification_number: str
+    unit: int
+    ref: str
+    method: str | None
+    decision: str | None
+    assessor: str | None
+    assessor_date: str | None
+    iqa: str | None
+    iqa_date: str | None
+    iqa_sampled: str | None
+    iqa_decision: str | None
+
+
+def sampled_rows(conn: sqlite3.Connection) -> list[SampledRow]:
+    """Every criterion row an IQA sampled, by IQA date (undated last), learner and criterion.
+
+    "Sampled" is as the IQA coverage counts it: an IQA decision recorded, or IQA sampled = Yes
+    in any letter case."""
+    return [SampledRow(*row) for row in conn.execute(
+        "SELECT l.uln, l.name, l.qualification_number, c.unit, c.ref, c.method, c.decision, c.assessor, "
+        "c.assessor_date, c.iqa, c.iqa_date, c.iqa_sampled, c.iqa_decision FROM criteria c "
+        "JOIN learners l ON l.id = c.learner_id "
+        "WHERE c.iqa_decision IS NOT NULL OR lower(coalesce(c.iqa_sampled, '')) = 'yes' "
+        "ORDER BY c.iqa_date IS NULL, c.iqa_date, l.name, l.uln, c.unit, c.ref")]
+
+
 # -- conflicts ------------------------------------------------------------------------------------
 
 
