@@ -152,7 +152,7 @@ def test_ribbon_has_the_tracker_tab_and_its_buttons(xlam: Path) -> None:
     assert [t.get("label") for t in tabs] == ["Tracker"]
     buttons = tabs[0].findall(f".//{UI_NS}button")
     assert {b.get("label") for b in buttons} == {
-        "Validate", "Roll up", "New learner workbook", "Open centre folder"}
+        "Validate", "Roll up", "Report", "New learner workbook", "Open centre folder"}
     assert all(b.get("imageMso") for b in buttons)
     # Icons from Excel's own list of control identifiers (Microsoft's excelcontrols.xlsx of
     # OfficeDev/office-fluent-ui-command-identifiers, Microsoft 365 Current Channel): each name with

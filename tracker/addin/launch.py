@@ -29,6 +29,7 @@ ACTIONS = {
     "rollup": "rollup",
     "new-workbook": "new_workbook",
     "open-centre-folder": "open_centre_folder",
+    "report": "report",
 }
 
 EXIT_USAGE = 2

@@ -393,6 +393,12 @@ def sampling_plan_section(conn: sqlite3.Connection, centre: Centre, st: dict[str
                       st["body"])]
 
 
+def _qualification(name: str, status: str | None) -> str:
+    """A register qualification with its status: "TAQA ... (Held)"; the status alone says nothing
+    without a qualification (the register's "None" choice means none held)."""
+    return f"{name} ({status})" if name and status else name
+
+
 def _pack_story(conn: sqlite3.Connection, data: PackData) -> list[Any]:
     from reportlab.lib.units import mm
     from reportlab.platypus import Image, PageBreak, Paragraph, Spacer
@@ -503,10 +509,8 @@ def _pack_story(conn: sqlite3.Connection, data: PackData) -> list[Any]:
         rows = []
         for m in sorted(reg.staff.values(), key=lambda m: m.name.casefold()):
             rows.append([m.name, ", ".join(sorted(m.roles)),
-                         " ".join(p for p in (m.assessor_qualification, f"({m.assessor_status})" if m.assessor_status
-                                              else "") if p),
-                         " ".join(p for p in (m.iqa_qualification, f"({m.iqa_status})" if m.iqa_status else "")
-                                  if p),
+                         _qualification(m.assessor_qualification, m.assessor_status),
+                         _qualification(m.iqa_qualification, m.iqa_status),
                          "Yes" if m.trainee_assessor else "", m.countersigner or ""])
         story.append(_table(st, ["Name", "Roles", "Assessor qualification", "IQA qualification", "Trainee",
                                  "Countersigner"], rows,
@@ -558,7 +562,7 @@ def _learner_story(v: LearnerView, centre: Centre) -> list[Any]:
     headers = [_H["ref"], _H["text"], _H["evidence_refs"], _H["method"], _H["evidence_date"], _H["decision"],
                _H["assessor"], "Countersigned by", _H["assessor_date"], _H["iqa_sampled"], _H["iqa"], _H["iqa_date"],
                _H["iqa_decision"]]
-    widths = [11, 62, 20, 24, 16, 15, 22, 22, 16, 12, 20, 16, 17]
+    widths = [11, 60, 20, 24, 16, 15, 22, 22, 16, 14, 20, 16, 17]
     for unit in q.units:
         prog = v.units.get(unit.number)
         state = f"{prog.achieved} of {prog.required} required achieved, {prog.progress}" if prog else ""
