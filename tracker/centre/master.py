@@ -70,6 +70,8 @@ CONFLICTS = "Conflicts"
 IQA_SAMPLING = "IQA sampling"
 MERGE_LOG = "Merge log"
 SHEETS = (DASHBOARD, LEARNERS, MATRIX, CRITERIA, ISSUES, CONFLICTS, IQA_SAMPLING, MERGE_LOG)
+#: How many leading columns of each table sheet are printed (see the note above CRITERIA_COLUMNS).
+PRINTED_COLUMNS = {LEARNERS: 13, CRITERIA: 13, ISSUES: 6, CONFLICTS: 9, IQA_SAMPLING: 11, MERGE_LOG: 7}
 TABLE_NAMES = {LEARNERS: "Learners", CRITERIA: "Criteria", ISSUES: "Issues", CONFLICTS: "Conflicts",
                IQA_SAMPLING: "IQASampling", MERGE_LOG: "MergeLog"}
 
@@ -109,23 +111,23 @@ _COVER = WL.COVER_LABELS
 LEARNER_COLUMNS: tuple[MColumn, ...] = (
     MColumn("uln", _COVER["uln"], 12),
     MColumn("name", _COVER["name"], 24),
-    MColumn("qualification", _COVER["qualification"], 34),
     MColumn("qualification_number", _COVER["qualification_number"], 13),
-    MColumn("pathway", _COVER["pathway"], 13),
     MColumn("assessor", _COVER["assessor"], 18),
     MColumn("iqa", _COVER["iqa"], 18),
-    MColumn("tutor", _COVER["tutor"], 18),
-    MColumn("employer", _COVER["employer"], 20),
     MColumn("registration_date", _COVER["registration_date"], 12, "date"),
     MColumn("units_complete", "Units complete", 9, "int"),
     MColumn("units_total", "Units", 7, "int"),
-    MColumn("credits", "Credits achieved", 9, "int"),
-    MColumn("credit_total", "Credits", 8, "int"),
     MColumn("criteria_met", "Criteria met", 9, "int"),
     MColumn("criteria_required", "Criteria required", 9, "int"),
     MColumn("percent", "% complete", 10, "percent"),
     MColumn("status", "Status", 12),
     MColumn("last_return", "Last return", 16, "datetime"),
+    MColumn("qualification", _COVER["qualification"], 34),
+    MColumn("pathway", _COVER["pathway"], 13),
+    MColumn("tutor", _COVER["tutor"], 18),
+    MColumn("employer", _COVER["employer"], 20),
+    MColumn("credits", "Credits achieved", 9, "int"),
+    MColumn("credit_total", "Credits", 8, "int"),
     MColumn("open_issues", "Open issues", 8, "int"),
     MColumn("errors", "Errors", 8, "int"),
     MColumn("warnings", "Warnings", 9, "int"),
@@ -142,18 +144,25 @@ MATRIX_FIXED: tuple[MColumn, ...] = (
 )
 MATRIX_UNIT_WIDTH = 11.5
 
+# The long tables print only their leading columns (the print area), fitted to the page width:
+# all of Criteria's 27 columns on one page width would print at about 3 pt, and across pages by
+# column at 185 pages for the demo. The leading columns are chosen (and ordered first) so that
+# they fit A4 landscape at 80% or more of Calibri 10 (8 pt): at most ~175 characters of width.
+_CRITERIA_PRINTED_ENTRIES = ("decision", "assessor", "assessor_date", "iqa_sampled", "iqa", "iqa_date",
+                             "iqa_decision")
 CRITERIA_COLUMNS: tuple[MColumn, ...] = (
     MColumn("uln", _COVER["uln"], 12),
     MColumn("name", _COVER["name"], 22),
     MColumn("qualification_number", _COVER["qualification_number"], 13),
-    MColumn("pathway", _COVER["pathway"], 12),
     MColumn("unit", "Unit", 6, "int"),
-    MColumn("unit_ref", WL.UNIT_HEADER_LABELS["ref"], 12),
     MColumn("ref", WL.column_by_key(WL.CRITERION_COLUMNS, "ref").header, 7),
+    MColumn("achieved", "Achieved", 9),
+    *(_wl(k) for k in _CRITERIA_PRINTED_ENTRIES),
+    MColumn("pathway", _COVER["pathway"], 12),
+    MColumn("unit_ref", WL.UNIT_HEADER_LABELS["ref"], 12),
     MColumn("kind", WL.column_by_key(WL.CRITERION_COLUMNS, "kind").header, 10),
     MColumn("required", WL.REQUIRED_COLUMN.header, 9),
-    MColumn("achieved", "Achieved", 9),
-    *(_wl(k) for k in WL.ENTRY_KEYS),
+    *(_wl(k) for k in WL.ENTRY_KEYS if k not in _CRITERIA_PRINTED_ENTRIES),
     MColumn("source", "Source file", 26),
     MColumn("received", "Received", 16, "datetime"),
     MColumn("conflict", "Conflict", 8),
@@ -183,14 +192,14 @@ CONFLICT_COLUMNS: tuple[MColumn, ...] = (
     MColumn("status", "Status", 9),
     MColumn("name", _COVER["name"], 22),
     MColumn("uln", _COVER["uln"], 12),
-    MColumn("qualification_number", _COVER["qualification_number"], 13),
     MColumn("unit", "Unit", 6, "int"),
     MColumn("ref", "Ref", 7),
     MColumn("fields", "Fields", 22),
     MColumn("accepted", "Accepted value", 40),
+    MColumn("returned", "Returned value", 40),
+    MColumn("qualification_number", _COVER["qualification_number"], 13),
     MColumn("accepted_file", "Accepted from", 26),
     MColumn("accepted_received", "Accepted received", 16, "datetime"),
-    MColumn("returned", "Returned value", 40),
     MColumn("returned_file", "Returned in", 26),
     MColumn("returned_received", "Returned received", 16, "datetime"),
     MColumn("resolution", "Resolution", 16),
@@ -218,14 +227,14 @@ IQA_COLUMNS: tuple[MColumn, ...] = (
 LOG_COLUMNS: tuple[MColumn, ...] = (
     MColumn("run", "Run", 6, "int"),
     MColumn("time", "Time", 17, "datetime"),
-    MColumn("kind", "Kind", 9),
-    MColumn("file", "File", 28),
-    MColumn("hash", "Content hash", 14),
     MColumn("name", _COVER["name"], 22),
     MColumn("uln", _COVER["uln"], 12),
     MColumn("criterion", "Criterion", 9),
     MColumn("action", "Action", 14),
     MColumn("detail", "Detail", 70),
+    MColumn("kind", "Kind", 9),
+    MColumn("file", "File", 28),
+    MColumn("hash", "Content hash", 14),
 )
 
 DASHBOARD_TITLE = "Centre master"
@@ -610,8 +619,10 @@ def _setup_columns(ws: Any, cols: tuple[MColumn, ...]) -> None:
         ws.set_column(i, i, c.width)
 
 
-def _print_setup(ws: Any, *, fit_width: bool = True, fit_page: bool = False) -> None:
-    """A4 landscape, the header row repeated on every page, fitted to the page width."""
+def _print_setup(ws: Any, *, fit_width: bool = True, fit_page: bool = False, rows: int | None = None,
+                 columns: int | None = None) -> None:
+    """A4 landscape, the header row repeated on every page, fitted to the page width; with
+    ``columns``, only the first ``columns`` columns of the header and ``rows`` data rows print."""
     ws.set_landscape()
     ws.set_paper(9)
     ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
@@ -622,6 +633,8 @@ def _print_setup(ws: Any, *, fit_width: bool = True, fit_page: bool = False) -> 
     ws.repeat_rows(0)
     if fit_width:
         ws.fit_to_pages(1, 0)
+    if columns is not None:
+        ws.print_area(0, 0, max(rows or 0, 1), columns - 1)
 
 
 def _stream(ws: Any, w: _Writer, cols: tuple[MColumn, ...]) -> RowStream:
@@ -643,7 +656,7 @@ class _LongTable:
             add_table(ws, part.table, [c.header for c in cols], w.header, part.rows)
             if freeze_cols:
                 ws.freeze_panes(1, freeze_cols)
-            _print_setup(ws, fit_width=fit_width)
+            _print_setup(ws, fit_width=fit_width, rows=part.rows, columns=PRINTED_COLUMNS.get(sheet))
             self.streams.append(_stream(ws, w, cols))
         self.sheet = sheet
         self.k = 0
@@ -740,8 +753,7 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
     dash = wb.add_worksheet(DASHBOARD)
     learners = _LongTable(wb, w, LEARNERS, LEARNER_COLUMNS, n_learners, row_limit, freeze_cols=2)
     matrix_ws = wb.add_worksheet(MATRIX)
-    criteria = _LongTable(wb, w, CRITERIA, CRITERIA_COLUMNS, n_criteria_rows, row_limit, freeze_cols=2,
-                          fit_width=False)
+    criteria = _LongTable(wb, w, CRITERIA, CRITERIA_COLUMNS, n_criteria_rows, row_limit, freeze_cols=2)
     # The Matrix has one row per learner, like Learners; past the row limit its further learners
     # are on the Learners sheets only (the Dashboard says so).
     matrix_rows = min(n_learners, row_limit - 1)
@@ -755,7 +767,12 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
         matrix_ws.write_string(0, first_unit_col + n - 1, WL.unit_sheet_name(n), w.header)
     matrix_ws.set_row(0, 30)
     matrix_ws.freeze_panes(1, 2)
-    _print_setup(matrix_ws)
+    # Up to 18 unit columns: fitted to one page width they would print at about 5 pt, so the
+    # Matrix prints at 85% across pages instead, the learner's ULN and name repeated on each.
+    _print_setup(matrix_ws, fit_width=False)
+    matrix_ws.set_print_scale(85)
+    matrix_ws.repeat_columns(0, 1)
+    matrix_ws.print_across()
     if n_learners:
         matrix_ws.autofilter(0, 0, matrix_rows, first_unit_col + max(max_units, 1) - 1)
 
