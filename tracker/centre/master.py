@@ -71,7 +71,7 @@ IQA_SAMPLING = "IQA sampling"
 MERGE_LOG = "Merge log"
 SHEETS = (DASHBOARD, LEARNERS, MATRIX, CRITERIA, ISSUES, CONFLICTS, IQA_SAMPLING, MERGE_LOG)
 #: How many leading columns of each table sheet are printed (see the note above CRITERIA_COLUMNS).
-PRINTED_COLUMNS = {LEARNERS: 13, CRITERIA: 13, ISSUES: 6, CONFLICTS: 9, IQA_SAMPLING: 11, MERGE_LOG: 7}
+PRINTED_COLUMNS = {LEARNERS: 11, CRITERIA: 13, ISSUES: 6, CONFLICTS: 9, IQA_SAMPLING: 11, MERGE_LOG: 7}
 TABLE_NAMES = {LEARNERS: "Learners", CRITERIA: "Criteria", ISSUES: "Issues", CONFLICTS: "Conflicts",
                IQA_SAMPLING: "IQASampling", MERGE_LOG: "MergeLog"}
 
@@ -110,18 +110,18 @@ _COVER = WL.COVER_LABELS
 
 LEARNER_COLUMNS: tuple[MColumn, ...] = (
     MColumn("uln", _COVER["uln"], 12),
-    MColumn("name", _COVER["name"], 24),
+    MColumn("name", _COVER["name"], 22),
     MColumn("qualification_number", _COVER["qualification_number"], 13),
-    MColumn("assessor", _COVER["assessor"], 18),
-    MColumn("iqa", _COVER["iqa"], 18),
-    MColumn("registration_date", _COVER["registration_date"], 12, "date"),
+    MColumn("assessor", _COVER["assessor"], 16),
+    MColumn("iqa", _COVER["iqa"], 16),
+    MColumn("registration_date", _COVER["registration_date"], 11, "date"),
     MColumn("units_complete", "Units complete", 9, "int"),
-    MColumn("units_total", "Units", 7, "int"),
     MColumn("criteria_met", "Criteria met", 9, "int"),
     MColumn("criteria_required", "Criteria required", 9, "int"),
     MColumn("percent", "% complete", 10, "percent"),
     MColumn("status", "Status", 12),
     MColumn("last_return", "Last return", 16, "datetime"),
+    MColumn("units_total", "Units", 7, "int"),
     MColumn("qualification", _COVER["qualification"], 34),
     MColumn("pathway", _COVER["pathway"], 13),
     MColumn("tutor", _COVER["tutor"], 18),
@@ -151,13 +151,13 @@ MATRIX_UNIT_WIDTH = 11.5
 _CRITERIA_PRINTED_ENTRIES = ("decision", "assessor", "assessor_date", "iqa_sampled", "iqa", "iqa_date",
                              "iqa_decision")
 CRITERIA_COLUMNS: tuple[MColumn, ...] = (
-    MColumn("uln", _COVER["uln"], 12),
-    MColumn("name", _COVER["name"], 22),
-    MColumn("qualification_number", _COVER["qualification_number"], 13),
+    MColumn("uln", _COVER["uln"], 11),
+    MColumn("name", _COVER["name"], 20),
+    MColumn("qualification_number", _COVER["qualification_number"], 11),
     MColumn("unit", "Unit", 6, "int"),
     MColumn("ref", WL.column_by_key(WL.CRITERION_COLUMNS, "ref").header, 7),
-    MColumn("achieved", "Achieved", 9),
-    *(_wl(k) for k in _CRITERIA_PRINTED_ENTRIES),
+    MColumn("achieved", "Achieved", 8),
+    *(_wl(k, width=12) if k in ("assessor", "iqa") else _wl(k) for k in _CRITERIA_PRINTED_ENTRIES),
     MColumn("pathway", _COVER["pathway"], 12),
     MColumn("unit_ref", WL.UNIT_HEADER_LABELS["ref"], 12),
     MColumn("kind", WL.column_by_key(WL.CRITERION_COLUMNS, "kind").header, 10),
@@ -171,7 +171,7 @@ CRITERIA_COLUMNS: tuple[MColumn, ...] = (
 ISSUE_COLUMNS: tuple[MColumn, ...] = (
     MColumn("severity", "Severity", 9),
     MColumn("code", "Code", 26),
-    MColumn("message", "Message", 70),
+    MColumn("message", "Message", 64),
     MColumn("name", _COVER["name"], 22),
     MColumn("uln", _COVER["uln"], 12),
     MColumn("qualification_number", _COVER["qualification_number"], 13),
@@ -194,9 +194,9 @@ CONFLICT_COLUMNS: tuple[MColumn, ...] = (
     MColumn("uln", _COVER["uln"], 12),
     MColumn("unit", "Unit", 6, "int"),
     MColumn("ref", "Ref", 7),
-    MColumn("fields", "Fields", 22),
-    MColumn("accepted", "Accepted value", 40),
-    MColumn("returned", "Returned value", 40),
+    MColumn("fields", "Fields", 18),
+    MColumn("accepted", "Accepted value", 30),
+    MColumn("returned", "Returned value", 30),
     MColumn("qualification_number", _COVER["qualification_number"], 13),
     MColumn("accepted_file", "Accepted from", 26),
     MColumn("accepted_received", "Accepted received", 16, "datetime"),
