@@ -162,7 +162,7 @@ class Checked:
     rows: list[Row] = field(default_factory=list)
 
 
-COVER_KEYS = ("registration_date", "assessor", "iqa", "tutor", "employer")
+COVER_KEYS = ("registration_date", "assessor", "iqa", "tutor", "employer", "planned_end_date")
 
 
 def check_returned(job: Job, ctx: CheckContext) -> Checked:
@@ -232,7 +232,7 @@ def _cover_text(book: LearnerWorkbook, key: str) -> str | None:
     c = book.cover.get(key)
     if c is None or c.problem or c.value is None:
         return None
-    return _iso(c.value) if key == "registration_date" else str(c.value)
+    return _iso(c.value) if key in ("registration_date", "planned_end_date") else str(c.value)
 
 
 def _rows(book: LearnerWorkbook, q: Qualification) -> list[Row]:

@@ -43,7 +43,12 @@ from pathlib import Path
 
 from tracker.errors import CentreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Columns added by a schema version, added to an older ledger on open (ALTER TABLE ADD COLUMN: a
+# learner of an older ledger has no value until their next return).
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: ("ALTER TABLE learners ADD COLUMN planned_end_date TEXT",),
+}
 
 # Entry columns stored per criterion (the input columns of the learner workbook, in layout order).
 ENTRY_FIELDS: tuple[str, ...] = (
@@ -106,6 +111,7 @@ CREATE TABLE IF NOT EXISTS learners (
     first_run INTEGER NOT NULL,
     last_file TEXT NOT NULL,
     last_return TEXT NOT NULL,
+    planned_end_date TEXT,              -- schema 2: the cover's Planned end date (template version 2)
     UNIQUE (uln, qualification_number)
 );
 CREATE TABLE IF NOT EXISTS learner_workbooks (
@@ -192,6 +198,12 @@ def connect(path: str | Path, *, create: bool = True) -> sqlite3.Connection:
             with transaction(conn):
                 for statement in _statements(SCHEMA):
                     conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        elif version < SCHEMA_VERSION:
+            with transaction(conn):
+                for v in range(version + 1, SCHEMA_VERSION + 1):
+                    for statement in MIGRATIONS.get(v, ()):
+                        conn.execute(statement)
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         elif version > SCHEMA_VERSION:
             conn.close()
@@ -561,6 +573,7 @@ class LearnerDetails:
     spec_version: str | None
     last_file: str
     last_return: str
+    planned_end_date: str | None = None
 
 
 @dataclass(slots=True)
@@ -582,6 +595,7 @@ class LearnerRow:
     workbook_id: str | None
     last_file: str
     last_return: str
+    planned_end_date: str | None = None
 
 
 @dataclass(slots=True)
@@ -597,7 +611,7 @@ class LearnerPeople:
 
 
 _DETAIL_COLS = ("qualification_id", "name", "pathway", "reading", "registration_date", "assessor", "iqa", "tutor",
-                "employer", "workbook_id", "spec_version", "last_file", "last_return")
+                "employer", "workbook_id", "spec_version", "last_file", "last_return", "planned_end_date")
 
 
 def _details(d: LearnerDetails) -> tuple[str | None, ...]:
@@ -671,8 +685,8 @@ def learners(conn: sqlite3.Connection) -> list[LearnerRow]:
     """Every learner in master order (qualification number, name without letter case, ULN)."""
     return [LearnerRow(*row) for row in conn.execute(
         "SELECT l.id, l.uln, l.name, l.qualification_number, l.qualification_id, l.pathway, l.reading, "
-        "l.registration_date, l.assessor, l.iqa, l.tutor, l.employer, l.workbook_id, l.last_file, l.last_return "
-        f"FROM learners l ORDER BY {_LEARNER_ORDER}")]
+        "l.registration_date, l.assessor, l.iqa, l.tutor, l.employer, l.workbook_id, l.last_file, l.last_return, "
+        f"l.planned_end_date FROM learners l ORDER BY {_LEARNER_ORDER}")]
 
 
 def learner_people(conn: sqlite3.Connection) -> list[LearnerPeople]:

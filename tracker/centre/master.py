@@ -51,6 +51,7 @@ from tracker.centre import ledger as LG
 from tracker.centre.xlsx_rows import EXCEL_MAX_ROWS, RowStream, add_table, split_sheets
 from tracker.centre.folder import Centre
 from tracker.centre.iqa import REGISTER_PROBLEM_NOTE, CoverageRow, sampling_coverage
+from tracker.centre.ontrack import last_activity, on_track
 from tracker.errors import TrackerError
 from tracker.workbook import layout as WL
 from tracker.workbook.progress import criterion_state, qualification_achieved, unit_status
@@ -71,7 +72,7 @@ IQA_SAMPLING = "IQA sampling"
 MERGE_LOG = "Merge log"
 SHEETS = (DASHBOARD, LEARNERS, MATRIX, CRITERIA, ISSUES, CONFLICTS, IQA_SAMPLING, MERGE_LOG)
 #: How many leading columns of each table sheet are printed (see the note above CRITERIA_COLUMNS).
-PRINTED_COLUMNS = {LEARNERS: 11, CRITERIA: 13, ISSUES: 6, CONFLICTS: 9, IQA_SAMPLING: 11, MERGE_LOG: 7}
+PRINTED_COLUMNS = {LEARNERS: 14, CRITERIA: 13, ISSUES: 6, CONFLICTS: 9, IQA_SAMPLING: 11, MERGE_LOG: 7}
 TABLE_NAMES = {LEARNERS: "Learners", CRITERIA: "Criteria", ISSUES: "Issues", CONFLICTS: "Conflicts",
                IQA_SAMPLING: "IQASampling", MERGE_LOG: "MergeLog"}
 
@@ -120,6 +121,9 @@ LEARNER_COLUMNS: tuple[MColumn, ...] = (
     MColumn("criteria_required", "Criteria required", 9, "int"),
     MColumn("percent", "% complete", 10, "percent"),
     MColumn("status", "Status", 12),
+    MColumn("last_activity", "Last activity", 11, "date"),
+    MColumn("planned_end_date", _COVER["planned_end_date"], 11, "date"),
+    MColumn("on_track", "On track", 12),
     MColumn("last_return", "Last return", 16, "datetime"),
     MColumn("units_total", "Units", 7, "int"),
     MColumn("qualification", _COVER["qualification"], 34),
@@ -429,12 +433,37 @@ def _file_name(files: dict[str, LG.FileName], file: str | None) -> str | None:
     return f.name if f is not None else None
 
 
+_ACTIVITY_FIELDS = tuple(_IDX[k] for k in ("evidence_date", "assessor_date", "iqa_date"))
+
+
+def _iso_date(text: Any) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(str(text)[:10]) if text else None
+    except ValueError:
+        return None
+
+
+def learner_activity(v: LearnerView) -> dt.date | None:
+    """The learner's last assessment activity: the latest evidence, assessor or IQA date."""
+    return last_activity(_iso_date(acc.values[i]) for acc in v.criteria.values() for i in _ACTIVITY_FIELDS)
+
+
+def learner_on_track(v: LearnerView, today: dt.date) -> str:
+    """:func:`tracker.centre.ontrack.on_track` for a learner, as of ``today``."""
+    d = v.learner
+    return on_track(required=v.criteria_required, achieved=v.criteria_met, complete=v.status == STATUS_COMPLETE,
+                    registration=_iso_date(d.registration_date), planned_end=_iso_date(d.planned_end_date),
+                    last=learner_activity(v), today=today)
+
+
 def learner_record(v: LearnerView, files: dict[str, LG.FileName], counts: dict[int, LG.IssueCount],
-                   conflicts: Counter[int]) -> dict[str, Any]:
-    """The Learners-sheet row of a learner, keyed by column key (also used by the export)."""
+                   conflicts: Counter[int], today: dt.date | None = None) -> dict[str, Any]:
+    """The Learners-sheet row of a learner, keyed by column key (also used by the export).
+    On track is judged as of ``today`` (the master: the day of the latest roll-up)."""
     d = v.learner
     q = v.qualification
     n = counts.get(v.id, LG.IssueCount(0, 0))
+    activity = learner_activity(v)
     return {
         "uln": d.uln, "name": d.name, "qualification": q.title if q else "(not installed)",
         "qualification_number": d.qualification_number, "pathway": pathway_label(q, d.pathway),
@@ -442,7 +471,9 @@ def learner_record(v: LearnerView, files: dict[str, LG.FileName], counts: dict[i
         "registration_date": d.registration_date, "units_complete": v.units_complete(),
         "units_total": len(q.units) if q else 0, "credits": v.credits(), "credit_total": q.credit if q else 0,
         "criteria_met": v.criteria_met, "criteria_required": v.criteria_required, "percent": v.percent,
-        "status": v.status, "last_return": d.last_return, "open_issues": n.errors + n.warnings,
+        "status": v.status, "last_activity": activity.isoformat() if activity else None,
+        "planned_end_date": d.planned_end_date,
+        "on_track": learner_on_track(v, today or dt.date.today()), "last_return": d.last_return, "open_issues": n.errors + n.warnings,
         "errors": n.errors, "warnings": n.warnings,
         "conflicts": conflicts.get(v.id, 0), "last_file": _file_name(files, d.last_file) or "",
         "workbook_id": d.workbook_id,
@@ -745,6 +776,8 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
         "default_date_format": DATE_FORMAT,
     })
     created = dt.datetime.fromisoformat(last_run.started) if last_run else dt.datetime(2000, 1, 1)
+    # On track is judged as of the latest roll-up, so the master depends on the ledger alone.
+    as_of = created.date() if last_run else dt.date.today()
     wb.set_properties({"title": f"Centre master - {centre.name}".strip(" -"), "author": "tracker",
                        "comments": "Rebuilt from the centre ledger by `tracker rollup`; edits are lost at "
                                    "the next roll-up.", "created": created})
@@ -780,7 +813,7 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
     per_qual: dict[str, list[Any]] = defaultdict(lambda: [0, 0, 0, 0, 0.0])  # n, ns, ip, c, sum %
     status_counts: Counter[str] = Counter()
     for n, view in enumerate(iter_learners(conn, quals), start=1):
-        rec = learner_record(view, files, counts, open_per_learner)
+        rec = learner_record(view, files, counts, open_per_learner, as_of)
         learners.row(rec)
         if n <= matrix_rows:
             for c, col in enumerate(MATRIX_FIXED):

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-TEMPLATE_VERSION = "1"
+TEMPLATE_VERSION = "2"
 
 COVER = "Cover"
 SUMMARY = "Summary"
@@ -166,11 +166,16 @@ COVER_FIELDS: tuple[tuple[str, str], ...] = (
     ("iqa", "IQA"),
     ("tutor", "Tutor"),
     ("employer", "Employer"),
+    # Template version 2 (added at the end; older workbooks have no such label):
+    ("planned_end_date", "Planned end date"),
 )
+# Cover fields added in template version 2: optional for reading, so a version-1 workbook still
+# reads and validates without new issues.
+COVER_SINCE_V2 = frozenset({"planned_end_date"})
 COVER_LABELS = {key: label for key, label in COVER_FIELDS}
 # Cover values the writer locks (they come from the specification).
 COVER_LOCKED = frozenset({"qualification", "qualification_number"})
-COVER_DATE_KEYS = frozenset({"registration_date"})
+COVER_DATE_KEYS = frozenset({"registration_date", "planned_end_date"})
 COVER_TITLE_ROW = 0  # 0-based rows and columns below, as xlsxwriter takes them
 COVER_FIRST_ROW = 2
 COVER_LABEL_COL = 0

@@ -55,6 +55,7 @@ class Learner:
     iqa: str | None = None
     tutor: str | None = None
     employer: str | None = None
+    planned_end_date: dt.date | None = None  # template version 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +258,7 @@ class LearnerWorkbook:
             return None if c is None or c.problem or c.value is None else str(c.value)
 
         reg = self.cover.get("registration_date")
+        end = self.cover.get("planned_end_date")
         learner = Learner(
             name=self.learner_name,
             uln=self.uln,
@@ -266,6 +268,7 @@ class LearnerWorkbook:
             iqa=text("iqa"),
             tutor=text("tutor"),
             employer=text("employer"),
+            planned_end_date=None if end is None or end.problem else end.value,
         )
         entries: dict[str, CriterionEntry] = {}
         for row in self.rows():

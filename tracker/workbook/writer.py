@@ -198,6 +198,7 @@ def _write_cover(ws: Worksheet, f: _Formats, q: Qualification, learner: Learner,
         "iqa": learner.iqa,
         "tutor": learner.tutor,
         "employer": learner.employer,
+        "planned_end_date": learner.planned_end_date,
     }
     for key, label in L.COVER_FIELDS:
         r = L.cover_row(key)

@@ -82,7 +82,7 @@ def structure(ctx: Context) -> Iterator[Issue]:
         yield ctx.issue(COVER_MISSING, sheet=L.COVER, label=L.COVER_LABELS["name"])
     else:
         for key, label in L.COVER_FIELDS:
-            if key not in book.cover:
+            if key not in book.cover and key not in L.COVER_SINCE_V2:
                 yield ctx.issue(COVER_FIELD_MISSING, sheet=book.cover_sheet, label=label, label_lower=label.lower())
     for name, reason in book.broken_sheets.items():
         yield ctx.issue(UNIT_TABLE_MISSING, sheet=name, name=name, reason=reason)
