@@ -35,7 +35,8 @@ from tracker.centre import ledger as LG
 from tracker.centre.folder import Centre, open_centre
 from tracker.centre.iqa import SCOPE_ALL, SCOPE_METHOD, SCOPE_UNIT, CoverageRow, sampling_coverage
 from tracker.centre.master import (STATUS_COMPLETE, STATUS_IN_PROGRESS, STATUS_NOT_STARTED, STATUSES, RAG,
-                                   LearnerView, Qualifications, iter_learners, pathway_label)
+                                   LearnerView, Qualifications, iter_learners, learner_activity, learner_on_track,
+                                   pathway_label)
 from tracker.errors import CentreError, TrackerError
 from tracker.workbook import layout as WL
 from tracker.workbook.model import split_names
@@ -85,6 +86,11 @@ class PackData:
     conflicts_found: list[tuple[str, str, str]]  # who, code, message
     open_conflicts: int
     last_run: LG.RunInfo | None
+
+    @property
+    def as_of(self) -> dt.date:
+        """The day on-track is judged at: the latest roll-up's, as in the master."""
+        return dt.date.fromisoformat(self.last_run.started[:10]) if self.last_run else dt.date.today()
 
 
 def _read_register(centre: Centre) -> tuple[Register | None, str | None]:
@@ -445,12 +451,15 @@ def _pack_story(conn: sqlite3.Connection, data: PackData) -> list[Any]:
 
     story.append(PageBreak())
     story.append(Paragraph("Learners", st["h2"]))
-    rows = [[v.learner.name, v.learner.uln, v.learner.qualification_number, pathway_label(v.qualification,
-             v.learner.pathway) or "", v.learner.assessor or "", v.learner.iqa or "",
-             f"{v.criteria_met}/{v.criteria_required}", f"{v.percent:.0%}", v.status] for v in views]
-    story.append(_table(st, ["Learner", "ULN", "Qualification", "Pathway", "Assessor", "IQA", "Criteria",
-                             "%", "Status"], rows,
-                        [32 * mm, 20 * mm, 19 * mm, 19 * mm, 24 * mm, 24 * mm, 13 * mm, 10 * mm, 19 * mm]))
+    rows = [[v.learner.name, v.learner.uln, v.learner.qualification_number, v.learner.assessor or "",
+             v.learner.iqa or "", f"{v.criteria_met}/{v.criteria_required}", f"{v.percent:.0%}", v.status,
+             uk_date(str(learner_activity(v) or "")), uk_date(v.learner.planned_end_date),
+             learner_on_track(v, data.as_of)] for v in views]
+    story.append(Paragraph(f"On track as of {data.as_of:%d/%m/%Y} (the latest roll-up).", st["body"]))
+    story.append(_table(st, ["Learner", "ULN", "Qualification", "Assessor", "IQA", "Criteria", "%", "Status",
+                             "Last activity", WL.COVER_LABELS["planned_end_date"], "On track"], rows,
+                        [27 * mm, 17 * mm, 16 * mm, 19 * mm, 18 * mm, 11 * mm, 8 * mm, 15 * mm, 15 * mm, 15 * mm,
+                         17 * mm]))
 
     story.append(PageBreak())
     story.append(Paragraph("Sampling strategy", st["h2"]))
@@ -535,7 +544,7 @@ def _pack_story(conn: sqlite3.Connection, data: PackData) -> list[Any]:
 # == the tracking record of one learner ===========================================================
 
 
-def _learner_story(v: LearnerView, centre: Centre) -> list[Any]:
+def _learner_story(v: LearnerView, centre: Centre, as_of: dt.date) -> list[Any]:
     from reportlab.lib.units import mm
     from reportlab.platypus import Paragraph
 
@@ -553,6 +562,9 @@ def _learner_story(v: LearnerView, centre: Centre) -> list[Any]:
         (WL.COVER_LABELS["tutor"], d.tutor or ""), (WL.COVER_LABELS["employer"], d.employer or ""),
         ("Progress", f"{v.criteria_met} of {v.criteria_required} required criteria achieved ({v.percent:.0%}); "
                      f"{v.units_complete()} unit(s) complete; {v.status}"),
+        (WL.COVER_LABELS["planned_end_date"], uk_date(d.planned_end_date)),
+        ("Last activity", uk_date(str(learner_activity(v) or ""))),
+        ("On track", f"{learner_on_track(v, as_of)} (as of {as_of:%d/%m/%Y})"),
         ("Last return", uk_date(d.last_return)),
     ]
     story.append(_table(st, ["Cover", ""], cover, [50 * mm, 170 * mm]))
@@ -592,9 +604,10 @@ def _safe_name(text: str) -> str:
     return re.sub(r"[^\w.-]+", " ", text).strip()[:60] or "learner"
 
 
-def learner_report(v: LearnerView, centre: Centre, path: Path) -> int:
-    """Write one learner's tracking record to ``path``; returns its page count."""
-    return _build(path, _learner_story(v, centre), f"{_centre_title(centre)} - tracking record",
+def learner_report(v: LearnerView, centre: Centre, path: Path, as_of: dt.date | None = None) -> int:
+    """Write one learner's tracking record to ``path``; returns its page count. On track is judged
+    as of ``as_of`` (default today)."""
+    return _build(path, _learner_story(v, centre, as_of or dt.date.today()), f"{_centre_title(centre)} - tracking record",
                   f"{v.learner.name}, ULN {v.learner.uln}, {v.learner.qualification_number}", landscape=True,
                   title=f"Tracking record - {v.learner.name} ({v.learner.uln})")
 
@@ -633,7 +646,7 @@ def write_reports(root: str | Path, out: str | Path | None = None, learners: Seq
                 # A learner on two qualifications has two records: the number tells them apart.
                 qn = v.learner.qualification_number.replace("/", "")
                 p = target / LEARNER_DIR / f"{v.learner.uln} {_safe_name(v.learner.name)} {qn}.pdf"
-                result.pages[p] = learner_report(v, centre, p)
+                result.pages[p] = learner_report(v, centre, p, data.as_of)
                 result.learners.append(p)
     finally:
         conn.close()
