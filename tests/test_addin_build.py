@@ -261,7 +261,7 @@ def test_launcher_actions_name_the_add_in_functions() -> None:
     from tracker.addin import excel
     from tracker.addin.launch import ACTIONS
 
-    assert sorted(ACTIONS.values()) == ["new_workbook", "open_centre_folder", "rollup", "validate"]
+    assert sorted(ACTIONS.values()) == ["new_workbook", "open_centre_folder", "report", "rollup", "validate"]
     for function in ACTIONS.values():
         fn = getattr(excel, function)
         # Called with no argument: the book defaults to xw.Book.caller().
