@@ -72,7 +72,7 @@ IQA_SAMPLING = "IQA sampling"
 MERGE_LOG = "Merge log"
 SHEETS = (DASHBOARD, LEARNERS, MATRIX, CRITERIA, ISSUES, CONFLICTS, IQA_SAMPLING, MERGE_LOG)
 #: How many leading columns of each table sheet are printed (see the note above CRITERIA_COLUMNS).
-PRINTED_COLUMNS = {LEARNERS: 14, CRITERIA: 13, ISSUES: 6, CONFLICTS: 9, IQA_SAMPLING: 11, MERGE_LOG: 7}
+PRINTED_COLUMNS = {LEARNERS: 11, CRITERIA: 13, ISSUES: 6, CONFLICTS: 9, IQA_SAMPLING: 11, MERGE_LOG: 7}
 TABLE_NAMES = {LEARNERS: "Learners", CRITERIA: "Criteria", ISSUES: "Issues", CONFLICTS: "Conflicts",
                IQA_SAMPLING: "IQASampling", MERGE_LOG: "MergeLog"}
 
@@ -114,9 +114,6 @@ LEARNER_COLUMNS: tuple[MColumn, ...] = (
     MColumn("name", _COVER["name"], 22),
     MColumn("qualification_number", _COVER["qualification_number"], 13),
     MColumn("assessor", _COVER["assessor"], 16),
-    MColumn("iqa", _COVER["iqa"], 16),
-    MColumn("registration_date", _COVER["registration_date"], 11, "date"),
-    MColumn("units_complete", "Units complete", 9, "int"),
     MColumn("criteria_met", "Criteria met", 9, "int"),
     MColumn("criteria_required", "Criteria required", 9, "int"),
     MColumn("percent", "% complete", 10, "percent"),
@@ -124,6 +121,9 @@ LEARNER_COLUMNS: tuple[MColumn, ...] = (
     MColumn("last_activity", "Last activity", 11, "date"),
     MColumn("planned_end_date", _COVER["planned_end_date"], 11, "date"),
     MColumn("on_track", "On track", 12),
+    MColumn("iqa", _COVER["iqa"], 16),
+    MColumn("registration_date", _COVER["registration_date"], 11, "date"),
+    MColumn("units_complete", "Units complete", 9, "int"),
     MColumn("last_return", "Last return", 16, "datetime"),
     MColumn("units_total", "Units", 7, "int"),
     MColumn("qualification", _COVER["qualification"], 34),
