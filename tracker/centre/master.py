@@ -618,6 +618,12 @@ class _Writer:
         self.big_percent = wb.add_format({**base, "font_size": 12, "bold": True, "num_format": "0%", "align": "left"})
         self.big_datetime = wb.add_format({**base, "font_size": 12, "bold": True, "num_format": DATETIME_FORMAT,
                                            "align": "left"})
+        # The Dashboard's figures under their headers: numbers right-aligned like their headers
+        # (left-aligned headers over right-aligned numbers read as one column off).
+        self.count_right = wb.add_format({**base, "align": "right"})
+        self.percent_right = wb.add_format({**base, "num_format": "0%", "align": "right"})
+        self.qual_header_right = wb.add_format({**base, "bold": True, "bg_color": "#1F3864", "font_color": "#FFFFFF",
+                                                "text_wrap": True, "valign": "vcenter", "align": "right"})
         self.qual_header = wb.add_format({**base, "bold": True, "bg_color": "#1F3864", "font_color": "#FFFFFF",
                                           "text_wrap": True})
         self.rag = {s: wb.add_format({**base, "bg_color": bg, "font_color": fg, "align": "center",
@@ -901,7 +907,7 @@ def _dashboard(ws: Any, w: _Writer, centre: Centre, quals: Qualifications, figur
     r += 1
     head_row = r
     for i, h in enumerate(DASHBOARD_QUAL_HEADERS):
-        ws.write_string(r, i, h, w.qual_header)
+        ws.write_string(r, i, h, w.qual_header if i < 2 else w.qual_header_right)
     ws.set_row(r, 30)
     for qn in sorted(per_qual):
         r += 1
@@ -910,8 +916,8 @@ def _dashboard(ws: Any, w: _Writer, centre: Centre, quals: Qualifications, figur
         ws.write_string(r, 0, qn)
         ws.write_string(r, 1, q.title if q else "(not installed)")
         for i, v in enumerate((n, ns, ip, c), start=2):
-            ws.write_number(r, i, v)
-        ws.write_number(r, 6, pct / n if n else 0.0, w.percent)
+            ws.write_number(r, i, v, w.count_right)
+        ws.write_number(r, 6, pct / n if n else 0.0, w.percent_right)
     last_row = r
     if last_row > head_row:
         chart = w.wb.add_chart({"type": "bar", "subtype": "stacked"})
