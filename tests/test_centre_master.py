@@ -338,7 +338,8 @@ def test_long_tables_split_over_numbered_sheets_at_the_row_limit(centre: tuple[C
         rows += ws_rows[1:]
     # The parts add up to the ledger's rows, none lost, none twice.
     assert len(rows) == n_criteria
-    keys = [(r[0], r[6]) for r in rows]  # ULN, Ref
+    i_ref = [col.key for col in M.CRITERIA_COLUMNS].index("ref")
+    keys = [(r[0], r[i_ref]) for r in rows]  # ULN, Ref
     assert len(set(keys)) == n_criteria
     # The roll-up's output and the Dashboard say it.
     said = " ".join(notes)

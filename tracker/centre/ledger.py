@@ -43,16 +43,19 @@ from pathlib import Path
 
 from tracker.errors import CentreError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Schema history: 2 added the ``apprenticeships`` table and the countersign entry fields; 3 (issue
 # 11) the ``bases`` table (the rows of every workbook issued by ``tracker issue``, for the
-# three-way merge) and ``conflicts.base``. An older ledger is migrated on open (:func:`_migrate`).
+# three-way merge) and ``conflicts.base``; 4 (issue 14) ``learners.planned_end_date`` (the cover's
+# Planned end date, for every learner: the on-track view). An older ledger is migrated on open
+# (:func:`_migrate`); a learner of an older ledger has no planned end date until their next return.
 
 # Columns added after schema 1, by the schema version that added them: an older ledger gets them
 # as new (NULL) columns when it is opened.
 ADDED_COLUMNS: dict[int, tuple[tuple[str, str], ...]] = {
     2: (("criteria", "countersigned_by"), ("criteria", "countersign_date")),
     3: (("conflicts", "base"),),
+    4: (("learners", "planned_end_date"),),
 }
 
 # Entry columns stored per criterion (the input columns of the learner workbook, in layout order).
@@ -135,6 +138,7 @@ CREATE TABLE IF NOT EXISTS learners (
     first_run INTEGER NOT NULL,
     last_file TEXT NOT NULL,
     last_return TEXT NOT NULL,
+    planned_end_date TEXT,              -- schema 4: the cover's Planned end date (template version 2)
     UNIQUE (uln, qualification_number)
 );
 CREATE TABLE IF NOT EXISTS learner_workbooks (
@@ -667,6 +671,7 @@ class LearnerDetails:
     spec_version: str | None
     last_file: str
     last_return: str
+    planned_end_date: str | None = None
 
 
 @dataclass(slots=True)
@@ -688,6 +693,7 @@ class LearnerRow:
     workbook_id: str | None
     last_file: str
     last_return: str
+    planned_end_date: str | None = None
 
 
 @dataclass(slots=True)
@@ -703,7 +709,7 @@ class LearnerPeople:
 
 
 _DETAIL_COLS = ("qualification_id", "name", "pathway", "reading", "registration_date", "assessor", "iqa", "tutor",
-                "employer", "workbook_id", "spec_version", "last_file", "last_return")
+                "employer", "workbook_id", "spec_version", "last_file", "last_return", "planned_end_date")
 
 
 def _details(d: LearnerDetails) -> tuple[str | None, ...]:
@@ -777,8 +783,8 @@ def learners(conn: sqlite3.Connection) -> list[LearnerRow]:
     """Every learner in master order (qualification number, name without letter case, ULN)."""
     return [LearnerRow(*row) for row in conn.execute(
         "SELECT l.id, l.uln, l.name, l.qualification_number, l.qualification_id, l.pathway, l.reading, "
-        "l.registration_date, l.assessor, l.iqa, l.tutor, l.employer, l.workbook_id, l.last_file, l.last_return "
-        f"FROM learners l ORDER BY {_LEARNER_ORDER}")]
+        "l.registration_date, l.assessor, l.iqa, l.tutor, l.employer, l.workbook_id, l.last_file, l.last_return, "
+        f"l.planned_end_date FROM learners l ORDER BY {_LEARNER_ORDER}")]
 
 
 def learner_people(conn: sqlite3.Connection) -> list[LearnerPeople]:
@@ -1000,6 +1006,38 @@ def replace_plan(conn: sqlite3.Connection, items: list[PlanItem]) -> None:
                      "reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                      [(i.run_id, i.planned_on, i.assessor, i.iqa, i.learner_id, i.ref, i.kind, i.reason)
                       for i in items])
+
+
+@dataclass(slots=True)
+class SampledRow:
+    """A criterion row an IQA sampled (IQA sampled Yes, or an IQA decision): the sampling record."""
+
+    uln: str
+    name: str
+    qualification_number: str
+    unit: int
+    ref: str
+    method: str | None
+    decision: str | None
+    assessor: str | None
+    assessor_date: str | None
+    iqa: str | None
+    iqa_date: str | None
+    iqa_sampled: str | None
+    iqa_decision: str | None
+
+
+def sampled_rows(conn: sqlite3.Connection) -> list[SampledRow]:
+    """Every criterion row an IQA sampled, by IQA date (undated last), learner and criterion.
+
+    "Sampled" is as the IQA coverage counts it: an IQA decision recorded, or IQA sampled = Yes
+    in any letter case."""
+    return [SampledRow(*row) for row in conn.execute(
+        "SELECT l.uln, l.name, l.qualification_number, c.unit, c.ref, c.method, c.decision, c.assessor, "
+        "c.assessor_date, c.iqa, c.iqa_date, c.iqa_sampled, c.iqa_decision FROM criteria c "
+        "JOIN learners l ON l.id = c.learner_id "
+        "WHERE c.iqa_decision IS NOT NULL OR lower(coalesce(c.iqa_sampled, '')) = 'yes' "
+        "ORDER BY c.iqa_date IS NULL, c.iqa_date, l.name, l.uln, c.unit, c.ref")]
 
 
 # -- conflicts ------------------------------------------------------------------------------------

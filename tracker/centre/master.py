@@ -52,6 +52,7 @@ from tracker.centre import ledger as LG
 from tracker.centre.xlsx_rows import EXCEL_MAX_ROWS, RowStream, add_table, split_sheets
 from tracker.centre.folder import Centre
 from tracker.centre.iqa import REGISTER_PROBLEM_NOTE, CoverageRow, sampling_coverage
+from tracker.centre.ontrack import last_activity, on_track
 from tracker.errors import TrackerError
 from tracker.workbook import layout as WL
 from tracker.workbook.progress import criterion_state, qualification_achieved, unit_status
@@ -73,6 +74,8 @@ SAMPLING_PLAN = "Sampling plan"
 MERGE_LOG = "Merge log"
 GATEWAY = "Gateway"
 SHEETS = (DASHBOARD, LEARNERS, MATRIX, CRITERIA, ISSUES, CONFLICTS, IQA_SAMPLING, SAMPLING_PLAN, GATEWAY, MERGE_LOG)
+#: How many leading columns of each table sheet are printed (see the note above CRITERIA_COLUMNS).
+PRINTED_COLUMNS = {LEARNERS: 11, CRITERIA: 13, ISSUES: 6, CONFLICTS: 9, IQA_SAMPLING: 11, MERGE_LOG: 7}
 TABLE_NAMES = {LEARNERS: "Learners", CRITERIA: "Criteria", ISSUES: "Issues", CONFLICTS: "Conflicts",
                IQA_SAMPLING: "IQASampling", SAMPLING_PLAN: "SamplingPlan", MERGE_LOG: "MergeLog",
                GATEWAY: "Gateway"}
@@ -126,24 +129,27 @@ GATEWAY_COLUMNS: tuple[MColumn, ...] = (
 
 LEARNER_COLUMNS: tuple[MColumn, ...] = (
     MColumn("uln", _COVER["uln"], 12),
-    MColumn("name", _COVER["name"], 24),
-    MColumn("qualification", _COVER["qualification"], 34),
+    MColumn("name", _COVER["name"], 22),
     MColumn("qualification_number", _COVER["qualification_number"], 13),
-    MColumn("pathway", _COVER["pathway"], 13),
-    MColumn("assessor", _COVER["assessor"], 18),
-    MColumn("iqa", _COVER["iqa"], 18),
-    MColumn("tutor", _COVER["tutor"], 18),
-    MColumn("employer", _COVER["employer"], 20),
-    MColumn("registration_date", _COVER["registration_date"], 12, "date"),
-    MColumn("units_complete", "Units complete", 9, "int"),
-    MColumn("units_total", "Units", 7, "int"),
-    MColumn("credits", "Credits achieved", 9, "int"),
-    MColumn("credit_total", "Credits", 8, "int"),
+    MColumn("assessor", _COVER["assessor"], 16),
     MColumn("criteria_met", "Criteria met", 9, "int"),
     MColumn("criteria_required", "Criteria required", 9, "int"),
     MColumn("percent", "% complete", 10, "percent"),
     MColumn("status", "Status", 12),
+    MColumn("last_activity", "Last activity", 11, "date"),
+    MColumn("planned_end_date", _COVER["planned_end_date"], 11, "date"),
+    MColumn("on_track", "On track", 12),
+    MColumn("iqa", _COVER["iqa"], 16),
+    MColumn("registration_date", _COVER["registration_date"], 11, "date"),
+    MColumn("units_complete", "Units complete", 9, "int"),
     MColumn("last_return", "Last return", 16, "datetime"),
+    MColumn("units_total", "Units", 7, "int"),
+    MColumn("qualification", _COVER["qualification"], 34),
+    MColumn("pathway", _COVER["pathway"], 13),
+    MColumn("tutor", _COVER["tutor"], 18),
+    MColumn("employer", _COVER["employer"], 20),
+    MColumn("credits", "Credits achieved", 9, "int"),
+    MColumn("credit_total", "Credits", 8, "int"),
     MColumn("open_issues", "Open issues", 8, "int"),
     MColumn("errors", "Errors", 8, "int"),
     MColumn("warnings", "Warnings", 9, "int"),
@@ -160,18 +166,25 @@ MATRIX_FIXED: tuple[MColumn, ...] = (
 )
 MATRIX_UNIT_WIDTH = 11.5
 
+# The long tables print only their leading columns (the print area), fitted to the page width:
+# all of Criteria's 27 columns on one page width would print at about 3 pt, and across pages by
+# column at 185 pages for the demo. The leading columns are chosen (and ordered first) so that
+# they fit A4 landscape at 80% or more of Calibri 10 (8 pt): at most ~175 characters of width.
+_CRITERIA_PRINTED_ENTRIES = ("decision", "assessor", "assessor_date", "iqa_sampled", "iqa", "iqa_date",
+                             "iqa_decision")
 CRITERIA_COLUMNS: tuple[MColumn, ...] = (
-    MColumn("uln", _COVER["uln"], 12),
-    MColumn("name", _COVER["name"], 22),
-    MColumn("qualification_number", _COVER["qualification_number"], 13),
-    MColumn("pathway", _COVER["pathway"], 12),
+    MColumn("uln", _COVER["uln"], 11),
+    MColumn("name", _COVER["name"], 20),
+    MColumn("qualification_number", _COVER["qualification_number"], 11),
     MColumn("unit", "Unit", 6, "int"),
-    MColumn("unit_ref", WL.UNIT_HEADER_LABELS["ref"], 12),
     MColumn("ref", WL.column_by_key(WL.CRITERION_COLUMNS, "ref").header, 7),
+    MColumn("achieved", "Achieved", 8),
+    *(_wl(k, width=12) if k in ("assessor", "iqa") else _wl(k) for k in _CRITERIA_PRINTED_ENTRIES),
+    MColumn("pathway", _COVER["pathway"], 12),
+    MColumn("unit_ref", WL.UNIT_HEADER_LABELS["ref"], 12),
     MColumn("kind", WL.column_by_key(WL.CRITERION_COLUMNS, "kind").header, 10),
     MColumn("required", WL.REQUIRED_COLUMN.header, 9),
-    MColumn("achieved", "Achieved", 9),
-    *(_wl(k) for k in WL.ENTRY_KEYS),
+    *(_wl(k) for k in WL.ENTRY_KEYS if k not in _CRITERIA_PRINTED_ENTRIES),
     MColumn("source", "Source file", 26),
     MColumn("received", "Received", 16, "datetime"),
     MColumn("conflict", "Conflict", 8),
@@ -189,7 +202,7 @@ PLAN_COLUMNS: tuple[MColumn, ...] = (
 ISSUE_COLUMNS: tuple[MColumn, ...] = (
     MColumn("severity", "Severity", 9),
     MColumn("code", "Code", 26),
-    MColumn("message", "Message", 70),
+    MColumn("message", "Message", 64),
     MColumn("name", _COVER["name"], 22),
     MColumn("uln", _COVER["uln"], 12),
     MColumn("qualification_number", _COVER["qualification_number"], 13),
@@ -210,14 +223,14 @@ CONFLICT_COLUMNS: tuple[MColumn, ...] = (
     MColumn("status", "Status", 9),
     MColumn("name", _COVER["name"], 22),
     MColumn("uln", _COVER["uln"], 12),
-    MColumn("qualification_number", _COVER["qualification_number"], 13),
     MColumn("unit", "Unit", 6, "int"),
     MColumn("ref", "Ref", 7),
-    MColumn("fields", "Fields", 22),
-    MColumn("accepted", "Accepted value", 40),
+    MColumn("fields", "Fields", 18),
+    MColumn("accepted", "Accepted value", 30),
+    MColumn("returned", "Returned value", 30),
+    MColumn("qualification_number", _COVER["qualification_number"], 13),
     MColumn("accepted_file", "Accepted from", 26),
     MColumn("accepted_received", "Accepted received", 16, "datetime"),
-    MColumn("returned", "Returned value", 40),
     MColumn("returned_file", "Returned in", 26),
     MColumn("returned_received", "Returned received", 16, "datetime"),
     MColumn("resolution", "Resolution", 16),
@@ -251,14 +264,14 @@ IQA_COLUMNS: tuple[MColumn, ...] = (
 LOG_COLUMNS: tuple[MColumn, ...] = (
     MColumn("run", "Run", 6, "int"),
     MColumn("time", "Time", 17, "datetime"),
-    MColumn("kind", "Kind", 9),
-    MColumn("file", "File", 28),
-    MColumn("hash", "Content hash", 14),
     MColumn("name", _COVER["name"], 22),
     MColumn("uln", _COVER["uln"], 12),
     MColumn("criterion", "Criterion", 9),
     MColumn("action", "Action", 14),
     MColumn("detail", "Detail", 70),
+    MColumn("kind", "Kind", 9),
+    MColumn("file", "File", 28),
+    MColumn("hash", "Content hash", 14),
 )
 
 DASHBOARD_TITLE = "Centre master"
@@ -453,12 +466,37 @@ def _file_name(files: dict[str, LG.FileName], file: str | None) -> str | None:
     return f.name if f is not None else None
 
 
+_ACTIVITY_FIELDS = tuple(_IDX[k] for k in ("evidence_date", "assessor_date", "iqa_date"))
+
+
+def _iso_date(text: Any) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(str(text)[:10]) if text else None
+    except ValueError:
+        return None
+
+
+def learner_activity(v: LearnerView) -> dt.date | None:
+    """The learner's last assessment activity: the latest evidence, assessor or IQA date."""
+    return last_activity(_iso_date(acc.values[i]) for acc in v.criteria.values() for i in _ACTIVITY_FIELDS)
+
+
+def learner_on_track(v: LearnerView, today: dt.date) -> str:
+    """:func:`tracker.centre.ontrack.on_track` for a learner, as of ``today``."""
+    d = v.learner
+    return on_track(required=v.criteria_required, achieved=v.criteria_met, complete=v.status == STATUS_COMPLETE,
+                    registration=_iso_date(d.registration_date), planned_end=_iso_date(d.planned_end_date),
+                    last=learner_activity(v), today=today)
+
+
 def learner_record(v: LearnerView, files: dict[str, LG.FileName], counts: dict[int, LG.IssueCount],
-                   conflicts: Counter[int]) -> dict[str, Any]:
-    """The Learners-sheet row of a learner, keyed by column key (also used by the export)."""
+                   conflicts: Counter[int], today: dt.date | None = None) -> dict[str, Any]:
+    """The Learners-sheet row of a learner, keyed by column key (also used by the export).
+    On track is judged as of ``today`` (the master: the day of the latest roll-up)."""
     d = v.learner
     q = v.qualification
     n = counts.get(v.id, LG.IssueCount(0, 0))
+    activity = learner_activity(v)
     return {
         "uln": d.uln, "name": d.name, "qualification": q.title if q else "(not installed)",
         "qualification_number": d.qualification_number, "pathway": pathway_label(q, d.pathway),
@@ -466,7 +504,9 @@ def learner_record(v: LearnerView, files: dict[str, LG.FileName], counts: dict[i
         "registration_date": d.registration_date, "units_complete": v.units_complete(),
         "units_total": len(q.units) if q else 0, "credits": v.credits(), "credit_total": q.credit if q else 0,
         "criteria_met": v.criteria_met, "criteria_required": v.criteria_required, "percent": v.percent,
-        "status": v.status, "last_return": d.last_return, "open_issues": n.errors + n.warnings,
+        "status": v.status, "last_activity": activity.isoformat() if activity else None,
+        "planned_end_date": d.planned_end_date,
+        "on_track": learner_on_track(v, today or dt.date.today()), "last_return": d.last_return, "open_issues": n.errors + n.warnings,
         "errors": n.errors, "warnings": n.warnings,
         "conflicts": conflicts.get(v.id, 0), "last_file": _file_name(files, d.last_file) or "",
         "workbook_id": d.workbook_id,
@@ -626,6 +666,12 @@ class _Writer:
         self.big_percent = wb.add_format({**base, "font_size": 12, "bold": True, "num_format": "0%", "align": "left"})
         self.big_datetime = wb.add_format({**base, "font_size": 12, "bold": True, "num_format": DATETIME_FORMAT,
                                            "align": "left"})
+        # The Dashboard's figures under their headers: numbers right-aligned like their headers
+        # (left-aligned headers over right-aligned numbers read as one column off).
+        self.count_right = wb.add_format({**base, "align": "right"})
+        self.percent_right = wb.add_format({**base, "num_format": "0%", "align": "right"})
+        self.qual_header_right = wb.add_format({**base, "bold": True, "bg_color": "#1F3864", "font_color": "#FFFFFF",
+                                                "text_wrap": True, "valign": "vcenter", "align": "right"})
         self.qual_header = wb.add_format({**base, "bold": True, "bg_color": "#1F3864", "font_color": "#FFFFFF",
                                           "text_wrap": True})
         self.rag = {s: wb.add_format({**base, "bg_color": bg, "font_color": fg, "align": "center",
@@ -658,8 +704,10 @@ def _setup_columns(ws: Any, cols: tuple[MColumn, ...]) -> None:
         ws.set_column(i, i, c.width)
 
 
-def _print_setup(ws: Any, *, fit_width: bool = True, fit_page: bool = False) -> None:
-    """A4 landscape, the header row repeated on every page, fitted to the page width."""
+def _print_setup(ws: Any, *, fit_width: bool = True, fit_page: bool = False, rows: int | None = None,
+                 columns: int | None = None) -> None:
+    """A4 landscape, the header row repeated on every page, fitted to the page width; with
+    ``columns``, only the first ``columns`` columns of the header and ``rows`` data rows print."""
     ws.set_landscape()
     ws.set_paper(9)
     ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
@@ -670,6 +718,8 @@ def _print_setup(ws: Any, *, fit_width: bool = True, fit_page: bool = False) -> 
     ws.repeat_rows(0)
     if fit_width:
         ws.fit_to_pages(1, 0)
+    if columns is not None:
+        ws.print_area(0, 0, max(rows or 0, 1), columns - 1)
 
 
 def _stream(ws: Any, w: _Writer, cols: tuple[MColumn, ...]) -> RowStream:
@@ -691,7 +741,7 @@ class _LongTable:
             add_table(ws, part.table, [c.header for c in cols], w.header, part.rows)
             if freeze_cols:
                 ws.freeze_panes(1, freeze_cols)
-            _print_setup(ws, fit_width=fit_width)
+            _print_setup(ws, fit_width=fit_width, rows=part.rows, columns=PRINTED_COLUMNS.get(sheet))
             self.streams.append(_stream(ws, w, cols))
         self.sheet = sheet
         self.k = 0
@@ -781,6 +831,8 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
         "default_date_format": DATE_FORMAT,
     })
     created = dt.datetime.fromisoformat(last_run.started) if last_run else dt.datetime(2000, 1, 1)
+    # On track is judged as of the latest roll-up, so the master depends on the ledger alone.
+    as_of = created.date() if last_run else dt.date.today()
     wb.set_properties({"title": f"Centre master - {centre.name}".strip(" -"), "author": "tracker",
                        "comments": "Rebuilt from the centre ledger by `tracker rollup`; edits are lost at "
                                    "the next roll-up.", "created": created})
@@ -789,8 +841,7 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
     dash = wb.add_worksheet(DASHBOARD)
     learners = _LongTable(wb, w, LEARNERS, LEARNER_COLUMNS, n_learners, row_limit, freeze_cols=2)
     matrix_ws = wb.add_worksheet(MATRIX)
-    criteria = _LongTable(wb, w, CRITERIA, CRITERIA_COLUMNS, n_criteria_rows, row_limit, freeze_cols=2,
-                          fit_width=False)
+    criteria = _LongTable(wb, w, CRITERIA, CRITERIA_COLUMNS, n_criteria_rows, row_limit, freeze_cols=2)
     # The Matrix has one row per learner, like Learners; past the row limit its further learners
     # are on the Learners sheets only (the Dashboard says so).
     matrix_rows = min(n_learners, row_limit - 1)
@@ -804,7 +855,12 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
         matrix_ws.write_string(0, first_unit_col + n - 1, WL.unit_sheet_name(n), w.header)
     matrix_ws.set_row(0, 30)
     matrix_ws.freeze_panes(1, 2)
-    _print_setup(matrix_ws)
+    # Up to 18 unit columns: fitted to one page width they would print at about 5 pt, so the
+    # Matrix prints at 85% across pages instead, the learner's ULN and name repeated on each.
+    _print_setup(matrix_ws, fit_width=False)
+    matrix_ws.set_print_scale(85)
+    matrix_ws.repeat_columns(0, 1)
+    matrix_ws.print_across()
     if n_learners:
         matrix_ws.autofilter(0, 0, matrix_rows, first_unit_col + max(max_units, 1) - 1)
 
@@ -814,7 +870,7 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
     apprentices = LG.apprenticeships(conn)
     gateway_rows: list[dict[str, Any]] = []
     for n, view in enumerate(iter_learners(conn, quals), start=1):
-        rec = learner_record(view, files, counts, open_per_learner)
+        rec = learner_record(view, files, counts, open_per_learner, as_of)
         learners.row(rec)
         if n <= matrix_rows:
             for c, col in enumerate(MATRIX_FIXED):
@@ -923,7 +979,7 @@ def _dashboard(ws: Any, w: _Writer, centre: Centre, quals: Qualifications, figur
     r += 1
     head_row = r
     for i, h in enumerate(DASHBOARD_QUAL_HEADERS):
-        ws.write_string(r, i, h, w.qual_header)
+        ws.write_string(r, i, h, w.qual_header if i < 2 else w.qual_header_right)
     ws.set_row(r, 30)
     for qn in sorted(per_qual):
         r += 1
@@ -932,8 +988,8 @@ def _dashboard(ws: Any, w: _Writer, centre: Centre, quals: Qualifications, figur
         ws.write_string(r, 0, qn)
         ws.write_string(r, 1, q.title if q else "(not installed)")
         for i, v in enumerate((n, ns, ip, c), start=2):
-            ws.write_number(r, i, v)
-        ws.write_number(r, 6, pct / n if n else 0.0, w.percent)
+            ws.write_number(r, i, v, w.count_right)
+        ws.write_number(r, 6, pct / n if n else 0.0, w.percent_right)
     last_row = r
     if last_row > head_row:
         chart = w.wb.add_chart({"type": "bar", "subtype": "stacked"})

@@ -189,6 +189,7 @@ class Merger:
             qualification_id=res.qualification_id, name=res.name, pathway=res.pathway, reading=res.reading or None,
             registration_date=cover["registration_date"], assessor=cover["assessor"], iqa=cover["iqa"],
             tutor=cover["tutor"], employer=cover["employer"], workbook_id=res.workbook_id or None,
+            planned_end_date=cover["planned_end_date"],
             spec_version=res.spec_version or None, last_file=rec.hash, last_return=self.now)
         if found is None:
             learner_id = LG.insert_learner(conn, res.uln, res.qualification_number, self.run_id, details)
