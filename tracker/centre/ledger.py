@@ -58,6 +58,22 @@ ADDED_COLUMNS: dict[int, tuple[tuple[str, str], ...]] = {
     4: (("learners", "planned_end_date"),),
 }
 
+# How a conflict was closed (``conflicts.resolution``), and the words the master and the report
+# show for each code (a reader never sees the code itself).
+RESOLUTION_AGREEING = "agreeing-return"
+RESOLUTION_KEPT_ACCEPTED = "kept-accepted"
+RESOLUTION_KEPT_RETURNED = "kept-returned"
+RESOLUTION_SUPERSEDED = "superseded"
+RESOLUTION_WORDS = {
+    RESOLUTION_AGREEING: "A later return agreed with the accepted value",
+    RESOLUTION_KEPT_ACCEPTED: "An admin kept the accepted value",
+    RESOLUTION_KEPT_RETURNED: "An admin kept the returned value",
+    RESOLUTION_SUPERSEDED: "Replaced by a newer conflict on the same row",
+}
+# What started a run (``runs.kind``), in words.
+RUN_ROLLUP, RUN_RESOLVE, RUN_REBUILD = "rollup", "resolve", "rebuild"
+RUN_KIND_WORDS = {RUN_ROLLUP: "Roll-up", RUN_RESOLVE: "Conflict decision", RUN_REBUILD: "Rebuild"}
+
 # Entry columns stored per criterion (the input columns of the learner workbook, in layout order).
 ENTRY_FIELDS: tuple[str, ...] = (
     "evidence_refs", "method", "evidence_date", "decision", "assessor", "assessor_date",
@@ -1107,7 +1123,7 @@ def conflict_marks(conn: sqlite3.Connection, learner_id: int) -> list[ConflictMa
     """A learner's open conflicts and the returned values an admin rejected (kept the accepted)."""
     return [ConflictMark(int(cid), ref, returned, status == "open") for cid, ref, returned, status in conn.execute(
         "SELECT id, ref, returned, status FROM conflicts WHERE learner_id = ? "
-        "AND (status = 'open' OR resolution = 'kept-accepted')", (learner_id,))]
+        "AND (status = 'open' OR resolution = ?)", (learner_id, RESOLUTION_KEPT_ACCEPTED))]
 
 
 def open_conflict(conn: sqlite3.Connection, c: NewConflict) -> int:

@@ -250,7 +250,8 @@ class Merger:
                              learner_id, ref)
                     continue
                 if oc is not None:
-                    self.close(oc[0], "superseded", rec.hash, None, "a later return contradicts it differently")
+                    self.close(oc[0], LG.RESOLUTION_SUPERSEDED, rec.hash, None,
+                               "a later return contradicts it differently")
                     out.conflicts_closed += 1
                 cid = LG.open_conflict(conn, LG.NewConflict(
                     learner_id, ref, unit, tuple(contradicted), values_json(acc.values), acc.source_file, rj,
@@ -266,7 +267,8 @@ class Merger:
                 out.rows_accepted += 1
             oc = open_conf.pop(ref, None)
             if oc is not None:
-                self.close(oc[0], "agreeing-return", rec.hash, None, "a later return agrees with the accepted row")
+                self.close(oc[0], LG.RESOLUTION_AGREEING, rec.hash, None,
+                           "a later return agrees with the accepted row")
                 out.conflicts_closed += 1
                 self.log("conflict closed", f"#{oc[0]}: a later return agrees with the accepted row",
                          rec.hash, learner_id, ref)
