@@ -83,8 +83,9 @@ PROGRESS_NOTES = "Progress notes"
 SHEETS = (DASHBOARD, LEARNERS, CASELOAD, MATRIX, CRITERIA, ISSUES, PROGRESS_NOTES, CONFLICTS, IQA_SAMPLING,
           SAMPLING_PLAN, GATEWAY, MERGE_LOG)
 #: How many leading columns of each table sheet are printed (see the note above CRITERIA_COLUMNS).
-PRINTED_COLUMNS = {LEARNERS: 11, CRITERIA: 13, ISSUES: 6, PROGRESS_NOTES: 6, CONFLICTS: 10, IQA_SAMPLING: 11,
-                   SAMPLING_PLAN: 11, GATEWAY: 10, MERGE_LOG: 7, CASELOAD: 10}
+# Measured with LibreOffice: about 140 characters of column width print at 80% of A4 landscape.
+PRINTED_COLUMNS = {LEARNERS: 11, CRITERIA: 13, ISSUES: 6, PROGRESS_NOTES: 6, CONFLICTS: 9, IQA_SAMPLING: 11,
+                   SAMPLING_PLAN: 9, GATEWAY: 8, MERGE_LOG: 7, CASELOAD: 10}
 TABLE_NAMES = {LEARNERS: "Learners", CRITERIA: "Criteria", ISSUES: "Issues", CONFLICTS: "Conflicts",
                IQA_SAMPLING: "IQASampling", SAMPLING_PLAN: "SamplingPlan", MERGE_LOG: "MergeLog",
                GATEWAY: "Gateway", CASELOAD: "Caseload", PROGRESS_NOTES: "ProgressNotes"}
@@ -123,15 +124,15 @@ def _wl(key: str, **kw: Any) -> MColumn:
 _COVER = WL.COVER_LABELS
 
 # The Gateway sheet (apprentices only; rows from tracker.centre.gateway).
-# The first 10 columns print (A4 landscape at 8 pt or more): who, the verdict, what is missing.
+# The first 8 columns print (A4 landscape at 8 pt or more): who, the verdict, what is missing.
 GATEWAY_COLUMNS: tuple[MColumn, ...] = (
-    MColumn("uln", _COVER["uln"], 12), MColumn("name", _COVER["name"], 22),
-    MColumn("ready", "Gateway", 11),
-    MColumn("criteria", "All criteria achieved", 11), MColumn("sampling", "Summative IQA sampling", 11),
-    MColumn("otj_hours", "OTJ hours logged", 10, "int"), MColumn("otj_minimum", "OTJ minimum", 10, "int"),
+    MColumn("uln", _COVER["uln"], 12), MColumn("name", _COVER["name"], 20),
+    MColumn("ready", "Gateway", 10),
+    MColumn("criteria", "All criteria achieved", 10), MColumn("sampling", "Summative IQA sampling", 10),
+    MColumn("otj_hours", "OTJ hours logged", 9, "int"), MColumn("otj_minimum", "OTJ minimum", 9, "int"),
+    MColumn("missing", "Missing", 50, "wrap"),
     MColumn("signoff", _COVER["gateway_signoff_date"], 12, "date"),
     MColumn("english_maths", _COVER["english_maths"], 18),
-    MColumn("missing", "Missing", 50),
     MColumn("qualification_number", _COVER["qualification_number"], 13),
     MColumn("standard", _COVER["standard"], 12), MColumn("start_date", _COVER["start_date"], 12, "date"),
     MColumn("otj_how", "How the OTJ minimum was found", 50),
@@ -199,12 +200,12 @@ CRITERIA_COLUMNS: tuple[MColumn, ...] = (
     MColumn("conflict", "Conflict", 8),
 )
 
-# The Sampling plan sheet (rows: tracker.centre.plan.master_records). The first 11 columns print
-# (what to sample, by whom, why); the assessor's risk reasons follow on screen.
+# The Sampling plan sheet (rows: tracker.centre.plan.master_records). The first 9 columns print
+# (what to sample, by whom, why); the assessor's risk and its reasons follow on screen.
 PLAN_COLUMNS: tuple[MColumn, ...] = (
-    MColumn("iqa", "IQA", 18), MColumn("assessor", "Assessor", 18), MColumn("learner", "Learner", 20),
-    MColumn("qualification_number", "Qualification number", 12), MColumn("unit", "Unit", 6, "int"),
-    MColumn("ref", "Ref", 8), MColumn("kind", "Kind", 10), MColumn("reason", "Reason", 40, "wrap"),
+    MColumn("iqa", "IQA", 16), MColumn("assessor", "Assessor", 16), MColumn("learner", "Learner", 18),
+    MColumn("qualification_number", "Qualification number", 11), MColumn("unit", "Unit", 6, "int"),
+    MColumn("ref", "Ref", 7), MColumn("kind", "Kind", 10), MColumn("reason", "Reason", 36, "wrap"),
     MColumn("planned_on", "Planned on", 11, "date"), MColumn("risk", "Risk", 8),
     MColumn("rate", "Rate", 7, "percent"),
     MColumn("compliant", "Compliant", 10), MColumn("risk_reasons", "Risk reasons", 40),
@@ -230,15 +231,15 @@ ISSUE_SOURCE_REGISTER = "Centre register"
 
 CONFLICT_COLUMNS: tuple[MColumn, ...] = (
     MColumn("id", "Conflict", 9, "int"),
-    MColumn("status", "Status", 9),
-    MColumn("name", _COVER["name"], 22),
-    MColumn("uln", _COVER["uln"], 12),
-    MColumn("unit", "Unit", 6, "int"),
+    MColumn("status", "Status", 8),
+    MColumn("name", _COVER["name"], 18),
+    MColumn("uln", _COVER["uln"], 11),
     MColumn("ref", "Ref", 7),
-    MColumn("fields", "Fields", 18),
-    MColumn("accepted", "Accepted value", 30, "wrap"),
-    MColumn("returned", "Returned value", 30, "wrap"),
-    MColumn("resolution", "Resolution", 30, "wrap"),
+    MColumn("fields", "Fields", 14, "wrap"),
+    MColumn("accepted", "Accepted value", 24, "wrap"),
+    MColumn("returned", "Returned value", 24, "wrap"),
+    MColumn("resolution", "Resolution", 24, "wrap"),
+    MColumn("unit", "Unit", 6, "int"),
     MColumn("qualification_number", _COVER["qualification_number"], 13),
     MColumn("accepted_file", "Accepted from", 26),
     MColumn("accepted_received", "Accepted received", 16, "datetime"),
