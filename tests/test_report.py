@@ -98,6 +98,27 @@ def test_pack_holds_the_sampling_record(centre: Centre, result: ReportResult) ->
         assert heading in body
 
 
+def test_pack_shows_the_sampling_plan_of_tracker_plan(centre: Centre, result: ReportResult) -> None:
+    assert result.pack is not None
+    body = " ".join(text(result.pack).split())
+    from tracker.centre.plan import centre_plan, plan_date
+
+    with sqlite3.connect(centre.ledger) as conn:
+        from tracker.centre import ledger as LG
+
+        made = plan_date(conn)  # type: ignore[arg-type]
+    plan = centre_plan(centre, made)
+    assert plan.risks, "the demo's assessors have decisions"
+    # The risk table's header (tracker.centre.plan.RISK_HEADERS) and each assessor with their level.
+    for header in ("Risk", "Reasons", "Rate", "Met", "decisions", "Sampled", "Planned", "Overdue", "Compliant",
+                   "Kind", "Reason"):
+        assert header in body, header
+    for r in plan.risks:
+        assert re.search(rf"{re.escape(r.assessor)}\s+{r.level}\b", body), r.assessor
+    assert f"{len(plan.items)} decision(s) planned for sampling." in body
+    assert LG.SCHEMA_VERSION == 4
+
+
 def test_pack_holds_the_conflict_and_staff_registers(centre: Centre, result: ReportResult) -> None:
     assert result.pack is not None
     body = " ".join(text(result.pack).split())

@@ -411,14 +411,14 @@ def sampling_plan_section(conn: sqlite3.Connection, data: PackData, st: dict[str
     risks = [[a, lvl, why, f"{rate:.0%}", n, sampled, planned, overdue, ok]
              for a, lvl, why, rate, n, sampled, planned, overdue, ok in risk_rows(plan)]
     out.append(_table(st, list(RISK_HEADERS), risks,
-                      [26 * mm, 13 * mm, 49 * mm, 11 * mm, 16 * mm, 14 * mm, 14 * mm, 14 * mm, 13 * mm],
+                      [26 * mm, 13 * mm, 44 * mm, 11 * mm, 16 * mm, 14 * mm, 14 * mm, 14 * mm, 18 * mm],
                       shade=lambda i, r: "#FFC7CE" if r[-1] != WL.YES else None))
     items = [[iqa or "(no IQA)", a, who, qn, unit, ref, kind, why, uk_date(on.isoformat() if isinstance(on, dt.date) else None)]
              for iqa, a, who, qn, unit, ref, kind, why, on in plan_rows(plan)]
     if items:
         out.append(Paragraph(f"{len(items)} decision(s) planned for sampling.", st["body"]))
         out.append(_table(st, list(PLAN_HEADERS), items,
-                          [20 * mm, 20 * mm, 24 * mm, 17 * mm, 9 * mm, 10 * mm, 16 * mm, 38 * mm, 16 * mm]))
+                          [19 * mm, 19 * mm, 23 * mm, 21 * mm, 9 * mm, 10 * mm, 17 * mm, 36 * mm, 16 * mm]))
     else:
         out.append(Paragraph("Nothing to plan: every assessor's sampling is up to their rate.", st["body"]))
     return out
