@@ -123,8 +123,8 @@ def matrix_blocks(path: Path) -> dict[str, list[dict[str, Any]]]:
     for k, r in enumerate(rows):
         if r and r[0] == "ULN":
             head = [str(h).split("\n")[0] if h else "" for h in r]
-            qn = str(rows[k - 1][0]).split()[0]
-            blocks[qn] = []
+            qn = str(rows[k - 1][0]).split()[0]  # the block's title: "<number>  <title> [(continued)]"
+            blocks.setdefault(qn, [])
         elif head is not None and r and r[0] is not None:
             blocks[qn].append(dict(zip(head, r)))
         elif head is not None:

@@ -162,3 +162,23 @@ def test_dashboard_numbers_right_aligned_under_right_aligned_headers(demo: Centr
     below = ws[head[0].row + 1]
     for c in range(2, 7):
         assert head[c].alignment.horizontal == "right" and below[c].alignment.horizontal == "right", c
+
+
+def test_a_long_matrix_block_continues_under_its_header(demo: Centre, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(M, "MATRIX_ROWS_PER_PAGE", 10)
+    out = tmp_path / "master.xlsx"
+    conn = LG.connect(demo.ledger, create=False)
+    try:
+        M.build_master(conn, demo, out)
+    finally:
+        conn.close()
+    ws = openpyxl.load_workbook(out)["Matrix"]
+    titles = [r[0] for r in ws.iter_rows(values_only=True) if r[0] and str(r[0]).startswith("603/")]
+    l2 = "603/4687/5  Highfield Level 2 Diploma in Customer Service Skills (RQF)"
+    l3 = "603/4688/7  Highfield Level 3 Diploma for Customer Service Skills (RQF)"
+    # 24 Level 2 learners: 10 + 10 + 4; 12 Level 3 learners: 10 + 2.
+    assert titles == [l2, f"{l2} (continued)", f"{l2} (continued)", l3, f"{l3} (continued)"]
+    assert len(ws.row_breaks.brk) == 4
+    blocks = matrix_blocks(out)
+    assert (len(blocks["603/4687/5"]), len(blocks["603/4688/7"])) == (24, 12)

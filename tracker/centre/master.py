@@ -1,8 +1,14 @@
 """The centre master workbook, rebuilt from the ledger on every roll-up (XlsxWriter).
 
-Sheets: Dashboard (key figures, a status table per qualification, a chart), Learners (one row per
-learner), Matrix (learner x unit, RAG colours), Criteria (the long table: one row per learner x
-criterion with every sign-off column), Issues, Conflicts, IQA sampling, Merge log.
+Sheets: Dashboard (key figures, a status table per qualification, charts of status, progress over
+time and caseload), Learners (one row per learner), Caseload (per assessor), Matrix (one block per
+qualification: learner x unit, RAG colours, unit titles, a colour key), Criteria (the long table:
+one row per learner x criterion with every sign-off column), Issues (by severity, coloured),
+Progress notes, Conflicts, IQA sampling, Sampling plan, Gateway, Merge log.
+
+Per-learner rows are made by functions of the learner's data alone (:func:`learner_record`,
+:func:`criterion_records`, :func:`matrix_statuses`, :func:`achieved_months`), so that they can be
+cached by ledger revision.
 
 Rules the master keeps:
 
@@ -551,7 +557,8 @@ def learner_record(v: LearnerView, files: dict[str, LG.FileName], counts: dict[i
         "criteria_met": v.criteria_met, "criteria_required": v.criteria_required, "percent": v.percent,
         "status": v.status, "last_activity": activity.isoformat() if activity else None,
         "planned_end_date": d.planned_end_date,
-        "on_track": learner_on_track(v, today or dt.date.today()), "last_return": d.last_return, "open_issues": n.errors + n.warnings,
+        "on_track": learner_on_track(v, today or dt.date.today()), "last_return": d.last_return,
+        "open_issues": n.errors + n.warnings,
         "errors": n.errors, "warnings": n.warnings,
         "conflicts": conflicts.get(v.id, 0), "last_file": _file_name(files, d.last_file) or "",
         "workbook_id": d.workbook_id,
@@ -941,6 +948,11 @@ MATRIX_TITLE = "Unit status per learner: one block per qualification, its own un
 MATRIX_KEY = "Colour key"
 MATRIX_UNIT_WIDTH = 13
 _MATRIX_FIRST_BLOCK = 3  # rows 0-2: title, colour key, blank
+# Learners a printed Matrix page holds under its block's header (A4 landscape at 85%, rows of
+# 15 pt under a header up to 80 pt tall): a longer block continues on a new page under its title
+# and header written again, since a sheet repeats one set of rows on every page, not one per block.
+MATRIX_ROWS_PER_PAGE = 30
+MATRIX_CONTINUED = "(continued)"
 
 
 def matrix_unit_header(unit: Any) -> str:
@@ -973,18 +985,21 @@ class _Matrix:
             ws.write_string(1, self.first_unit + k, status, w.rag[status])
         self.r = _MATRIX_FIRST_BLOCK
         self.qn: str | None = None
+        self.in_block = 0  # learners under the current header
         self.written = 0
         self.full = False
         self.breaks: list[int] = []
 
-    def _block(self, qn: str, q: Qualification | None) -> None:
+    def _block(self, qn: str, q: Qualification | None, continued: bool = False) -> None:
         ws, w = self.ws, self.w
         if self.qn is not None:
             self.r += 1  # a blank row between blocks
             self.breaks.append(self.r)
         self.qn = qn
+        self.in_block = 0
         ws.set_row(self.r, 22)
-        ws.write_string(self.r, 0, f"{qn}  {q.title if q else '(qualification not installed)'}", w.block_title)
+        title = f"{qn}  {q.title if q else '(qualification not installed)'}"
+        ws.write_string(self.r, 0, f"{title} {MATRIX_CONTINUED}" if continued else title, w.block_title)
         self.r += 1
         for c, mc in enumerate(MATRIX_FIXED):
             ws.write_string(self.r, c, mc.header, w.fixed_header)
@@ -1000,18 +1015,20 @@ class _Matrix:
         if self.full:
             return
         qn = view.learner.qualification_number
-        need = 1 if qn == self.qn else 4
+        new = qn != self.qn or self.in_block >= MATRIX_ROWS_PER_PAGE
+        need = 4 if new else 1
         if self.r + need > self.limit:  # one sheet's rows: the rest are on Learners (the note)
             self.full = True
             return
-        if qn != self.qn:
-            self._block(qn, view.qualification)
+        if new:
+            self._block(qn, view.qualification, continued=qn == self.qn)
         for c, col in enumerate(MATRIX_FIXED):
             self.w.cell(self.ws, self.r, c, col, rec.get(col.key))
         for k, st in enumerate(matrix_statuses(view)):
             if st is not None:
                 self.ws.write_string(self.r, self.first_unit + k, st, self.w.rag[st])
         self.r += 1
+        self.in_block += 1
         self.written += 1
 
     def finish(self) -> None:

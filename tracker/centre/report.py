@@ -35,7 +35,8 @@ from tracker.centre import ledger as LG
 from tracker.centre.folder import Centre, open_centre
 from tracker.centre.iqa import SCOPE_ALL, SCOPE_METHOD, SCOPE_UNIT, CoverageRow, sampling_coverage
 from tracker.centre.master import (STATUS_COMPLETE, STATUS_IN_PROGRESS, STATUS_NOT_STARTED, STATUSES, RAG,
-                                   LearnerView, Qualifications, iter_learners, learner_activity, learner_on_track,
+                                   LearnerView, Qualifications, achieved_months, caseload_assessor,
+                                   cumulative_by_month, iter_learners, learner_activity, learner_on_track,
                                    pathway_label)
 from tracker.errors import CentreError, TrackerError
 from tracker.workbook import layout as WL
@@ -145,32 +146,21 @@ def uk_date(text: str | None) -> str:
 
 def achieved_by_month(views: Iterable[LearnerView]) -> dict[str, list[tuple[dt.date, int]]]:
     """Per qualification number: (first day of a month, required criteria achieved up to the end of
-    that month), cumulative, from the assessor date of each achieved row (rows without a date are
-    left out: they cannot be placed in time)."""
+    that month), cumulative -- as the master's Dashboard draws it (:func:`achieved_months`,
+    :func:`cumulative_by_month`)."""
     per: dict[str, Counter[dt.date]] = defaultdict(Counter)
     for v in views:
-        for ref in v.achieved:
-            if not v.required.get(ref):
-                continue
-            d = _date(v.criteria[ref].values[_I["assessor_date"]])
-            if d is not None:
-                per[v.learner.qualification_number][d.replace(day=1)] += 1
-    out: dict[str, list[tuple[dt.date, int]]] = {}
-    for qn, months in sorted(per.items()):
-        total, series = 0, []
-        for m in sorted(months):
-            total += months[m]
-            series.append((m, total))
-        out[qn] = series
-    return out
+        per[v.learner.qualification_number].update(achieved_months(v))
+    span, series = cumulative_by_month(per)
+    return {qn: list(zip(span, totals)) for qn, totals in series.items()}
 
 
 def caseload(views: Iterable[LearnerView]) -> dict[str, Counter[str]]:
-    """Assessor (the first name on the cover) -> learners by status."""
+    """Assessor (the first name on the cover, as the master's Caseload counts them) -> learners by
+    status."""
     out: dict[str, Counter[str]] = defaultdict(Counter)
     for v in views:
-        names = split_names(v.learner.assessor)
-        out[names[0] if names else "(no assessor)"][v.status] += 1
+        out[caseload_assessor(v.learner.assessor)][v.status] += 1
     return dict(sorted(out.items(), key=lambda kv: kv[0].casefold()))
 
 
@@ -413,7 +403,8 @@ def sampling_plan_section(conn: sqlite3.Connection, data: PackData, st: dict[str
     out.append(_table(st, list(RISK_HEADERS), risks,
                       [26 * mm, 13 * mm, 44 * mm, 11 * mm, 16 * mm, 14 * mm, 14 * mm, 14 * mm, 18 * mm],
                       shade=lambda i, r: "#FFC7CE" if r[-1] != WL.YES else None))
-    items = [[iqa or "(no IQA)", a, who, qn, unit, ref, kind, why, uk_date(on.isoformat() if isinstance(on, dt.date) else None)]
+    items = [[iqa or "(no IQA)", a, who, qn, unit, ref, kind, why,
+              uk_date(on.isoformat() if isinstance(on, dt.date) else None)]
              for iqa, a, who, qn, unit, ref, kind, why, on in plan_rows(plan)]
     if items:
         out.append(Paragraph(f"{len(items)} decision(s) planned for sampling.", st["body"]))
