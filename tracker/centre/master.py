@@ -822,6 +822,9 @@ class _Writer:
                                           "bg_color": "#D9E1F2", "border": 1, "border_color": "#FFFFFF"})
         self.fixed_header = wb.add_format({**base, "bold": True, "text_wrap": True, "valign": "bottom",
                                            "bg_color": "#D9E1F2", "border": 1, "border_color": "#FFFFFF"})
+        self.fixed_header_right = wb.add_format({**base, "bold": True, "text_wrap": True, "valign": "bottom",
+                                                 "align": "right", "bg_color": "#D9E1F2", "border": 1,
+                                                 "border_color": "#FFFFFF"})
         self.month = wb.add_format({**base, "num_format": "mmm yyyy", "align": "left"})
 
     def cell(self, ws: Any, r: int, c: int, col: MColumn, v: Any) -> None:
@@ -1002,11 +1005,12 @@ class _Matrix:
         ws.write_string(self.r, 0, f"{title} {MATRIX_CONTINUED}" if continued else title, w.block_title)
         self.r += 1
         for c, mc in enumerate(MATRIX_FIXED):
-            ws.write_string(self.r, c, mc.header, w.fixed_header)
+            ws.write_string(self.r, c, mc.header, w.fixed_header_right if mc.kind == "percent" else w.fixed_header)
         lines = 2
         for k, unit in enumerate(q.units if q else ()):
             ws.write_string(self.r, self.first_unit + k, matrix_unit_header(unit), w.unit_header)
-            lines = max(lines, 1 + len(textwrap.wrap(unit.title, int(MATRIX_UNIT_WIDTH) - 1)))
+            # Bold Calibri 10 fits about 1.1 characters per unit of column width.
+            lines = max(lines, 1 + len(textwrap.wrap(unit.title, int(MATRIX_UNIT_WIDTH * 1.1) - 1)))
         ws.set_row(self.r, 13.5 * lines + 3)  # the unit titles wrap in their cells
         self.r += 1
 
