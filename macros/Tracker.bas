@@ -56,6 +56,12 @@ Public Sub TrackerRollup(control As IRibbonControl)
 End Sub
 
 
+Public Sub TrackerReport(control As IRibbonControl)
+    ' Write the EQA visit pack and the learners' tracking records (PDF) of the centre folder.
+    RunButton "report", "Report", "Open a workbook of the centre folder, then click Report.", False
+End Sub
+
+
 Public Sub TrackerNewWorkbook(control As IRibbonControl)
     ' Create a new learner workbook.
     RunButton "new-workbook", "New learner workbook", _

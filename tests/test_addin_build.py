@@ -152,7 +152,7 @@ def test_ribbon_has_the_tracker_tab_and_its_buttons(xlam: Path) -> None:
     assert [t.get("label") for t in tabs] == ["Tracker"]
     buttons = tabs[0].findall(f".//{UI_NS}button")
     assert {b.get("label") for b in buttons} == {
-        "Validate", "Roll up", "New learner workbook", "Open centre folder", "Issue workbooks"}
+        "Validate", "Roll up", "Report", "New learner workbook", "Open centre folder", "Issue workbooks"}
     assert all(b.get("imageMso") for b in buttons)
     # Icons from Excel's own list of control identifiers (Microsoft's excelcontrols.xlsx of
     # OfficeDev/office-fluent-ui-command-identifiers, Microsoft 365 Current Channel): each name with
@@ -261,8 +261,8 @@ def test_launcher_actions_name_the_add_in_functions() -> None:
     from tracker.addin import excel
     from tracker.addin.launch import ACTIONS
 
-    assert sorted(ACTIONS.values()) == ["issue_workbooks", "new_workbook", "open_centre_folder", "rollup",
-                                          "validate"]
+    assert sorted(ACTIONS.values()) == ["issue_workbooks", "new_workbook", "open_centre_folder", "report",
+                                          "rollup", "validate"]
     for function in ACTIONS.values():
         fn = getattr(excel, function)
         # Called with no argument: the book defaults to xw.Book.caller().

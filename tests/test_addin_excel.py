@@ -800,6 +800,17 @@ def test_open_centre_folder(remote: Any, centre: Any, tmp_path: Path, monkeypatc
     assert shown == [centre.root, tmp_path]
 
 
+def test_report_writes_the_centre_pdfs_and_shows_their_folder(remote: Any, centre: Any, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    shown: list[Path] = []
+    monkeypatch.setattr(X, "_show_folder", shown.append)
+    assert X.report(open_book(remote, messy(centre.inbox))) == centre.root / "reports"
+    assert (centre.root / "reports" / "centre-pack.pdf").read_bytes().startswith(b"%PDF")
+    assert shown == [centre.root / "reports"]
+    assert X.report(open_book(remote, messy(tmp_path))) is None  # not in a centre: a message, no files
+    assert not (tmp_path / "reports").exists()
+
+
 # == reading the open book =========================================================================
 
 

@@ -113,6 +113,30 @@ def sheet_dicts(path: Path, sheet: str) -> list[dict[str, Any]]:
     return [dict(zip(head, r)) for r in rows[1:] if any(v is not None for v in r)]
 
 
+def matrix_blocks(path: Path) -> dict[str, list[dict[str, Any]]]:
+    """The Matrix sheet's blocks by qualification number: each learner's row as a dict keyed by
+    its block's headers, a unit column by its first line ("Unit 3", the title below it)."""
+    rows = master_cells(path)["Matrix"]
+    blocks: dict[str, list[dict[str, Any]]] = {}
+    head: list[str] | None = None
+    qn = ""
+    for k, r in enumerate(rows):
+        if r and r[0] == "ULN":
+            head = [str(h).split("\n")[0] if h else "" for h in r]
+            qn = str(rows[k - 1][0]).split()[0]  # the block's title: "<number>  <title> [(continued)]"
+            blocks.setdefault(qn, [])
+        elif head is not None and r and r[0] is not None:
+            blocks[qn].append(dict(zip(head, r)))
+        elif head is not None:
+            head = None  # the blank row after a block
+    return blocks
+
+
+def matrix_dicts(path: Path) -> list[dict[str, Any]]:
+    """Every learner row of the Matrix, whatever its block."""
+    return [row for rows in matrix_blocks(path).values() for row in rows]
+
+
 def ledger_dump(c: Centre) -> dict[str, list[tuple[object, ...]]]:
     """Every ledger row."""
     conn = LG.connect(c.ledger, create=False)

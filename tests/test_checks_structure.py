@@ -88,3 +88,18 @@ def test_values(tmp_path: Path) -> None:
 def test_header_block_is_not_tampering(tmp_path: Path) -> None:
     p = edit(write(tmp_path, L3, complete_record(L3, None)), {header_at(3, "glh"): "lots"})
     assert validate(p).valid
+
+
+def test_a_version_1_cover_without_planned_end_date_validates_as_before(tmp_path: Path) -> None:
+    # Template version 2 added "Planned end date" at the end of the cover; a version-1 workbook
+    # has no such label. Blanking the label and value stands for one.
+    p = edit(write(tmp_path, L3, complete_record(L3, None, planned_end_date=dt.date(2026, 6, 30))), {
+        (L.COVER, L.cell_ref(L.cover_row("planned_end_date"), L.COVER_LABEL_COL)): None,
+        cover_at("planned_end_date"): None,
+    })
+    task = validate(p)
+    assert found(task, *CHECKS) == []
+    assert read_workbook(p).to_record().learner.planned_end_date is None
+    # In a version-2 workbook the date reads back.
+    q = write(tmp_path, L3, complete_record(L3, None, planned_end_date=dt.date(2026, 6, 30)), name="v2.xlsx")
+    assert read_workbook(q).to_record().learner.planned_end_date == dt.date(2026, 6, 30)

@@ -158,7 +158,8 @@ def test_a_later_agreeing_return_closes_the_conflict(centre: tuple[Centre, Item]
     assert (k["status"], k["resolution"]) == ("closed", "agreeing-return")
     assert _criterion(c, s.learner.uln, ref)["comments"] == "Decision restored"
     (row,) = sheet_dicts(c.master, "Conflicts")
-    assert row["Status"] == "Closed" and row["Resolution"] == "agreeing-return" and row["To resolve"] is None
+    assert row["Status"] == "Closed" and row["To resolve"] is None
+    assert row["Resolution"] == "A later return agreed with the accepted value"  # in words, not the code
 
 
 def test_resolve_keeping_the_returned_value(centre: tuple[Centre, Item]) -> None:
@@ -175,8 +176,8 @@ def test_resolve_keeping_the_returned_value(centre: tuple[Centre, Item]) -> None
     assert (k["status"], k["resolution"], k["closed_by"], k["note"]) == (
         "closed", "kept-returned", "Admin A", "agreed with the assessor")
     (row,) = sheet_dicts(c.master, "Conflicts")
-    assert row["Resolution"] == "kept-returned" and row["Note"] == "agreed with the assessor"
-    assert any(x["Action"] == "resolved" and x["Kind"] == "resolve" for x in sheet_dicts(c.master, "Merge log"))
+    assert row["Resolution"] == "An admin kept the returned value" and row["Note"] == "agreed with the assessor"
+    assert any(x["Action"] == "resolved" and x["What ran"] == "Conflict decision" for x in sheet_dicts(c.master, "Merge log"))
     with pytest.raises(CentreError, match="no open conflict"):
         resolve(c, keep="accepted", uln=s.learner.uln, criterion=ref)
 

@@ -154,7 +154,10 @@ def sample_learners(n: int, *, seed: int = SAMPLE_SEED, qualifications: Sequence
         iqa = IQAS[rng.randrange(len(IQAS))]
         learner = Learner(name=name, uln=make_uln(rng, taken), pathway=pathway, registration_date=registered,
                           assessor=assessor, iqa=iqa, tutor=TUTORS[rng.randrange(len(TUTORS))],
-                          employer=EMPLOYERS[rng.randrange(len(EMPLOYERS))])
+                          employer=EMPLOYERS[rng.randrange(len(EMPLOYERS))],
+                          # 12 to 18 months' planned duration; from the index, not the random
+                          # stream, so every other sample value stays as it was.
+                          planned_end_date=registered + dt.timedelta(days=365 + 60 * (i % 4)))
         # Progress: a spread from just started to complete, most part-way.
         progress = min(1.0, max(0.0, rng.betavariate(2.0, 1.6) * 1.15))
         wid = str(uuid.UUID(int=rng.getrandbits(128), version=4))

@@ -171,6 +171,26 @@ def new_workbook(book: xw.Book | None = None) -> Path | None:
         return None
 
 
+def report(book: xw.Book | None = None) -> Path | None:
+    """Write the active workbook's centre reports (as ``tracker report`` does) and open their folder."""
+    book = _caller(book)
+    try:
+        path = _book_path(book)
+        centre = _find_centre(path, _Notes()) if path is not None else None
+        if centre is None:
+            raise TrackerError("the active workbook is not in a centre folder")
+        from tracker.centre.report import write_reports
+
+        result = write_reports(centre.root)
+        folder = centre.root / "reports"
+        _show_folder(folder)
+        _alert(book, f"Report: {len(result.pages)} PDF file(s) written to {folder}.")
+        return folder
+    except TrackerError as e:
+        _alert(book, f"Report: {e}", critical=True)
+        return None
+
+
 def open_centre_folder(book: xw.Book | None = None) -> Path | None:
     """Open the active workbook's centre folder (or, outside a centre, its own folder)."""
     book = _caller(book)

@@ -30,6 +30,7 @@ ACTIONS = {
     "new-workbook": "new_workbook",
     "open-centre-folder": "open_centre_folder",
     "issue-workbooks": "issue_workbooks",
+    "report": "report",
 }
 
 EXIT_USAGE = 2

@@ -256,7 +256,7 @@ class Checked:
     base_stamp: str = ""  # the hidden stamp of a re-issued workbook (``tracker issue``), or ""
 
 
-COVER_KEYS = ("registration_date", "assessor", "iqa", "tutor", "employer")
+COVER_KEYS = ("registration_date", "assessor", "iqa", "tutor", "employer", "planned_end_date")
 
 
 def check_returned(job: Job, ctx: CheckContext) -> Checked:

@@ -117,7 +117,7 @@ def apply_resolution(conn: sqlite3.Connection, k: LG.ConflictRow, keep: str, who
     """Close open conflict ``k`` keeping the ``keep`` (accepted | returned) row, as a run of its own
     (inside the caller's transaction; ``tracker rebuild`` replays journalled decisions with it)."""
     now = LG.now()
-    run_id = LG.start_run(conn, "resolve", now, who, socket.gethostname())
+    run_id = LG.start_run(conn, LG.RUN_RESOLVE, now, who, socket.gethostname())
     merger = Merger(conn, run_id, now)
     counts = LG.RunCounts(conflicts_closed=1)
     if keep == "returned":
@@ -127,7 +127,8 @@ def apply_resolution(conn: sqlite3.Connection, k: LG.ConflictRow, keep: str, who
                                                   k.returned_file, run_id, held.extra if held else None)])
         counts.rows_accepted = 1
     LG.finish_run(conn, run_id, now, counts)
-    merger.close(k.id, f"kept-{keep}", None, who, note or "")
+    merger.close(k.id, LG.RESOLUTION_KEPT_RETURNED if keep == "returned" else LG.RESOLUTION_KEPT_ACCEPTED,
+                 None, who, note or "")
     merger.log("resolved", f"#{k.id}: kept the {keep} value" + (f" ({note})" if note else "") + f", by {who}",
                None, k.learner_id, k.ref)
 

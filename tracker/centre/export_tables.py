@@ -70,9 +70,11 @@ def iter_table(conn: sqlite3.Connection, centre: Centre, table: str) -> Iterator
     counts = LG.issue_counts(conn) if table == "learners" else {}
     extras = LG.criterion_extras(conn) if table == "criteria" else {}
     keys = [c.key for c in _columns(table)]
+    run = LG.latest_run(conn)
+    as_of = dt.date.fromisoformat(run.started[:10]) if run else None  # as the master judges it
     for view in M.iter_learners(conn, quals):
         if table == "learners":
-            rec = M.learner_record(view, files, counts, per_learner)
+            rec = M.learner_record(view, files, counts, per_learner, as_of)
             yield {k: rec.get(k) for k in keys}
         else:
             for rec in M.criterion_records(view, files, open_rows):

@@ -43,11 +43,13 @@ from pathlib import Path
 
 from tracker.errors import CentreError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # Schema history: 2 added the ``apprenticeships`` table and the countersign entry fields; 3 (issue
 # 11) the ``bases`` table (the rows of every workbook issued by ``tracker issue``, for the
 # three-way merge) and ``conflicts.base``; 4 ``criteria.extra`` (the values of columns an assessor
-# added to the table). An older ledger is migrated on open (:func:`_migrate`).
+# added to the table); 5 (issue 14) ``learners.planned_end_date`` (the cover's Planned end date,
+# for every learner: the on-track view). An older ledger is migrated on open (:func:`_migrate`);
+# a learner of an older ledger has no planned end date until their next return.
 
 # Columns added after schema 1, by the schema version that added them: an older ledger gets them
 # as new (NULL) columns when it is opened.
@@ -55,7 +57,24 @@ ADDED_COLUMNS: dict[int, tuple[tuple[str, str], ...]] = {
     2: (("criteria", "countersigned_by"), ("criteria", "countersign_date")),
     3: (("conflicts", "base"),),
     4: (("criteria", "extra"),),
+    5: (("learners", "planned_end_date"),),
 }
+
+# How a conflict was closed (``conflicts.resolution``), and the words the master and the report
+# show for each code (a reader never sees the code itself).
+RESOLUTION_AGREEING = "agreeing-return"
+RESOLUTION_KEPT_ACCEPTED = "kept-accepted"
+RESOLUTION_KEPT_RETURNED = "kept-returned"
+RESOLUTION_SUPERSEDED = "superseded"
+RESOLUTION_WORDS = {
+    RESOLUTION_AGREEING: "A later return agreed with the accepted value",
+    RESOLUTION_KEPT_ACCEPTED: "An admin kept the accepted value",
+    RESOLUTION_KEPT_RETURNED: "An admin kept the returned value",
+    RESOLUTION_SUPERSEDED: "Replaced by a newer conflict on the same row",
+}
+# What started a run (``runs.kind``), in words.
+RUN_ROLLUP, RUN_RESOLVE, RUN_REBUILD = "rollup", "resolve", "rebuild"
+RUN_KIND_WORDS = {RUN_ROLLUP: "Roll-up", RUN_RESOLVE: "Conflict decision", RUN_REBUILD: "Rebuild"}
 
 # Entry columns stored per criterion (the input columns of the learner workbook, in layout order).
 ENTRY_FIELDS: tuple[str, ...] = (
@@ -137,6 +156,7 @@ CREATE TABLE IF NOT EXISTS learners (
     first_run INTEGER NOT NULL,
     last_file TEXT NOT NULL,
     last_return TEXT NOT NULL,
+    planned_end_date TEXT,              -- schema 4: the cover's Planned end date (template version 2)
     UNIQUE (uln, qualification_number)
 );
 CREATE TABLE IF NOT EXISTS learner_workbooks (
@@ -670,6 +690,7 @@ class LearnerDetails:
     spec_version: str | None
     last_file: str
     last_return: str
+    planned_end_date: str | None = None
 
 
 @dataclass(slots=True)
@@ -691,6 +712,7 @@ class LearnerRow:
     workbook_id: str | None
     last_file: str
     last_return: str
+    planned_end_date: str | None = None
 
 
 @dataclass(slots=True)
@@ -706,7 +728,7 @@ class LearnerPeople:
 
 
 _DETAIL_COLS = ("qualification_id", "name", "pathway", "reading", "registration_date", "assessor", "iqa", "tutor",
-                "employer", "workbook_id", "spec_version", "last_file", "last_return")
+                "employer", "workbook_id", "spec_version", "last_file", "last_return", "planned_end_date")
 
 
 def _details(d: LearnerDetails) -> tuple[str | None, ...]:
@@ -780,8 +802,8 @@ def learners(conn: sqlite3.Connection) -> list[LearnerRow]:
     """Every learner in master order (qualification number, name without letter case, ULN)."""
     return [LearnerRow(*row) for row in conn.execute(
         "SELECT l.id, l.uln, l.name, l.qualification_number, l.qualification_id, l.pathway, l.reading, "
-        "l.registration_date, l.assessor, l.iqa, l.tutor, l.employer, l.workbook_id, l.last_file, l.last_return "
-        f"FROM learners l ORDER BY {_LEARNER_ORDER}")]
+        "l.registration_date, l.assessor, l.iqa, l.tutor, l.employer, l.workbook_id, l.last_file, l.last_return, "
+        f"l.planned_end_date FROM learners l ORDER BY {_LEARNER_ORDER}")]
 
 
 def learner_people(conn: sqlite3.Connection) -> list[LearnerPeople]:
@@ -1008,6 +1030,38 @@ def replace_plan(conn: sqlite3.Connection, items: list[PlanItem]) -> None:
                       for i in items])
 
 
+@dataclass(slots=True)
+class SampledRow:
+    """A criterion row an IQA sampled (IQA sampled Yes, or an IQA decision): the sampling record."""
+
+    uln: str
+    name: str
+    qualification_number: str
+    unit: int
+    ref: str
+    method: str | None
+    decision: str | None
+    assessor: str | None
+    assessor_date: str | None
+    iqa: str | None
+    iqa_date: str | None
+    iqa_sampled: str | None
+    iqa_decision: str | None
+
+
+def sampled_rows(conn: sqlite3.Connection) -> list[SampledRow]:
+    """Every criterion row an IQA sampled, by IQA date (undated last), learner and criterion.
+
+    "Sampled" is as the IQA coverage counts it: an IQA decision recorded, or IQA sampled = Yes
+    in any letter case."""
+    return [SampledRow(*row) for row in conn.execute(
+        "SELECT l.uln, l.name, l.qualification_number, c.unit, c.ref, c.method, c.decision, c.assessor, "
+        "c.assessor_date, c.iqa, c.iqa_date, c.iqa_sampled, c.iqa_decision FROM criteria c "
+        "JOIN learners l ON l.id = c.learner_id "
+        "WHERE c.iqa_decision IS NOT NULL OR lower(coalesce(c.iqa_sampled, '')) = 'yes' "
+        "ORDER BY c.iqa_date IS NULL, c.iqa_date, l.name, l.uln, c.unit, c.ref")]
+
+
 # -- conflicts ------------------------------------------------------------------------------------
 
 
@@ -1075,7 +1129,7 @@ def conflict_marks(conn: sqlite3.Connection, learner_id: int) -> list[ConflictMa
     """A learner's open conflicts and the returned values an admin rejected (kept the accepted)."""
     return [ConflictMark(int(cid), ref, returned, status == "open") for cid, ref, returned, status in conn.execute(
         "SELECT id, ref, returned, status FROM conflicts WHERE learner_id = ? "
-        "AND (status = 'open' OR resolution = 'kept-accepted')", (learner_id,))]
+        "AND (status = 'open' OR resolution = ?)", (learner_id, RESOLUTION_KEPT_ACCEPTED))]
 
 
 def open_conflict(conn: sqlite3.Connection, c: NewConflict) -> int:

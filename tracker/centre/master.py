@@ -1,8 +1,14 @@
 """The centre master workbook, rebuilt from the ledger on every roll-up (XlsxWriter).
 
-Sheets: Dashboard (key figures, a status table per qualification, a chart), Learners (one row per
-learner), Matrix (learner x unit, RAG colours), Criteria (the long table: one row per learner x
-criterion with every sign-off column), Issues, Conflicts, IQA sampling, Merge log.
+Sheets: Dashboard (key figures, a status table per qualification, charts of status, progress over
+time and caseload), Learners (one row per learner), Caseload (per assessor), Matrix (one block per
+qualification: learner x unit, RAG colours, unit titles, a colour key), Criteria (the long table:
+one row per learner x criterion with every sign-off column), Issues (by severity, coloured),
+Progress notes, Conflicts, IQA sampling, Sampling plan, Gateway, Merge log.
+
+Per-learner rows are made by functions of the learner's data alone (:func:`learner_record`,
+:func:`criterion_records`, :func:`matrix_statuses`, :func:`achieved_months`), so that they can be
+cached by ledger revision.
 
 Rules the master keeps:
 
@@ -41,8 +47,9 @@ import datetime as dt
 import json
 import re
 import sqlite3
+import textwrap
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,8 +59,13 @@ from tracker.centre import ledger as LG
 from tracker.centre.xlsx_rows import EXCEL_MAX_ROWS, RowStream, add_table, split_sheets
 from tracker.centre.folder import Centre
 from tracker.centre.iqa import REGISTER_PROBLEM_NOTE, CoverageRow, sampling_coverage
+from tracker.centre import ontrack as OT
+from tracker.centre.ontrack import last_activity, on_track
 from tracker.errors import TrackerError
+from tracker.rules.checks import iqa as iqa_checks
+from tracker.rules.checks import progress as progress_checks
 from tracker.workbook import layout as WL
+from tracker.workbook.model import name_key, split_names
 from tracker.workbook.progress import criterion_state, qualification_achieved, unit_status
 
 if TYPE_CHECKING:
@@ -72,10 +84,17 @@ IQA_SAMPLING = "IQA sampling"
 SAMPLING_PLAN = "Sampling plan"
 MERGE_LOG = "Merge log"
 GATEWAY = "Gateway"
-SHEETS = (DASHBOARD, LEARNERS, MATRIX, CRITERIA, ISSUES, CONFLICTS, IQA_SAMPLING, SAMPLING_PLAN, GATEWAY, MERGE_LOG)
+CASELOAD = "Caseload"
+PROGRESS_NOTES = "Progress notes"
+SHEETS = (DASHBOARD, LEARNERS, CASELOAD, MATRIX, CRITERIA, ISSUES, PROGRESS_NOTES, CONFLICTS, IQA_SAMPLING,
+          SAMPLING_PLAN, GATEWAY, MERGE_LOG)
+#: How many leading columns of each table sheet are printed (see the note above CRITERIA_COLUMNS).
+# Measured with LibreOffice: about 140 characters of column width print at 80% of A4 landscape.
+PRINTED_COLUMNS = {LEARNERS: 11, CRITERIA: 13, ISSUES: 6, PROGRESS_NOTES: 6, CONFLICTS: 9, IQA_SAMPLING: 11,
+                   SAMPLING_PLAN: 9, GATEWAY: 8, MERGE_LOG: 7, CASELOAD: 10}
 TABLE_NAMES = {LEARNERS: "Learners", CRITERIA: "Criteria", ISSUES: "Issues", CONFLICTS: "Conflicts",
                IQA_SAMPLING: "IQASampling", SAMPLING_PLAN: "SamplingPlan", MERGE_LOG: "MergeLog",
-               GATEWAY: "Gateway"}
+               GATEWAY: "Gateway", CASELOAD: "Caseload", PROGRESS_NOTES: "ProgressNotes"}
 
 STATUS_NOT_STARTED = WL.STATUS_NOT_STARTED
 STATUS_IN_PROGRESS = WL.STATUS_IN_PROGRESS
@@ -94,7 +113,7 @@ CONFLICT_OPEN = "Open"
 
 @dataclass(frozen=True, slots=True)
 class MColumn:
-    """A master column: key, header text, width, kind (text, int, date, datetime, percent)."""
+    """A master column: key, header text, width, kind (text, wrap, int, date, datetime, percent)."""
 
     key: str
     header: str
@@ -111,39 +130,43 @@ def _wl(key: str, **kw: Any) -> MColumn:
 _COVER = WL.COVER_LABELS
 
 # The Gateway sheet (apprentices only; rows from tracker.centre.gateway).
+# The first 8 columns print (A4 landscape at 8 pt or more): who, the verdict, what is missing.
 GATEWAY_COLUMNS: tuple[MColumn, ...] = (
-    MColumn("uln", _COVER["uln"], 12), MColumn("name", _COVER["name"], 24),
+    MColumn("uln", _COVER["uln"], 12), MColumn("name", _COVER["name"], 20),
+    MColumn("ready", "Gateway", 10),
+    MColumn("criteria", "All criteria achieved", 10), MColumn("sampling", "Summative IQA sampling", 10),
+    MColumn("otj_hours", "OTJ hours logged", 9, "int"), MColumn("otj_minimum", "OTJ minimum", 9, "int"),
+    MColumn("missing", "Missing", 50, "wrap"),
+    MColumn("signoff", _COVER["gateway_signoff_date"], 12, "date"),
+    MColumn("english_maths", _COVER["english_maths"], 18),
     MColumn("qualification_number", _COVER["qualification_number"], 13),
     MColumn("standard", _COVER["standard"], 12), MColumn("start_date", _COVER["start_date"], 12, "date"),
-    MColumn("ready", "Gateway", 11),
-    MColumn("criteria", "All criteria achieved", 11), MColumn("sampling", "Summative IQA sampling", 11),
-    MColumn("otj_hours", "OTJ hours logged", 10, "int"), MColumn("otj_minimum", "OTJ minimum", 10, "int"),
-    MColumn("signoff", _COVER["gateway_signoff_date"], 12, "date"),
-    MColumn("english_maths", _COVER["english_maths"], 18), MColumn("otj_how", "How the OTJ minimum was found", 50),
-    # Last, so that a long list of missing items runs on into the empty cells to its right.
-    MColumn("missing", "Missing", 60),
+    MColumn("otj_how", "How the OTJ minimum was found", 50),
 )
 
 LEARNER_COLUMNS: tuple[MColumn, ...] = (
     MColumn("uln", _COVER["uln"], 12),
-    MColumn("name", _COVER["name"], 24),
-    MColumn("qualification", _COVER["qualification"], 34),
+    MColumn("name", _COVER["name"], 22),
     MColumn("qualification_number", _COVER["qualification_number"], 13),
-    MColumn("pathway", _COVER["pathway"], 13),
-    MColumn("assessor", _COVER["assessor"], 18),
-    MColumn("iqa", _COVER["iqa"], 18),
-    MColumn("tutor", _COVER["tutor"], 18),
-    MColumn("employer", _COVER["employer"], 20),
-    MColumn("registration_date", _COVER["registration_date"], 12, "date"),
-    MColumn("units_complete", "Units complete", 9, "int"),
-    MColumn("units_total", "Units", 7, "int"),
-    MColumn("credits", "Credits achieved", 9, "int"),
-    MColumn("credit_total", "Credits", 8, "int"),
+    MColumn("assessor", _COVER["assessor"], 16),
     MColumn("criteria_met", "Criteria met", 9, "int"),
     MColumn("criteria_required", "Criteria required", 9, "int"),
     MColumn("percent", "% complete", 10, "percent"),
     MColumn("status", "Status", 12),
+    MColumn("last_activity", "Last activity", 11, "date"),
+    MColumn("planned_end_date", _COVER["planned_end_date"], 11, "date"),
+    MColumn("on_track", "On track", 12),
+    MColumn("iqa", _COVER["iqa"], 16),
+    MColumn("registration_date", _COVER["registration_date"], 11, "date"),
+    MColumn("units_complete", "Units complete", 9, "int"),
     MColumn("last_return", "Last return", 16, "datetime"),
+    MColumn("units_total", "Units", 7, "int"),
+    MColumn("qualification", _COVER["qualification"], 34),
+    MColumn("pathway", _COVER["pathway"], 13),
+    MColumn("tutor", _COVER["tutor"], 18),
+    MColumn("employer", _COVER["employer"], 20),
+    MColumn("credits", "Credits achieved", 9, "int"),
+    MColumn("credit_total", "Credits", 8, "int"),
     MColumn("open_issues", "Open issues", 8, "int"),
     MColumn("errors", "Errors", 8, "int"),
     MColumn("warnings", "Warnings", 9, "int"),
@@ -158,38 +181,45 @@ MATRIX_FIXED: tuple[MColumn, ...] = (
     MColumn("qualification_number", _COVER["qualification_number"], 13),
     MColumn("percent", "% complete", 10, "percent"),
 )
-MATRIX_UNIT_WIDTH = 11.5
 
+# The long tables print only their leading columns (the print area), fitted to the page width:
+# all of Criteria's 27 columns on one page width would print at about 3 pt, and across pages by
+# column at 185 pages for the demo. The leading columns are chosen (and ordered first) so that
+# they fit A4 landscape at 80% or more of Calibri 10 (8 pt): at most ~175 characters of width.
+_CRITERIA_PRINTED_ENTRIES = ("decision", "assessor", "assessor_date", "iqa_sampled", "iqa", "iqa_date",
+                             "iqa_decision")
 CRITERIA_COLUMNS: tuple[MColumn, ...] = (
-    MColumn("uln", _COVER["uln"], 12),
-    MColumn("name", _COVER["name"], 22),
-    MColumn("qualification_number", _COVER["qualification_number"], 13),
-    MColumn("pathway", _COVER["pathway"], 12),
+    MColumn("uln", _COVER["uln"], 11),
+    MColumn("name", _COVER["name"], 20),
+    MColumn("qualification_number", _COVER["qualification_number"], 11),
     MColumn("unit", "Unit", 6, "int"),
-    MColumn("unit_ref", WL.UNIT_HEADER_LABELS["ref"], 12),
     MColumn("ref", WL.column_by_key(WL.CRITERION_COLUMNS, "ref").header, 7),
+    MColumn("achieved", "Achieved", 8),
+    *(_wl(k, width=12) if k in ("assessor", "iqa") else _wl(k) for k in _CRITERIA_PRINTED_ENTRIES),
+    MColumn("pathway", _COVER["pathway"], 12),
+    MColumn("unit_ref", WL.UNIT_HEADER_LABELS["ref"], 12),
     MColumn("kind", WL.column_by_key(WL.CRITERION_COLUMNS, "kind").header, 10),
     MColumn("required", WL.REQUIRED_COLUMN.header, 9),
-    MColumn("achieved", "Achieved", 9),
-    *(_wl(k) for k in WL.ENTRY_KEYS),
+    *(_wl(k) for k in WL.ENTRY_KEYS if k not in _CRITERIA_PRINTED_ENTRIES),
     MColumn("source", "Source file", 26),
     MColumn("received", "Received", 16, "datetime"),
     MColumn("conflict", "Conflict", 8),
 )
 
-# The Sampling plan sheet (rows: tracker.centre.plan.master_records).
+# The Sampling plan sheet (rows: tracker.centre.plan.master_records). The first 9 columns print
+# (what to sample, by whom, why); the assessor's risk and its reasons follow on screen.
 PLAN_COLUMNS: tuple[MColumn, ...] = (
-    MColumn("iqa", "IQA", 20), MColumn("assessor", "Assessor", 20), MColumn("risk", "Risk", 8),
-    MColumn("risk_reasons", "Risk reasons", 30), MColumn("rate", "Rate", 7, "percent"),
-    MColumn("compliant", "Compliant", 10), MColumn("learner", "Learner", 20),
-    MColumn("qualification_number", "Qualification number", 13), MColumn("unit", "Unit", 6, "int"),
-    MColumn("ref", "Ref", 8), MColumn("kind", "Kind", 10), MColumn("reason", "Reason", 44),
-    MColumn("planned_on", "Planned on", 11, "date"),
+    MColumn("iqa", "IQA", 16), MColumn("assessor", "Assessor", 16), MColumn("learner", "Learner", 18),
+    MColumn("qualification_number", "Qualification number", 11), MColumn("unit", "Unit", 6, "int"),
+    MColumn("ref", "Ref", 7), MColumn("kind", "Kind", 10), MColumn("reason", "Reason", 36, "wrap"),
+    MColumn("planned_on", "Planned on", 11, "date"), MColumn("risk", "Risk", 8),
+    MColumn("rate", "Rate", 7, "percent"),
+    MColumn("compliant", "Compliant", 10), MColumn("risk_reasons", "Risk reasons", 40),
 )
 ISSUE_COLUMNS: tuple[MColumn, ...] = (
     MColumn("severity", "Severity", 9),
     MColumn("code", "Code", 26),
-    MColumn("message", "Message", 70),
+    MColumn("message", "Message", 64, "wrap"),
     MColumn("name", _COVER["name"], 22),
     MColumn("uln", _COVER["uln"], 12),
     MColumn("qualification_number", _COVER["qualification_number"], 13),
@@ -207,20 +237,20 @@ ISSUE_SOURCE_REGISTER = "Centre register"
 
 CONFLICT_COLUMNS: tuple[MColumn, ...] = (
     MColumn("id", "Conflict", 9, "int"),
-    MColumn("status", "Status", 9),
-    MColumn("name", _COVER["name"], 22),
-    MColumn("uln", _COVER["uln"], 12),
-    MColumn("qualification_number", _COVER["qualification_number"], 13),
-    MColumn("unit", "Unit", 6, "int"),
+    MColumn("status", "Status", 8),
+    MColumn("name", _COVER["name"], 18),
+    MColumn("uln", _COVER["uln"], 11),
     MColumn("ref", "Ref", 7),
-    MColumn("fields", "Fields", 22),
-    MColumn("accepted", "Accepted value", 40),
+    MColumn("fields", "Fields", 14, "wrap"),
+    MColumn("accepted", "Accepted value", 24, "wrap"),
+    MColumn("returned", "Returned value", 24, "wrap"),
+    MColumn("resolution", "Resolution", 24, "wrap"),
+    MColumn("unit", "Unit", 6, "int"),
+    MColumn("qualification_number", _COVER["qualification_number"], 13),
     MColumn("accepted_file", "Accepted from", 26),
     MColumn("accepted_received", "Accepted received", 16, "datetime"),
-    MColumn("returned", "Returned value", 40),
     MColumn("returned_file", "Returned in", 26),
     MColumn("returned_received", "Returned received", 16, "datetime"),
-    MColumn("resolution", "Resolution", 16),
     MColumn("closed_by", "Closed by", 16),
     MColumn("note", "Note", 30),
     MColumn("resolve", "To resolve", 60),
@@ -251,15 +281,49 @@ IQA_COLUMNS: tuple[MColumn, ...] = (
 LOG_COLUMNS: tuple[MColumn, ...] = (
     MColumn("run", "Run", 6, "int"),
     MColumn("time", "Time", 17, "datetime"),
-    MColumn("kind", "Kind", 9),
-    MColumn("file", "File", 28),
-    MColumn("hash", "Content hash", 14),
     MColumn("name", _COVER["name"], 22),
     MColumn("uln", _COVER["uln"], 12),
     MColumn("criterion", "Criterion", 9),
     MColumn("action", "Action", 14),
-    MColumn("detail", "Detail", 70),
+    MColumn("detail", "Detail", 70, "wrap"),
+    MColumn("kind", "What ran", 16),
+    MColumn("file", "File", 28),
+    MColumn("hash", "Content hash", 14),
 )
+
+# The Caseload sheet: one row per assessor (the first assessor named on a learner's cover), their
+# learners by on-track status (tracker.centre.ontrack) and the decisions the sampling plan has for
+# an IQA to sample (tracker.centre.plan).
+NO_ASSESSOR = "(no assessor on the cover)"
+NOT_JUDGED = "Not judged"  # no planned end date, or no registration date
+CASELOAD_COLUMNS: tuple[MColumn, ...] = (
+    MColumn("assessor", "Assessor", 24),
+    MColumn("learners", "Learners", 9, "int"),
+    MColumn("on_track", OT.ON_TRACK, 9, "int"),
+    MColumn("behind", OT.BEHIND, 9, "int"),
+    MColumn("far_behind", OT.FAR_BEHIND, 9, "int"),
+    MColumn("overdue", OT.OVERDUE, 9, "int"),
+    MColumn("complete", OT.COMPLETE, 9, "int"),
+    MColumn("not_judged", f"{NOT_JUDGED} (no planned end date)", 14, "int"),
+    MColumn("last_activity", "Last activity", 12, "date"),
+    MColumn("awaiting_iqa", "Decisions awaiting IQA", 12, "int"),
+)
+_CASELOAD_STATUS = {OT.ON_TRACK: "on_track", OT.BEHIND: "behind", OT.FAR_BEHIND: "far_behind",
+                    OT.OVERDUE: "overdue", OT.COMPLETE: "complete", OT.NO_END_DATE: "not_judged",
+                    OT.NO_START_DATE: "not_judged"}
+# Caseload chart colours per on-track status (the order the bars stack in).
+CASELOAD_COLOURS = {"on_track": "#63BE7B", "behind": "#FFD966", "far_behind": "#F4B183", "overdue": "#E06666",
+                    "complete": "#9DC3E6", "not_judged": "#D9D9D9"}
+
+# Progress notes: the information-level findings that only say how far a learner has got (or
+# that a row awaits the IQA's re-check). They go to their own sheet so that Issues lists what
+# someone must act on. The codes are the rule modules' own.
+PROGRESS_NOTE_CODES = frozenset(t.code for t in (
+    progress_checks.NOT_MET, progress_checks.UNIT_INCOMPLETE, progress_checks.QUALIFICATION_INCOMPLETE,
+    progress_checks.QUALIFICATION_COMPLETE, iqa_checks.AWAITING_RECHECK, iqa_checks.AGREED_NOT_MET))
+SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
+SEVERITY_COLOURS = {"error": ("#FFC7CE", "#9C0006"), "warning": ("#FFEB9C", "#9C5700"),
+                    "info": ("#DDEBF7", "#1F3864")}
 
 DASHBOARD_TITLE = "Centre master"
 DASHBOARD_FIGURES = ("Learners", "Complete", "In progress", "Not started", "Average % complete",
@@ -453,12 +517,37 @@ def _file_name(files: dict[str, LG.FileName], file: str | None) -> str | None:
     return f.name if f is not None else None
 
 
+_ACTIVITY_FIELDS = tuple(_IDX[k] for k in ("evidence_date", "assessor_date", "iqa_date"))
+
+
+def _iso_date(text: Any) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(str(text)[:10]) if text else None
+    except ValueError:
+        return None
+
+
+def learner_activity(v: LearnerView) -> dt.date | None:
+    """The learner's last assessment activity: the latest evidence, assessor or IQA date."""
+    return last_activity(_iso_date(acc.values[i]) for acc in v.criteria.values() for i in _ACTIVITY_FIELDS)
+
+
+def learner_on_track(v: LearnerView, today: dt.date) -> str:
+    """:func:`tracker.centre.ontrack.on_track` for a learner, as of ``today``."""
+    d = v.learner
+    return on_track(required=v.criteria_required, achieved=v.criteria_met, complete=v.status == STATUS_COMPLETE,
+                    registration=_iso_date(d.registration_date), planned_end=_iso_date(d.planned_end_date),
+                    last=learner_activity(v), today=today)
+
+
 def learner_record(v: LearnerView, files: dict[str, LG.FileName], counts: dict[int, LG.IssueCount],
-                   conflicts: Counter[int]) -> dict[str, Any]:
-    """The Learners-sheet row of a learner, keyed by column key (also used by the export)."""
+                   conflicts: Counter[int], today: dt.date | None = None) -> dict[str, Any]:
+    """The Learners-sheet row of a learner, keyed by column key (also used by the export).
+    On track is judged as of ``today`` (the master: the day of the latest roll-up)."""
     d = v.learner
     q = v.qualification
     n = counts.get(v.id, LG.IssueCount(0, 0))
+    activity = learner_activity(v)
     return {
         "uln": d.uln, "name": d.name, "qualification": q.title if q else "(not installed)",
         "qualification_number": d.qualification_number, "pathway": pathway_label(q, d.pathway),
@@ -466,11 +555,84 @@ def learner_record(v: LearnerView, files: dict[str, LG.FileName], counts: dict[i
         "registration_date": d.registration_date, "units_complete": v.units_complete(),
         "units_total": len(q.units) if q else 0, "credits": v.credits(), "credit_total": q.credit if q else 0,
         "criteria_met": v.criteria_met, "criteria_required": v.criteria_required, "percent": v.percent,
-        "status": v.status, "last_return": d.last_return, "open_issues": n.errors + n.warnings,
+        "status": v.status, "last_activity": activity.isoformat() if activity else None,
+        "planned_end_date": d.planned_end_date,
+        "on_track": learner_on_track(v, today or dt.date.today()), "last_return": d.last_return,
+        "open_issues": n.errors + n.warnings,
         "errors": n.errors, "warnings": n.warnings,
         "conflicts": conflicts.get(v.id, 0), "last_file": _file_name(files, d.last_file) or "",
         "workbook_id": d.workbook_id,
     }
+
+
+def caseload_assessor(assessor: str | None) -> str:
+    """The assessor a learner counts under on the Caseload sheet: the first one on the cover."""
+    names = split_names(assessor)
+    return names[0] if names else NO_ASSESSOR
+
+
+def caseload_records(learners: Iterable[tuple[str | None, str, str | None]],
+                     awaiting: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """The Caseload rows, by assessor (letter case ignored, the first spelling shown).
+
+    ``learners``: (cover assessor, on-track status, last activity as ISO date) per learner;
+    ``awaiting``: the assessor of each decision the sampling plan has for an IQA to sample (an
+    assessor with decisions awaiting and no learner on their cover gets a row of their own)."""
+    rows: dict[str, dict[str, Any]] = {}
+
+    def row(name: str) -> dict[str, Any]:
+        key = name_key(name) if name != NO_ASSESSOR else ""
+        if key not in rows:
+            rows[key] = {"assessor": name, "learners": 0, **{k: 0 for k in CASELOAD_COLOURS},
+                         "last_activity": None, "awaiting_iqa": 0}
+        return rows[key]
+
+    for assessor, status, activity in learners:
+        r = row(caseload_assessor(assessor))
+        r["learners"] += 1
+        r[_CASELOAD_STATUS.get(status, "not_judged")] += 1
+        if activity and (r["last_activity"] is None or activity > r["last_activity"]):
+            r["last_activity"] = activity
+    for name in awaiting:
+        row(name or NO_ASSESSOR)["awaiting_iqa"] += 1
+    return sorted(rows.values(), key=lambda r: (r["assessor"] == NO_ASSESSOR, str(r["assessor"]).casefold()))
+
+
+_I_ASSESSOR_DATE = _IDX["assessor_date"]
+
+
+def achieved_months(v: LearnerView) -> Counter[dt.date]:
+    """The learner's required criteria achieved, by month (first day) of the assessor's date --
+    the history of progress the ledger holds. Rows without a good date are left out (they cannot
+    be placed in time)."""
+    out: Counter[dt.date] = Counter()
+    for ref in v.achieved:
+        if v.required.get(ref):
+            d = _iso_date(v.criteria[ref].values[_I_ASSESSOR_DATE])
+            if d is not None:
+                out[d.replace(day=1)] += 1
+    return out
+
+
+def cumulative_by_month(per_qual: dict[str, Counter[dt.date]]) -> tuple[list[dt.date], dict[str, list[int]]]:
+    """Months from the first to the last with a decision, and per qualification the criteria
+    achieved up to the end of each month (a running total)."""
+    months = sorted({m for c in per_qual.values() for m in c})
+    if not months:
+        return [], {}
+    span: list[dt.date] = []
+    m = months[0]
+    while m <= months[-1]:
+        span.append(m)
+        m = (m.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    out: dict[str, list[int]] = {}
+    for qn in sorted(per_qual):
+        total, series = 0, []
+        for m in span:
+            total += per_qual[qn].get(m, 0)
+            series.append(total)
+        out[qn] = series
+    return span, out
 
 
 def criterion_records(v: LearnerView, files: dict[str, LG.FileName],
@@ -545,7 +707,8 @@ def conflict_records(conn: sqlite3.Connection, files: dict[str, LG.FileName]) ->
             "accepted_received": af.received if af else None,
             "returned": describe_fields(flist, r), "returned_file": rf.name if rf else "",
             "returned_received": rf.received if rf else None,
-            "resolution": k.resolution, "closed_by": k.closed_by, "note": k.note,
+            "resolution": LG.RESOLUTION_WORDS.get(k.resolution or "", k.resolution), "closed_by": k.closed_by,
+            "note": k.note,
             "resolve": (f"choose a Decision here and roll up, or: tracker resolve CENTRE --conflict {k.id} "
                         "--keep accepted|returned") if is_open else None,
             "decision": None,
@@ -583,16 +746,24 @@ def issue_records(conn: sqlite3.Connection, files: dict[str, LG.FileName]) -> li
                     "unit": None, "criterion": None,
                     "source": ISSUE_SOURCE_REGISTER if ci.subject == REGISTER_PROBLEM_NOTE else ISSUE_SOURCE_CENTRE})
     out += [_issue_record(fi, files, ISSUE_SOURCE_QUARANTINE) for fi in LG.quarantined_issues(conn)]
-    rank = {"error": 0, "warning": 1, "info": 2}
-    latest = LG.latest_return_issues(conn)
-    latest.sort(key=lambda fi: rank.get(fi.issue.severity, 3))  # stable: learners stay in order within
-    out += [_issue_record(fi, files, ISSUE_SOURCE_LATEST) for fi in latest]
+    out += [_issue_record(fi, files, ISSUE_SOURCE_LATEST) for fi in LG.latest_return_issues(conn)]
+    # By severity (errors, warnings, information); stable, so within one severity the centre's
+    # findings come first, then quarantined files, then learners in master order.
+    out.sort(key=lambda r: SEVERITY_RANK.get(r["severity"], 3))
     return out
+
+
+def split_progress_notes(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Issues rows as (issues to act on, progress notes): see :data:`PROGRESS_NOTE_CODES`."""
+    issues = [r for r in rows if r["code"] not in PROGRESS_NOTE_CODES]
+    notes = [r for r in rows if r["code"] in PROGRESS_NOTE_CODES]
+    return issues, notes
 
 
 def log_records(conn: sqlite3.Connection, files: dict[str, LG.FileName]) -> list[dict[str, Any]]:
     """The Merge-log rows, newest run first."""
-    return [{"run": e.run_id, "time": e.time, "kind": e.kind, "file": _file_name(files, e.file),
+    return [{"run": e.run_id, "time": e.time, "kind": LG.RUN_KIND_WORDS.get(e.kind, e.kind),
+             "file": _file_name(files, e.file),
              "hash": e.file[:12] if e.file else None, "name": e.name, "uln": e.uln, "criterion": e.criterion,
              "action": e.action, "detail": e.detail} for e in LG.merge_log(conn)]
 
@@ -619,6 +790,12 @@ class _Writer:
         self.datetime = wb.add_format({**base, "num_format": DATETIME_FORMAT, "align": "left"})
         self.percent = wb.add_format({**base, "num_format": "0%"})
         self.text = wb.add_format(base)
+        # Bottom-aligned like the unformatted cells beside it (an unstyled cell sits at the bottom).
+        self.wrap = wb.add_format({**base, "text_wrap": True, "valign": "bottom"})
+        # Headers over numbers are right-aligned like the numbers (a left-aligned header over
+        # right-aligned figures reads as the next column's).
+        self.header_right = wb.add_format({**base, "bold": True, "text_wrap": True, "valign": "vcenter",
+                                           "align": "right"})
         self.title = wb.add_format({**base, "bold": True, "font_size": 14, "font_color": "#1F3864"})
         self.note = wb.add_format({**base, "italic": True, "font_color": "#595959"})
         self.label = wb.add_format({**base, "bold": True, "font_color": "#1F3864"})
@@ -626,10 +803,29 @@ class _Writer:
         self.big_percent = wb.add_format({**base, "font_size": 12, "bold": True, "num_format": "0%", "align": "left"})
         self.big_datetime = wb.add_format({**base, "font_size": 12, "bold": True, "num_format": DATETIME_FORMAT,
                                            "align": "left"})
+        # The Dashboard's figures under their headers: numbers right-aligned like their headers
+        # (left-aligned headers over right-aligned numbers read as one column off).
+        self.count_right = wb.add_format({**base, "align": "right"})
+        self.percent_right = wb.add_format({**base, "num_format": "0%", "align": "right"})
+        self.qual_header_right = wb.add_format({**base, "bold": True, "bg_color": "#1F3864", "font_color": "#FFFFFF",
+                                                "text_wrap": True, "valign": "vcenter", "align": "right"})
         self.qual_header = wb.add_format({**base, "bold": True, "bg_color": "#1F3864", "font_color": "#FFFFFF",
                                           "text_wrap": True})
         self.rag = {s: wb.add_format({**base, "bg_color": bg, "font_color": fg, "align": "center",
                                       "border": 1, "border_color": "#FFFFFF"}) for s, (bg, fg) in RAG.items()}
+        # Conditional formats take a fill and a font colour only (Excel's dxf), no font or size.
+        self.severity = {s: wb.add_format({"bg_color": bg, "font_color": fg})
+                         for s, (bg, fg) in SEVERITY_COLOURS.items()}
+        self.block_title = wb.add_format({**base, "bold": True, "font_size": 12, "font_color": "#1F3864",
+                                          "valign": "bottom"})
+        self.unit_header = wb.add_format({**base, "bold": True, "text_wrap": True, "valign": "top",
+                                          "bg_color": "#D9E1F2", "border": 1, "border_color": "#FFFFFF"})
+        self.fixed_header = wb.add_format({**base, "bold": True, "text_wrap": True, "valign": "bottom",
+                                           "bg_color": "#D9E1F2", "border": 1, "border_color": "#FFFFFF"})
+        self.fixed_header_right = wb.add_format({**base, "bold": True, "text_wrap": True, "valign": "bottom",
+                                                 "align": "right", "bg_color": "#D9E1F2", "border": 1,
+                                                 "border_color": "#FFFFFF"})
+        self.month = wb.add_format({**base, "num_format": "mmm yyyy", "align": "left"})
 
     def cell(self, ws: Any, r: int, c: int, col: MColumn, v: Any) -> None:
         """Write one value by its column kind; learner text always as a string, never a formula."""
@@ -638,6 +834,8 @@ class _Writer:
         kind = col.kind
         if kind == "text":
             ws.write_string(r, c, str(v))
+        elif kind == "wrap":
+            ws.write_string(r, c, str(v), self.wrap)
         elif kind == "int" or kind == "percent":
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 ws.write_number(r, c, v, self.percent if kind == "percent" else None)
@@ -658,8 +856,10 @@ def _setup_columns(ws: Any, cols: tuple[MColumn, ...]) -> None:
         ws.set_column(i, i, c.width)
 
 
-def _print_setup(ws: Any, *, fit_width: bool = True, fit_page: bool = False) -> None:
-    """A4 landscape, the header row repeated on every page, fitted to the page width."""
+def _print_setup(ws: Any, *, fit_width: bool = True, fit_page: bool = False, rows: int | None = None,
+                 columns: int | None = None) -> None:
+    """A4 landscape, the header row repeated on every page, fitted to the page width; with
+    ``columns``, only the first ``columns`` columns of the header and ``rows`` data rows print."""
     ws.set_landscape()
     ws.set_paper(9)
     ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
@@ -670,11 +870,13 @@ def _print_setup(ws: Any, *, fit_width: bool = True, fit_page: bool = False) -> 
     ws.repeat_rows(0)
     if fit_width:
         ws.fit_to_pages(1, 0)
+    if columns is not None:
+        ws.print_area(0, 0, max(rows or 0, 1), columns - 1)
 
 
 def _stream(ws: Any, w: _Writer, cols: tuple[MColumn, ...]) -> RowStream:
-    return RowStream(ws, cols, {"date": w.date, "datetime": w.datetime, "percent": w.percent}, w.cell,
-                     excel_serial)
+    return RowStream(ws, cols, {"date": w.date, "datetime": w.datetime, "percent": w.percent, "wrap": w.wrap},
+                     w.cell, excel_serial)
 
 
 class _LongTable:
@@ -682,16 +884,21 @@ class _LongTable:
     rows (Criteria, Criteria 2 ...: same columns, a table each; see xlsx_rows.split_sheets)."""
 
     def __init__(self, wb: Any, w: _Writer, sheet: str, cols: tuple[MColumn, ...], n_rows: int,
-                 row_limit: int, freeze_cols: int = 0, fit_width: bool = True) -> None:
+                 row_limit: int, freeze_cols: int = 0, fit_width: bool = True, first: Any = None) -> None:
         self.parts = split_sheets(sheet, TABLE_NAMES[sheet], n_rows, row_limit)
         self.streams: list[RowStream] = []
-        for part in self.parts:
-            ws = wb.add_worksheet(part.sheet)
+        self.sheets: list[Any] = []
+        for k, part in enumerate(self.parts):
+            # ``first``: a sheet added earlier, so that it keeps its place in the tab order
+            # although its rows are known only later (the Caseload, after the learners).
+            ws = first if k == 0 and first is not None else wb.add_worksheet(part.sheet)
+            self.sheets.append(ws)
             _setup_columns(ws, cols)
-            add_table(ws, part.table, [c.header for c in cols], w.header, part.rows)
+            add_table(ws, part.table, [c.header for c in cols], w.header, part.rows,
+                      [w.header_right if c.kind in ("int", "percent") else w.header for c in cols])
             if freeze_cols:
                 ws.freeze_panes(1, freeze_cols)
-            _print_setup(ws, fit_width=fit_width)
+            _print_setup(ws, fit_width=fit_width, rows=part.rows, columns=PRINTED_COLUMNS.get(sheet))
             self.streams.append(_stream(ws, w, cols))
         self.sheet = sheet
         self.k = 0
@@ -712,6 +919,14 @@ class _LongTable:
         for s in self.streams:
             s.finish()
 
+    def shade_severity(self, w: _Writer, n_cols: int) -> None:
+        """Colour each row by its severity (column A): conditional formats, so a row keeps its
+        colour when the table is sorted or filtered in Excel."""
+        for part, ws in zip(self.parts, self.sheets):
+            for sev in SEVERITY_RANK:
+                ws.conditional_format(1, 0, max(part.rows, 1), n_cols - 1, {
+                    "type": "formula", "criteria": f'=$A2="{sev}"', "format": w.severity[sev]})
+
     def note(self) -> str | None:
         """What the Dashboard and the roll-up say when the table was split, else None."""
         if len(self.parts) == 1:
@@ -722,12 +937,122 @@ class _LongTable:
 
 
 def _table_sheet(wb: Any, w: _Writer, sheet: str, cols: tuple[MColumn, ...], rows: list[dict[str, Any]],
-                 row_limit: int, freeze_cols: int = 0) -> str | None:
-    table = _LongTable(wb, w, sheet, cols, len(rows), row_limit, freeze_cols)
+                 row_limit: int, freeze_cols: int = 0, *, first: Any = None, shade: bool = False) -> str | None:
+    table = _LongTable(wb, w, sheet, cols, len(rows), row_limit, freeze_cols, first=first)
     for rec in rows:
         table.row(rec)
     table.finish()
+    if shade:
+        table.shade_severity(w, len(cols))
     return table.note()
+
+
+MATRIX_TITLE = "Unit status per learner: one block per qualification, its own units as columns"
+MATRIX_KEY = "Colour key"
+MATRIX_UNIT_WIDTH = 13
+_MATRIX_FIRST_BLOCK = 3  # rows 0-2: title, colour key, blank
+# Learners a printed Matrix page holds under its block's header (A4 landscape at 85%, rows of
+# 15 pt under a header up to 80 pt tall): a longer block continues on a new page under its title
+# and header written again, since a sheet repeats one set of rows on every page, not one per block.
+MATRIX_ROWS_PER_PAGE = 30
+MATRIX_CONTINUED = "(continued)"
+
+
+def matrix_unit_header(unit: Any) -> str:
+    """A Matrix unit column's header: "Unit 3" and the unit's title on the lines below."""
+    return f"{WL.unit_sheet_name(unit.number)}\n{unit.title}"
+
+
+def matrix_statuses(view: LearnerView) -> list[str | None]:
+    """The learner's Matrix cells: each unit's status in the qualification's unit order."""
+    q = view.qualification
+    if q is None:
+        return []
+    return [p.status if (p := view.units.get(u.number)) is not None else None for u in q.units]
+
+
+class _Matrix:
+    """The Matrix sheet, streamed a learner at a time (learners come in qualification order): a
+    title and a colour key, then per qualification a block -- its title, a header row with that
+    qualification's units (number and title), its learners -- so that Level 2 and Level 3
+    learners are never under the same unit columns. Each block starts a new printed page."""
+
+    def __init__(self, ws: Any, w: _Writer, quals: Qualifications, max_units: int, row_limit: int) -> None:
+        self.ws, self.w, self.quals, self.limit = ws, w, quals, row_limit
+        self.first_unit = len(MATRIX_FIXED)
+        _setup_columns(ws, MATRIX_FIXED)
+        ws.set_column(self.first_unit, self.first_unit + max(max_units, 4) - 1, MATRIX_UNIT_WIDTH)
+        ws.write_string(0, 0, MATRIX_TITLE, w.title)
+        ws.write_string(1, 0, MATRIX_KEY, w.label)
+        for k, status in enumerate((STATUS_NOT_STARTED, STATUS_IN_PROGRESS, STATUS_COMPLETE, STATUS_IQA_SAMPLED)):
+            ws.write_string(1, self.first_unit + k, status, w.rag[status])
+        self.r = _MATRIX_FIRST_BLOCK
+        self.qn: str | None = None
+        self.in_block = 0  # learners under the current header
+        self.written = 0
+        self.full = False
+        self.breaks: list[int] = []
+
+    def _block(self, qn: str, q: Qualification | None, continued: bool = False) -> None:
+        ws, w = self.ws, self.w
+        if self.qn is not None:
+            self.r += 1  # a blank row between blocks
+            self.breaks.append(self.r)
+        self.qn = qn
+        self.in_block = 0
+        ws.set_row(self.r, 22)
+        title = f"{qn}  {q.title if q else '(qualification not installed)'}"
+        ws.write_string(self.r, 0, f"{title} {MATRIX_CONTINUED}" if continued else title, w.block_title)
+        self.r += 1
+        for c, mc in enumerate(MATRIX_FIXED):
+            ws.write_string(self.r, c, mc.header, w.fixed_header_right if mc.kind == "percent" else w.fixed_header)
+        lines = 2
+        for k, unit in enumerate(q.units if q else ()):
+            ws.write_string(self.r, self.first_unit + k, matrix_unit_header(unit), w.unit_header)
+            # Bold Calibri 10 fits about 1.1 characters per unit of column width.
+            lines = max(lines, 1 + len(textwrap.wrap(unit.title, int(MATRIX_UNIT_WIDTH * 1.1) - 1)))
+        ws.set_row(self.r, 13.5 * lines + 3)  # the unit titles wrap in their cells
+        self.r += 1
+
+    def row(self, view: LearnerView, rec: dict[str, Any]) -> None:
+        """Write the learner's row (a new block first when their qualification differs)."""
+        if self.full:
+            return
+        qn = view.learner.qualification_number
+        new = qn != self.qn or self.in_block >= MATRIX_ROWS_PER_PAGE
+        need = 4 if new else 1
+        if self.r + need > self.limit:  # one sheet's rows: the rest are on Learners (the note)
+            self.full = True
+            return
+        if new:
+            self._block(qn, view.qualification, continued=qn == self.qn)
+        for c, col in enumerate(MATRIX_FIXED):
+            self.w.cell(self.ws, self.r, c, col, rec.get(col.key))
+        for k, st in enumerate(matrix_statuses(view)):
+            if st is not None:
+                self.ws.write_string(self.r, self.first_unit + k, st, self.w.rag[st])
+        self.r += 1
+        self.in_block += 1
+        self.written += 1
+
+    def finish(self) -> None:
+        """Page setup: each block on new pages; up to 18 unit columns would print at about 5 pt
+        fitted to one page width, so the Matrix prints at 85% across pages, ULN and name repeated."""
+        ws = self.ws
+        ws.freeze_panes(_MATRIX_FIRST_BLOCK, 2)
+        _print_setup(ws, fit_width=False)
+        ws.set_print_scale(85)
+        ws.repeat_columns(0, 1)
+        ws.print_across()
+        if self.breaks:
+            ws.set_h_pagebreaks(self.breaks)
+
+    def note(self, n_learners: int) -> str | None:
+        """What the Dashboard says when not every learner fits on the sheet."""
+        if self.written >= n_learners:
+            return None
+        return (f"{MATRIX}: the first {self.written:,} learners of {n_learners:,} (one sheet's rows); "
+                f"every learner is on {LEARNERS}.")
 
 
 def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
@@ -781,6 +1106,8 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
         "default_date_format": DATE_FORMAT,
     })
     created = dt.datetime.fromisoformat(last_run.started) if last_run else dt.datetime(2000, 1, 1)
+    # On track is judged as of the latest roll-up, so the master depends on the ledger alone.
+    as_of = created.date() if last_run else dt.date.today()
     wb.set_properties({"title": f"Centre master - {centre.name}".strip(" -"), "author": "tracker",
                        "comments": "Rebuilt from the centre ledger by `tracker rollup`; edits are lost at "
                                    "the next roll-up.", "created": created})
@@ -788,40 +1115,22 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
     w = _Writer(wb)
     dash = wb.add_worksheet(DASHBOARD)
     learners = _LongTable(wb, w, LEARNERS, LEARNER_COLUMNS, n_learners, row_limit, freeze_cols=2)
+    caseload_ws = wb.add_worksheet(CASELOAD)  # its rows are known after the learners
     matrix_ws = wb.add_worksheet(MATRIX)
-    criteria = _LongTable(wb, w, CRITERIA, CRITERIA_COLUMNS, n_criteria_rows, row_limit, freeze_cols=2,
-                          fit_width=False)
-    # The Matrix has one row per learner, like Learners; past the row limit its further learners
-    # are on the Learners sheets only (the Dashboard says so).
-    matrix_rows = min(n_learners, row_limit - 1)
-
-    _setup_columns(matrix_ws, MATRIX_FIXED)
-    first_unit_col = len(MATRIX_FIXED)
-    matrix_ws.set_column(first_unit_col, first_unit_col + max(max_units, 1) - 1, MATRIX_UNIT_WIDTH)
-    for i, mc in enumerate(MATRIX_FIXED):
-        matrix_ws.write_string(0, i, mc.header, w.header)
-    for n in range(1, max_units + 1):
-        matrix_ws.write_string(0, first_unit_col + n - 1, WL.unit_sheet_name(n), w.header)
-    matrix_ws.set_row(0, 30)
-    matrix_ws.freeze_panes(1, 2)
-    _print_setup(matrix_ws)
-    if n_learners:
-        matrix_ws.autofilter(0, 0, matrix_rows, first_unit_col + max(max_units, 1) - 1)
+    criteria = _LongTable(wb, w, CRITERIA, CRITERIA_COLUMNS, n_criteria_rows, row_limit, freeze_cols=2)
+    matrix = _Matrix(matrix_ws, w, quals, max_units, row_limit)
 
     # Streamed: one learner at a time into Learners, Matrix and Criteria.
     per_qual: dict[str, list[Any]] = defaultdict(lambda: [0, 0, 0, 0, 0.0])  # n, ns, ip, c, sum %
     status_counts: Counter[str] = Counter()
     apprentices = LG.apprenticeships(conn)
     gateway_rows: list[dict[str, Any]] = []
+    load: list[tuple[str | None, str, str | None]] = []  # (assessor, on track, last activity) per learner
+    months: dict[str, Counter[dt.date]] = defaultdict(Counter)
     for n, view in enumerate(iter_learners(conn, quals), start=1):
-        rec = learner_record(view, files, counts, open_per_learner)
+        rec = learner_record(view, files, counts, open_per_learner, as_of)
         learners.row(rec)
-        if n <= matrix_rows:
-            for c, col in enumerate(MATRIX_FIXED):
-                w.cell(matrix_ws, n, c, col, rec.get(col.key))
-            for unit_no, prog in sorted(view.units.items()):
-                st = prog.status
-                matrix_ws.write_string(n, first_unit_col + unit_no - 1, st, w.rag[st])
+        matrix.row(view, rec)
         for crec in criterion_records(view, files, open_rows):
             criteria.row(crec)
         if (app := apprentices.get(view.id)) is not None:
@@ -834,24 +1143,29 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
         pq[0] += 1
         pq[1 + STATUSES.index(s)] += 1
         pq[4] += rec["percent"]
+        load.append((view.learner.assessor, rec["on_track"], rec["last_activity"]))
+        months[view.learner.qualification_number].update(achieved_months(view))
     learners.finish()
     criteria.finish()
-    notes = [learners.note(), criteria.note()]
-    if n_learners > matrix_rows:
-        notes.append(f"{MATRIX}: the first {matrix_rows:,} learners of {n_learners:,} (one sheet's rows); "
-                     f"every learner is on {LEARNERS}.")
+    matrix.finish()
+    notes = [learners.note(), criteria.note(), matrix.note(n_learners)]
 
-    notes.append(_table_sheet(wb, w, ISSUES, ISSUE_COLUMNS, issue_records(conn, files), row_limit))
+    from tracker.centre.plan import make_plan, master_records, plan_date
+
+    # The plan as of the roll-up that made it (the same day, so the same plan).
+    sampling_plan = make_plan(conn, register, plan_date(conn), (str(centre.specs),))
+    caseload = caseload_records(load, (i.assessor for i in sampling_plan.items))
+    notes.append(_table_sheet(wb, w, CASELOAD, CASELOAD_COLUMNS, caseload, row_limit, freeze_cols=1,
+                              first=caseload_ws))
+    issue_rows, progress_rows = split_progress_notes(issue_records(conn, files))
+    notes.append(_table_sheet(wb, w, ISSUES, ISSUE_COLUMNS, issue_rows, row_limit, shade=True))
+    notes.append(_table_sheet(wb, w, PROGRESS_NOTES, ISSUE_COLUMNS, progress_rows, row_limit))
     conflict_rows = conflict_records(conn, files)
     notes.append(_table_sheet(wb, w, CONFLICTS, CONFLICT_COLUMNS, conflict_rows, row_limit, freeze_cols=1))
     _decision_dropdown(wb.get_worksheet_by_name(CONFLICTS), conflict_rows)
     if coverage is None:
         coverage = sampling_coverage(conn, register)
     notes.append(_table_sheet(wb, w, IQA_SAMPLING, IQA_COLUMNS, iqa_records(coverage), row_limit, freeze_cols=1))
-    from tracker.centre.plan import make_plan, master_records, plan_date
-
-    # The plan as of the roll-up that made it (the same day, so the same plan).
-    sampling_plan = make_plan(conn, register, plan_date(conn), (str(centre.specs),))
     notes.append(_table_sheet(wb, w, SAMPLING_PLAN, PLAN_COLUMNS, master_records(sampling_plan), row_limit,
                               freeze_cols=2))
     notes.append(_table_sheet(wb, w, GATEWAY, GATEWAY_COLUMNS, gateway_rows, row_limit, freeze_cols=2))
@@ -859,7 +1173,8 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
 
     said = [n for n in notes if n]
     figures = _figures(conn, n_learners, status_counts, per_qual, open_per_learner, last_run)
-    _dashboard(dash, w, centre, quals, figures, per_qual, last_run, said)
+    _dashboard(dash, w, centre, quals, figures, per_qual, last_run, said, cumulative_by_month(months),
+               len(caseload))
     dash.activate()
     wb.close()
     return said
@@ -892,12 +1207,18 @@ def _figures(conn: sqlite3.Connection, n_learners: int, status_counts: Counter[s
     return [(label, v, kind) for label, (v, kind) in zip(DASHBOARD_FIGURES, values)]
 
 
+_MONTH_COL = 2  # the month table's first figures column (column B is the wide title column)
+
+
 def _dashboard(ws: Any, w: _Writer, centre: Centre, quals: Qualifications, figures: list[tuple[str, Any, str]],
-               per_qual: dict[str, list[Any]], last_run: LG.RunInfo | None, notes: list[str]) -> None:
+               per_qual: dict[str, list[Any]], last_run: LG.RunInfo | None, notes: list[str],
+               months: tuple[list[dt.date], dict[str, list[int]]], n_caseload: int) -> None:
     ws.set_column(0, 0, 24)
     ws.set_column(1, 1, 56)
     ws.set_column(2, 6, 12)
-    _print_setup(ws, fit_page=True)
+    # Fitted to the page width only: the charts and the month table run on to a second page
+    # rather than shrinking everything onto one.
+    _print_setup(ws)
     who = " ".join(p for p in (centre.name, f"({centre.number})" if centre.number else "") if p)
     ws.write_string(0, 0, f"{DASHBOARD_TITLE}{' - ' + who if who else ''}", w.title)
     run_text = f"run {last_run.id} on {last_run.started}" if last_run else "no roll-up yet"
@@ -923,7 +1244,7 @@ def _dashboard(ws: Any, w: _Writer, centre: Centre, quals: Qualifications, figur
     r += 1
     head_row = r
     for i, h in enumerate(DASHBOARD_QUAL_HEADERS):
-        ws.write_string(r, i, h, w.qual_header)
+        ws.write_string(r, i, h, w.qual_header if i < 2 else w.qual_header_right)
     ws.set_row(r, 30)
     for qn in sorted(per_qual):
         r += 1
@@ -932,21 +1253,77 @@ def _dashboard(ws: Any, w: _Writer, centre: Centre, quals: Qualifications, figur
         ws.write_string(r, 0, qn)
         ws.write_string(r, 1, q.title if q else "(not installed)")
         for i, v in enumerate((n, ns, ip, c), start=2):
-            ws.write_number(r, i, v)
-        ws.write_number(r, 6, pct / n if n else 0.0, w.percent)
+            ws.write_number(r, i, v, w.count_right)
+        ws.write_number(r, 6, pct / n if n else 0.0, w.percent_right)
     last_row = r
-    if last_row > head_row:
-        chart = w.wb.add_chart({"type": "bar", "subtype": "stacked"})
-        for i, status in enumerate(STATUSES, start=3):
-            bg, _fg = RAG[status]
-            chart.add_series({
-                "name": [DASHBOARD, head_row, i],
-                "categories": [DASHBOARD, head_row + 1, 0, last_row, 0],
-                "values": [DASHBOARD, head_row + 1, i, last_row, i],
-                "fill": {"color": bg}, "border": {"color": "#808080"},
-            })
-        chart.set_title({"name": "Learners by status"})
-        chart.set_x_axis({"name": "Learners", "major_gridlines": {"visible": True}})
-        chart.set_legend({"position": "bottom"})
-        chart.set_size({"width": 620, "height": 120 + 40 * (last_row - head_row)})
-        ws.insert_chart(last_row + 2, 0, chart)
+    if last_row == head_row:
+        return
+    # Charts below the tables: status per qualification and progress over time side by side,
+    # then the caseload; the month table they draw from comes last. Row heights: 20 px each.
+    span, series = months
+    top = last_row + 2
+    height = max(260, 150 + 45 * (last_row - head_row))
+    chart = w.wb.add_chart({"type": "bar", "subtype": "stacked"})
+    for i, status in enumerate(STATUSES, start=3):
+        bg, _fg = RAG[status]
+        chart.add_series({
+            "name": [DASHBOARD, head_row, i],
+            "categories": [DASHBOARD, head_row + 1, 0, last_row, 0],
+            "values": [DASHBOARD, head_row + 1, i, last_row, i],
+            "fill": {"color": bg}, "border": {"color": "#808080"},
+            "data_labels": {"value": True, "num_format": "0;-0;;"},  # a zero segment unlabelled
+        })
+    chart.set_title({"name": "Learners by status, per qualification", "name_font": {"size": 11}})
+    chart.set_x_axis({"name": "Learners", "major_gridlines": {"visible": True}})
+    chart.set_y_axis({"reverse": True})
+    chart.set_legend({"position": "bottom"})
+    chart.set_size({"width": 575, "height": height})
+    ws.insert_chart(top, 0, chart, {"x_offset": 2, "y_offset": 4})
+    chart_rows = height // 20 + 2
+    caseload_top = top + chart_rows
+    case_height = 110 + 26 * max(n_caseload, 1)
+    table_top = caseload_top + (case_height // 20 + 2 if n_caseload else 0)
+    if span:
+        line = w.wb.add_chart({"type": "line"})
+        for k, qn in enumerate(series, start=_MONTH_COL):
+            line.add_series({"name": [DASHBOARD, table_top + 1, k],
+                             "categories": [DASHBOARD, table_top + 2, 0, table_top + 1 + len(span), 0],
+                             "values": [DASHBOARD, table_top + 2, k, table_top + 1 + len(span), k],
+                             "marker": {"type": "circle", "size": 5}})
+        line.set_title({"name": "Criteria achieved over time", "name_font": {"size": 11}})
+        line.set_x_axis({"date_axis": True, "num_format": "mmm yy", "major_unit": 1 if len(span) <= 8 else 3,
+                         "major_unit_type": "months"})
+        line.set_y_axis({"name": "Required criteria achieved", "major_gridlines": {"visible": True}})
+        line.set_legend({"position": "bottom"})
+        line.set_size({"width": 430, "height": height})
+        ws.insert_chart(top, 2, line, {"x_offset": 8, "y_offset": 4})
+    if n_caseload:
+        bars = w.wb.add_chart({"type": "bar", "subtype": "stacked"})
+        keys = [c.key for c in CASELOAD_COLUMNS]
+        for key, colour in CASELOAD_COLOURS.items():
+            col = keys.index(key)
+            bars.add_series({"name": [CASELOAD, 0, col], "categories": [CASELOAD, 1, 0, n_caseload, 0],
+                             "values": [CASELOAD, 1, col, n_caseload, col],
+                             "fill": {"color": colour}, "border": {"color": "#808080"}})
+        bars.set_title({"name": "Caseload per assessor, by on-track status", "name_font": {"size": 11}})
+        bars.set_x_axis({"name": "Learners", "major_gridlines": {"visible": True}})
+        bars.set_y_axis({"reverse": True})
+        bars.set_legend({"position": "right"})
+        bars.set_size({"width": 1010, "height": case_height})
+        ws.insert_chart(caseload_top, 0, bars, {"x_offset": 2, "y_offset": 4})
+    ws.set_h_pagebreaks([caseload_top])  # the caseload and the month table on page 2
+    r = table_top
+    ws.write_string(r, 0, "Required criteria achieved, running total by month of the assessor's date", w.label)
+    if not span:
+        ws.write_string(r + 1, 0, "No dated decisions yet.", w.note)
+        return
+    r += 1
+    ws.write_string(r, 0, "Month", w.qual_header)
+    ws.write_blank(r, 1, None, w.qual_header)
+    for k, qn in enumerate(series, start=_MONTH_COL):
+        ws.write_string(r, k, qn, w.qual_header_right)
+    for m_i, month in enumerate(span):
+        r += 1
+        ws.write_number(r, 0, excel_serial(month.isoformat()) or 0.0, w.month)
+        for k, qn in enumerate(series, start=_MONTH_COL):
+            ws.write_number(r, k, series[qn][m_i], w.count_right)

@@ -191,6 +191,7 @@ class Merger:
             qualification_id=res.qualification_id, name=res.name, pathway=res.pathway, reading=res.reading or None,
             registration_date=cover["registration_date"], assessor=cover["assessor"], iqa=cover["iqa"],
             tutor=cover["tutor"], employer=cover["employer"], workbook_id=res.workbook_id or None,
+            planned_end_date=cover["planned_end_date"],
             spec_version=res.spec_version or None, last_file=rec.hash, last_return=self.now)
         if found is None:
             learner_id = LG.insert_learner(conn, res.uln, res.qualification_number, self.run_id, details)
@@ -269,7 +270,8 @@ class Merger:
                              learner_id, ref)
                     continue
                 if oc is not None:
-                    self.close(oc[0], "superseded", rec.hash, None, "a later return contradicts it differently")
+                    self.close(oc[0], LG.RESOLUTION_SUPERSEDED, rec.hash, None,
+                               "a later return contradicts it differently")
                     out.conflicts_closed += 1
                 cid = LG.open_conflict(conn, LG.NewConflict(
                     learner_id, ref, unit, tuple(contradicted), values_json(acc.values), acc.source_file, rj,
@@ -285,7 +287,8 @@ class Merger:
                 out.rows_accepted += 1
             oc = open_conf.pop(ref, None)
             if oc is not None:
-                self.close(oc[0], "agreeing-return", rec.hash, None, "a later return agrees with the accepted row")
+                self.close(oc[0], LG.RESOLUTION_AGREEING, rec.hash, None,
+                           "a later return agrees with the accepted row")
                 out.conflicts_closed += 1
                 self.log("conflict closed", f"#{oc[0]}: a later return agrees with the accepted row",
                          rec.hash, learner_id, ref)

@@ -125,7 +125,7 @@ def _replay(c: Centre, conn: sqlite3.Connection, result: RebuildResult, today: d
             result.problems.append(f"{name}: its archived copy {rel} was altered (its hash no longer matches)")
             return
         if merger is None:
-            merger = Merger(conn, LG.start_run(conn, "rebuild", now, current_user(), socket.gethostname()), now)
+            merger = Merger(conn, LG.start_run(conn, LG.RUN_REBUILD, now, current_user(), socket.gethostname()), now)
         st = p.stat()
         rec = Received(p, name, digest, st.st_size, st.st_mtime_ns, p, rel)
         merger.merge(rec, check_returned(Job(digest, str(p), name), ctx))

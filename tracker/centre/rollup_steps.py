@@ -318,7 +318,7 @@ def _merge_and_write_master(c: Centre, conn: sqlite3.Connection, result: RollupR
         with LG.transaction(conn) as tx:
             _apply_decisions(conn, plan, result)
             now = LG.now()
-            run_id = LG.start_run(conn, "rollup", now, current_user(), socket.gethostname())
+            run_id = LG.start_run(conn, LG.RUN_ROLLUP, now, current_user(), socket.gethostname())
             merger = Merger(conn, run_id, now)
             checkpoint("merging")
             t = time.perf_counter()

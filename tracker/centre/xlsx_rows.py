@@ -37,6 +37,7 @@ from typing import Any, Protocol
 from tracker.workbook import layout as WL
 
 EXCEL_MAX_ROWS = 1_048_576  # rows per worksheet, the header row included
+LINE_POINTS = 13.0  # the height of a line of Calibri 10, in points
 _SHEET_NAME_MAX = 31  # characters in an Excel sheet name
 _TABLE_NAME = re.compile(r"[^A-Za-z0-9_]")
 
@@ -54,7 +55,7 @@ class RowColumn(Protocol):
     def key(self) -> str: ...
 
     @property
-    def kind(self) -> str: ...  # text | int | percent | date | datetime
+    def kind(self) -> str: ...  # text | wrap | int | percent | date | datetime
 
 
 WriteCell = Callable[[Any, int, int, Any, Any], None]  # (ws, row, col, column, value): the public API
@@ -77,7 +78,8 @@ def xml_text(ws: Any, text: str) -> str:
 class RowStream:
     """Whole rows written straight into a ``constant_memory`` worksheet's row file.
 
-    ``styles`` holds the formats of the ``date``, ``datetime`` and ``percent`` kinds;
+    ``styles`` holds the formats of the ``date``, ``datetime``, ``percent`` and ``wrap`` (long text
+    wrapped in its cell, the row as tall as it needs) kinds;
     ``write_cell`` writes one value through the public API (used when the internals are missing,
     and by the differential test); ``serial`` turns ISO date text into an Excel serial.
     """
@@ -99,12 +101,30 @@ class RowStream:
         # Most values repeat (names, ULNs, refs, dates, Yes/No): their XML is made once.
         self.texts: dict[str, str] = {}
         self.serials: dict[tuple[str, str], str | None] = {}
+        # Wrapped columns: (index, characters a line) -- the row is made as tall as its longest
+        # wrapped text, since neither Excel nor LibreOffice fits a row's height on opening a file.
+        # Calibri 10 fits about 1.15 characters per unit of column width (the width of a Calibri 11 "0").
+        self.wraps = [(i, max(int(getattr(c, "width", 10) * 1.15) - 2, 4)) for i, c in enumerate(cols)
+                      if c.kind == "wrap"]
+
+    def height(self, rec: dict[str, Any]) -> float | None:
+        """The row height (points) its wrapped texts need, or None for the default height."""
+        lines = 1
+        for i, per_line in self.wraps:
+            v = rec.get(self.cols[i].key)
+            if v:
+                n = sum(max(1, -(-len(part) // per_line)) for part in str(v).split("\n"))
+                lines = max(lines, n)
+        return None if lines == 1 else round(LINE_POINTS * lines + 2, 2)
 
     def row(self, r: int, rec: dict[str, Any]) -> None:
         """Write row ``r`` (0-based) from ``rec`` keyed by column key; blanks are skipped."""
         if r >= EXCEL_MAX_ROWS:
             raise ValueError(f"row {r + 1} is past Excel's last row ({EXCEL_MAX_ROWS}); split the sheet")
+        h = self.height(rec) if self.wraps else None
         if not self.fast:
+            if h is not None:
+                self.ws.set_row(r, h)
             for c, col in enumerate(self.cols):
                 self.write_cell(self.ws, r, c, col, rec.get(col.key))
             return
@@ -114,7 +134,7 @@ class RowStream:
             self.started = True
             self.xf = {k: int(f._get_xf_index()) for k, f in self.styles.items()}
         n = r + 1
-        parts = [f'<row r="{n}">']
+        parts = [f'<row r="{n}">' if h is None else f'<row r="{n}" ht="{h:.16G}" customHeight="1">']
         texts = self.texts
         if len(texts) > 200_000:
             texts.clear()
@@ -130,6 +150,8 @@ class RowStream:
                 if body is None:
                     body = texts[sv] = xml_text(ws, sv)
                 parts.append(f'<c r="{ref}" t="inlineStr">{body}</c>')
+            elif kind == "wrap":
+                parts.append(f'<c r="{ref}" s="{self.xf["wrap"]}" t="inlineStr">{xml_text(ws, str(v))}</c>')
             elif kind in ("int", "percent"):
                 style = f' s="{self.xf["percent"]}"' if kind == "percent" else ""
                 parts.append(f'<c r="{ref}"{style}><v>{v:.16G}</v></c>')
@@ -158,9 +180,11 @@ class RowStream:
             ws.previous_row = self.last
 
 
-def add_table(ws: Any, name: str, headers: Sequence[str], header_format: Any, n_rows: int) -> None:
+def add_table(ws: Any, name: str, headers: Sequence[str], header_format: Any, n_rows: int,
+              header_formats: Sequence[Any] | None = None) -> None:
     """Declare an Excel table over row 0 (header) to ``n_rows`` data rows of a ``constant_memory``
-    sheet, then write the header again as inline strings."""
+    sheet, then write the header again as inline strings (``header_formats``: one per column,
+    e.g. right-aligned over numbers; else ``header_format`` for all)."""
     assert len({h.casefold() for h in headers}) == len(headers), f"duplicate header in {name}"
     from xlsxwriter.utility import xl_range
 
@@ -181,7 +205,7 @@ def add_table(ws: Any, name: str, headers: Sequence[str], header_format: Any, n_
     full = xl_range(0, 0, max(n_rows, 1), len(headers) - 1)
     table["range"] = table["a_range"] = table["autofilter"] = full
     for i, h in enumerate(headers):
-        ws.write_string(0, i, h, header_format)
+        ws.write_string(0, i, h, header_formats[i] if header_formats else header_format)
     ws.set_row(0, 30)
     ws.freeze_panes(1, 0)
 

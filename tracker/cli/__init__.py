@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "tracker.cli.validate_cmd",
     "tracker.cli.register_cmd",
     "tracker.cli.centre_cmd",
+    "tracker.cli.report_cmd",
     "tracker.cli.addin_cmd",
 ]
 

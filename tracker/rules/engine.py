@@ -303,9 +303,9 @@ def other_workbook_kind(book: LearnerWorkbook) -> tuple[str, str] | None:
     from tracker.workbook import layout as L
 
     names = {n.casefold() for n in book.sheet_names}
-    # All but at most two of the master's sheets: a master written by an older version lacks the
-    # sheets added since (the Gateway sheet came with apprenticeships).
-    if len({s.casefold() for s in L.MASTER_SHEETS} & names) >= len(L.MASTER_SHEETS) - 2:
+    # All but at most four of the master's sheets: a master written by an older version lacks the
+    # sheets added since (Sampling plan and Gateway, then Caseload and Progress notes).
+    if len({s.casefold() for s in L.MASTER_SHEETS} & names) >= len(L.MASTER_SHEETS) - 4:
         return "a centre master workbook", "; validate the learner workbooks or the centre's inbox folder instead"
     if {STAFF_SHEET.casefold(), INTERESTS_SHEET.casefold()} <= names:
         return "a centre register", "; check it with: tracker register check FILE"

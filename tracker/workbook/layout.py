@@ -39,8 +39,8 @@ VALIDATION = "Validation"
 # The centre master's sheets, so that lower layers (the rules engine) can tell a master given to
 # `tracker validate` from a learner workbook without importing tracker.centre. They are the same
 # names as tracker.centre.master.SHEETS (a test keeps the two equal).
-MASTER_SHEETS = ("Dashboard", "Learners", "Matrix", "Criteria", "Issues", "Conflicts", "IQA sampling", "Sampling plan",
-                 "Gateway", "Merge log")
+MASTER_SHEETS = ("Dashboard", "Learners", "Caseload", "Matrix", "Criteria", "Issues", "Progress notes", "Conflicts",
+                 "IQA sampling", "Sampling plan", "Gateway", "Merge log")
 
 
 def unit_sheet_name(number: int) -> str:

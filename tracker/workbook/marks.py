@@ -328,6 +328,17 @@ def _validation_sheet(wb: Any, plan: MarkPlan) -> None:
     last = HEADER_ROW + max(len(plan.rows), 1)
     ws.auto_filter.ref = f"A{HEADER_ROW}:{L.col_letter(len(HEADERS) - 1)}{last}"
     ws.freeze_panes = f"A{HEADER_ROW + 1}"
+    # Printed as a list someone works through: A4 landscape, the header row on every page, fitted
+    # to the page width only (the columns sum to ~176 characters: about 8.5 pt of Calibri 11).
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
+    ws.oddFooter.left.text = "&F"
+    ws.oddFooter.center.text = "Page &P of &N"
+    ws.oddFooter.right.text = "&A"
     ws.sheet_view.tabSelected = True
     for other in wb.worksheets:
         if other is not ws:

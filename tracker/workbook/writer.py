@@ -167,9 +167,9 @@ def _write(q: Qualification, record: LearnerRecord, reading: str, meta: dict[str
     for unit, ws in unit_sheets:
         _write_unit(ws, f, q, unit, record, reading)
     _write_summary(summary, f, q, record, reading, rows_per_unit)
-    _write_evidence(evidence, f, record.evidence, record.evidence_extra_columns)
+    _write_evidence(evidence, f, record.evidence, page_header(record.learner), record.evidence_extra_columns)
     if otj is not None:
-        _write_otj(otj, f, record.otj)
+        _write_otj(otj, f, record.otj, page_header(record.learner))
     _write_meta(meta_ws, meta)
     cover.activate()
     wb.close()
@@ -272,7 +272,7 @@ def _write_cover(ws: Worksheet, f: _Formats, q: Qualification, learner: Learner,
         ws.merge_range(first + i, 0, first + i, 1, text, f.note_wrap)
         ws.set_row(first + i, 13.5 * _lines(text, 90) + 2)
     ws.protect("", {"format_columns": True, "format_rows": True})
-    _print_setup(ws, landscape=False, last_col=1)
+    _print_setup(ws, landscape=False, last_col=1, header=page_header(learner))
 
 
 # -- unit sheets ---------------------------------------------------------------------------------
@@ -427,7 +427,8 @@ def _write_unit(ws: Worksheet, f: _Formats, q: Qualification, unit: Unit, record
     ws.freeze_panes(first, 2)
     ws.repeat_rows(hr)
     ws.protect("", {"format_columns": True, "format_rows": True, "autofilter": True, "sort": False})
-    _print_setup(ws, landscape=True, last_col=table_last, last_row=last)
+    _print_setup(ws, landscape=True, last_col=table_last, last_row=last, header=page_header(record.learner),
+                 wide=True)
 
 
 def _fold(text: str) -> str:
@@ -620,13 +621,13 @@ def _write_summary(ws: Worksheet, f: _Formats, q: Qualification, record: Learner
                                               "min_color": "#FFFFFF", "max_color": "#63BE7B"})
     ws.freeze_panes(first, 0)
     ws.protect("", {"format_columns": True, "format_rows": True})
-    _print_setup(ws, landscape=True, last_col=len(L.SUMMARY_HEADERS) - 1)
+    _print_setup(ws, landscape=True, last_col=len(L.SUMMARY_HEADERS) - 1, header=page_header(record.learner))
 
 
 # -- evidence log --------------------------------------------------------------------------------
 
 
-def _write_evidence(ws: Worksheet, f: _Formats, entries: tuple[EvidenceEntry, ...],
+def _write_evidence(ws: Worksheet, f: _Formats, entries: tuple[EvidenceEntry, ...], header: str,
                     extra_columns: tuple[str, ...] = ()) -> None:
     cols = L.EVIDENCE_COLUMNS
     _set_columns(ws, f, cols)
@@ -652,7 +653,7 @@ def _write_evidence(ws: Worksheet, f: _Formats, entries: tuple[EvidenceEntry, ..
     ws.freeze_panes(first, 1)
     ws.repeat_rows(hr)
     ws.protect("", {"format_columns": True, "format_rows": True, "autofilter": True})
-    _print_setup(ws, landscape=True, last_col=table_last)
+    _print_setup(ws, landscape=True, last_col=table_last, header=header)
 
 
 # -- off-the-job log (apprentices only) -----------------------------------------------------------
@@ -682,7 +683,7 @@ def _summary_otj(ws: Worksheet, f: _Formats, r: int, record: LearnerRecord) -> N
                      "" if planned is None else ("Plan met" if logged >= planned else f"To go: {planned - logged:.1f}"))
 
 
-def _write_otj(ws: Worksheet, f: _Formats, entries: tuple[OtjEntry, ...]) -> None:
+def _write_otj(ws: Worksheet, f: _Formats, entries: tuple[OtjEntry, ...], header: str) -> None:
     cols = L.OTJ_COLUMNS
     _set_columns(ws, f, cols)
     ws.set_row(0, 22)
@@ -713,7 +714,7 @@ def _write_otj(ws: Worksheet, f: _Formats, entries: tuple[OtjEntry, ...]) -> Non
     ws.freeze_panes(first, 1)
     ws.repeat_rows(hr)
     ws.protect("", {"format_columns": True, "format_rows": True, "autofilter": True})
-    _print_setup(ws, landscape=True, last_col=len(cols) - 1)
+    _print_setup(ws, landscape=True, last_col=len(cols) - 1, header=header)
 
 
 # -- metadata ------------------------------------------------------------------------------------
@@ -730,12 +731,35 @@ def _write_meta(ws: Worksheet, meta: dict[str, str]) -> None:
     ws.protect("")
 
 
-def _print_setup(ws: Worksheet, *, landscape: bool, last_col: int, last_row: int | None = None) -> None:
+# Printed size of the wide criterion table: 85% of Calibri 10 is 8.5 pt, the smallest an EQA
+# reads comfortably. Fitting its 15+ columns to one page width would print at about 6.5 pt, so the
+# table runs on to a second page across instead, repeating the Ref and criterion columns.
+TABLE_PRINT_SCALE = 85
+
+
+def page_header(learner: Learner) -> str:
+    """The printed page header naming the learner: "&L<name>, ULN <uln>" ('&' doubled: a lone '&'
+    starts an Excel header code). Set when the workbook is written; a name corrected later on the
+    cover is not followed (a header cannot be a formula)."""
+    name = (learner.name or "Learner").replace("&", "&&")
+    uln = (learner.uln or "").replace("&", "&&")
+    return f"&L&\"-,Bold\"{name}, ULN {uln}&R&A"
+
+
+def _print_setup(ws: Worksheet, *, landscape: bool, last_col: int, last_row: int | None = None,
+                 header: str = "", wide: bool = False) -> None:
     if landscape:
         ws.set_landscape()
     ws.set_paper(9)  # A4
-    ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
-    ws.fit_to_pages(1, 0)  # all columns on one page width, as many pages down as needed
+    ws.set_margins(left=0.4, right=0.4, top=0.75, bottom=0.6)
+    if wide:
+        ws.set_print_scale(TABLE_PRINT_SCALE)
+        ws.repeat_columns(0)
+        ws.print_across()  # the columns of a row block before the next rows: a row is read in one go
+    else:
+        ws.fit_to_pages(1, 0)  # all columns on one page width, as many pages down as needed
+    if header:
+        ws.set_header(header, {"margin": 0.3})
     ws.set_footer("&L&F&CPage &P of &N&R&A")
     if last_row is not None:
         ws.print_area(0, 0, last_row, last_col)
