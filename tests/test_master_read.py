@@ -121,6 +121,16 @@ def test_issues_by_severity_coloured_and_progress_notes_apart(demo: Centre) -> N
     assert fills == {'$A2="error"': "FFC7CE", '$A2="warning"': "FFEB9C", '$A2="info"': "DDEBF7"}
 
 
+def test_dashboard_error_and_warning_figures_are_the_issues_sheets_rows(demo: Centre) -> None:
+    rows = sheet_dicts(demo.master, "Issues") + sheet_dicts(demo.master, "Progress notes")
+    on_sheets = Counter(r["Severity"] for r in rows)
+    wb = openpyxl.load_workbook(demo.master, read_only=True)
+    figures = {r[0]: r[1] for r in wb["Dashboard"].iter_rows(values_only=True) if r and r[0] in ("Errors", "Warnings")}
+    wb.close()
+    assert on_sheets["error"] > 0 and on_sheets["warning"] > 0  # the demo has both
+    assert figures == {"Errors": on_sheets["error"], "Warnings": on_sheets["warning"]}
+
+
 def test_conflicts_and_merge_log_in_words(demo: Centre) -> None:
     codes = {"agreeing-return", "kept-accepted", "kept-returned", "superseded", "rollup", "resolve", "rebuild"}
     for sheet in ("Conflicts", "Merge log"):

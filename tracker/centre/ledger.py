@@ -641,19 +641,6 @@ def issue_counts(conn: sqlite3.Connection) -> dict[int, IssueCount]:
         "JOIN issues i ON i.file = l.last_file GROUP BY l.id")}
 
 
-def severity_counts(conn: sqlite3.Connection) -> IssueCount:
-    """Errors and warnings over every learner's latest return and the centre checks."""
-    errors = warnings = 0
-    for sev, n in conn.execute(
-            "SELECT i.severity, count(*) FROM learners l JOIN issues i ON i.file = l.last_file GROUP BY 1 "
-            "UNION ALL SELECT severity, count(*) FROM centre_issues GROUP BY 1"):
-        if sev == "error":
-            errors += int(n)
-        elif sev == "warning":
-            warnings += int(n)
-    return IssueCount(errors, warnings)
-
-
 # -- learners -------------------------------------------------------------------------------------
 
 

@@ -1157,7 +1157,8 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
     caseload = caseload_records(load, (i.assessor for i in sampling_plan.items))
     notes.append(_table_sheet(wb, w, CASELOAD, CASELOAD_COLUMNS, caseload, row_limit, freeze_cols=1,
                               first=caseload_ws))
-    issue_rows, progress_rows = split_progress_notes(issue_records(conn, files))
+    all_issue_rows = issue_records(conn, files)
+    issue_rows, progress_rows = split_progress_notes(all_issue_rows)
     notes.append(_table_sheet(wb, w, ISSUES, ISSUE_COLUMNS, issue_rows, row_limit, shade=True))
     notes.append(_table_sheet(wb, w, PROGRESS_NOTES, ISSUE_COLUMNS, progress_rows, row_limit))
     conflict_rows = conflict_records(conn, files)
@@ -1172,7 +1173,7 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
     notes.append(_table_sheet(wb, w, MERGE_LOG, LOG_COLUMNS, log_records(conn, files), row_limit))
 
     said = [n for n in notes if n]
-    figures = _figures(conn, n_learners, status_counts, per_qual, open_per_learner, last_run)
+    figures = _figures(conn, n_learners, status_counts, per_qual, open_per_learner, last_run, all_issue_rows)
     _dashboard(dash, w, centre, quals, figures, per_qual, last_run, said, cumulative_by_month(months),
                len(caseload))
     dash.activate()
@@ -1193,10 +1194,12 @@ def _gateway_record(view: LearnerView, app: LG.Apprenticeship, register: Registe
 
 def _figures(conn: sqlite3.Connection, n_learners: int, status_counts: Counter[str],
              per_qual: dict[str, list[Any]], open_per_learner: Counter[int],
-             last_run: LG.RunInfo | None) -> list[tuple[str, Any, str]]:
+             last_run: LG.RunInfo | None, issue_rows: list[dict[str, Any]]) -> list[tuple[str, Any, str]]:
     total_pct = sum(v[4] for v in per_qual.values())
-    severities = LG.severity_counts(conn)
-    errors, warnings = severities.errors, severities.warnings
+    # Counted from the rows the Issues and Progress notes sheets show (centre checks, quarantined
+    # files, latest returns), so the Dashboard's figure is the number a reader counts there.
+    severities = Counter(r["severity"] for r in issue_rows)
+    errors, warnings = severities["error"], severities["warning"]
     received, quarantined = LG.file_counts(conn)
     values: list[tuple[Any, str]] = [
         (n_learners, "int"), (status_counts[STATUS_COMPLETE], "int"), (status_counts[STATUS_IN_PROGRESS], "int"),
