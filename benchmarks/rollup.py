@@ -67,27 +67,45 @@ def _rss_mib() -> tuple[float, float]:
 
 
 def prepare(n: int, cache: Path) -> tuple[Path, Path]:
-    """N returns (June) and 10 later returns (October), generated once into ``cache``."""
+    """N returns (June) and 10 later returns (October), generated once into ``cache``.
+
+    The June returns are generated into one pool shared by every size (``cache/pool``: the sample
+    centre of N learners is the first N of a larger one), so 1,000, 5,000 and 10,000 learners
+    cost one generation of 10,000; each size gets a folder of hard links to its first N files.
+    """
     from tracker.sample import progress_record, sample_learners, write_workbooks
     from tracker.spec.catalogue import load_qualification
 
-    returns, later = cache / "returns", cache / "later"
-    done = cache / "done"
-    if done.exists():
+    size = cache / f"n{n}"
+    returns, later = size / "returns", size / "later"
+    if (size / "done").exists():
         return returns, later
-    shutil.rmtree(cache, ignore_errors=True)
+    shutil.rmtree(size, ignore_errors=True)
     t = time.perf_counter()
     people = sample_learners(n)
     quals = {s.qualification_number: load_qualification(s.qualification_number) for s in people}
-    first = [(quals[s.qualification_number], s, progress_record(quals[s.qualification_number], s, as_of=FIRST_AS_OF))
-             for s in people]
-    write_workbooks(first, returns, workers=os.cpu_count() or 1)
+    pool = cache / "pool"
+    pool.mkdir(parents=True, exist_ok=True)
+    have = {p.name for p in pool.iterdir()}
+    todo = [s for s in people if s.file_name not in have]
+    if todo:
+        first = [(quals[s.qualification_number], s,
+                  progress_record(quals[s.qualification_number], s, as_of=FIRST_AS_OF)) for s in todo]
+        tmp = cache / "pool.part"  # a half-written pool file never counts as generated
+        shutil.rmtree(tmp, ignore_errors=True)
+        write_workbooks(first, tmp, workers=os.cpu_count() or 1)
+        for f in tmp.iterdir():
+            f.rename(pool / f.name)
+        tmp.rmdir()
+    returns.mkdir(parents=True)
+    for s in people:
+        os.link(pool / s.file_name, returns / s.file_name)
     step = max(1, n // LATER)
     chosen = [people[i] for i in range(0, n, step)][:LATER]
     second = [(quals[s.qualification_number], s, progress_record(quals[s.qualification_number], s)) for s in chosen]
     write_workbooks(second, later, workers=1, names=[f"later {s.file_name}" for s in chosen])
-    done.write_text(f"{n}\n")
-    print(f"generated {n} + {len(chosen)} learner workbooks into {cache} in {time.perf_counter() - t:.1f} s "
+    (size / "done").write_text(f"{n}\n")
+    print(f"generated {len(todo)} + {len(chosen)} learner workbooks into {cache} in {time.perf_counter() - t:.1f} s "
           "(cached for the next run)", flush=True)
     return returns, later
 
@@ -280,11 +298,14 @@ def main() -> None:
     p.add_argument("--workers", default="auto", help="roll-up worker processes (default: automatic)")
     p.add_argument("--pandas-files", type=int, default=60, help="files the pandas baseline reads (scaled to N)")
     p.add_argument("--cache", type=Path, default=None, help="where the generated workbooks are kept")
+    p.add_argument("--prepare-only", action="store_true", help="generate the returns (cached) and stop")
     p.add_argument("--keep", type=Path, default=None, help="keep the centre folder here")
     p.add_argument("--repeat", type=int, default=2, help="isolated / unisolated roll-up pairs for (d) (default 2)")
     a = p.parse_args()
-    cache = a.cache or Path(tempfile.gettempdir()) / f"tracker-bench-rollup-{a.n}"
+    cache = a.cache or Path(tempfile.gettempdir()) / "tracker-bench-rollup"
     returns, later = prepare(a.n, cache)
+    if a.prepare_only:
+        return
     work = Path(tempfile.mkdtemp(prefix="tracker-bench-"))
     try:
         from tracker.centre.create import init_centre
