@@ -127,9 +127,32 @@ def phase_raw(files: list[Path]) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - t, "cells": cells, "cpu_timed": time.process_time() - cpu}
 
 
+def _peak_mib() -> float:
+    """This process's peak resident memory so far (Linux VmHWM), in MiB; 0 elsewhere."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def phase_rollup(centre: Path, workers: int | None) -> dict[str, Any]:
+    from tracker.centre import rollup_steps
     from tracker.centre.rollup_steps import rollup
 
+    # The peak memory reached by each of the roll-up's checkpoints: which step holds the memory.
+    peaks: dict[str, float] = {}
+    real_checkpoint = rollup_steps.checkpoint
+
+    def checkpoint(name: str) -> None:
+        peaks.setdefault(name, round(_peak_mib()))
+        real_checkpoint(name)
+
+    setattr(rollup_steps, "checkpoint", checkpoint)
+    own = resource.getrusage(resource.RUSAGE_SELF)
     t, cpu = time.perf_counter(), _cpu_s()
     if os.environ.get("TRACKER_BENCH_PROFILE"):  # where the time goes (cProfile of this process)
         import cProfile
@@ -142,8 +165,10 @@ def phase_rollup(centre: Path, workers: int | None) -> dict[str, Any]:
         r = rollup(centre, workers=workers, today=TODAY)
     secs = time.perf_counter() - t
     cpu = _cpu_s() - cpu  # this process and its workers (reaped when the pool closed)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    parent_cpu = after.ru_utime + after.ru_stime - own.ru_utime - own.ru_stime
     self_mib, child_mib = _rss_mib()
-    return {"seconds": secs, "cpu_timed": cpu, "rss": self_mib, "rss_children": child_mib, "workers": r.workers,
+    return {"seconds": secs, "cpu_timed": cpu, "cpu_parent": parent_cpu, "peaks": peaks, "rss": self_mib, "rss_children": child_mib, "workers": r.workers,
             "merged": r.count("merged"), "quarantined": r.count("quarantined"),
             "timings": {k: round(v, 2) for k, v in r.timings.items()}}
 
@@ -308,13 +333,17 @@ def scale(sizes: list[int], cache: Path, workers: str) -> None:
         print(f"  {n:>6,} learners: {full['seconds']:.1f} s", flush=True)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     print(f"\nscaling: full roll-up of N returns into a new centre, {os.cpu_count()} core(s), load average {load:.1f}")
-    print("| learners | roll-up | per learner | CPU (all processes) | raw read | peak memory: roll-up process | "
-          "largest worker | phases |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    print("| learners | roll-up | per learner | CPU, all processes (per learner) | of which the roll-up's process | "
+          "raw read | peak memory: roll-up process | largest worker | phases |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for n, full, raw in rows:
         phases = ", ".join(f"{k} {v:.1f} s" for k, v in full["timings"].items())
         print(f"| {n:,} | {full['seconds']:.1f} s | {1000 * full['seconds'] / n:.1f} ms | {full['cpu_timed']:.1f} s "
-              f"| {raw['seconds']:.1f} s | {full['rss']:.0f} MiB | {full['rss_children']:.0f} MiB | {phases} |")
+              f"({1000 * full['cpu_timed'] / n:.1f} ms) | {full['cpu_parent']:.1f} s | {raw['seconds']:.1f} s "
+              f"| {full['rss']:.0f} MiB | {full['rss_children']:.0f} MiB | {phases} |")
+    for n, full, _raw in rows:
+        print(f"  {n:,}: peak memory (MiB) of the roll-up's process by each step: "
+              f"{', '.join(f'{k} {v}' for k, v in full['peaks'].items())}")
 
 
 def _phase_main(argv: list[str]) -> None:
@@ -402,10 +431,13 @@ def main() -> None:
           f"load average {load:.1f} (wall times below are only comparable within one run)")
     line(f"full roll-up ({full['merged']} returns, {full['workers']} worker(s))", full["seconds"],
          f"peak {full['rss']:.0f} MiB (workers {full['rss_children']:.0f} MiB), CPU {full['cpu']:.1f} s")
-    print(f"      phases: {', '.join(f'{k} {v:.2f} s' for k, v in full['timings'].items())}")
+    print(f"      phases: {', '.join(f'{k} {v:.2f} s' for k, v in full['timings'].items())}; "
+          f"CPU of the roll-up's own process {full['cpu_parent']:.1f} s")
+    print(f"      peak memory (MiB) reached by: {', '.join(f'{k} {v}' for k, v in full['peaks'].items())}")
     line(f"re-roll-up ({again['merged']} new returns)", again["seconds"],
          f"peak {again['rss']:.0f} MiB (workers {again['rss_children']:.0f} MiB), CPU {again['cpu']:.1f} s")
-    print(f"      phases: {', '.join(f'{k} {v:.2f} s' for k, v in again['timings'].items())}")
+    print(f"      phases: {', '.join(f'{k} {v:.2f} s' for k, v in again['timings'].items())}; "
+          f"CPU of the roll-up's own process {again['cpu_parent']:.1f} s")
     line("(a) python-calamine raw read of the same files", raw["seconds"],
          f"{raw['cells']:,} cells, one process")
     line("(b) the same master cells with plain xlsxwriter", plain["seconds"], f"{plain['cells']:,} cells")
