@@ -16,7 +16,10 @@ its content, never its name):
    :mod:`~tracker.centre.pool` when there are enough files for it to pay) from their archived
    copies: the reader, then every check of the rules engine (with the centre register and the
    centre's reading). Unreadable files, and files that name no valid ULN or no installed
-   qualification, are **quarantined**; the rest of the roll-up goes on.
+   qualification, are **quarantined**; the rest of the roll-up goes on. With ``executor=`` the
+   same step runs as tasks of the caller's :class:`concurrent.futures.Executor` (a dask
+   cluster, say: :class:`~tracker.centre.pool.ExecutorChecker`, docs/scale.md); the merge below
+   stays in this process either way.
 4. **Merge** (:mod:`~tracker.centre.merge`, rules in :mod:`~tracker.centre.merge_rules`), in one
    SQLite transaction, file by file in the order the files were last modified.
 5. **Centre checks** (:mod:`tracker.centre.iqa`) on the whole ledger. When the centre register
