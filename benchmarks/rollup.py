@@ -1,6 +1,7 @@
 """Benchmark: rolling up a centre, against floors measured in the same run.
 
-    python benchmarks/rollup.py [--n 1000] [--workers N] [--pandas-files 60] [--cache DIR]
+    python benchmarks/rollup.py [--n 1000] [--workers N] [--pandas-files 60] [--cache DIR] [--repeat 2] [--profile]
+    python benchmarks/rollup.py --scale 1000,5000,10000     # the scaling table of docs/scale.md
 
 A centre of N learners (tracker.sample: both qualifications, both pathways, realistic partial
 progress) returns N workbooks (as they stood at the end of June 2025); the benchmark times
