@@ -272,7 +272,7 @@ def test_version_1_ledger_is_migrated(tmp_path: Path) -> None:
     conn.close()
     conn = LG.connect(tmp_path / "l.sqlite")
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == LG.SCHEMA_VERSION == 5
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == LG.SCHEMA_VERSION == 6
         assert LG.apprenticeships(conn) == {}
     finally:
         conn.close()

@@ -248,7 +248,7 @@ def test_schema_1_ledger_is_migrated_on_open(tmp_path: Path) -> None:
                        "ALTER TABLE criteria DROP COLUMN extra; PRAGMA user_version=1;")
     conn.close()
     conn = LG.connect(c.ledger, create=False)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == LG.SCHEMA_VERSION == 5
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == LG.SCHEMA_VERSION == 6
     cols = {r[1] for r in conn.execute("PRAGMA table_info(conflicts)")}
     assert "base" in cols and conn.execute("SELECT count(*) FROM bases").fetchone()[0] == 0
     assert "extra" in {r[1] for r in conn.execute("PRAGMA table_info(criteria)")}  # schema 4

@@ -179,7 +179,7 @@ def test_ledger_of_schema_1_is_migrated(tmp_path: Path) -> None:
     conn = LG.connect(path)
     cols = [r[1] for r in conn.execute("PRAGMA table_info(criteria)")]
     assert cols[-5:] == ["source_file", "run_id", "countersigned_by", "countersign_date", "extra"]
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == LG.SCHEMA_VERSION == 5
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == LG.SCHEMA_VERSION == 6
     conn.close()
     assert sqlite3.sqlite_version_info >= (3, 35)
 

@@ -64,7 +64,7 @@ def test_a_schema_3_ledger_gains_the_planned_end_date_on_open(tmp_path: Path) ->
     conn.close()
     conn = LG.connect(p)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == LG.SCHEMA_VERSION == 5
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == LG.SCHEMA_VERSION == 6
         cols = [r[1] for r in conn.execute("PRAGMA table_info(learners)")]
         assert cols[-1] == "planned_end_date"
         assert conn.execute("SELECT uln, name, planned_end_date FROM learners").fetchall() == [("1000000043", "Jo", None)]

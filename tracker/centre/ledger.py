@@ -43,13 +43,15 @@ from pathlib import Path
 
 from tracker.errors import CentreError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # Schema history: 2 added the ``apprenticeships`` table and the countersign entry fields; 3 (issue
 # 11) the ``bases`` table (the rows of every workbook issued by ``tracker issue``, for the
 # three-way merge) and ``conflicts.base``; 4 ``criteria.extra`` (the values of columns an assessor
 # added to the table); 5 (issue 14) ``learners.planned_end_date`` (the cover's Planned end date,
 # for every learner: the on-track view). An older ledger is migrated on open (:func:`_migrate`);
-# a learner of an older ledger has no planned end date until their next return.
+# a learner of an older ledger has no planned end date until their next return; 6 (issue 16) the
+# index of learner workbooks by workbook id (the merge looks every returned file's workbook id up:
+# without it each look-up read the whole table, a cost that grew with the centre).
 
 # Columns added after schema 1, by the schema version that added them: an older ledger gets them
 # as new (NULL) columns when it is opened.
@@ -165,6 +167,7 @@ CREATE TABLE IF NOT EXISTS learner_workbooks (
     first_file TEXT NOT NULL,
     PRIMARY KEY (learner_id, workbook_id)
 );
+CREATE INDEX IF NOT EXISTS learner_workbooks_by_id ON learner_workbooks (workbook_id);
 CREATE TABLE IF NOT EXISTS criteria (
     learner_id INTEGER NOT NULL REFERENCES learners(id),
     ref TEXT NOT NULL,

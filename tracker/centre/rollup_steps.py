@@ -16,7 +16,10 @@ its content, never its name):
    :mod:`~tracker.centre.pool` when there are enough files for it to pay) from their archived
    copies: the reader, then every check of the rules engine (with the centre register and the
    centre's reading). Unreadable files, and files that name no valid ULN or no installed
-   qualification, are **quarantined**; the rest of the roll-up goes on.
+   qualification, are **quarantined**; the rest of the roll-up goes on. With ``executor=`` the
+   same step runs as tasks of the caller's :class:`concurrent.futures.Executor` (a dask
+   cluster, say: :class:`~tracker.centre.pool.ExecutorChecker`, docs/scale.md); the merge below
+   stays in this process either way.
 4. **Merge** (:mod:`~tracker.centre.merge`, rules in :mod:`~tracker.centre.merge_rules`), in one
    SQLite transaction, file by file in the order the files were last modified.
 5. **Centre checks** (:mod:`tracker.centre.iqa`) on the whole ledger. When the centre register
@@ -68,13 +71,15 @@ from tracker.centre.iqa import run_centre_checks
 from tracker.centre.plan import make_plan, store_plan
 from tracker.centre.journal import append_journal, open_ledger
 from tracker.centre.merge import FileOutcome, Merger, issue_rows
-from tracker.centre.pool import Checker, auto_workers
+from tracker.centre.pool import Checker, ExecutorChecker, auto_workers, unlimited_note
 from tracker.centre.receive import Disposal, Received
 from tracker.centre.reissue import issue_workbooks
 from tracker.centre.rollup_issues import ROLLUP_CODES
 from tracker.isolation import DEFAULT_LIMITS, Limits
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
     from tracker.register import Register
     from tracker.issues import Issue
 
@@ -173,11 +178,18 @@ class _Plan:
 
 
 def rollup(centre: str | Path | Centre, *, workers: int | None = None, today: dt.date | None = None,
-           progress: bool = False, limits: Limits | None = None) -> RollupResult:
+           progress: bool = False, limits: Limits | None = None, executor: Executor | None = None) -> RollupResult:
     """Roll up every returned workbook in the centre's inbox (see the module doc).
 
     ``limits``: what the worker reading one file may use (default
     :data:`tracker.isolation.DEFAULT_LIMITS`); a file beyond them is quarantined with the cause.
+    ``executor``: a :class:`concurrent.futures.Executor` that reads and checks the files instead
+    of the local worker processes (a dask.distributed ``client.get_executor()``, for one): each
+    task carries its files' contents and the centre's qualifications and applies ``limits``
+    itself (:class:`tracker.centre.pool.ExecutorChecker`); ``workers`` is then ignored and
+    ``RollupResult.workers`` is 0. The merge stays in this process, in the same order: the
+    ledger and the master are the same whichever executor checked the files. The executor stays
+    the caller's (it is not shut down).
     """
     t0 = time.perf_counter()
     c = centre if isinstance(centre, Centre) else open_centre(centre)
@@ -187,7 +199,7 @@ def rollup(centre: str | Path | Centre, *, workers: int | None = None, today: dt
         check_master_writable(c.master)
         conn = open_ledger(c)  # a damaged ledger is refused (run `tracker rebuild`)
         try:
-            _rollup_locked(c, conn, result, workers, today, progress, lock, limits or DEFAULT_LIMITS)
+            _rollup_locked(c, conn, result, workers, today, progress, lock, limits or DEFAULT_LIMITS, executor)
         finally:
             conn.close()
     if c.reissue_after_rollup and result.changed_learners:
@@ -202,7 +214,8 @@ def rollup(centre: str | Path | Centre, *, workers: int | None = None, today: dt
 
 
 def _rollup_locked(c: Centre, conn: sqlite3.Connection, result: RollupResult, workers: int | None,
-                   today: dt.date | None, progress: bool, lock: RollupLock, limits: Limits) -> None:
+                   today: dt.date | None, progress: bool, lock: RollupLock, limits: Limits,
+                   executor: Executor | None = None) -> None:
     receive.remove_leftovers(c)
     publish.remove_leftovers(c)
     # Decisions typed on the master's Conflicts sheet, read before the master is written again.
@@ -226,7 +239,8 @@ def _rollup_locked(c: Centre, conn: sqlite3.Connection, result: RollupResult, wo
     plan.recheck = _verified(plan.recheck, result)
     expected = len(plan.jobs) + len(plan.recheck)
     n_workers = workers if workers is not None else auto_workers(expected, c.workers)
-    with Checker(plan.ctx, n_workers, expected, limits) as checker:
+    with (Checker(plan.ctx, n_workers, expected, limits) if executor is None
+          else ExecutorChecker(plan.ctx, executor, limits)) as checker:
         result.workers = checker.workers
         checked = checker.run(plan.jobs)
         if progress and plan.jobs:
@@ -236,6 +250,8 @@ def _rollup_locked(c: Centre, conn: sqlite3.Connection, result: RollupResult, wo
                                 disable=None))
         tmp = _merge_and_write_master(c, conn, result, plan, checked, flusher.join,
                                       lambda: checker.run(plan.recheck), lock.check_held)
+        if checker.unlimited:
+            result.notes.append(unlimited_note(checker.unlimited))
     checkpoint("committed")
     if result.run_id is not None:
         result.changed_learners = LG.learners_changed_in_run(conn, result.run_id)
