@@ -192,3 +192,20 @@ def test_a_long_matrix_block_continues_under_its_header(demo: Centre, tmp_path: 
     assert len(ws.row_breaks.brk) == 4
     blocks = matrix_blocks(out)
     assert (len(blocks["603/4687/5"]), len(blocks["603/4688/7"])) == (24, 12)
+
+
+def test_master_plan_once(demo: Centre, tmp_path: Path) -> None:
+    """The roll-up hands the plan it made and stored to the master (made once per roll-up); the
+    master shows the plan a master built afterwards from the committed ledger makes for itself."""
+    import sqlite3
+
+    out = tmp_path / "again.xlsx"
+    conn = sqlite3.connect(demo.ledger)
+    try:
+        M.build_master(conn, demo, out)
+    finally:
+        conn.close()
+    for sheet in ("Sampling plan", "Caseload"):
+        rolled, rebuilt = sheet_dicts(demo.master, sheet), sheet_dicts(out, sheet)
+        assert rolled, sheet  # the demo plans samples and has assessors
+        assert rolled == rebuilt, sheet

@@ -69,6 +69,7 @@ from tracker.workbook.model import name_key, split_names
 from tracker.workbook.progress import criterion_state, qualification_achieved, unit_status
 
 if TYPE_CHECKING:
+    from tracker.centre.plan import SamplingPlan
     from tracker.register import Register
     from tracker.spec.models import Qualification
 
@@ -1057,7 +1058,8 @@ class _Matrix:
 
 def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
                  register: Register | None = None, coverage: list[CoverageRow] | None = None,
-                 on_progress: Callable[[], None] | None = None, row_limit: int = EXCEL_MAX_ROWS) -> list[str]:
+                 on_progress: Callable[[], None] | None = None, row_limit: int = EXCEL_MAX_ROWS,
+                 sampling_plan: SamplingPlan | None = None) -> list[str]:
     """Write the master workbook for the ledger behind ``conn`` to ``path``; returns notes for
     the roll-up's output (a long table split over several sheets).
 
@@ -1068,7 +1070,9 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
     Reads inside the caller's transaction (so a roll-up writes the master of the ledger it is
     about to commit). ``register`` and ``coverage`` (the IQA sampling table) are computed when not
     given. ``on_progress`` is called once while the long sheets are being written (the crash test
-    pauses there).
+    pauses there). ``sampling_plan``: the plan the roll-up has just made and stored (it is the
+    plan :func:`tracker.centre.plan.make_plan` gives again for the stored plan's day); made here
+    when not given (a master rebuilt outside a roll-up).
     """
     import xlsxwriter
 
@@ -1152,8 +1156,9 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
 
     from tracker.centre.plan import make_plan, master_records, plan_date
 
-    # The plan as of the roll-up that made it (the same day, so the same plan).
-    sampling_plan = make_plan(conn, register, plan_date(conn), (str(centre.specs),))
+    if sampling_plan is None:
+        # The plan as of the roll-up that made it (the same day, so the same plan).
+        sampling_plan = make_plan(conn, register, plan_date(conn), (str(centre.specs),))
     caseload = caseload_records(load, (i.assessor for i in sampling_plan.items))
     notes.append(_table_sheet(wb, w, CASELOAD, CASELOAD_COLUMNS, caseload, row_limit, freeze_cols=1,
                               first=caseload_ws))

@@ -23,6 +23,7 @@ from tracker.errors import CentreError, MasterLocked
 
 if TYPE_CHECKING:
     from tracker.centre.iqa import CoverageRow
+    from tracker.centre.plan import SamplingPlan
     from tracker.register import Register
 
 
@@ -32,7 +33,8 @@ def _tmp_glob(master: Path) -> str:
 
 def write_master_tmp(c: Centre, conn: sqlite3.Connection, register: Register | None = None,
                      coverage: list[CoverageRow] | None = None,
-                     on_progress: Callable[[], None] | None = None, notes: list[str] | None = None) -> Path:
+                     on_progress: Callable[[], None] | None = None, notes: list[str] | None = None,
+                     sampling_plan: SamplingPlan | None = None) -> Path:
     """Write the master of the ledger behind ``conn`` to a temporary file beside the master and
     flush it; a full disk or a read-only folder is one :class:`CentreError` saying nothing changed.
 
@@ -43,7 +45,8 @@ def write_master_tmp(c: Centre, conn: sqlite3.Connection, register: Register | N
     tmp = c.master.with_name(f".~{c.master.stem}-{os.getpid()}.tmp{c.master.suffix}")
     try:
         c.master.parent.mkdir(parents=True, exist_ok=True)
-        said = build_master(conn, c, tmp, register=register, coverage=coverage, on_progress=on_progress)
+        said = build_master(conn, c, tmp, register=register, coverage=coverage, on_progress=on_progress,
+                            sampling_plan=sampling_plan)
         if notes is not None:
             notes += said
         with open(tmp, "rb") as f:

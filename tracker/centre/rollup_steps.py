@@ -347,14 +347,16 @@ def _merge_and_write_master(c: Centre, conn: sqlite3.Connection, result: RollupR
 
             t = time.perf_counter()
             coverage = None
+            sampling_plan = None
             if plan.config_changed:
                 _apply_config(conn, c, merger, rechecked())
                 LG.set_meta(conn, "fingerprint", plan.fingerprint)
             if changed:
                 coverage = run_centre_checks(conn, plan.register, plan.register_issues, c, plan.ctx.today)
                 # The sampling plan, kept so that the next roll-up can tell planned from done.
-                store_plan(conn, make_plan(conn, plan.register, plan.ctx.today, (str(c.specs),)), run_id,
-                           plan.ctx.today)
+                # Made once: the master shows this plan (test_master_plan_once).
+                sampling_plan = make_plan(conn, plan.register, plan.ctx.today, (str(c.specs),))
+                store_plan(conn, sampling_plan, run_id, plan.ctx.today)
                 LG.finish_run(conn, run_id, LG.now(), LG.RunCounts(
                     files_new=len(plan.new), files_merged=totals.merged, files_quarantined=totals.quarantined,
                     files_duplicate=result.count("duplicate"), rows_accepted=totals.rows,
@@ -365,7 +367,7 @@ def _merge_and_write_master(c: Centre, conn: sqlite3.Connection, result: RollupR
             if changed:
                 tmp = publish.write_master_tmp(c, conn, plan.register, coverage,
                                                on_progress=lambda: checkpoint("master-writing"),
-                                               notes=result.notes)
+                                               notes=result.notes, sampling_plan=sampling_plan)
                 checkpoint("master-written")
                 check_master_writable(c.master)
                 result.run_id = run_id
