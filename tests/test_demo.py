@@ -41,8 +41,14 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert {"evidence-ref-unknown", "centre-unreadable", "centre-unknown-learner"} <= codes
     crit = pd.read_csv(c.path("export") / "criteria.csv", dtype={"uln": str})
     assert len(crit) == len(pd.read_excel(c.master, sheet_name="Criteria", engine="openpyxl"))
+    # The EQA visit pack and one tracking record per learner (tracker report).
+    pack = root / "reports" / "centre-pack.pdf"
+    assert "EQA visit pack (" in proc.stdout and str(pack) in proc.stdout
+    assert pack.read_bytes()[:5] == b"%PDF-"
+    records = sorted((root / "reports" / "learners").glob("*.pdf"))
+    assert len(records) == 12 and all(p.read_bytes()[:5] == b"%PDF-" for p in records)
     # Run again on the same folder: an earlier demo is replaced.
-    again = subprocess.run([sys.executable, "-m", "tracker.demo", str(root), "--learners", "6", "--quiet"],
+    again = subprocess.run([sys.executable, "-m", "tracker.demo", str(root), "--learners", "6", "--quiet", "--no-report"],
                            capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
     assert again.stdout.strip() == str(c.master)

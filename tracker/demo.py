@@ -18,7 +18,9 @@ What it does (``make demo`` runs it; about ten seconds for the default 36 learne
 6. re-issues the learners' current workbooks (``tracker issue``) and works on two copies of one
    of them in parallel -- the IQA samples a criterion on one, the assessor signs another off on
    the other -- both returned and rolled up: no false conflict, both kept (the three-way merge);
-7. exports the criteria and learners tables as CSV, and prints where the master workbook is.
+7. exports the criteria and learners tables as CSV, writes the EQA visit pack and a tracking
+   record per learner as PDF (``tracker report``; ``--no-report`` leaves them out), and prints
+   where the master workbook is.
 
 DIR is created; if it exists it must be empty or an earlier demo centre (which is replaced).
 """
@@ -108,8 +110,12 @@ def _summary(label: str, r: RollupResult) -> str:
 
 
 def build_demo(root: str | Path, *, learners: int = DEFAULT_LEARNERS, quiet: bool = False,
-               workers: int = 2) -> Centre:
-    """Build the demo centre at ``root`` (see the module doc); returns the centre."""
+               workers: int = 2, reports: bool = False) -> Centre:
+    """Build the demo centre at ``root`` (see the module doc); returns the centre.
+
+    ``reports``: also write the PDF reports (step 7). Off by default because the tests that build
+    a demo centre for its ledger and master do not need them (they take as long as the rest);
+    ``make demo`` turns them on."""
     t0 = time.perf_counter()
     root = Path(root)
     _prepare_folder(root)
@@ -225,6 +231,13 @@ def build_demo(root: str | Path, *, learners: int = DEFAULT_LEARNERS, quiet: boo
     paths = export(centre, "csv")
     left = open_conflicts(centre)
     _say(quiet, f"exported {', '.join(p.name for p in paths)} to {paths[0].parent}")
+    if reports:
+        from tracker.centre.report import write_reports
+
+        rep = write_reports(centre.root)
+        pack_pages = rep.pages[rep.pack] if rep.pack is not None else 0
+        _say(quiet, f"EQA visit pack ({pack_pages} pages): {rep.pack}; {len(rep.learners)} learner tracking "
+                    f"records in {rep.learners[0].parent if rep.learners else centre.root / 'reports'}")
     _say(quiet, "")
     _say(quiet, f"Done in {time.perf_counter() - t0:.1f} s. The centre master workbook is:\n  {centre.master}")
     if left:
@@ -297,9 +310,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--learners", type=int, default=DEFAULT_LEARNERS, help=f"how many (default {DEFAULT_LEARNERS})")
     p.add_argument("--quiet", action="store_true", help="print only the master's path")
     p.add_argument("--workers", type=int, default=2, help="processes for writing and rolling up (default 2)")
+    p.add_argument("--no-report", action="store_true", help="leave out the PDF reports (tracker report)")
     args = p.parse_args(argv)
     try:
-        centre = build_demo(args.dir, learners=args.learners, quiet=args.quiet, workers=args.workers)
+        centre = build_demo(args.dir, learners=args.learners, quiet=args.quiet, workers=args.workers,
+                            reports=not args.no_report)
     except CentreError as e:
         print(f"tracker.demo: {e}", file=sys.stderr)
         return 1
