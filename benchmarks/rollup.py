@@ -181,6 +181,7 @@ class _UnisolatedChecker:
     def __init__(self, ctx: Any, workers: int, expected: int, limits: Any = None) -> None:
         self.ctx, self.workers = ctx, (workers if expected >= 2 else 1)
         self.pool: Any = None
+        self.unlimited = 0  # as tracker.centre.pool.Checker: the roll-up notes files read without limits
 
     def __enter__(self) -> _UnisolatedChecker:
         import multiprocessing
