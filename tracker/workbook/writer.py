@@ -355,7 +355,8 @@ def _write_unit(ws: Worksheet, f: _Formats, q: Qualification, unit: Unit, record
         "outcomes": _outcomes_text(unit),
         "guidance": _guidance_text(q, unit, reading),
     }
-    merged_width = sum(c.width for c in cols[1:]) * 0.95
+    long_last = _first_page_last_col(cols)
+    merged_width = sum(c.width for c in cols[1:long_last + 1]) * 0.95
     for key, label in L.UNIT_HEADER_FIELDS:
         r = L.unit_header_row(key)
         ws.write_string(r, 0, label, f.label)
@@ -365,7 +366,9 @@ def _write_unit(ws: Worksheet, f: _Formats, q: Qualification, unit: Unit, record
         elif key == "qualification":
             ws.write_string(r, 1, v, f.value_overflow)
         elif key in ("outcomes", "guidance"):
-            ws.merge_range(r, 1, r, _LAST_COL, v, f.long_text)
+            # Merged over the columns of the first printed page only: wider, the wrapped lines
+            # would run on to the page printed across, cut in the middle of their words.
+            ws.merge_range(r, 1, r, long_last, v, f.long_text)
             # Neither Excel nor LibreOffice sizes a merged cell's row to its text: set it here.
             ws.set_row(r, 13.5 * _lines(v, int(merged_width)) + 2)
         else:
@@ -735,6 +738,22 @@ def _write_meta(ws: Worksheet, meta: dict[str, str]) -> None:
 # reads comfortably. Fitting its 15+ columns to one page width would print at about 6.5 pt, so the
 # table runs on to a second page across instead, repeating the Ref and criterion columns.
 TABLE_PRINT_SCALE = 85
+
+
+#: Column widths (characters) of the first printed page of a unit sheet at TABLE_PRINT_SCALE on
+#: A4 landscape: LibreOffice prints columns A to H (123.5 characters) there, then repeats column A.
+FIRST_PAGE_WIDTH = 125
+
+
+def _first_page_last_col(cols: tuple[L.Column, ...]) -> int:
+    """The last column that prints on the first page (see :data:`FIRST_PAGE_WIDTH`)."""
+    total, last = 0.0, 0
+    for i, c in enumerate(cols):
+        total += c.width
+        if total > FIRST_PAGE_WIDTH:
+            break
+        last = i
+    return last
 
 
 def page_header(learner: Learner) -> str:
