@@ -1,6 +1,7 @@
 """``python -m tracker.demo DIR``: a demo centre, end to end, on generated sample data.
 
-What it does (``make demo`` runs it; about half a minute for the default 36 learners, half of it the PDF reports):
+What it does (``make demo`` runs it; about half a minute for the default 36 learners, half of
+it the PDF reports):
 
 1. creates a centre folder (``tracker init``) with a filled-in centre register;
 2. generates learners on both bundled qualifications (:mod:`tracker.sample`): two of them share a
