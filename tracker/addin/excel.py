@@ -175,10 +175,7 @@ def report(book: xw.Book | None = None) -> Path | None:
     """Write the active workbook's centre reports (as ``tracker report`` does) and open their folder."""
     book = _caller(book)
     try:
-        path = _book_path(book)
-        centre = _find_centre(path, _Notes()) if path is not None else None
-        if centre is None:
-            raise TrackerError("the active workbook is not in a centre folder")
+        _path, centre = _required_centre(book)
         from tracker.centre.report import write_reports
 
         result = write_reports(centre.root)
@@ -213,14 +210,7 @@ def issue_workbooks(book: xw.Book | None = None) -> Path | None:
 
     book = _caller(book)
     try:
-        path = _book_path(book)
-        if path is None:
-            raise TrackerError("open the centre master (or a workbook of the centre folder) from its saved file")
-        notes = _Notes()
-        centre = _find_centre(path, notes)
-        if centre is None:
-            raise TrackerError(" ".join(notes.lines) or f"{path.name} is not in a centre folder")
-        result = run_issue(centre)
+        result = run_issue(_required_centre(book)[1])
         _show_folder(result.outbox)
         _alert(book, f"{_plural(len(result.workbooks), 'workbook')} issued into {result.outbox}, one folder per "
                      "assessor. Send each assessor their folder; returned copies go into the inbox as usual.")
@@ -320,6 +310,20 @@ class _Notes:
 
     def add(self, text: str) -> None:
         self.lines.append(text)
+
+
+def _required_centre(book: xw.Book) -> tuple[Path, Centre]:
+    """The active (saved) workbook's path and its centre folder, for the buttons that work on a
+    centre (Roll up, Issue workbooks, Report); a TrackerError saying why there is none."""
+    path = _book_path(book)
+    if path is None:
+        raise TrackerError("open the centre master (or a workbook of the centre folder) from its saved file")
+    notes = _Notes()
+    centre = _find_centre(path, notes)
+    if centre is None:
+        raise TrackerError(" ".join(notes.lines) or f"{path.name} is not in a centre folder (no centre.yaml in "
+                           "its folder or above); create one with: tracker init FOLDER")
+    return path, centre
 
 
 def _find_centre(path: Path, notes: _Notes) -> Centre | None:
@@ -774,14 +778,7 @@ def _severity_runs(severities: list[str]) -> list[tuple[str, int]]:
 def _rollup(book: xw.Book, app: Any) -> RollupResult | None:
     from tracker.centre.rollup_steps import rollup as run_rollup
 
-    path = _book_path(book)
-    if path is None:
-        raise TrackerError("open the centre master (or a workbook of the centre folder) from its saved file")
-    notes = _Notes()
-    centre = _find_centre(path, notes)
-    if centre is None:
-        raise TrackerError(" ".join(notes.lines) or f"{path.name} is not in a centre folder (no centre.yaml in "
-                           "its folder or above); create one with: tracker init FOLDER")
+    path, centre = _required_centre(book)
     master_book = book if _same_file(path, centre.master) else _open_book(app, centre.master)
     was_open = master_book is not None
     if master_book is not None:
