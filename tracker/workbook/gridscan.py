@@ -45,6 +45,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final, Literal
 
+from tracker.workbook.layout import col_letter
+
 __all__ = [
     "EXCEL_MAX_COL",
     "EXCEL_MAX_ROW",
@@ -99,14 +101,6 @@ def col_number(letters: bytes) -> int:
     for ch in letters.upper():
         n = n * 26 + ch - 64
     return n
-
-
-def _col_letters(n: int) -> str:
-    out = ""
-    while n:
-        n, r = divmod(n - 1, 26)
-        out = chr(65 + r) + out
-    return out
 
 
 # -- numbers --------------------------------------------------------------------------------------
@@ -365,7 +359,7 @@ class SheetGrid:
         if col <= self.last_col:
             return
         if col > EXCEL_MAX_COL:
-            shown = _show(letters) if letters else _col_letters(col)
+            shown = _show(letters) if letters else col_letter(col - 1)
             raise GridRefused(
                 f"the sheet has a cell in column {shown}, beyond Excel's last column (XFD); {_DAMAGED}")
         self.last_col = col

@@ -62,6 +62,7 @@ from typing import Any, BinaryIO, Final, NoReturn
 
 from tracker.errors import UnreadableWorkbook
 from tracker.workbook.gridscan import GridRefused, SheetGrid, date_styles
+from tracker.workbook.layout import col_letter
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -1453,7 +1454,7 @@ class _OdsWalker:
             if el.get(f"{{{_NS_CALCEXT}}}value-type") == "error" and len(self.error_cells) < MAX_ERROR_CELLS:
                 text = "".join(el.itertext()).strip()
                 if text and self._sheet is not None:
-                    ref = f"{_col_letters(self._col)}{self._row + 1}"
+                    ref = f"{col_letter(self._col)}{self._row + 1}"
                     self.error_cells.append((self._sheet, ref, _printable(text, 32)))
         self._col += repeat
         el.clear()
@@ -1486,16 +1487,6 @@ def _repeat(text: str | None) -> int:
     if n < 1:
         _refuse(_MSG_DAMAGED)
     return n
-
-
-def _col_letters(index: int) -> str:
-    """0-based column index -> A1 letters (kept here: the gate imports nothing of tracker's layout)."""
-    letters = ""
-    n = index + 1
-    while n:
-        n, r = divmod(n - 1, 26)
-        letters = chr(65 + r) + letters
-    return letters
 
 
 # -- .xls: BIFF8 records in an OLE2 compound file -----------------------------------------------
@@ -1641,5 +1632,5 @@ def _biff_sheet(stream: bytes, offset: int, name: str, limits: Limits, errors: l
                 and stream[start + 6] == 2:
             code = stream[start + 8]  # FormulaValue of an error result: 02 00 BErr 00 00 00 FF FF
         if code is not None and len(errors) < MAX_ERROR_CELLS:
-            errors.append((name, f"{_col_letters(col)}{row + 1}", _BIFF_ERRORS.get(code, "#ERROR")))
+            errors.append((name, f"{col_letter(col)}{row + 1}", _BIFF_ERRORS.get(code, "#ERROR")))
     return last
