@@ -633,16 +633,10 @@ def _write_summary(ws: Worksheet, f: _Formats, q: Qualification, record: Learner
 def _write_evidence(ws: Worksheet, f: _Formats, entries: tuple[EvidenceEntry, ...], header: str,
                     extra_columns: tuple[str, ...] = ()) -> None:
     cols = L.EVIDENCE_COLUMNS
-    _set_columns(ws, f, cols)
-    ws.set_row(0, 22)
-    ws.write_string(0, 0, "Evidence log", f.title)
-    ws.write_string(1, 0, "One row per piece of evidence. Quote the Evidence ref in the unit sheets' "
-                          "'Evidence refs' column.", f.note)
     hr = L.EVIDENCE_HEADER_ROW
-    ws.set_row(hr, 20)
-    for i, c in enumerate(cols):
-        ws.write_string(hr, i, c.header, f.header)
-    first = hr + 1
+    first = _log_head(ws, f, cols, hr, 20, "Evidence log",
+                      "One row per piece of evidence. Quote the Evidence ref in the unit sheets' "
+                      "'Evidence refs' column.")
     last = first + max(L.EVIDENCE_BLANK_ROWS, len(entries) + 50) - 1
     for n, e in enumerate(entries):
         for i, c in enumerate(cols):
@@ -651,12 +645,32 @@ def _write_evidence(ws: Worksheet, f: _Formats, entries: tuple[EvidenceEntry, ..
     _write_extra(ws, f, extra, hr, first, [e.extra for e in entries], len(cols))
     table_last = len(cols) - 1 + len(extra)
     _table_validations(ws, cols, first, last)
-    _table_borders(ws, f, first, last, table_last)
-    ws.autofilter(hr, 0, last, table_last)
+    _log_finish(ws, f, hr, last, table_last, header)
+
+
+def _log_head(ws: Worksheet, f: _Formats, cols: tuple[L.Column, ...], header_row: int, header_height: float,
+              title: str, note: str) -> int:
+    """A log sheet's title, note and table header (the evidence and off-the-job logs); returns
+    its first data row."""
+    _set_columns(ws, f, cols)
+    ws.set_row(0, 22)
+    ws.write_string(0, 0, title, f.title)
+    ws.write_string(1, 0, note, f.note)
+    ws.set_row(header_row, header_height)
+    for i, c in enumerate(cols):
+        ws.write_string(header_row, i, c.header, f.header)
+    return header_row + 1
+
+
+def _log_finish(ws: Worksheet, f: _Formats, header_row: int, last: int, last_col: int, header: str) -> None:
+    """A log sheet's borders, filter, frozen header, protection and page setup."""
+    first = header_row + 1
+    _table_borders(ws, f, first, last, last_col)
+    ws.autofilter(header_row, 0, last, last_col)
     ws.freeze_panes(first, 1)
-    ws.repeat_rows(hr)
+    ws.repeat_rows(header_row)
     ws.protect("", {"format_columns": True, "format_rows": True, "autofilter": True})
-    _print_setup(ws, landscape=True, last_col=table_last, header=header)
+    _print_setup(ws, landscape=True, last_col=last_col, header=header)
 
 
 # -- off-the-job log (apprentices only) -----------------------------------------------------------
@@ -688,16 +702,10 @@ def _summary_otj(ws: Worksheet, f: _Formats, r: int, record: LearnerRecord) -> N
 
 def _write_otj(ws: Worksheet, f: _Formats, entries: tuple[OtjEntry, ...], header: str) -> None:
     cols = L.OTJ_COLUMNS
-    _set_columns(ws, f, cols)
-    ws.set_row(0, 22)
-    ws.write_string(0, 0, "Off-the-job training log", f.title)
-    ws.write_string(1, 0, "One row per activity. Hours as a number (2.5, not 2h30). Quote the Evidence ref "
-                          "from the Evidence sheet.", f.note)
     hr = L.OTJ_HEADER_ROW
-    ws.set_row(hr, 30)
-    for i, c in enumerate(cols):
-        ws.write_string(hr, i, c.header, f.header)
-    first = hr + 1
+    first = _log_head(ws, f, cols, hr, 30, "Off-the-job training log",
+                      "One row per activity. Hours as a number (2.5, not 2h30). Quote the Evidence ref "
+                      "from the Evidence sheet.")
     last = first + max(L.OTJ_BLANK_ROWS, len(entries) + 50) - 1
     hours_col = cols.index(L.column_by_key(cols, "hours"))
     for n, e in enumerate(entries):
@@ -712,12 +720,7 @@ def _write_otj(ws: Worksheet, f: _Formats, entries: tuple[OtjEntry, ...], header
         "validate": "decimal", "criteria": "between", "minimum": 0, "maximum": L.OTJ_MAX_HOURS_PER_DAY,
         "error_type": "warning", "error_title": "Hours",
         "error_message": f"Hours as a number from 0 to {L.OTJ_MAX_HOURS_PER_DAY:g} (2.5 for two and a half hours)."})
-    _table_borders(ws, f, first, last, len(cols) - 1)
-    ws.autofilter(hr, 0, last, len(cols) - 1)
-    ws.freeze_panes(first, 1)
-    ws.repeat_rows(hr)
-    ws.protect("", {"format_columns": True, "format_rows": True, "autofilter": True})
-    _print_setup(ws, landscape=True, last_col=len(cols) - 1, header=header)
+    _log_finish(ws, f, hr, last, len(cols) - 1, header)
 
 
 # -- metadata ------------------------------------------------------------------------------------
