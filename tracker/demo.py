@@ -233,12 +233,12 @@ def build_demo(root: str | Path, *, learners: int = DEFAULT_LEARNERS, quiet: boo
     left = open_conflicts(centre)
     _say(quiet, f"exported {', '.join(p.name for p in paths)} to {paths[0].parent}")
     if reports:
-        from tracker.centre.report import write_reports
+        from tracker.centre.report import LEARNER_DIR, write_reports
 
         rep = write_reports(centre.root)
         pack_pages = rep.pages[rep.pack] if rep.pack is not None else 0
         _say(quiet, f"EQA visit pack ({pack_pages} pages): {rep.pack}; {len(rep.learners)} learner tracking "
-                    f"records in {rep.learners[0].parent if rep.learners else centre.root / 'reports'}")
+                    f"records in {(rep.folder or centre.root) / LEARNER_DIR}")
     _say(quiet, "")
     _say(quiet, f"Done in {time.perf_counter() - t0:.1f} s. The centre master workbook is:\n  {centre.master}")
     if left:

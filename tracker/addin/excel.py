@@ -179,7 +179,7 @@ def report(book: xw.Book | None = None) -> Path | None:
         from tracker.centre.report import write_reports
 
         result = write_reports(centre.root)
-        folder = centre.root / "reports"
+        folder = result.folder or centre.root
         _show_folder(folder)
         _alert(book, f"Report: {len(result.pages)} PDF file(s) written to {folder}.")
         return folder

@@ -68,6 +68,8 @@ class ReportResult:
     pack: Path | None
     learners: list[Path] = field(default_factory=list)
     pages: dict[Path, int] = field(default_factory=dict)
+    #: the folder written to (``DIR/reports`` unless told otherwise)
+    folder: Path | None = None
 
 
 # == data =========================================================================================
@@ -657,7 +659,7 @@ def write_reports(root: str | Path, out: str | Path | None = None, learners: Seq
             missing = sorted(wanted - known)
             if missing:
                 raise CentreError(f"no learner with ULN {', '.join(missing)} in the ledger of {centre.root}")
-            result = ReportResult(None)
+            result = ReportResult(None, folder=target)
             if pack and not wanted:
                 result.pack = target / PACK_NAME
                 result.pages[result.pack] = centre_pack(snap, centre, result.pack, data)
