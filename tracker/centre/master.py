@@ -56,7 +56,10 @@ from typing import TYPE_CHECKING, Any
 
 from tracker.centre import gateway
 from tracker.centre import ledger as LG
+from tracker.centre.master_cache import MasterCache
 from tracker.centre.xlsx_rows import EXCEL_MAX_ROWS, RowStream, add_table, split_sheets
+from tracker.centre.xlsx_splice import MARKER as ROW_MARKER
+from tracker.centre.xlsx_splice import Segment, deflate_segment, splice_rows
 from tracker.centre.folder import Centre
 from tracker.centre.iqa import REGISTER_PROBLEM_NOTE, CoverageRow, sampling_coverage
 from tracker.centre import ontrack as OT
@@ -334,6 +337,8 @@ DASHBOARD_QUAL_HEADERS = (_COVER["qualification_number"], _COVER["qualification"
                           STATUS_NOT_STARTED, STATUS_IN_PROGRESS, STATUS_COMPLETE, "Average % complete")
 DATE_FORMAT = WL.DATE_FORMAT
 DATETIME_FORMAT = "dd/mm/yyyy hh:mm"
+# Bumped when the Criteria rows render differently for the same data (the master cache's keys).
+_CRITERIA_FORMAT = 1
 
 # == data from the ledger =========================================================================
 
@@ -666,6 +671,39 @@ def criterion_records(v: LearnerView, files: dict[str, LG.FileName],
         yield rec
 
 
+def criteria_key(base: bytes, v: LearnerView, files: dict[str, LG.FileName], open_refs: Iterable[str],
+                 spec_key: bytes, first_row: int) -> bytes:
+    """The master cache's key of a learner's Criteria rows starting on row ``first_row``.
+
+    It covers every input of :func:`criterion_records` -- keep the two in step: the learner's
+    identity and pathway, the qualification's units and criteria (``spec_key``), which criteria
+    are required and achieved, each row's accepted values and the name and date of the file they
+    came from, and the learner's open conflicts -- and ``base``: what the rendering depends on
+    (the columns, the workbook's styles, the versions of tracker and XlsxWriter)."""
+    import hashlib
+
+    d = v.learner
+    h = hashlib.blake2b(base, digest_size=20)
+    h.update(repr((first_row, d.uln, d.name, d.qualification_number, d.pathway, spec_key,
+                   sorted(v.achieved), [r for r, req in v.required.items() if req], sorted(open_refs))).encode())
+    for ref, acc in v.criteria.items():
+        src = files.get(acc.source_file)
+        h.update(repr((ref, acc.values, src.name if src else None, src.received if src else None)).encode())
+    return h.digest()
+
+
+def spec_key(q: Qualification | None) -> bytes:
+    """What a qualification contributes to its learners' Criteria rows: units, criteria, kinds
+    and pathway labels, in order (a changed specification renders its learners again)."""
+    import hashlib
+
+    if q is None:
+        return b"-"
+    return hashlib.blake2b(repr((q.id, q.version, [(u.number, u.ref, [(c.ref, c.kind.label) for c in u.criteria])
+                                                   for u in q.units],
+                                 [(p.id, p.label) for p in q.pathways])).encode(), digest_size=16).digest()
+
+
 def open_conflict_rows(conn: sqlite3.Connection) -> tuple[set[tuple[int, str]], Counter[int]]:
     """(learner id, ref) of open conflicts, and open conflicts per learner."""
     rows = LG.open_conflict_refs(conn)
@@ -948,6 +986,72 @@ def _table_sheet(wb: Any, w: _Writer, sheet: str, cols: tuple[MColumn, ...], row
     return table.note()
 
 
+class _CriteriaRows:
+    """The Criteria sheet's rows written as one compressed segment per learner and spliced into
+    the archive after XlsxWriter closes it (tracker.centre.xlsx_splice); a learner whose rows
+    the master cache holds at the same key is not rendered again. Used on the fast row path when
+    the table fits one sheet; otherwise the rows are streamed as every other table's."""
+
+    def __init__(self, table: _LongTable, cache: MasterCache, open_rows: set[tuple[int, str]]) -> None:
+        self.table = table
+        self.stream = table.streams[0]
+        self.cache = cache
+        self.segments: list[Segment] = []
+        self.spec_keys: dict[str, bytes] = {}
+        self.open_refs: dict[int, list[str]] = defaultdict(list)
+        for lid, ref in open_rows:
+            self.open_refs[lid].append(ref)
+        self.open_rows = open_rows
+        self.base = b""
+
+    @staticmethod
+    def usable(table: _LongTable) -> bool:
+        """Whether the table can be written this way (one sheet, the fast row path)."""
+        return len(table.parts) == 1 and table.streams[0].fast
+
+    def learner(self, view: LearnerView, files: dict[str, LG.FileName]) -> None:
+        """Add the rows of ``view`` (from the cache, or rendered and compressed)."""
+        t = self.table
+        stream = self.stream
+        first = t.r + 1
+        if not self.segments:
+            stream.start(first)
+            stream.ws.row_data_fh.write(ROW_MARKER.decode())
+            import xlsxwriter
+
+            import tracker
+
+            self.base = repr((tracker.__version__, xlsxwriter.__version__, _CRITERIA_FORMAT,
+                              [(c.key, c.kind, getattr(c, "width", None)) for c in stream.cols], sorted(stream.xf.items()))).encode()
+        qn = view.learner.qualification_number
+        sk = self.spec_keys.get(qn)
+        if sk is None:
+            sk = self.spec_keys[qn] = spec_key(view.qualification)
+        key = criteria_key(self.base, view, files, self.open_refs.get(view.id, ()), sk, first)
+        hit = self.cache.get(key)
+        if hit is None:
+            parts: list[str] = []
+            r = first
+            for crec in criterion_records(view, files, self.open_rows):
+                parts.append(stream.render(r, crec))
+                r += 1
+            hit = (deflate_segment("".join(parts).encode()), r - first)
+            self.cache.put(key, *hit)
+        seg, n = hit
+        self.segments.append(seg)
+        t.r += n
+        t.total += n
+        if n:
+            # Every Criteria row has its learner's ULN and reference, so none is left out.
+            stream.last = first + n - 1
+
+    def splice(self, path: Path) -> None:
+        """Put the rows into the closed workbook at ``path``."""
+        if self.segments:
+            member = f"xl/worksheets/sheet{self.stream.ws.index + 1}.xml"
+            splice_rows(path, member, self.segments)
+
+
 MATRIX_TITLE = "Unit status per learner: one block per qualification, its own units as columns"
 MATRIX_KEY = "Colour key"
 MATRIX_UNIT_WIDTH = 13
@@ -1059,7 +1163,7 @@ class _Matrix:
 def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
                  register: Register | None = None, coverage: list[CoverageRow] | None = None,
                  on_progress: Callable[[], None] | None = None, row_limit: int = EXCEL_MAX_ROWS,
-                 sampling_plan: SamplingPlan | None = None) -> list[str]:
+                 sampling_plan: SamplingPlan | None = None, cache: MasterCache | None = None) -> list[str]:
     """Write the master workbook for the ledger behind ``conn`` to ``path``; returns notes for
     the roll-up's output (a long table split over several sheets).
 
@@ -1123,6 +1227,7 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
     matrix_ws = wb.add_worksheet(MATRIX)
     criteria = _LongTable(wb, w, CRITERIA, CRITERIA_COLUMNS, n_criteria_rows, row_limit, freeze_cols=2)
     matrix = _Matrix(matrix_ws, w, quals, max_units, row_limit)
+    segmented = _CriteriaRows(criteria, cache or MasterCache(None), open_rows) if _CriteriaRows.usable(criteria) else None
 
     # Streamed: one learner at a time into Learners, Matrix and Criteria.
     per_qual: dict[str, list[Any]] = defaultdict(lambda: [0, 0, 0, 0, 0.0])  # n, ns, ip, c, sum %
@@ -1135,8 +1240,11 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
         rec = learner_record(view, files, counts, open_per_learner, as_of)
         learners.row(rec)
         matrix.row(view, rec)
-        for crec in criterion_records(view, files, open_rows):
-            criteria.row(crec)
+        if segmented is not None:
+            segmented.learner(view, files)
+        else:
+            for crec in criterion_records(view, files, open_rows):
+                criteria.row(crec)
         if (app := apprentices.get(view.id)) is not None:
             gateway_rows.append(_gateway_record(view, app, register))
         if n == 1 and on_progress is not None:
@@ -1183,6 +1291,10 @@ def build_master(conn: sqlite3.Connection, centre: Centre, path: str | Path, *,
                len(caseload))
     dash.activate()
     wb.close()
+    if segmented is not None:
+        segmented.splice(out)
+    if cache is not None:
+        cache.save()
     return said
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from tracker.centre import ledger as LG
 from tracker.centre.folder import Centre, check_master_writable
 from tracker.centre.master import build_master
+from tracker.centre.master_cache import MasterCache
 from tracker.errors import CentreError, MasterLocked
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ def write_master_tmp(c: Centre, conn: sqlite3.Connection, register: Register | N
     try:
         c.master.parent.mkdir(parents=True, exist_ok=True)
         said = build_master(conn, c, tmp, register=register, coverage=coverage, on_progress=on_progress,
-                            sampling_plan=sampling_plan)
+                            sampling_plan=sampling_plan, cache=MasterCache.beside(c.ledger))
         if notes is not None:
             notes += said
         with open(tmp, "rb") as f:

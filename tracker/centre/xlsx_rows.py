@@ -121,18 +121,33 @@ class RowStream:
         """Write row ``r`` (0-based) from ``rec`` keyed by column key; blanks are skipped."""
         if r >= EXCEL_MAX_ROWS:
             raise ValueError(f"row {r + 1} is past Excel's last row ({EXCEL_MAX_ROWS}); split the sheet")
-        h = self.height(rec) if self.wraps else None
         if not self.fast:
+            h = self.height(rec) if self.wraps else None
             if h is not None:
                 self.ws.set_row(r, h)
             for c, col in enumerate(self.cols):
                 self.write_cell(self.ws, r, c, col, rec.get(col.key))
             return
-        ws = self.ws
+        self.start(r)
+        xml = self.render(r, rec)
+        if xml:
+            self.ws.row_data_fh.write(xml)
+            self.last = r
+
+    def start(self, r: int) -> None:
+        """Before the first data row ``r`` of the fast path: flush the header row written through
+        the API (XlsxWriter holds the current row until a later one starts) and fix the styles."""
         if not self.started:
-            ws._write_single_row(r)  # flush the header row written through the API
+            self.ws._write_single_row(r)
             self.started = True
             self.xf = {k: int(f._get_xf_index()) for k, f in self.styles.items()}
+
+    def render(self, r: int, rec: dict[str, Any]) -> str:
+        """The XML of row ``r`` (0-based) from ``rec``, as XlsxWriter writes it ("" when every
+        value is blank: no row element, as XlsxWriter leaves out an empty row). Fast path only,
+        after :meth:`start`."""
+        ws = self.ws
+        h = self.height(rec) if self.wraps else None
         n = r + 1
         parts = [f'<row r="{n}">' if h is None else f'<row r="{n}" ht="{h:.16G}" customHeight="1">']
         texts = self.texts
@@ -167,10 +182,9 @@ class RowStream:
                 else:
                     parts.append(f'<c r="{ref}"{cell}')
         if len(parts) == 1:
-            return
+            return ""
         parts.append("</row>")
-        ws.row_data_fh.write("".join(parts))
-        self.last = r
+        return "".join(parts)
 
     def finish(self) -> None:
         """Record the written extent in the worksheet (its dimension and last row)."""
