@@ -195,9 +195,13 @@ def test_fast_row_writer_matches_the_public_api(centre: tuple[Centre, list[Item]
     assert a == b
     assert a == master_cells(c.master)
     wa, wb_ = openpyxl.load_workbook(fast), openpyxl.load_workbook(slow)
-    for sheet in ("Criteria", "Learners"):
+    for sheet in ("Criteria", "Learners", "Matrix"):
+        assert wa[sheet].dimensions == wb_[sheet].dimensions
         for ra, rb in zip(wa[sheet].iter_rows(), wb_[sheet].iter_rows()):
             assert [x.number_format for x in ra] == [x.number_format for x in rb]
+            # The Matrix's status colours and every cell's font, as the public API writes them.
+            assert [(x.fill.fgColor.rgb, x.font.color.rgb if x.font.color else None, x.font.b) for x in ra] == [
+                (x.fill.fgColor.rgb, x.font.color.rgb if x.font.color else None, x.font.b) for x in rb]
 
 
 def test_awkward_text_survives_the_fast_writer(tmp_path: Path) -> None:

@@ -335,6 +335,9 @@ class Register:
     mitigations: list[Mitigation] = field(default_factory=list)
     # other forms of a name (initials, spellings) -> the name key of the person
     aliases: dict[str, str] = field(default_factory=dict)
+    # key_of's answers: the checks ask for the same few hundred names a hundred thousand times
+    # per roll-up. Cleared by add(); staff and aliases are changed through add() only.
+    _keys: dict[str | None, str] = field(default_factory=dict, repr=False, compare=False)
 
     def otj_minimum(self, standard: str | None, start: dt.date | None) -> StandardMinimum | None:
         """The recorded minimum for ``standard`` that applies to a start on ``start``: the row with
@@ -367,6 +370,7 @@ class Register:
         self.staff[k] = m
         for other in m.other_names:
             self.aliases.setdefault(name_key(other), k)
+        self._keys.clear()
 
     def member(self, name: str | None) -> StaffMember | None:
         """The staff member called ``name`` (any letter case and spacing), or known by that other
@@ -390,8 +394,11 @@ class Register:
         """The name key of the person ``name`` stands for: a registered person's own key when the
         name is one of their forms, else the name's own key (so "A. Assessor", registered as
         Alice Assessor's initials, is the same person as "Alice Assessor" in every check)."""
-        m = self.member(name)
-        return name_key(m.name) if m is not None else name_key(name)
+        k = self._keys.get(name)
+        if k is None:
+            m = self.member(name)
+            k = self._keys[name] = name_key(m.name) if m is not None else name_key(name)
+        return k
 
     def initials_match(self, name: str | None) -> list[StaffMember]:
         """Registered people whose initials and surname fit an unregistered ``name``

@@ -195,12 +195,13 @@ def first_decisions(rows: list[LG.SamplingRow], register: Register | None) -> di
 
 
 def sampling_coverage(conn: sqlite3.Connection, register: Register | None,
-                      today: dt.date | None = None) -> list[CoverageRow]:
+                      today: dt.date | None = None, rows: list[LG.SamplingRow] | None = None) -> list[CoverageRow]:
     """Per assessor: Met decisions and summative samples over all, per unit, per method and per
-    unit x method (stable order)."""
+    unit x method (stable order). ``rows``: :func:`~tracker.centre.ledger.sampling_rows` when the
+    caller has them (the roll-up reads them once for the checks and the plan)."""
     policy = register.policy if register is not None else Policy()
     today = today or dt.date.today()
-    rows = LG.sampling_rows(conn)
+    rows = LG.sampling_rows(conn) if rows is None else rows
     firsts = first_decisions(rows, register)
     spellings: dict[str, set[str]] = defaultdict(set)
     total: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
@@ -297,14 +298,16 @@ def required_refs(conn: sqlite3.Connection, extra_dirs: tuple[str, ...] = ()) ->
     return out
 
 
-def learner_issues(conn: sqlite3.Connection, extra_dirs: tuple[str, ...] = ()) -> list[Issue]:
+def learner_issues(conn: sqlite3.Connection, extra_dirs: tuple[str, ...] = (),
+                   rows: list[LG.SamplingRow] | None = None) -> list[Issue]:
     """Learners (and employers) with Met decisions but no summative sample; an error for a learner
-    whose required criteria are all Met (a claim is due) without one."""
+    whose required criteria are all Met (a claim is due) without one. ``rows``: as for
+    :func:`sampling_coverage`."""
     met: dict[int, int] = defaultdict(int)
     met_refs: dict[int, set[str]] = defaultdict(set)
     summative: set[int] = set()
     about: dict[int, tuple[str, str, str | None]] = {}
-    for row in LG.sampling_rows(conn):
+    for row in LG.sampling_rows(conn) if rows is None else rows:
         about[row.learner_id] = (row.learner, row.qualification_number, row.employer)
         if is_met(row.decision):
             met[row.learner_id] += 1
@@ -437,16 +440,18 @@ def involvement_issues(conn: sqlite3.Connection, register: Register | None = Non
 
 
 def run_centre_checks(conn: sqlite3.Connection, register: Register | None, register_issues: list[Issue],
-                      centre: Centre, today: dt.date | None = None) -> list[CoverageRow]:
+                      centre: Centre, today: dt.date | None = None,
+                      rows: list[LG.SamplingRow] | None = None) -> list[CoverageRow]:
     """Recompute the centre-wide findings and store them in ``centre_issues`` (inside the caller's
     transaction). Problems found in the centre register are stored with them. Returns the
-    sampling coverage table (for the master)."""
-    coverage = sampling_coverage(conn, register, today)
+    sampling coverage table (for the master). ``rows``: as for :func:`sampling_coverage`."""
+    rows = LG.sampling_rows(conn) if rows is None else rows
+    coverage = sampling_coverage(conn, register, today, rows)
     issues = (involvement_issues(conn, register) + coverage_issues(coverage)
-              + learner_issues(conn, (str(centre.specs),)))
-    rows = [LG.CentreIssue(i.code, i.severity.value, i.message, "centre", None, i.sheet, i.cell) for i in issues]
+              + learner_issues(conn, (str(centre.specs),), rows))
+    found = [LG.CentreIssue(i.code, i.severity.value, i.message, "centre", None, i.sheet, i.cell) for i in issues]
     reg_name = centre.register.name
-    rows += [LG.CentreIssue(i.code, i.severity.value, i.message, REGISTER_PROBLEM_NOTE, reg_name, i.sheet, i.cell)
-             for i in register_issues]
-    LG.replace_centre_issues(conn, rows)
+    found += [LG.CentreIssue(i.code, i.severity.value, i.message, REGISTER_PROBLEM_NOTE, reg_name, i.sheet, i.cell)
+              for i in register_issues]
+    LG.replace_centre_issues(conn, found)
     return coverage

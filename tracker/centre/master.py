@@ -538,12 +538,13 @@ def learner_activity(v: LearnerView) -> dt.date | None:
     return last_activity(_iso_date(acc.values[i]) for acc in v.criteria.values() for i in _ACTIVITY_FIELDS)
 
 
-def learner_on_track(v: LearnerView, today: dt.date) -> str:
-    """:func:`tracker.centre.ontrack.on_track` for a learner, as of ``today``."""
+def learner_on_track(v: LearnerView, today: dt.date, activity: dt.date | None = None) -> str:
+    """:func:`tracker.centre.ontrack.on_track` for a learner, as of ``today``; ``activity``: their
+    :func:`learner_activity` when the caller has it already."""
     d = v.learner
     return on_track(required=v.criteria_required, achieved=v.criteria_met, complete=v.status == STATUS_COMPLETE,
                     registration=_iso_date(d.registration_date), planned_end=_iso_date(d.planned_end_date),
-                    last=learner_activity(v), today=today)
+                    last=learner_activity(v) if activity is None else activity, today=today)
 
 
 def learner_record(v: LearnerView, files: dict[str, LG.FileName], counts: dict[int, LG.IssueCount],
@@ -563,7 +564,7 @@ def learner_record(v: LearnerView, files: dict[str, LG.FileName], counts: dict[i
         "criteria_met": v.criteria_met, "criteria_required": v.criteria_required, "percent": v.percent,
         "status": v.status, "last_activity": activity.isoformat() if activity else None,
         "planned_end_date": d.planned_end_date,
-        "on_track": learner_on_track(v, today or dt.date.today()), "last_return": d.last_return,
+        "on_track": learner_on_track(v, today or dt.date.today(), activity), "last_return": d.last_return,
         "open_issues": n.errors + n.warnings,
         "errors": n.errors, "warnings": n.warnings,
         "conflicts": conflicts.get(v.id, 0), "last_file": _file_name(files, d.last_file) or "",
@@ -880,6 +881,8 @@ class _Writer:
                 ws.write_number(r, c, v, self.percent if kind == "percent" else None)
             else:
                 ws.write_string(r, c, str(v))
+        elif kind == "status":
+            ws.write_string(r, c, str(v), self.rag[str(v)])
         elif kind in ("date", "datetime"):
             serial = excel_serial(str(v), kind == "datetime")
             if serial is None:
@@ -1092,6 +1095,13 @@ class _Matrix:
         for k, status in enumerate((STATUS_NOT_STARTED, STATUS_IN_PROGRESS, STATUS_COMPLETE, STATUS_IQA_SAMPLED)):
             ws.write_string(1, self.first_unit + k, status, w.rag[status])
         self.r = _MATRIX_FIRST_BLOCK
+        # The learners' rows: the fixed columns, then a status column per unit position.
+        self.unit_cols = max(max_units, 4)
+        self.cols = (*MATRIX_FIXED, *(MColumn(f"unit {k}", "", MATRIX_UNIT_WIDTH, "status")
+                                      for k in range(self.unit_cols)))
+        self.stream = RowStream(ws, self.cols, {"percent": w.percent, **{f"status:{s}": f for s, f in w.rag.items()}},
+                                w.cell, excel_serial)
+        self.last_col = self.first_unit + 3  # the colour key's last cell
         self.qn: str | None = None
         self.in_block = 0  # learners under the current header
         self.written = 0
@@ -1114,6 +1124,7 @@ class _Matrix:
         lines = 2
         for k, unit in enumerate(q.units if q else ()):
             ws.write_string(self.r, self.first_unit + k, matrix_unit_header(unit), w.unit_header)
+            self.last_col = max(self.last_col, self.first_unit + k)
             # Bold Calibri 10 fits about 1.1 characters per unit of column width.
             lines = max(lines, 1 + len(textwrap.wrap(unit.title, int(MATRIX_UNIT_WIDTH * 1.1) - 1)))
         ws.set_row(self.r, 13.5 * lines + 3)  # the unit titles wrap in their cells
@@ -1131,11 +1142,11 @@ class _Matrix:
             return
         if new:
             self._block(qn, view.qualification, continued=qn == self.qn)
-        for c, col in enumerate(MATRIX_FIXED):
-            self.w.cell(self.ws, self.r, c, col, rec.get(col.key))
+            self.stream.resume()
+        row = {c.key: rec.get(c.key) for c in MATRIX_FIXED}
         for k, st in enumerate(matrix_statuses(view)):
-            if st is not None:
-                self.ws.write_string(self.r, self.first_unit + k, st, self.w.rag[st])
+            row[self.cols[self.first_unit + k].key] = st
+        self.stream.row(self.r, row)
         self.r += 1
         self.in_block += 1
         self.written += 1
@@ -1144,6 +1155,7 @@ class _Matrix:
         """Page setup: each block on new pages; up to 18 unit columns would print at about 5 pt
         fitted to one page width, so the Matrix prints at 85% across pages, ULN and name repeated."""
         ws = self.ws
+        self.stream.finish(self.last_col)
         ws.freeze_panes(_MATRIX_FIRST_BLOCK, 2)
         _print_setup(ws, fit_width=False)
         ws.set_print_scale(85)

@@ -118,12 +118,13 @@ def _awaiting_recheck(r: LG.SamplingRow) -> bool:
 
 
 def make_plan(conn: sqlite3.Connection, register: Register | None, today: dt.date | None = None,
-              extra_dirs: tuple[str, ...] = ()) -> SamplingPlan:
+              extra_dirs: tuple[str, ...] = (), rows: list[LG.SamplingRow] | None = None) -> SamplingPlan:
     """The sampling plan from the ledger under the register's policy (see the module docstring);
-    ``extra_dirs``: where the centre's own qualifications are (for "near completion")."""
+    ``extra_dirs``: where the centre's own qualifications are (for "near completion"); ``rows``:
+    :func:`~tracker.centre.ledger.sampling_rows` when the caller has them."""
     policy = register.policy if register is not None else Policy()
     today = today or dt.date.today()
-    rows = LG.sampling_rows(conn)
+    rows = LG.sampling_rows(conn) if rows is None else rows
     previous = {(p.learner_id, p.ref): p for p in LG.plan_items(conn)}
     firsts = first_decisions(rows, register)
     mitigated: dict[tuple[str, str], str] = {}  # (qn, iqa key) -> mitigation

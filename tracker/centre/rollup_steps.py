@@ -352,10 +352,13 @@ def _merge_and_write_master(c: Centre, conn: sqlite3.Connection, result: RollupR
                 _apply_config(conn, c, merger, rechecked())
                 LG.set_meta(conn, "fingerprint", plan.fingerprint)
             if changed:
-                coverage = run_centre_checks(conn, plan.register, plan.register_issues, c, plan.ctx.today)
+                # Every assessed criterion row, read once for the centre checks and the plan.
+                rows = LG.sampling_rows(conn)
+                coverage = run_centre_checks(conn, plan.register, plan.register_issues, c, plan.ctx.today, rows)
                 # The sampling plan, kept so that the next roll-up can tell planned from done.
                 # Made once: the master shows this plan (test_master_plan_once).
-                sampling_plan = make_plan(conn, plan.register, plan.ctx.today, (str(c.specs),))
+                sampling_plan = make_plan(conn, plan.register, plan.ctx.today, (str(c.specs),), rows)
+                del rows
                 store_plan(conn, sampling_plan, run_id, plan.ctx.today)
                 LG.finish_run(conn, run_id, LG.now(), LG.RunCounts(
                     files_new=len(plan.new), files_merged=totals.merged, files_quarantined=totals.quarantined,

@@ -55,7 +55,7 @@ class RowColumn(Protocol):
     def key(self) -> str: ...
 
     @property
-    def kind(self) -> str: ...  # text | wrap | int | percent | date | datetime
+    def kind(self) -> str: ...  # text | wrap | int | percent | date | datetime | status
 
 
 WriteCell = Callable[[Any, int, int, Any, Any], None]  # (ws, row, col, column, value): the public API
@@ -79,7 +79,8 @@ class RowStream:
     """Whole rows written straight into a ``constant_memory`` worksheet's row file.
 
     ``styles`` holds the formats of the ``date``, ``datetime``, ``percent`` and ``wrap`` (long text
-    wrapped in its cell, the row as tall as it needs) kinds;
+    wrapped in its cell, the row as tall as it needs) kinds, and ``status:<word>`` for each word a
+    ``status`` column may hold (a status shown in its colour);
     ``write_cell`` writes one value through the public API (used when the internals are missing,
     and by the differential test); ``serial`` turns ISO date text into an Excel serial.
     """
@@ -97,6 +98,7 @@ class RowStream:
         self.letters = [WL.col_letter(i) for i in range(len(cols))]
         self.styles = styles
         self.started = False
+        self.resumed = False
         self.last = 0
         # Most values repeat (names, ULNs, refs, dates, Yes/No): their XML is made once.
         self.texts: dict[str, str] = {}
@@ -128,11 +130,20 @@ class RowStream:
             for c, col in enumerate(self.cols):
                 self.write_cell(self.ws, r, c, col, rec.get(col.key))
             return
+        if self.resumed:
+            # Rows were written through the API since the last one of ours (the Matrix's block
+            # headers): XlsxWriter still holds the latest of them, so it is flushed first.
+            self.ws._write_single_row(r)
+            self.resumed = False
         self.start(r)
         xml = self.render(r, rec)
         if xml:
             self.ws.row_data_fh.write(xml)
             self.last = r
+
+    def resume(self) -> None:
+        """Say that cells were written through the API since the last row of this stream."""
+        self.resumed = self.started
 
     def start(self, r: int) -> None:
         """Before the first data row ``r`` of the fast path: flush the header row written through
@@ -167,6 +178,8 @@ class RowStream:
                 parts.append(f'<c r="{ref}" t="inlineStr">{body}</c>')
             elif kind == "wrap":
                 parts.append(f'<c r="{ref}" s="{self.xf["wrap"]}" t="inlineStr">{xml_text(ws, str(v))}</c>')
+            elif kind == "status":  # a status word in the style named after it (the Matrix's colours)
+                parts.append(f'<c r="{ref}" s="{self.xf["status:" + str(v)]}" t="inlineStr">{xml_text(ws, str(v))}</c>')
             elif kind in ("int", "percent"):
                 style = f' s="{self.xf["percent"]}"' if kind == "percent" else ""
                 parts.append(f'<c r="{ref}"{style}><v>{v:.16G}</v></c>')
@@ -186,11 +199,12 @@ class RowStream:
         parts.append("</row>")
         return "".join(parts)
 
-    def finish(self) -> None:
-        """Record the written extent in the worksheet (its dimension and last row)."""
+    def finish(self, last_col: int | None = None) -> None:
+        """Record the written extent in the worksheet (its dimension and last row); ``last_col``:
+        the last column the sheet uses, when not the stream's last."""
         if self.fast and self.started:
             ws = self.ws
-            ws._check_dimensions(self.last, len(self.cols) - 1)
+            ws._check_dimensions(self.last, len(self.cols) - 1 if last_col is None else last_col)
             ws.previous_row = self.last
 
 

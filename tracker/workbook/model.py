@@ -33,9 +33,16 @@ def split_names(text: str | None) -> list[str]:
     """Several names in one cell ("A Smith; B Jones", "A Smith, B Jones", "A Smith / B Jones")."""
     if not text:
         return []
+    return list(_split_names(text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _split_names(text: str) -> tuple[str, ...]:
+    # Cached like name_key: a centre's cells hold a few hundred distinct names, split for every
+    # criterion row by the centre checks, the sampling plan and the master.
     for sep in (";", ",", "/", "\n"):
         text = text.replace(sep, "\x00")
-    return [n.strip() for n in text.split("\x00") if n.strip()]
+    return tuple(n.strip() for n in text.split("\x00") if n.strip())
 
 
 class CellError(str):
