@@ -476,6 +476,9 @@ def iter_learners(conn: sqlite3.Connection, quals: Qualifications) -> Iterator[L
     rows = iter(LG.criteria_by_learner(conn))
     pending = next(rows, None)
     either_or: dict[tuple[str, str | None], bool] = {}  # (qualification, reading) -> has active groups
+    # (qualification, unit, pathway, reading) -> required refs: a few dozen combinations, asked
+    # for every unit of every learner.
+    required: dict[tuple[str, int, str | None, str | None], frozenset[str]] = {}
     for learner in LG.learners(conn):
         crit: dict[str, LG.Accepted] = {}
         if pending is not None and pending[0] == learner.id:
@@ -491,7 +494,10 @@ def iter_learners(conn: sqlite3.Connection, quals: Qualifications) -> Iterator[L
                 either_or[key] = any(q.active_groups(u, reading) for u in q.units)
             view.pathway_needed = not learner.pathway and either_or[key]
             for unit in q.units:
-                req_set = set(q.required(unit, learner.pathway, reading))
+                rk = (q.id, unit.number, learner.pathway, reading)
+                req_set = required.get(rk)
+                if req_set is None:
+                    req_set = required[rk] = frozenset(q.required(unit, learner.pathway, reading))
                 met = 0
                 sampled = False
                 for c in unit.criteria:
