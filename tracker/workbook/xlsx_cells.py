@@ -1,0 +1,153 @@
+"""Cheap cells for XlsxWriter worksheets: the workbook layer's one reliance on XlsxWriter internals.
+
+A learner workbook has about 1,600 cells. Through XlsxWriter's public API each costs ~6 us to store
+(argument conversion, range checks, a named tuple) and ~7 us to serialise (a list of attribute
+pairs, each escaped, per cell). :class:`Sheet` stores a cell as one small tuple holding its XML
+already rendered -- all but the style index, which XlsxWriter hands out lazily while it writes the
+sheets and which must be asked for at that moment, in that order -- and writes it out in one
+``write``. The XML is byte for byte what XlsxWriter writes for the same call (shared strings,
+numbers as ``{:.16G}``, formulas with their cached result, the same escaping), so the file is
+unchanged; tests/test_writer_fast.py writes workbooks both ways and compares every part.
+
+Rules, as for the master's row writer (tracker/centre/xlsx_rows.py):
+
+* only this module touches the internals, and only ``table``, ``str_table`` (its
+  ``_get_shared_string_index``), ``_check_dimensions``, ``_convert_date_time``, ``row_info``,
+  ``col_info``, ``fh`` (the sheet's XML stream), ``_write_cell`` (extended, not replaced) and
+  ``Format._get_xf_index``;
+* the XlsxWriter versions they are known to match are pinned in pyproject.toml (``>=3.2,<3.4``);
+* a worksheet without them (another version), or with :attr:`Sheet.fast_ok` switched off (the
+  differential test), writes every cell through the public API instead: same file, slower.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from xlsxwriter.format import Format
+from xlsxwriter.worksheet import Worksheet
+
+from tracker.workbook import layout as L
+
+# What XlsxWriter escapes in the text of an element (formula and cached result): not quotes.
+_DATA_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+# Cached formula results XlsxWriter marks as errors rather than text.
+_ERROR_CODES = frozenset(("#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!"))
+# A string at most this long cannot exceed Excel's 32,767 UTF-16 units; longer ones take the
+# public API, which truncates them.
+_SHORT = 32767 // 2
+_INTERNALS = ("table", "str_table", "_check_dimensions", "_convert_date_time", "row_info", "col_info",
+              "_write_cell")
+_INTERNALS_OK = hasattr(Format, "_get_xf_index") and hasattr(Worksheet, "_initialize")
+_LETTERS = [L.col_letter(i) for i in range(64)]
+
+
+class _Cell(tuple):  # type: ignore[type-arg]
+    """A stored cell: (format or None, the XML after the style attribute)."""
+
+    __slots__ = ()
+
+
+class Sheet(Worksheet):  # type: ignore[misc]
+    """XlsxWriter worksheet with cheap ``put_*`` cell writers and no future-function rewriting.
+
+    Formulas: XlsxWriter runs ~80 regular expressions over every formula (and conditional-format
+    formula) to prefix Excel 365 functions with ``_xlfn.``; that was a third of the writing time.
+    Our formulas use only classic functions (IF, OR, AND, SUM, SUMIF, COUNTIF, COUNTIFS, TEXT), so
+    stripping the leading "=" is all that is needed. ``add_worksheet(worksheet_class=...)`` is
+    XlsxWriter's documented extension point.
+
+    The ``put_*`` methods take the arguments of the matching ``write_*`` (row and column numbers
+    only, no A1 strings) and leave the same content in the file.
+    """
+
+    fast_ok = True  # the differential test switches the fast path off to compare
+
+    fast = False
+
+    def _initialize(self, init_data: dict[str, Any]) -> None:
+        super()._initialize(init_data)
+        # In constant_memory mode XlsxWriter streams rows as they are written: not for us.
+        self.fast = (self.fast_ok and not getattr(self, "constant_memory", True) and _INTERNALS_OK
+                     and all(hasattr(self, a) for a in _INTERNALS)
+                     and hasattr(self.str_table, "_get_shared_string_index"))
+
+    def _prepare_formula(self, formula: str, expand_future_functions: bool = False) -> str:
+        return formula[1:] if formula.startswith("=") else formula
+
+    # -- storing -------------------------------------------------------------------------------
+
+    def _store(self, row: int, col: int, fmt: Format | None, body: str) -> None:
+        if self._check_dimensions(row, col) == 0:
+            self.table[row][col] = _Cell((fmt, body))
+
+    def put_string(self, row: int, col: int, text: str, fmt: Format | None = None) -> None:
+        """``write_string``: text, never a formula or number (a shared string)."""
+        if not self.fast or len(text) > _SHORT:
+            self.write_string(row, col, text, fmt)
+            return
+        if self._check_dimensions(row, col) == 0:
+            # The index is taken now, as write_string takes it: the shared-string order is kept.
+            self.table[row][col] = _Cell((fmt, f' t="s"><v>{self.str_table._get_shared_string_index(text)}</v></c>'))
+
+    def put_number(self, row: int, col: int, number: float, fmt: Format | None = None) -> None:
+        """``write_number`` for a finite number."""
+        if not self.fast or number != number or number in (float("inf"), float("-inf")):
+            self.write_number(row, col, number, fmt)
+            return
+        self._store(row, col, fmt, f"><v>{number:.16G}</v></c>")
+
+    def put_datetime(self, row: int, col: int, value: dt.datetime, fmt: Format) -> None:
+        """``write_datetime`` with a (date) format."""
+        if not self.fast:
+            self.write_datetime(row, col, value, fmt)
+            return
+        self._store(row, col, fmt, f"><v>{self._convert_date_time(value):.16G}</v></c>")
+
+    def put_blank(self, row: int, col: int, fmt: Format | None) -> None:
+        """``write_blank``: a formatted empty cell (nothing at all without a format)."""
+        if not self.fast:
+            self.write_blank(row, col, None, fmt)
+        elif fmt is not None:
+            self._store(row, col, fmt, "/>")
+
+    def put_formula(self, row: int, col: int, formula: str, fmt: Format | None, value: Any) -> None:
+        """``write_formula`` of a classic formula (no array or dynamic-array functions) with its
+        cached result ``value`` (a number, text or bool)."""
+        if not self.fast:
+            self.write_formula(row, col, formula, fmt, value)
+            return
+        kind = ""
+        if isinstance(value, bool):
+            kind, value = ' t="b"', int(value)
+        elif isinstance(value, str):
+            if value in _ERROR_CODES:
+                kind = ' t="e"'
+            elif value:
+                kind = ' t="str"'
+            value = value.translate(_DATA_ESCAPES)
+        text = self._prepare_formula(formula).translate(_DATA_ESCAPES)
+        self._store(row, col, fmt, f"{kind}><f>{text}</f><v>{value}</v></c>")
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def _write_cell(self, row: int, col: int, cell: Any) -> None:
+        if type(cell) is not _Cell:
+            super()._write_cell(row, col, cell)
+            return
+        fmt, body = cell
+        # The style as XlsxWriter picks it: the cell's format, else the row's, else the column's.
+        if fmt is None:
+            info = self.row_info.get(row)
+            fmt = info.row_format if info is not None else None
+            if not fmt and col in self.col_info:
+                fmt = self.col_info[col].column_format
+        ref = f"{_LETTERS[col] if col < 64 else L.col_letter(col)}{row + 1}"
+        if fmt:
+            self.fh.write(f'<c r="{ref}" s="{fmt._get_xf_index()}"{body}')
+        else:
+            self.fh.write(f'<c r="{ref}"{body}')
+
+
+__all__ = ["Sheet"]
