@@ -214,7 +214,7 @@ def _write_cover(ws: Sheet, f: _Formats, q: Qualification, learner: Learner, rea
                 ws.put_number(r, L.COVER_VALUE_COL, v, f.value_input)
             else:
                 ws.put_blank(r, L.COVER_VALUE_COL, f.value_input)
-            ws.data_validation(r, L.COVER_VALUE_COL, r, L.COVER_VALUE_COL, {
+            ws.put_validation(r, L.COVER_VALUE_COL, r, L.COVER_VALUE_COL, {
                 "validate": "decimal", "criteria": ">=", "value": 0,
                 "error_title": label, "error_message": "Enter a number of hours, e.g. 30 or 37.5."})
         elif key == "uln":
@@ -224,7 +224,7 @@ def _write_cover(ws: Sheet, f: _Formats, q: Qualification, learner: Learner, rea
             ws.put_string(r, L.COVER_VALUE_COL, v or "", f.value if locked else f.value_input)
     if q.pathways:
         r = L.cover_row("pathway")
-        ws.data_validation(r, L.COVER_VALUE_COL, r, L.COVER_VALUE_COL, {
+        ws.put_validation(r, L.COVER_VALUE_COL, r, L.COVER_VALUE_COL, {
             "validate": "list", "source": [p.label for p in q.pathways],
             "input_title": "Pathway", "input_message": "The learner's role decides the either/or criteria.",
         })
@@ -255,7 +255,7 @@ def _write_cover(ws: Sheet, f: _Formats, q: Qualification, learner: Learner, rea
     first = last_row + 2
     ws.put_string(first, 0, notes[0], f.label)
     for i, text in enumerate(notes[1:], start=1):
-        ws.merge_range(first + i, 0, first + i, 1, text, f.note_wrap)
+        ws.put_merge(first + i, 0, first + i, 1, text, f.note_wrap)
         ws.set_row(first + i, 13.5 * _lines(text, 90) + 2)
     ws.protect("", {"format_columns": True, "format_rows": True})
     _print_setup(ws, landscape=False, last_col=1, header=page_header(learner))
@@ -354,7 +354,7 @@ def _write_unit(ws: Sheet, f: _Formats, q: Qualification, unit: Unit, record: Le
         elif key in ("outcomes", "guidance"):
             # Merged over the columns of the first printed page only: wider, the wrapped lines
             # would run on to the page printed across, cut in the middle of their words.
-            ws.merge_range(r, 1, r, long_last, v, f.long_text)
+            ws.put_merge(r, 1, r, long_last, v, f.long_text)
             # Neither Excel nor LibreOffice sizes a merged cell's row to its text: set it here.
             ws.set_row(r, 13.5 * _lines(v, int(merged_width)) + 2)
         else:
@@ -486,7 +486,7 @@ def _write_date(ws: Sheet, r: int, c: int, v: Any, fmt: Format) -> None:
 
 def _list_validation(ws: Sheet, r1: int, c1: int, r2: int, c2: int, choices: Iterable[str],
                      title: str, strict: bool) -> None:
-    ws.data_validation(r1, c1, r2, c2, {
+    ws.put_validation(r1, c1, r2, c2, {
         "validate": "list",
         "source": list(choices),
         "error_type": "stop" if strict else "warning",
@@ -510,7 +510,7 @@ def _table_validations(ws: Sheet, cols: tuple[L.Column, ...], first: int, last: 
 
 def _date_validation(ws: Sheet, r1: int, c1: int, r2: int, c2: int,
                      other_cells: list[list[int]] | None = None) -> None:
-    ws.data_validation(r1, c1, r2, c2, {
+    ws.put_validation(r1, c1, r2, c2, {
         **({"other_cells": other_cells} if other_cells else {}),
         "validate": "date",
         "criteria": "between",
@@ -702,7 +702,7 @@ def _write_otj(ws: Sheet, f: _Formats, entries: tuple[OtjEntry, ...], header: st
             else:
                 _write_entry_value(ws, first + n, i, c, v, f)
     _table_validations(ws, cols, first, last)
-    ws.data_validation(first, hours_col, last, hours_col, {
+    ws.put_validation(first, hours_col, last, hours_col, {
         "validate": "decimal", "criteria": "between", "minimum": 0, "maximum": L.OTJ_MAX_HOURS_PER_DAY,
         "error_type": "warning", "error_title": "Hours",
         "error_message": f"Hours as a number from 0 to {L.OTJ_MAX_HOURS_PER_DAY:g} (2.5 for two and a half hours)."})

@@ -23,6 +23,7 @@ Rules, as for the master's row writer (tracker/centre/xlsx_rows.py):
 from __future__ import annotations
 
 import datetime as dt
+import io
 from typing import Any
 
 from xlsxwriter.format import Format
@@ -38,7 +39,8 @@ _ERROR_CODES = frozenset(("#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!
 # public API, which truncates them.
 _SHORT = 32767 // 2
 _INTERNALS = ("table", "str_table", "_check_dimensions", "_convert_date_time", "row_info", "col_info",
-              "_write_cell")
+              "_write_cell", "merged_cells", "table_cells", "merge", "validations", "_write_data_validation",
+              "date_1904", "fh")
 _INTERNALS_OK = hasattr(Format, "_get_xf_index") and hasattr(Worksheet, "_initialize")
 _LETTERS = [L.col_letter(i) for i in range(64)]
 
@@ -47,6 +49,16 @@ class _Cell(tuple):  # type: ignore[type-arg]
     """A stored cell: (format or None, the XML after the style attribute)."""
 
     __slots__ = ()
+
+
+class _Xml(str):
+    """An element XlsxWriter rendered once, written as it is wherever it recurs."""
+
+    __slots__ = ()
+
+
+_CACHE_MAX = 4096
+_VALIDATIONS: dict[tuple[Any, ...], _Xml] = {}
 
 
 class Sheet(Worksheet):  # type: ignore[misc]
@@ -129,6 +141,70 @@ class Sheet(Worksheet):  # type: ignore[misc]
             value = value.translate(_DATA_ESCAPES)
         text = self._prepare_formula(formula).translate(_DATA_ESCAPES)
         self._store(row, col, fmt, f"{kind}><f>{text}</f><v>{value}</v></c>")
+
+    def put_merge(self, first_row: int, first_col: int, last_row: int, last_col: int, text: str,
+                  fmt: Format) -> None:
+        """``merge_range`` of text over a range of more than one cell (first row and column first)."""
+        if not self.fast:
+            self.merge_range(first_row, first_col, last_row, last_col, text, fmt)
+            return
+        if (first_row, first_col) == (last_row, last_col) or first_row > last_row or first_col > last_col:
+            raise ValueError("a merge covers more than one cell, given first row and column first")
+        if self._check_dimensions(first_row, first_col) or self._check_dimensions(last_row, last_col):
+            return
+        cells = [(r, c) for r in range(first_row, last_row + 1) for c in range(first_col, last_col + 1)]
+        label = f"{L.col_letter(first_col)}{first_row + 1}:{L.col_letter(last_col)}{last_row + 1}"
+        # Overlapping merges are a file Excel refuses to open: XlsxWriter's check, kept.
+        for rc in cells:
+            if rc in self.merged_cells or rc in self.table_cells:
+                raise ValueError(f"merge range {label} overlaps a merged range or table")
+        for rc in cells:
+            self.merged_cells[rc] = label
+        self.merge.append([first_row, first_col, last_row, last_col])
+        # The text in the first cell (empty text: a blank), a formatted blank in every other, as
+        # merge_range writes them.
+        if text:
+            self.put_string(first_row, first_col, text, fmt)
+        else:
+            self._store(first_row, first_col, fmt, "/>")
+        for r, c in cells[1:]:
+            self._store(r, c, fmt, "/>")
+
+    def put_validation(self, first_row: int, first_col: int, last_row: int, last_col: int,
+                       options: dict[str, Any]) -> None:
+        """``data_validation``. Its XML depends only on the range and the options, so it is made
+        once per process by XlsxWriter itself and reused (XlsxWriter spends ~40 us a validation
+        checking and writing options that are the same in every unit sheet)."""
+        if not self.fast:
+            self.data_validation(first_row, first_col, last_row, last_col, options)
+            return
+        key = (first_row, first_col, last_row, last_col, self.date_1904, repr(sorted(options.items())))
+        xml = _VALIDATIONS.get(key)
+        if xml is None:
+            n = len(self.validations)
+            if self.data_validation(first_row, first_col, last_row, last_col, options) != 0:
+                return
+            xml = _Xml(self._render(self._write_data_validation, self.validations.pop()))
+            assert len(self.validations) == n
+            if len(_VALIDATIONS) >= _CACHE_MAX:
+                _VALIDATIONS.clear()
+            _VALIDATIONS[key] = xml
+        self.validations.append(xml)
+
+    def _render(self, write: Any, *args: Any) -> str:
+        """What one of XlsxWriter's element writers writes, as a string."""
+        saved, self.fh = self.fh, io.StringIO()
+        try:
+            write(*args)
+            return str(self.fh.getvalue())
+        finally:
+            self.fh = saved
+
+    def _write_data_validation(self, options: Any) -> None:
+        if type(options) is _Xml:
+            self.fh.write(options)
+        else:
+            super()._write_data_validation(options)
 
     # -- writing -------------------------------------------------------------------------------
 
