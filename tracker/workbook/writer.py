@@ -410,7 +410,7 @@ def _write_unit(ws: Sheet, f: _Formats, q: Qualification, unit: Unit, record: Le
         (f'=AND({on_decision},${dec_col}{row1}="{L.MET}")', f.green),
         (f'=AND({on_decision},${dec_col}{row1}="{L.NOT_YET_MET}")', f.amber),
     ):
-        ws.conditional_format(first, 0, last, _LAST_COL, {"type": "formula", "criteria": criteria, "format": fmt})
+        ws.put_conditional(first, 0, last, _LAST_COL, {"type": "formula", "criteria": criteria, "format": fmt})
     _table_borders(ws, f, first, last, table_last)
     ws.autofilter(hr, 0, last, table_last)
     ws.freeze_panes(first, 2)
@@ -461,7 +461,7 @@ def _set_columns(ws: Sheet, f: _Formats, cols: tuple[L.Column, ...]) -> None:
 def _table_borders(ws: Sheet, f: _Formats, first: int, last: int, last_col: int) -> None:
     # One always-true rule draws the grid, blank input cells included (Excel and LibreOffice
     # both allow borders in conditional formats and print them).
-    ws.conditional_format(first, 0, last, last_col, {"type": "formula", "criteria": "=TRUE", "format": f.border})
+    ws.put_conditional(first, 0, last, last_col, {"type": "formula", "criteria": "=TRUE", "format": f.border})
 
 
 def _write_entry_value(ws: Sheet, r: int, i: int, c: L.Column, v: Any, f: _Formats) -> None:
@@ -599,13 +599,13 @@ def _write_summary(ws: Sheet, f: _Formats, q: Qualification, record: LearnerReco
                      f.value, done)
     if record.learner.apprentice:
         _summary_otj(ws, f, t + 6, record)
-    ws.conditional_format(first, 7, last, 7, {"type": "cell", "criteria": "==",
+    ws.put_conditional(first, 7, last, 7, {"type": "cell", "criteria": "==",
                                               "value": f'"{L.STATUS_COMPLETE}"', "format": f.green})
-    ws.conditional_format(first, 7, last, 7, {"type": "cell", "criteria": "==",
+    ws.put_conditional(first, 7, last, 7, {"type": "cell", "criteria": "==",
                                               "value": f'"{L.STATUS_IN_PROGRESS}"', "format": f.amber})
     # No data bar on % complete: it is an Excel 2010 extension that openpyxl drops when
     # `tracker validate --mark` re-saves the file; colour scales and formulas survive.
-    ws.conditional_format(first, 6, last, 6, {"type": "2_color_scale", "min_type": "num", "min_value": 0,
+    ws.put_conditional(first, 6, last, 6, {"type": "2_color_scale", "min_type": "num", "min_value": 0,
                                               "max_type": "num", "max_value": 1,
                                               "min_color": "#FFFFFF", "max_color": "#63BE7B"})
     ws.freeze_panes(first, 0)

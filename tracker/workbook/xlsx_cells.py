@@ -27,6 +27,7 @@ import io
 from typing import Any
 
 from xlsxwriter.format import Format
+from xlsxwriter.utility import xl_range
 from xlsxwriter.worksheet import Worksheet
 
 from tracker.workbook import layout as L
@@ -40,8 +41,8 @@ _ERROR_CODES = frozenset(("#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!
 _SHORT = 32767 // 2
 _INTERNALS = ("table", "str_table", "_check_dimensions", "_convert_date_time", "row_info", "col_info",
               "_write_cell", "merged_cells", "table_cells", "merge", "validations", "_write_data_validation",
-              "date_1904", "fh")
-_INTERNALS_OK = hasattr(Format, "_get_xf_index") and hasattr(Worksheet, "_initialize")
+              "date_1904", "fh", "cond_formats", "dxf_priority", "_write_cf_rule")
+_INTERNALS_OK = hasattr(Format, "_get_xf_index") and hasattr(Format, "_get_dxf_index") and hasattr(Worksheet, "_initialize")
 _LETTERS = [L.col_letter(i) for i in range(64)]
 
 
@@ -59,6 +60,7 @@ class _Xml(str):
 
 _CACHE_MAX = 4096
 _VALIDATIONS: dict[tuple[Any, ...], _Xml] = {}
+_CONDITIONALS: dict[tuple[Any, ...], tuple[str, _Xml]] = {}
 
 
 class Sheet(Worksheet):  # type: ignore[misc]
@@ -190,6 +192,40 @@ class Sheet(Worksheet):  # type: ignore[misc]
                 _VALIDATIONS.clear()
             _VALIDATIONS[key] = xml
         self.validations.append(xml)
+
+    def put_conditional(self, first_row: int, first_col: int, last_row: int, last_col: int,
+                        options: dict[str, Any]) -> None:
+        """``conditional_format`` (no data bars). Like a validation, a rule's XML is made once by
+        XlsxWriter and reused; it also holds the rule's format (its dxf index, handed out now, in
+        this order, as conditional_format does) and its priority (the sheet's count of rules)."""
+        if not self.fast or options.get("type") == "data_bar":
+            self.conditional_format(first_row, first_col, last_row, last_col, options)
+            return
+        fmt = options.get("format")
+        dxf = fmt._get_dxf_index() if fmt else None
+        rest = sorted((k, v) for k, v in options.items() if k != "format")
+        key = (first_row, first_col, last_row, last_col, dxf, self.dxf_priority, self.date_1904, repr(rest))
+        hit = _CONDITIONALS.get(key)
+        if hit is None:
+            cell_range = xl_range(first_row, first_col, last_row, last_col)
+            if self.conditional_format(first_row, first_col, last_row, last_col, options) != 0:
+                return
+            rules = self.cond_formats[cell_range]
+            xml = _Xml(self._render(self._write_cf_rule, rules[-1]))
+            rules[-1] = xml
+            if len(_CONDITIONALS) >= _CACHE_MAX:
+                _CONDITIONALS.clear()
+            _CONDITIONALS[key] = (cell_range, xml)
+            return
+        cell_range, xml = hit
+        self.dxf_priority += 1
+        self.cond_formats.setdefault(cell_range, []).append(xml)
+
+    def _write_cf_rule(self, params: Any) -> None:
+        if type(params) is _Xml:
+            self.fh.write(params)
+        else:
+            super()._write_cf_rule(params)
 
     def _render(self, write: Any, *args: Any) -> str:
         """What one of XlsxWriter's element writers writes, as a string."""
