@@ -41,7 +41,8 @@ _ERROR_CODES = frozenset(("#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!
 _SHORT = 32767 // 2
 _INTERNALS = ("table", "str_table", "_check_dimensions", "_convert_date_time", "row_info", "col_info",
               "_write_cell", "merged_cells", "table_cells", "merge", "validations", "_write_data_validation",
-              "date_1904", "fh", "cond_formats", "dxf_priority", "_write_cf_rule")
+              "date_1904", "fh", "cond_formats", "dxf_priority", "_write_cf_rule",
+              "_write_col_info", "default_col_width", "max_digit_width", "remove_timezone")
 _INTERNALS_OK = hasattr(Format, "_get_xf_index") and hasattr(Format, "_get_dxf_index") and hasattr(Worksheet, "_initialize")
 _LETTERS = [L.col_letter(i) for i in range(64)]
 
@@ -60,6 +61,8 @@ class _Xml(str):
 
 _CACHE_MAX = 4096
 _VALIDATIONS: dict[tuple[Any, ...], _Xml] = {}
+_DATES: dict[tuple[Any, ...], str] = {}
+_COLUMNS: dict[tuple[Any, ...], str] = {}
 _CONDITIONALS: dict[tuple[Any, ...], tuple[str, _Xml]] = {}
 
 
@@ -117,7 +120,13 @@ class Sheet(Worksheet):  # type: ignore[misc]
         if not self.fast:
             self.write_datetime(row, col, value, fmt)
             return
-        self._store(row, col, fmt, f"><v>{self._convert_date_time(value):.16G}</v></c>")
+        key = (value, self.date_1904, self.remove_timezone)
+        body = _DATES.get(key)
+        if body is None:
+            if len(_DATES) >= _CACHE_MAX:
+                _DATES.clear()
+            body = _DATES[key] = f"><v>{self._convert_date_time(value):.16G}</v></c>"
+        self._store(row, col, fmt, body)
 
     def put_blank(self, row: int, col: int, fmt: Format | None) -> None:
         """``write_blank``: a formatted empty cell (nothing at all without a format)."""
@@ -226,6 +235,22 @@ class Sheet(Worksheet):  # type: ignore[misc]
             self.fh.write(params)
         else:
             super()._write_cf_rule(params)
+
+    def _write_col_info(self, col_min: int, col_max: int, col_info: Any) -> None:
+        # A <col> record (300 a workbook, the same in every unit sheet) made once by XlsxWriter:
+        # keyed by its fields with the format's style index, handed out here as XlsxWriter does.
+        if not self.fast or not hasattr(col_info, "__dict__"):
+            super()._write_col_info(col_min, col_max, col_info)
+            return
+        fields = tuple((k, v._get_xf_index() if isinstance(v, Format) else v) for k, v in vars(col_info).items())
+        key = (col_min, col_max, fields, self.default_col_width, self.max_digit_width)
+        xml = _COLUMNS.get(key)
+        if xml is None:
+            xml = self._render(super()._write_col_info, col_min, col_max, col_info)
+            if len(_COLUMNS) >= _CACHE_MAX:
+                _COLUMNS.clear()
+            _COLUMNS[key] = xml
+        self.fh.write(xml)
 
     def _render(self, write: Any, *args: Any) -> str:
         """What one of XlsxWriter's element writers writes, as a string."""
