@@ -1,23 +1,30 @@
 """Cheap cells for XlsxWriter worksheets: the workbook layer's one reliance on XlsxWriter internals.
 
-A learner workbook has about 1,600 cells. Through XlsxWriter's public API each costs ~6 us to store
-(argument conversion, range checks, a named tuple) and ~7 us to serialise (a list of attribute
-pairs, each escaped, per cell). :class:`Sheet` stores a cell as one small tuple holding its XML
-already rendered -- all but the style index, which XlsxWriter hands out lazily while it writes the
-sheets and which must be asked for at that moment, in that order -- and writes it out in one
-``write``. The XML is byte for byte what XlsxWriter writes for the same call (shared strings,
-numbers as ``{:.16G}``, formulas with their cached result, the same escaping), so the file is
-unchanged; tests/test_writer_fast.py writes workbooks both ways and compares every part.
+A learner workbook has about 1,600 cells, 90 data validations, 70 conditional-format rules and 300
+column records. Through XlsxWriter's public API a cell costs ~6 us to store (argument conversion,
+range checks, a named tuple) and ~7 us to serialise (a list of attribute pairs, each escaped); a
+validation ~40 us (its options checked and written out again in every unit sheet). :class:`Sheet`
+stores a cell as one small tuple holding its XML already rendered -- all but the style index,
+which XlsxWriter hands out lazily while it writes the sheets and which is asked for at that same
+moment, in that same order -- and writes it out in one ``write``. Validations, rules and column
+records are rendered once per process by XlsxWriter's own element writers and the XML reused
+wherever the same one recurs (the unit sheets repeat them). The result is byte for byte the file
+the public API writes (shared strings in the same order, numbers as ``{:.16G}``, formulas with
+their cached result, the same escaping); tests/test_writer_fast.py writes workbooks both ways and
+compares every part of the zip.
 
 Rules, as for the master's row writer (tracker/centre/xlsx_rows.py):
 
-* only this module touches the internals, and only ``table``, ``str_table`` (its
-  ``_get_shared_string_index``), ``_check_dimensions``, ``_convert_date_time``, ``row_info``,
-  ``col_info``, ``fh`` (the sheet's XML stream), ``_write_cell`` (extended, not replaced) and
-  ``Format._get_xf_index``;
+* only this module touches the internals: the worksheet's ``table``, ``str_table``
+  (``_get_shared_string_index``), ``_check_dimensions``, ``_convert_date_time``, ``row_info``,
+  ``col_info``, ``merged_cells``, ``table_cells``, ``merge``, ``validations``, ``cond_formats``,
+  ``dxf_priority``, ``date_1904``, ``remove_timezone``, ``fh`` (its XML stream), the element
+  writers ``_write_cell``, ``_write_data_validation``, ``_write_cf_rule`` and ``_write_col_info``
+  (extended, never replaced: anything not ours goes to XlsxWriter's), and ``Format``'s
+  ``_get_xf_index`` / ``_get_dxf_index``;
 * the XlsxWriter versions they are known to match are pinned in pyproject.toml (``>=3.2,<3.4``);
 * a worksheet without them (another version), or with :attr:`Sheet.fast_ok` switched off (the
-  differential test), writes every cell through the public API instead: same file, slower.
+  differential test), writes everything through the public API instead: same file, slower.
 """
 
 from __future__ import annotations
@@ -41,9 +48,11 @@ _ERROR_CODES = frozenset(("#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!
 _SHORT = 32767 // 2
 _INTERNALS = ("table", "str_table", "_check_dimensions", "_convert_date_time", "row_info", "col_info",
               "_write_cell", "merged_cells", "table_cells", "merge", "validations", "_write_data_validation",
-              "date_1904", "fh", "cond_formats", "dxf_priority", "_write_cf_rule",
-              "_write_col_info", "default_col_width", "max_digit_width", "remove_timezone")
-_INTERNALS_OK = hasattr(Format, "_get_xf_index") and hasattr(Format, "_get_dxf_index") and hasattr(Worksheet, "_initialize")
+              "date_1904", "fh", "cond_formats", "dxf_priority", "_write_cf_rule", "remove_timezone")
+_INTERNALS_OK = all(hasattr(Format, a) for a in ("_get_xf_index", "_get_dxf_index")) and all(
+    hasattr(Worksheet, a) for a in ("_initialize", "_write_data_validation", "_write_cf_rule"))
+# The <col> cache keys on what the record's width depends on (XlsxWriter 3.3's names).
+_COLUMN_CACHE_OK = all(hasattr(Worksheet, a) for a in ("_write_col_info", "_write_cols"))
 _LETTERS = [L.col_letter(i) for i in range(64)]
 
 
@@ -80,8 +89,8 @@ class Sheet(Worksheet):  # type: ignore[misc]
     """
 
     fast_ok = True  # the differential test switches the fast path off to compare
-
-    fast = False
+    fast = False  # this sheet takes the fast path (decided once XlsxWriter has initialised it)
+    fh: Any  # XlsxWriter's XML stream for the sheet (a StringIO while the file is assembled)
 
     def _initialize(self, init_data: dict[str, Any]) -> None:
         super()._initialize(init_data)
@@ -204,10 +213,11 @@ class Sheet(Worksheet):  # type: ignore[misc]
 
     def put_conditional(self, first_row: int, first_col: int, last_row: int, last_col: int,
                         options: dict[str, Any]) -> None:
-        """``conditional_format`` (no data bars). Like a validation, a rule's XML is made once by
-        XlsxWriter and reused; it also holds the rule's format (its dxf index, handed out now, in
-        this order, as conditional_format does) and its priority (the sheet's count of rules)."""
-        if not self.fast or options.get("type") == "data_bar":
+        """``conditional_format``. Like a validation, a rule's XML is made once by XlsxWriter and
+        reused (data bars and ``multi_range`` rules excepted); the key includes the rule's format
+        (its dxf index, handed out now, in this order, as conditional_format does) and its
+        priority (the sheet's count of rules so far)."""
+        if not self.fast or options.get("type") == "data_bar" or "multi_range" in options:
             self.conditional_format(first_row, first_col, last_row, last_col, options)
             return
         fmt = options.get("format")
@@ -239,11 +249,12 @@ class Sheet(Worksheet):  # type: ignore[misc]
     def _write_col_info(self, col_min: int, col_max: int, col_info: Any) -> None:
         # A <col> record (300 a workbook, the same in every unit sheet) made once by XlsxWriter:
         # keyed by its fields with the format's style index, handed out here as XlsxWriter does.
-        if not self.fast or not hasattr(col_info, "__dict__"):
+        if not (self.fast and _COLUMN_CACHE_OK and hasattr(col_info, "__dict__")):
             super()._write_col_info(col_min, col_max, col_info)
             return
         fields = tuple((k, v._get_xf_index() if isinstance(v, Format) else v) for k, v in vars(col_info).items())
-        key = (col_min, col_max, fields, self.default_col_width, self.max_digit_width)
+        key = (col_min, col_max, fields, getattr(self, "default_col_width", None),
+               getattr(self, "max_digit_width", None))
         xml = _COLUMNS.get(key)
         if xml is None:
             xml = self._render(super()._write_col_info, col_min, col_max, col_info)
@@ -254,12 +265,14 @@ class Sheet(Worksheet):  # type: ignore[misc]
 
     def _render(self, write: Any, *args: Any) -> str:
         """What one of XlsxWriter's element writers writes, as a string."""
-        saved, self.fh = self.fh, io.StringIO()
+        saved = self.fh
+        out = io.StringIO()
+        self.fh = out
         try:
             write(*args)
-            return str(self.fh.getvalue())
         finally:
             self.fh = saved
+        return out.getvalue()
 
     def _write_data_validation(self, options: Any) -> None:
         if type(options) is _Xml:
