@@ -8,7 +8,9 @@ itself) still see figures. Excel recalculates on open anyway: XlsxWriter sets
 
 Everything about positions, headers and lists comes from :mod:`tracker.workbook.layout`.
 Values that came from people (names, comments, evidence refs) are always written with
-``put_string`` (XlsxWriter's ``write_string``): a value starting with ``=`` stays text, never a formula.
+``put_string`` (XlsxWriter's ``write_string``): a value starting with ``=`` stays text, never a
+formula. Cells, merges, validations and conditional formats go through the ``put_*`` methods of
+:class:`tracker.workbook.xlsx_cells.Sheet`: the same file as XlsxWriter's public calls, cheaper.
 """
 
 from __future__ import annotations
