@@ -1,4 +1,5 @@
-"""The master's fast row writer: the one place that relies on XlsxWriter's internals.
+"""The master's fast row writer: the centre layer's one reliance on XlsxWriter's internals
+(the learner workbook's is tracker/workbook/xlsx_cells.py).
 
 The long sheets of the master (Criteria: one row per learner x criterion, about a million cells
 for 1,000 learners) are written in XlsxWriter's ``constant_memory`` mode, and their rows are

@@ -8,7 +8,9 @@ itself) still see figures. Excel recalculates on open anyway: XlsxWriter sets
 
 Everything about positions, headers and lists comes from :mod:`tracker.workbook.layout`.
 Values that came from people (names, comments, evidence refs) are always written with
-``write_string``: a value starting with ``=`` stays text, never a formula.
+``put_string`` (XlsxWriter's ``write_string``): a value starting with ``=`` stays text, never a
+formula. Cells, merges, validations and conditional formats go through the ``put_*`` methods of
+:class:`tracker.workbook.xlsx_cells.Sheet`: the same file as XlsxWriter's public calls, cheaper.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from typing import Any
 import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.workbook import Workbook
-from xlsxwriter.worksheet import Worksheet
 
 import tracker
 from tracker.files import replaced_atomically
@@ -31,6 +32,7 @@ from tracker.spec.models import Qualification, Unit
 from tracker.workbook import layout as L
 from tracker.workbook import progress
 from tracker.workbook.model import CriterionEntry, EvidenceEntry, Learner, LearnerRecord, OtjEntry
+from tracker.workbook.xlsx_cells import Sheet
 
 _BLANK = CriterionEntry()
 _LAST_COL = len(L.UNIT_TABLE_COLUMNS) - 1
@@ -38,20 +40,6 @@ _LAST_COL = len(L.UNIT_TABLE_COLUMNS) - 1
 # Excel's date validation takes serial numbers or dates; these bound plausible dates.
 _DATE_MIN = dt.date(L.DATE_MIN_YEAR, 1, 1)
 _DATE_MAX = dt.date(L.DATE_MAX_YEAR, 12, 31)
-
-
-class _Sheet(Worksheet):  # type: ignore[misc]
-    """XlsxWriter worksheet that skips the future-function rewriting of formulas.
-
-    XlsxWriter runs ~80 regular expressions over every formula (and conditional-format formula)
-    to prefix Excel 365 functions with ``_xlfn.``; that was a third of the writing time. Our
-    formulas use only classic functions (IF, OR, SUM, SUMIF, COUNTIF, COUNTIFS), so stripping the
-    leading "=" is all that is needed. ``add_worksheet(worksheet_class=...)`` is XlsxWriter's
-    documented extension point.
-    """
-
-    def _prepare_formula(self, formula: str, expand_future_functions: bool = False) -> str:
-        return formula[1:] if formula.startswith("=") else formula
 
 
 class _Formats:
@@ -155,12 +143,12 @@ def _write(q: Qualification, record: LearnerRecord, reading: str, meta: dict[str
         "created": created,
     })
     f = _Formats(wb)
-    cover = wb.add_worksheet(L.COVER, _Sheet)
-    summary = wb.add_worksheet(L.SUMMARY, _Sheet)
-    unit_sheets = [(u, wb.add_worksheet(L.unit_sheet_name(u.number), _Sheet)) for u in q.units]
-    evidence = wb.add_worksheet(L.EVIDENCE, _Sheet)
-    otj = wb.add_worksheet(L.OTJ, _Sheet) if record.learner.apprentice else None
-    meta_ws = wb.add_worksheet(L.META, _Sheet)
+    cover = wb.add_worksheet(L.COVER, Sheet)
+    summary = wb.add_worksheet(L.SUMMARY, Sheet)
+    unit_sheets = [(u, wb.add_worksheet(L.unit_sheet_name(u.number), Sheet)) for u in q.units]
+    evidence = wb.add_worksheet(L.EVIDENCE, Sheet)
+    otj = wb.add_worksheet(L.OTJ, Sheet) if record.learner.apprentice else None
+    meta_ws = wb.add_worksheet(L.META, Sheet)
 
     _write_cover(cover, f, q, record.learner, reading)
     rows_per_unit = {u.number: len(u.criteria) for u in q.units}
@@ -183,12 +171,12 @@ def _pathway_cell() -> str:
     return f"{L.quote_sheet(L.COVER)}!${L.col_letter(L.COVER_VALUE_COL)}${L.cover_row('pathway') + 1}"
 
 
-def _write_cover(ws: Worksheet, f: _Formats, q: Qualification, learner: Learner, reading: str) -> None:
+def _write_cover(ws: Sheet, f: _Formats, q: Qualification, learner: Learner, reading: str) -> None:
     ws.set_column(L.COVER_LABEL_COL, L.COVER_LABEL_COL, 24)
     ws.set_column(L.COVER_VALUE_COL, L.COVER_VALUE_COL, 60)
     ws.set_row(L.COVER_TITLE_ROW, 24)
-    ws.write_string(L.COVER_TITLE_ROW, 0, "Learner tracking workbook", f.title)
-    ws.write_string(L.COVER_TITLE_ROW + 1, 0, f"{q.awarding_body} - {q.title}", f.subtitle)
+    ws.put_string(L.COVER_TITLE_ROW, 0, "Learner tracking workbook", f.title)
+    ws.put_string(L.COVER_TITLE_ROW + 1, 0, f"{q.awarding_body} - {q.title}", f.subtitle)
     pathway_label = ""
     if learner.pathway:
         p = q.pathway_by_label(learner.pathway)
@@ -217,7 +205,7 @@ def _write_cover(ws: Worksheet, f: _Formats, q: Qualification, learner: Learner,
         if key in L.COVER_APPRENTICE and not learner.apprentice:
             continue  # a learner who is not an apprentice sees none of the apprenticeship fields
         r = last_row = L.cover_row(key)
-        ws.write_string(r, L.COVER_LABEL_COL, label, f.label)
+        ws.put_string(r, L.COVER_LABEL_COL, label, f.label)
         v = values[key]
         locked = key in L.COVER_LOCKED or (key == "pathway" and not q.pathways)
         if key in L.COVER_DATE_KEYS:
@@ -225,20 +213,20 @@ def _write_cover(ws: Worksheet, f: _Formats, q: Qualification, learner: Learner,
             _date_validation(ws, r, L.COVER_VALUE_COL, r, L.COVER_VALUE_COL)
         elif key in L.COVER_NUMBER_KEYS:
             if isinstance(v, (int, float)):
-                ws.write_number(r, L.COVER_VALUE_COL, v, f.value_input)
+                ws.put_number(r, L.COVER_VALUE_COL, v, f.value_input)
             else:
-                ws.write_blank(r, L.COVER_VALUE_COL, None, f.value_input)
-            ws.data_validation(r, L.COVER_VALUE_COL, r, L.COVER_VALUE_COL, {
+                ws.put_blank(r, L.COVER_VALUE_COL, f.value_input)
+            ws.put_validation(r, L.COVER_VALUE_COL, r, L.COVER_VALUE_COL, {
                 "validate": "decimal", "criteria": ">=", "value": 0,
                 "error_title": label, "error_message": "Enter a number of hours, e.g. 30 or 37.5."})
         elif key == "uln":
             # Text format: a ULN is an identifier, not a number (no 1.00E+09, no lost digits).
-            ws.write_string(r, L.COVER_VALUE_COL, v or "", f.value_input_text)
+            ws.put_string(r, L.COVER_VALUE_COL, v or "", f.value_input_text)
         else:
-            ws.write_string(r, L.COVER_VALUE_COL, v or "", f.value if locked else f.value_input)
+            ws.put_string(r, L.COVER_VALUE_COL, v or "", f.value if locked else f.value_input)
     if q.pathways:
         r = L.cover_row("pathway")
-        ws.data_validation(r, L.COVER_VALUE_COL, r, L.COVER_VALUE_COL, {
+        ws.put_validation(r, L.COVER_VALUE_COL, r, L.COVER_VALUE_COL, {
             "validate": "list", "source": [p.label for p in q.pathways],
             "input_title": "Pathway", "input_message": "The learner's role decides the either/or criteria.",
         })
@@ -267,9 +255,9 @@ def _write_cover(ws: Worksheet, f: _Formats, q: Qualification, learner: Learner,
         notes.append("Apprentice: log off-the-job training on the Off-the-job sheet (hours as a number, "
                      "e.g. 2.5); the Summary shows the total against the planned hours.")
     first = last_row + 2
-    ws.write_string(first, 0, notes[0], f.label)
+    ws.put_string(first, 0, notes[0], f.label)
     for i, text in enumerate(notes[1:], start=1):
-        ws.merge_range(first + i, 0, first + i, 1, text, f.note_wrap)
+        ws.put_merge(first + i, 0, first + i, 1, text, f.note_wrap)
         ws.set_row(first + i, 13.5 * _lines(text, 90) + 2)
     ws.protect("", {"format_columns": True, "format_rows": True})
     _print_setup(ws, landscape=False, last_col=1, header=page_header(learner))
@@ -337,14 +325,14 @@ def required_refs(q: Qualification, unit: Unit, pathway: str | None, reading: st
     return set(q.required(unit, pathway, reading))
 
 
-def _write_unit(ws: Worksheet, f: _Formats, q: Qualification, unit: Unit, record: LearnerRecord,
+def _write_unit(ws: Sheet, f: _Formats, q: Qualification, unit: Unit, record: LearnerRecord,
                 reading: str) -> None:
     cols = L.UNIT_TABLE_COLUMNS
     _set_columns(ws, f, cols)
     ws.set_row(L.UNIT_TITLE_ROW, 22)
     # Title and qualification lines are not merged: their text runs on over the empty cells to the
     # right, and a merge would make XlsxWriter write a formatted blank into every merged cell.
-    ws.write_string(L.UNIT_TITLE_ROW, 0, f"Unit {unit.number}: {unit.title}", f.title)
+    ws.put_string(L.UNIT_TITLE_ROW, 0, f"Unit {unit.number}: {unit.title}", f.title)
     header_values: dict[str, Any] = {
         "qualification": f"{q.title} ({q.number})",
         "number": unit.number,
@@ -359,24 +347,24 @@ def _write_unit(ws: Worksheet, f: _Formats, q: Qualification, unit: Unit, record
     merged_width = sum(c.width for c in cols[1:long_last + 1]) * 0.95
     for key, label in L.UNIT_HEADER_FIELDS:
         r = L.unit_header_row(key)
-        ws.write_string(r, 0, label, f.label)
+        ws.put_string(r, 0, label, f.label)
         v = header_values[key]
         if isinstance(v, int):
-            ws.write_number(r, 1, v, f.value)
+            ws.put_number(r, 1, v, f.value)
         elif key == "qualification":
-            ws.write_string(r, 1, v, f.value_overflow)
+            ws.put_string(r, 1, v, f.value_overflow)
         elif key in ("outcomes", "guidance"):
             # Merged over the columns of the first printed page only: wider, the wrapped lines
             # would run on to the page printed across, cut in the middle of their words.
-            ws.merge_range(r, 1, r, long_last, v, f.long_text)
+            ws.put_merge(r, 1, r, long_last, v, f.long_text)
             # Neither Excel nor LibreOffice sizes a merged cell's row to its text: set it here.
             ws.set_row(r, 13.5 * _lines(v, int(merged_width)) + 2)
         else:
-            ws.write_string(r, 1, v, f.value)
+            ws.put_string(r, 1, v, f.value)
     hr = L.UNIT_TABLE_HEADER_ROW
     ws.set_row(hr, 28)
     for i, c in enumerate(cols):
-        ws.write_string(hr, i, c.header, f.header)
+        ws.put_string(hr, i, c.header, f.header)
     required = required_refs(q, unit, record.learner.pathway, reading)
     first = L.UNIT_FIRST_DATA_ROW
     last = first + len(unit.criteria) - 1
@@ -387,21 +375,21 @@ def _write_unit(ws: Worksheet, f: _Formats, q: Qualification, unit: Unit, record
         shown = crit.variants.get(record.learner.pathway or "", crit.text)
         for i, c in enumerate(cols):
             if c.key == "ref":
-                ws.write_string(r, i, crit.ref, f.cell_bold)
+                ws.put_string(r, i, crit.ref, f.cell_bold)
             elif c.key == "text":
                 # A criterion worded per pathway shows only the learner's wording once the pathway
                 # is known; both (the specification's text) while it is unset.
-                ws.write_string(r, i, shown, f.cell)
+                ws.put_string(r, i, shown, f.cell)
             elif c.key == "kind":
-                ws.write_string(r, i, crit.kind.label, f.cell)
+                ws.put_string(r, i, crit.kind.label, f.cell)
             elif c.key == "required":
                 formula = _required_formula(q, unit, crit.ref, reading)
                 cached = L.REQUIRED_YES if crit.ref in required else (
                     L.PATHWAY_UNSET if record.learner.pathway is None else L.REQUIRED_NO)
                 if formula is None:
-                    ws.write_string(r, i, L.REQUIRED_YES, f.cell_center)
+                    ws.put_string(r, i, L.REQUIRED_YES, f.cell_center)
                 else:
-                    ws.write_formula(r, i, formula, f.cell_center, cached)
+                    ws.put_formula(r, i, formula, f.cell_center, cached)
             else:
                 _write_entry_value(ws, r, i, c, getattr(entry, c.key), f)
         # Rows are sized for the criterion text (Excel does not auto-size rows it did not lay out).
@@ -424,7 +412,7 @@ def _write_unit(ws: Worksheet, f: _Formats, q: Qualification, unit: Unit, record
         (f'=AND({on_decision},${dec_col}{row1}="{L.MET}")', f.green),
         (f'=AND({on_decision},${dec_col}{row1}="{L.NOT_YET_MET}")', f.amber),
     ):
-        ws.conditional_format(first, 0, last, _LAST_COL, {"type": "formula", "criteria": criteria, "format": fmt})
+        ws.put_conditional(first, 0, last, _LAST_COL, {"type": "formula", "criteria": criteria, "format": fmt})
     _table_borders(ws, f, first, last, table_last)
     ws.autofilter(hr, 0, last, table_last)
     ws.freeze_panes(first, 2)
@@ -450,57 +438,57 @@ def _extra_headers(listed: Iterable[str], extras: Iterable[tuple[tuple[str, str]
     return out
 
 
-def _write_extra(ws: Worksheet, f: _Formats, headers: list[str], header_row: int, first: int,
+def _write_extra(ws: Sheet, f: _Formats, headers: list[str], header_row: int, first: int,
                  rows: list[tuple[tuple[str, str], ...]], start_col: int) -> None:
     """Columns an assessor added, right of the table (``start_col`` on), in order: a header cell,
     then each row's value as text. Unlocked like every input column, so work can go on in them."""
     for j, h in enumerate(headers):
         c = start_col + j
         ws.set_column(c, c, 18, f.input)
-        ws.write_string(header_row, c, h, f.header)
+        ws.put_string(header_row, c, h, f.header)
     if not headers:
         return
     at = {_fold(h): start_col + j for j, h in enumerate(headers)}
     for n, extra in enumerate(rows):
         for h, v in extra:
-            ws.write_string(first + n, at[_fold(h)], v, f.input)
+            ws.put_string(first + n, at[_fold(h)], v, f.input)
 
 
-def _set_columns(ws: Worksheet, f: _Formats, cols: tuple[L.Column, ...]) -> None:
+def _set_columns(ws: Sheet, f: _Formats, cols: tuple[L.Column, ...]) -> None:
     for i, c in enumerate(cols):
         fmt = (f.input_date if c.kind == "date" else f.input) if c.input else None
         ws.set_column(i, i, c.width, fmt)
 
 
-def _table_borders(ws: Worksheet, f: _Formats, first: int, last: int, last_col: int) -> None:
+def _table_borders(ws: Sheet, f: _Formats, first: int, last: int, last_col: int) -> None:
     # One always-true rule draws the grid, blank input cells included (Excel and LibreOffice
     # both allow borders in conditional formats and print them).
-    ws.conditional_format(first, 0, last, last_col, {"type": "formula", "criteria": "=TRUE", "format": f.border})
+    ws.put_conditional(first, 0, last, last_col, {"type": "formula", "criteria": "=TRUE", "format": f.border})
 
 
-def _write_entry_value(ws: Worksheet, r: int, i: int, c: L.Column, v: Any, f: _Formats) -> None:
+def _write_entry_value(ws: Sheet, r: int, i: int, c: L.Column, v: Any, f: _Formats) -> None:
     # Blank input cells are not written: the column format (unlocked, date format) covers them.
     if v is None or v == () or v == "":
         return
     if c.kind == "date":
         _write_date(ws, r, i, v, f.input_date)
     elif c.kind == "refs":
-        ws.write_string(r, i, ", ".join(v), f.input)
+        ws.put_string(r, i, ", ".join(v), f.input)
     else:
-        ws.write_string(r, i, str(v), f.input)
+        ws.put_string(r, i, str(v), f.input)
 
 
-def _write_date(ws: Worksheet, r: int, c: int, v: Any, fmt: Format) -> None:
+def _write_date(ws: Sheet, r: int, c: int, v: Any, fmt: Format) -> None:
     if isinstance(v, dt.date):
         # Real dates (serial numbers with a date format), never text.
-        ws.write_datetime(r, c, dt.datetime(v.year, v.month, v.day), fmt)
+        ws.put_datetime(r, c, dt.datetime(v.year, v.month, v.day), fmt)
     else:
-        ws.write_blank(r, c, None, fmt)
+        ws.put_blank(r, c, fmt)
 
 
-def _list_validation(ws: Worksheet, r1: int, c1: int, r2: int, c2: int, choices: Iterable[str],
+def _list_validation(ws: Sheet, r1: int, c1: int, r2: int, c2: int, choices: Iterable[str],
                      title: str, strict: bool) -> None:
-    ws.data_validation(r1, c1, r2, c2, {
+    ws.put_validation(r1, c1, r2, c2, {
         "validate": "list",
         "source": list(choices),
         "error_type": "stop" if strict else "warning",
@@ -510,7 +498,7 @@ def _list_validation(ws: Worksheet, r1: int, c1: int, r2: int, c2: int, choices:
     })
 
 
-def _table_validations(ws: Worksheet, cols: tuple[L.Column, ...], first: int, last: int) -> None:
+def _table_validations(ws: Sheet, cols: tuple[L.Column, ...], first: int, last: int) -> None:
     """Dropdowns and date checks over the whole column range of a table's rows."""
     date_cols = [i for i, c in enumerate(cols) if c.kind == "date"]
     for i, c in enumerate(cols):
@@ -522,9 +510,9 @@ def _table_validations(ws: Worksheet, cols: tuple[L.Column, ...], first: int, la
                          [[first, i, last, i] for i in date_cols[1:]])
 
 
-def _date_validation(ws: Worksheet, r1: int, c1: int, r2: int, c2: int,
+def _date_validation(ws: Sheet, r1: int, c1: int, r2: int, c2: int,
                      other_cells: list[list[int]] | None = None) -> None:
-    ws.data_validation(r1, c1, r2, c2, {
+    ws.put_validation(r1, c1, r2, c2, {
         **({"other_cells": other_cells} if other_cells else {}),
         "validate": "date",
         "criteria": "between",
@@ -538,18 +526,18 @@ def _date_validation(ws: Worksheet, r1: int, c1: int, r2: int, c2: int,
 # -- summary -------------------------------------------------------------------------------------
 
 
-def _write_summary(ws: Worksheet, f: _Formats, q: Qualification, record: LearnerRecord, reading: str,
+def _write_summary(ws: Sheet, f: _Formats, q: Qualification, record: LearnerRecord, reading: str,
                    rows_per_unit: dict[int, int]) -> None:
     for i, w in enumerate(L.SUMMARY_WIDTHS):
         ws.set_column(i, i, w)
     ws.set_row(0, 22)
-    ws.write_string(0, 0, f"Progress summary - {record.learner.name or 'learner'}", f.title)
-    ws.write_string(1, 0, "Live formulas: figures update as the unit sheets are filled in. "
+    ws.put_string(0, 0, f"Progress summary - {record.learner.name or 'learner'}", f.title)
+    ws.put_string(1, 0, "Live formulas: figures update as the unit sheets are filled in. "
                           "Only criteria required on the learner's pathway count.", f.note)
     hr = L.SUMMARY_HEADER_ROW
     ws.set_row(hr, 28)
     for i, h in enumerate(L.SUMMARY_HEADERS):
-        ws.write_string(hr, i, h, f.header)
+        ws.put_string(hr, i, h, f.header)
     cols = L.UNIT_TABLE_COLUMNS
     counted = ("required", "decision", "iqa_decision", *progress.SIGN_OFF_KEYS)
     col_of = {k: L.col_letter(cols.index(L.column_by_key(cols, k))) for k in counted}
@@ -567,14 +555,14 @@ def _write_summary(ws: Worksheet, f: _Formats, q: Qualification, record: Learner
                   and progress.criterion_state(_entry_getter(e)).achieved)
         status = progress.unit_status(len(required), met)
         xr = r + 1  # 1-based row for formulas
-        ws.write_number(r, 0, unit.number, f.number)
-        ws.write_string(r, 1, unit.ref, f.cell)
-        ws.write_string(r, 2, unit.title, f.cell)
-        ws.write_number(r, 3, unit.credit, f.number)
-        ws.write_formula(r, 4, f'=COUNTIF({ranges["required"]},"{L.REQUIRED_YES}")', f.number, len(required))
-        ws.write_formula(r, 5, f"={progress.summary_countifs(ranges)}", f.number, met)
-        ws.write_formula(r, 6, f"=IF(E{xr}=0,0,F{xr}/E{xr})", f.percent, met / len(required) if required else 0)
-        ws.write_formula(r, 7, f'=IF(F{xr}=0,"{L.STATUS_NOT_STARTED}",IF(F{xr}>=E{xr},"{L.STATUS_COMPLETE}",'
+        ws.put_number(r, 0, unit.number, f.number)
+        ws.put_string(r, 1, unit.ref, f.cell)
+        ws.put_string(r, 2, unit.title, f.cell)
+        ws.put_number(r, 3, unit.credit, f.number)
+        ws.put_formula(r, 4, f'=COUNTIF({ranges["required"]},"{L.REQUIRED_YES}")', f.number, len(required))
+        ws.put_formula(r, 5, f"={progress.summary_countifs(ranges)}", f.number, met)
+        ws.put_formula(r, 6, f"=IF(E{xr}=0,0,F{xr}/E{xr})", f.percent, met / len(required) if required else 0)
+        ws.put_formula(r, 7, f'=IF(F{xr}=0,"{L.STATUS_NOT_STARTED}",IF(F{xr}>=E{xr},"{L.STATUS_COMPLETE}",'
                                f'"{L.STATUS_IN_PROGRESS}"))', f.cell_center, status)
         totals["credit"] += unit.credit
         totals["req"] += len(required)
@@ -585,21 +573,21 @@ def _write_summary(ws: Worksheet, f: _Formats, q: Qualification, record: Learner
     last = first + len(q.units) - 1
     t = last + 1
     a, b = first + 1, last + 1
-    ws.write_string(t, 2, "Total", f.total_label)
-    ws.write_formula(t, 3, f"=SUM(D{a}:D{b})", f.total, totals["credit"])
-    ws.write_formula(t, 4, f"=SUM(E{a}:E{b})", f.total, totals["req"])
-    ws.write_formula(t, 5, f"=SUM(F{a}:F{b})", f.total, totals["met"])
-    ws.write_formula(t, 6, f"=IF(E{t + 1}=0,0,F{t + 1}/E{t + 1})", f.total_percent,
+    ws.put_string(t, 2, "Total", f.total_label)
+    ws.put_formula(t, 3, f"=SUM(D{a}:D{b})", f.total, totals["credit"])
+    ws.put_formula(t, 4, f"=SUM(E{a}:E{b})", f.total, totals["req"])
+    ws.put_formula(t, 5, f"=SUM(F{a}:F{b})", f.total, totals["met"])
+    ws.put_formula(t, 6, f"=IF(E{t + 1}=0,0,F{t + 1}/E{t + 1})", f.total_percent,
                      totals["met"] / totals["req"] if totals["req"] else 0)
     n_units = len(q.units)
-    ws.write_string(t + 2, 2, "Units complete", f.label)
-    ws.write_formula(t + 2, 3, f'=COUNTIF(H{a}:H{b},"{L.STATUS_COMPLETE}")', f.number, totals["complete"])
-    ws.write_string(t + 2, 4, f"of {n_units}", f.value)
-    ws.write_string(t + 3, 2, "Credits achieved", f.label)
-    ws.write_formula(t + 3, 3, f'=SUMIF(H{a}:H{b},"{L.STATUS_COMPLETE}",D{a}:D{b})', f.number,
+    ws.put_string(t + 2, 2, "Units complete", f.label)
+    ws.put_formula(t + 2, 3, f'=COUNTIF(H{a}:H{b},"{L.STATUS_COMPLETE}")', f.number, totals["complete"])
+    ws.put_string(t + 2, 4, f"of {n_units}", f.value)
+    ws.put_string(t + 3, 2, "Credits achieved", f.label)
+    ws.put_formula(t + 3, 3, f'=SUMIF(H{a}:H{b},"{L.STATUS_COMPLETE}",D{a}:D{b})', f.number,
                      totals["credits_done"])
-    ws.write_string(t + 3, 4, f"of {q.credit}", f.value)
-    ws.write_string(t + 4, 2, "Qualification", f.label)
+    ws.put_string(t + 3, 4, f"of {q.credit}", f.value)
+    ws.put_string(t + 4, 2, "Qualification", f.label)
     # With either/or pathways, the qualification needs the cover's pathway: without it the
     # either/or criteria are not counted (progress.qualification_achieved).
     has_groups = any(q.active_groups(u, reading) for u in q.units)
@@ -609,17 +597,17 @@ def _write_summary(ws: Worksheet, f: _Formats, q: Qualification, record: Learner
         L.STATUS_IN_PROGRESS)
     all_units = f"D{t + 3}={n_units}"
     condition = f'AND({all_units},{_pathway_cell()}<>"")' if has_groups else all_units
-    ws.write_formula(t + 4, 3, f'=IF({condition},"{L.QUALIFICATION_ACHIEVED}","{L.STATUS_IN_PROGRESS}")',
+    ws.put_formula(t + 4, 3, f'=IF({condition},"{L.QUALIFICATION_ACHIEVED}","{L.STATUS_IN_PROGRESS}")',
                      f.value, done)
     if record.learner.apprentice:
         _summary_otj(ws, f, t + 6, record)
-    ws.conditional_format(first, 7, last, 7, {"type": "cell", "criteria": "==",
+    ws.put_conditional(first, 7, last, 7, {"type": "cell", "criteria": "==",
                                               "value": f'"{L.STATUS_COMPLETE}"', "format": f.green})
-    ws.conditional_format(first, 7, last, 7, {"type": "cell", "criteria": "==",
+    ws.put_conditional(first, 7, last, 7, {"type": "cell", "criteria": "==",
                                               "value": f'"{L.STATUS_IN_PROGRESS}"', "format": f.amber})
     # No data bar on % complete: it is an Excel 2010 extension that openpyxl drops when
     # `tracker validate --mark` re-saves the file; colour scales and formulas survive.
-    ws.conditional_format(first, 6, last, 6, {"type": "2_color_scale", "min_type": "num", "min_value": 0,
+    ws.put_conditional(first, 6, last, 6, {"type": "2_color_scale", "min_type": "num", "min_value": 0,
                                               "max_type": "num", "max_value": 1,
                                               "min_color": "#FFFFFF", "max_color": "#63BE7B"})
     ws.freeze_panes(first, 0)
@@ -630,7 +618,7 @@ def _write_summary(ws: Worksheet, f: _Formats, q: Qualification, record: Learner
 # -- evidence log --------------------------------------------------------------------------------
 
 
-def _write_evidence(ws: Worksheet, f: _Formats, entries: tuple[EvidenceEntry, ...], header: str,
+def _write_evidence(ws: Sheet, f: _Formats, entries: tuple[EvidenceEntry, ...], header: str,
                     extra_columns: tuple[str, ...] = ()) -> None:
     cols = L.EVIDENCE_COLUMNS
     hr = L.EVIDENCE_HEADER_ROW
@@ -648,21 +636,21 @@ def _write_evidence(ws: Worksheet, f: _Formats, entries: tuple[EvidenceEntry, ..
     _log_finish(ws, f, hr, last, table_last, header)
 
 
-def _log_head(ws: Worksheet, f: _Formats, cols: tuple[L.Column, ...], header_row: int, header_height: float,
+def _log_head(ws: Sheet, f: _Formats, cols: tuple[L.Column, ...], header_row: int, header_height: float,
               title: str, note: str) -> int:
     """A log sheet's title, note and table header (the evidence and off-the-job logs); returns
     its first data row."""
     _set_columns(ws, f, cols)
     ws.set_row(0, 22)
-    ws.write_string(0, 0, title, f.title)
-    ws.write_string(1, 0, note, f.note)
+    ws.put_string(0, 0, title, f.title)
+    ws.put_string(1, 0, note, f.note)
     ws.set_row(header_row, header_height)
     for i, c in enumerate(cols):
-        ws.write_string(header_row, i, c.header, f.header)
+        ws.put_string(header_row, i, c.header, f.header)
     return header_row + 1
 
 
-def _log_finish(ws: Worksheet, f: _Formats, header_row: int, last: int, last_col: int, header: str) -> None:
+def _log_finish(ws: Sheet, f: _Formats, header_row: int, last: int, last_col: int, header: str) -> None:
     """A log sheet's borders, filter, frozen header, protection and page setup."""
     first = header_row + 1
     _table_borders(ws, f, first, last, last_col)
@@ -683,24 +671,24 @@ def _otj_range() -> str:
     return f"{L.quote_sheet(L.OTJ)}!${c}${L.OTJ_HEADER_ROW + 2}:${c}$1048576"
 
 
-def _summary_otj(ws: Worksheet, f: _Formats, r: int, record: LearnerRecord) -> None:
+def _summary_otj(ws: Sheet, f: _Formats, r: int, record: LearnerRecord) -> None:
     """The live OTJ total and the plan (the cover's Planned OTJ hours) on the Summary."""
     # SUM ignores text, so hours typed as text ("2h30") are not counted here either; the
     # validator reports them at their cell.
     logged = sum(e.hours for e in record.otj if isinstance(e.hours, (int, float)))
     planned = record.learner.planned_otj_hours
     cover_planned = f"{L.quote_sheet(L.COVER)}!${L.col_letter(L.COVER_VALUE_COL)}${L.cover_row('planned_otj_hours') + 1}"
-    ws.write_string(r, 2, L.SUMMARY_OTJ_TOTAL, f.label)
-    ws.write_formula(r, 3, f"=SUM({_otj_range()})", f.number, logged)
-    ws.write_string(r + 1, 2, L.SUMMARY_OTJ_PLANNED, f.label)
-    ws.write_formula(r + 1, 3, f'=IF({cover_planned}="","",{cover_planned})', f.number,
+    ws.put_string(r, 2, L.SUMMARY_OTJ_TOTAL, f.label)
+    ws.put_formula(r, 3, f"=SUM({_otj_range()})", f.number, logged)
+    ws.put_string(r + 1, 2, L.SUMMARY_OTJ_PLANNED, f.label)
+    ws.put_formula(r + 1, 3, f'=IF({cover_planned}="","",{cover_planned})', f.number,
                      planned if planned is not None else "")
-    ws.write_formula(r + 1, 4, f'=IF(D{r + 2}="","",IF(D{r + 1}>=D{r + 2},"Plan met",'
+    ws.put_formula(r + 1, 4, f'=IF(D{r + 2}="","",IF(D{r + 1}>=D{r + 2},"Plan met",'
                                f'"To go: "&TEXT(D{r + 2}-D{r + 1},"0.0")))', f.value,
                      "" if planned is None else ("Plan met" if logged >= planned else f"To go: {planned - logged:.1f}"))
 
 
-def _write_otj(ws: Worksheet, f: _Formats, entries: tuple[OtjEntry, ...], header: str) -> None:
+def _write_otj(ws: Sheet, f: _Formats, entries: tuple[OtjEntry, ...], header: str) -> None:
     cols = L.OTJ_COLUMNS
     hr = L.OTJ_HEADER_ROW
     first = _log_head(ws, f, cols, hr, 30, "Off-the-job training log",
@@ -712,11 +700,11 @@ def _write_otj(ws: Worksheet, f: _Formats, entries: tuple[OtjEntry, ...], header
         for i, c in enumerate(cols):
             v = getattr(e, c.key)
             if c.kind == "hours" and isinstance(v, (int, float)):
-                ws.write_number(first + n, i, v, f.input)
+                ws.put_number(first + n, i, v, f.input)
             else:
                 _write_entry_value(ws, first + n, i, c, v, f)
     _table_validations(ws, cols, first, last)
-    ws.data_validation(first, hours_col, last, hours_col, {
+    ws.put_validation(first, hours_col, last, hours_col, {
         "validate": "decimal", "criteria": "between", "minimum": 0, "maximum": L.OTJ_MAX_HOURS_PER_DAY,
         "error_type": "warning", "error_title": "Hours",
         "error_message": f"Hours as a number from 0 to {L.OTJ_MAX_HOURS_PER_DAY:g} (2.5 for two and a half hours)."})
@@ -726,12 +714,12 @@ def _write_otj(ws: Worksheet, f: _Formats, entries: tuple[OtjEntry, ...], header
 # -- metadata ------------------------------------------------------------------------------------
 
 
-def _write_meta(ws: Worksheet, meta: dict[str, str]) -> None:
-    ws.write_string(0, 0, "key")
-    ws.write_string(0, 1, "value")
+def _write_meta(ws: Sheet, meta: dict[str, str]) -> None:
+    ws.put_string(0, 0, "key")
+    ws.put_string(0, 1, "value")
     for i, key in enumerate(L.META_KEYS, start=1):
-        ws.write_string(i, 0, key)
-        ws.write_string(i, 1, meta.get(key, ""))
+        ws.put_string(i, 0, key)
+        ws.put_string(i, 1, meta.get(key, ""))
     # "Very hidden": not listed in Excel's Unhide dialog; only VBA or a file editor shows it.
     ws.very_hidden()
     ws.protect("")
@@ -768,7 +756,7 @@ def page_header(learner: Learner) -> str:
     return f"&L&\"-,Bold\"{name}, ULN {uln}&R&A"
 
 
-def _print_setup(ws: Worksheet, *, landscape: bool, last_col: int, last_row: int | None = None,
+def _print_setup(ws: Sheet, *, landscape: bool, last_col: int, last_row: int | None = None,
                  header: str = "", wide: bool = False) -> None:
     if landscape:
         ws.set_landscape()
