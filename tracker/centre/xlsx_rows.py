@@ -101,9 +101,9 @@ class RowStream:
         self.started = False
         self.resumed = False
         self.last = 0
-        # Most values repeat (names, ULNs, refs, dates, Yes/No): their XML is made once.
-        self.texts: dict[str, str] = {}
-        self.serials: dict[tuple[str, str], str | None] = {}
+        # (kind, value) -> the cell's XML after its reference (see render).
+        self.tails: dict[tuple[str, str], str] = {}
+        self.plan = [(c.key, c.kind, letter) for c, letter in zip(cols, self.letters)]
         # Wrapped columns: (index, characters a line) -- the row is made as tall as its longest
         # wrapped text, since neither Excel nor LibreOffice fits a row's height on opening a file.
         # Calibri 10 fits about 1.15 characters per unit of column width (the width of a Calibri 11 "0").
@@ -158,47 +158,47 @@ class RowStream:
         """The XML of row ``r`` (0-based) from ``rec``, as XlsxWriter writes it ("" when every
         value is blank: no row element, as XlsxWriter leaves out an empty row). Fast path only,
         after :meth:`start`."""
-        ws = self.ws
         h = self.height(rec) if self.wraps else None
         n = r + 1
         parts = [f'<row r="{n}">' if h is None else f'<row r="{n}" ht="{h:.16G}" customHeight="1">']
-        texts = self.texts
-        if len(texts) > 200_000:
-            texts.clear()
-        for c, col in enumerate(self.cols):
-            v = rec.get(col.key)
+        tails = self.tails
+        if len(tails) > 200_000:
+            tails.clear()
+        for key, kind, letter in self.plan:
+            v = rec.get(key)
             if v is None or v == "":
                 continue
-            ref = f"{self.letters[c]}{n}"
-            kind = col.kind
-            if kind == "text" or isinstance(v, str) and kind in ("int", "percent"):
-                sv = str(v)
-                body = texts.get(sv)
-                if body is None:
-                    body = texts[sv] = xml_text(ws, sv)
-                parts.append(f'<c r="{ref}" t="inlineStr">{body}</c>')
-            elif kind == "wrap":
-                parts.append(f'<c r="{ref}" s="{self.xf["wrap"]}" t="inlineStr">{xml_text(ws, str(v))}</c>')
-            elif kind == "status":  # a status word in the style named after it (the Matrix's colours)
-                parts.append(f'<c r="{ref}" s="{self.xf["status:" + str(v)]}" t="inlineStr">{xml_text(ws, str(v))}</c>')
-            elif kind in ("int", "percent"):
+            if kind in ("int", "percent") and not isinstance(v, str):
+                # Numbers are not cached: equal numbers may print differently (0.0 and -0.0).
                 style = f' s="{self.xf["percent"]}"' if kind == "percent" else ""
-                parts.append(f'<c r="{ref}"{style}><v>{v:.16G}</v></c>')
-            else:
-                key = (kind, str(v))
-                cell = self.serials.get(key)
-                if cell is None and key not in self.serials:
-                    serial = self.serial(key[1], kind == "datetime")
-                    cell = None if serial is None else f' s="{self.xf[kind]}"><v>{serial:.16G}</v></c>'
-                    self.serials[key] = cell
-                if cell is None:
-                    parts.append(f'<c r="{ref}" t="inlineStr">{xml_text(ws, str(v))}</c>')
-                else:
-                    parts.append(f'<c r="{ref}"{cell}')
+                parts.append(f'<c r="{letter}{n}"{style}><v>{v:.16G}</v></c>')
+                continue
+            if type(v) is not str:  # a unit number in a text column: not cached (1 == 1.0 == True)
+                parts.append(f'<c r="{letter}{n}{self._tail(kind, v)}')
+                continue
+            # Everything after the cell's reference depends on the kind and the text only, and
+            # most texts repeat (names, ULNs, refs, dates, Yes/No): made once each.
+            tail = tails.get((kind, v))
+            if tail is None:
+                tail = tails[(kind, v)] = self._tail(kind, v)
+            parts.append(f'<c r="{letter}{n}{tail}')
         if len(parts) == 1:
             return ""
         parts.append("</row>")
         return "".join(parts)
+
+    def _tail(self, kind: str, v: Any) -> str:
+        """A cell's XML after its reference (``<c r="A2`` is the caller's), as XlsxWriter writes it."""
+        ws = self.ws
+        if kind == "wrap":
+            return f'" s="{self.xf["wrap"]}" t="inlineStr">{xml_text(ws, str(v))}</c>'
+        if kind == "status":  # a status word in the style named after it (the Matrix's colours)
+            return f'" s="{self.xf["status:" + str(v)]}" t="inlineStr">{xml_text(ws, str(v))}</c>'
+        if kind in ("date", "datetime"):
+            serial = self.serial(str(v), kind == "datetime")
+            if serial is not None:
+                return f'" s="{self.xf[kind]}"><v>{serial:.16G}</v></c>'
+        return f'" t="inlineStr">{xml_text(ws, str(v))}</c>'  # text, and any value as text
 
     def finish(self, last_col: int | None = None) -> None:
         """Record the written extent in the worksheet (its dimension and last row); ``last_col``:
