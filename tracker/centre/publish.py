@@ -46,8 +46,12 @@ def write_master_tmp(c: Centre, conn: sqlite3.Connection, register: Register | N
     tmp = c.master.with_name(f".~{c.master.stem}-{os.getpid()}.tmp{c.master.suffix}")
     try:
         c.master.parent.mkdir(parents=True, exist_ok=True)
-        said = build_master(conn, c, tmp, register=register, coverage=coverage, on_progress=on_progress,
-                            sampling_plan=sampling_plan, cache=MasterCache.beside(c.ledger))
+        cache = MasterCache.beside(c.ledger)
+        try:
+            said = build_master(conn, c, tmp, register=register, coverage=coverage, on_progress=on_progress,
+                                sampling_plan=sampling_plan, cache=cache)
+        finally:
+            cache.close()  # after a failure: the cache stays as the last master left it
         if notes is not None:
             notes += said
         with open(tmp, "rb") as f:
