@@ -190,6 +190,7 @@ def date_styles(styles_xml: bytes) -> frozenset[int] | None:
 # A fourth group catches every other row or cell start tag, so that one pass both reads the usual
 # tags and tells whether the piece holds any other (each further pass costs ~0.1-0.2 ms a workbook).
 _TOKEN_FAST_RE: Final = re.compile(rb'<(?:row r="([0-9]{1,10})"|c r="([A-Z]{1,4})([0-9]{1,10})"|(row|c)[\s/>])')
+_LETTERS: Final = itemgetter(1)
 _OTHER_TAG: Final = itemgetter(3)
 _PREFIXED_TAG_RE: Final = re.compile(rb":(?:row|c)[\s/>]")
 # Any row or cell start tag (the careful path), with or without a namespace prefix.
@@ -285,8 +286,6 @@ class SheetGrid:
         if any(map(_OTHER_TAG, tokens)):
             return False  # a row or cell start tag in another form (attributes first, no r ...)
         row, row_b, top = self._row, self._row_b, self.last_row
-        letters: set[bytes] = set()
-        last_letters = b""
         for r, col, digits, _other in tokens:
             if r:
                 row_b = r
@@ -295,19 +294,19 @@ class SheetGrid:
                     top = row
                 elif row < 1:
                     self._bad_row(row)
-                last_letters = b""
             elif digits != row_b and (row < 1 or int(digits) != row):
                 self._inconsistent(col + digits, row)
-            else:
-                letters.add(col)
-                last_letters = col
         self._row, self._row_b = row, row_b
         self._note_row(top)
+        # The columns, as a set built in C (a row token has no letters).
+        letters = set(map(_LETTERS, tokens))
+        letters.discard(b"")
         for col in letters:
             self._note_col(col_number(col), col)
-        if last_letters:
-            self._col = col_number(last_letters)
-        elif tokens[-1][0]:
+        last = tokens[-1]
+        if last[1]:
+            self._col = col_number(last[1])  # the piece ends inside a row: its last cell's column
+        elif last[0]:
             self._col = 0
         return True
 
