@@ -29,6 +29,7 @@ import datetime as dt
 import io
 import re
 from collections.abc import Callable
+from itertools import compress
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -423,10 +424,11 @@ def _read_label_block(sheet: str, grid: list[list[Any]], labels: dict[str, str],
     """Label cells anywhere in the block; each value is the next non-empty cell to the right."""
     found: dict[str, Cell] = {}
     for r, row in enumerate(grid[:min(max_rows, _SCAN_ROWS)]):
-        if _blank_row(row):
-            continue  # spacer rows and merged-over rows: no label to look at
-        for c, v in enumerate(row[:_SCAN_COLS]):
-            if type(v) is not str or not v:
+        # Only the cells holding something, picked out in C (most of a header block is empty
+        # strings: merged-over cells and spacers).
+        for c in compress(range(min(len(row), _SCAN_COLS)), row):
+            v = row[c]
+            if type(v) is not str:
                 continue
             key = labels.get(_fold(v))
             if key is None or key in found:
@@ -472,7 +474,7 @@ def _find_table(grid: list[list[Any]]) -> tuple[int, dict[int, L.Column]] | None
         # label/value rows, spacers) cannot hold four header texts.
         if len(row) - row.count("") - row.count(None) < 4:
             continue
-        texts = [(c, v) for c, v in enumerate(row[:_SCAN_COLS]) if type(v) is str and v]
+        texts = [(c, v) for c in compress(range(min(len(row), _SCAN_COLS)), row) if type(v := row[c]) is str]
         if len(texts) < 4:
             continue  # title rows, label/value rows, data rows of other sheets
         cols = {c: _TABLE_BY_TEXT[t] for c, v in texts if (t := _fold(v)) in _TABLE_BY_TEXT}

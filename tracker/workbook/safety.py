@@ -40,9 +40,10 @@ is about that of inflating the file. Measured on a 53 KB Level 2 learner workboo
 :mod:`tracker.workbook.writer` (31 members, 250 KB unpacked, 22 sheets): 2.2 ms best, ~3 ms
 median on a busy machine (Python 3.11); the 46 KB Level 3 template: 1.7 ms. Looking for error
 cells costs a one-byte search for "#" per piece (interleaved A/B timing: 1.99 -> 2.04 ms best on
-the blank Level 2 workbook, 2.10 -> 2.12 ms on a filled one). Peak memory is a
-few hundred KiB whatever the file claims to hold (tests assert < 50 MiB on the bombs; measured:
-under 0.4 MiB).
+the blank Level 2 workbook, 2.10 -> 2.12 ms on a filled one). Peak memory is the
+file itself (up to 8 MiB, read once so that the zip checks make no further reads; a larger one is
+read piece by piece) plus a few hundred KiB, whatever the file claims to hold (tests assert
+< 50 MiB on the bombs, which are small files; measured: under 0.4 MiB).
 """
 
 from __future__ import annotations
