@@ -28,7 +28,7 @@ LAYERS: dict[str, int] = {
     "tracker.isolation": 0, "tracker.terminal": 0,
     "tracker.spec": 1,
     "tracker.workbook": 2,
-    "tracker.register": 3,
+    "tracker.register": 3, "tracker.policy": 3,
     "tracker.rules": 4,
     "tracker.centre": 5,
     "tracker.cli": 6, "tracker.addin": 6, "tracker.demo": 6, "tracker.sample": 6, "tracker.docs": 6,

@@ -204,12 +204,15 @@ class CriterionRow:
 
     def value(self, key: str) -> Any:
         """The normalised value of column ``key``."""
-        return self.cell(key).value
+        c = self.cells.get(key)  # as self.cell(key).value, without building a placeholder
+        return None if c is None else c.value
 
     @property
     def ref(self) -> str:
         """The criterion reference as written in the row ('' when blank)."""
-        v = self.value("ref")
+        # Asked for hundreds of times per workbook by the checks: one lookup, no nested calls.
+        c = self.cells.get("ref")
+        v = None if c is None else c.value
         return v if isinstance(v, str) else ""
 
     def entry(self) -> CriterionEntry:

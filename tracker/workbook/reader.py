@@ -29,6 +29,7 @@ import datetime as dt
 import io
 import re
 from collections.abc import Callable
+from itertools import compress
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -423,8 +424,11 @@ def _read_label_block(sheet: str, grid: list[list[Any]], labels: dict[str, str],
     """Label cells anywhere in the block; each value is the next non-empty cell to the right."""
     found: dict[str, Cell] = {}
     for r, row in enumerate(grid[:min(max_rows, _SCAN_ROWS)]):
-        for c, v in enumerate(row[:_SCAN_COLS]):
-            if type(v) is not str or not v:
+        # Only the cells holding something, picked out in C (most of a header block is empty
+        # strings: merged-over cells and spacers).
+        for c in compress(range(min(len(row), _SCAN_COLS)), row):
+            v = row[c]
+            if type(v) is not str:
                 continue
             key = labels.get(_fold(v))
             if key is None or key in found:
@@ -466,9 +470,13 @@ def _find_cover(names: list[str], grids: dict[str, list[list[Any]]]) -> tuple[st
 def _find_table(grid: list[list[Any]]) -> tuple[int, dict[int, L.Column]] | None:
     """The criterion table's header row (0-based) and its columns by index, if present."""
     for r, row in enumerate(grid[:_SCAN_ROWS]):
-        texts = [(c, v) for c, v in enumerate(row[:_SCAN_COLS]) if type(v) is str and v]
+        # Cheap pre-filter, counted in C: a row with fewer than four values at all (title rows,
+        # label/value rows, spacers) cannot hold four header texts.
+        if len(row) - row.count("") - row.count(None) < 4:
+            continue
+        texts = [(c, v) for c in compress(range(min(len(row), _SCAN_COLS)), row) if type(v := row[c]) is str]
         if len(texts) < 4:
-            continue  # cheap pre-filter: title rows, label/value rows, data rows of other sheets
+            continue  # title rows, label/value rows, data rows of other sheets
         cols = {c: _TABLE_BY_TEXT[t] for c, v in texts if (t := _fold(v)) in _TABLE_BY_TEXT}
         # A real header row holds several contract headers (a stray "IQA" label does not count).
         if len(cols) >= 4:
@@ -518,7 +526,19 @@ def _normaliser(kind: str, key: str) -> _Normaliser:
             text, problem = _plain_text(raw)
             return (None, problem) if text is None else (choices.get(_fold(text), text), None)
         return choice
+    if kind == "hours":
+        return parse_hours
+    if kind == "refs":
+        return _refs
     return lambda raw: normalise(kind, key, raw)
+
+
+def _refs(raw: Any) -> tuple[Any, str | None]:
+    """An evidence-refs cell (as :func:`normalise` reads kind "refs", without its dispatch)."""
+    text, problem = _plain_text(raw)
+    if text is None:
+        return None, problem
+    return tuple(r.strip() for r in _REFS_SPLIT.split(text) if r.strip()), None
 
 
 def _row_cells(sheet: str, r: int, row: list[Any],
@@ -596,4 +616,10 @@ def _table_rows(sheet: str, grid: list[list[Any]], header_row: int,
     """(1-based row, cells) of every non-blank row below a table's header row."""
     lettered = _with_letters(columns)
     return [(r + 1, _row_cells(sheet, r, grid[r], lettered)) for r in range(header_row + 1, len(grid))
-            if any(v not in ("", None) for v in grid[r])]
+            if not _blank_row(grid[r])]
+
+
+def _blank_row(row: list[Any]) -> bool:
+    """True when every cell of ``row`` is empty ("" or None), counted in C rather than per cell
+    in Python (``list.count`` compares with ``==``, as ``v in ("", None)`` does)."""
+    return row.count("") + row.count(None) == len(row)

@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 from tracker.issues import Issue, Severity, issue_type
-from tracker.register import Policy
+from tracker.policy import Policy
 from tracker.rules.checks.base import Context, RowInfo, check, value
 from tracker.rules.checks.evidence import evidence_key
 

@@ -23,14 +23,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracker.issues import Issue, Severity, issue_type
-from tracker.register import (COUNTERSIGN_NAMED, ROLE_ASSESSOR, ROLE_IQA, STATUS_HELD, STATUS_WORKING, Register,
-                              StaffMember)
+from tracker.policy import COUNTERSIGN_NAMED
 from tracker.rules.checks.base import Context, RowInfo, check, value
 from tracker.workbook import layout as L
 from tracker.workbook.model import name_key, split_names
+
+if TYPE_CHECKING:
+    # Imported when the check runs, i.e. only with a register: a workbook validated outside a
+    # centre does not pay for tracker.register's import (see tracker.policy).
+    from tracker.register import Register, StaffMember
 
 NOT_IN_REGISTER = issue_type(
     "staff-not-in-register", Severity.ERROR, "Signer not on the centre register",
@@ -135,6 +139,8 @@ def _fmt(d: dt.date) -> str:
        needs_register=True)
 def staff(ctx: Context) -> Iterator[Issue]:
     """Signers on the register with their role and qualification; trainees countersigned."""
+    from tracker.register import ROLE_ASSESSOR, ROLE_IQA, STATUS_HELD, STATUS_WORKING
+
     reg = ctx.register
     assert reg is not None
     for role, people in ((ROLE_ASSESSOR, ctx.people("assessor")), (ROLE_IQA, ctx.people("iqa")),
