@@ -44,6 +44,7 @@ below; the learner-workbook headers they repeat (Ref, Evidence refs, Decision ..
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 import sqlite3
@@ -687,8 +688,6 @@ def criteria_key(base: bytes, v: LearnerView, files: dict[str, LG.FileName], ope
     are required and achieved, each row's accepted values and the name and date of the file they
     came from, and the learner's open conflicts -- and ``base``: what the rendering depends on
     (the columns, the workbook's styles, the versions of tracker and XlsxWriter)."""
-    import hashlib
-
     d = v.learner
     h = hashlib.blake2b(base, digest_size=20)
     h.update(repr((first_row, d.uln, d.name, d.qualification_number, d.pathway, spec_key,
@@ -702,8 +701,6 @@ def criteria_key(base: bytes, v: LearnerView, files: dict[str, LG.FileName], ope
 def spec_key(q: Qualification | None) -> bytes:
     """What a qualification contributes to its learners' Criteria rows: units, criteria, kinds
     and pathway labels, in order (a changed specification renders its learners again)."""
-    import hashlib
-
     if q is None:
         return b"-"
     return hashlib.blake2b(repr((q.id, q.version, [(u.number, u.ref, [(c.ref, c.kind.label) for c in u.criteria])
@@ -1102,9 +1099,8 @@ class _Matrix:
             ws.write_string(1, self.first_unit + k, status, w.rag[status])
         self.r = _MATRIX_FIRST_BLOCK
         # The learners' rows: the fixed columns, then a status column per unit position.
-        self.unit_cols = max(max_units, 4)
         self.cols = (*MATRIX_FIXED, *(MColumn(f"unit {k}", "", MATRIX_UNIT_WIDTH, "status")
-                                      for k in range(self.unit_cols)))
+                                      for k in range(max(max_units, 4))))
         self.stream = RowStream(ws, self.cols, {"percent": w.percent, **{f"status:{s}": f for s, f in w.rag.items()}},
                                 w.cell, excel_serial)
         self.last_col = self.first_unit + 3  # the colour key's last cell
