@@ -21,6 +21,7 @@ written by :mod:`zipfile` with its Zip64 extension instead.
 
 from __future__ import annotations
 
+import io
 import struct
 import zipfile
 import zlib
@@ -92,14 +93,16 @@ def splice_rows(path: str | Path, member: str, segments: Sequence[Segment]) -> N
     The marker must occur exactly once in the member (a ValueError otherwise: the writer and the
     splice disagree, and no master is better than a wrong one)."""
     p = Path(path)
-    with zipfile.ZipFile(p) as zf:
+    with open(p, "rb") as f:
+        raw = f.read()  # the archive without the rows: small, read once for the index and the copy
+    with zipfile.ZipFile(io.BytesIO(raw)) as zf:
         infos = zf.infolist()
         text = zf.read(member)
     if text.count(MARKER) != 1:
         raise ValueError(f"{member}: expected the row marker once, found it {text.count(MARKER)} times")
     head, tail = text.split(MARKER)
     size = len(head) + sum(s.size for s in segments) + len(tail)
-    if size > _ZIP32_LIMIT or p.stat().st_size + sum(len(s.data) for s in segments) > _ZIP32_LIMIT:
+    if size > _ZIP32_LIMIT or len(raw) + sum(len(s.data) for s in segments) > _ZIP32_LIMIT:
         _splice_zip64(p, infos, member, head, tail, segments)
         return
     c = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
@@ -112,8 +115,6 @@ def splice_rows(path: str | Path, member: str, segments: Sequence[Segment]) -> N
     crc = zlib.crc32(tail, crc)
     csize = len(first) + sum(len(s.data) for s in segments) + len(last)
 
-    with open(p, "rb") as f:
-        raw = f.read()  # the archive without the rows: small
     central = bytearray()
     with open(p, "wb") as out:
         offset = 0
